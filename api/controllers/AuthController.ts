@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../lib/errors.js';
+import { Flux } from '../../lib/Flux.js';
+import type { FluxResponse } from '../../lib/http.js';
+import { validate } from '../../lib/validate.js';
+import { type AuthContext, authService, type IssuedToken } from '../services/AuthService.js';
+import type { AppRequest } from '../types.js';
+
+const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
+const jwtSchema = z.object({ jwt: z.string().min(1).max(4096) });
+
+/** Binds the socket of a virtual request to the session it just authenticated (SPEC §9). */
+function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
+  if (!req.isSocket || !req.ioSocket) return;
+  Flux.sockets.bind(req.ioSocket, {
+    sessionId: context.session.id,
+    userId: context.user.id,
+    tenantId: context.tenant.id,
+    expiresAt: context.expiresAt,
+  });
+}
+
+function meta(req: AppRequest) {
+  const userAgent = req.isSocket ? req.ioSocket?.handshake.headers['user-agent'] : req.headers['user-agent'];
+  return { ip: req.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
+}
+
+/** Login, tokens and identity (SPEC §9). */
+export class AuthController {
+  /** `POST /auth/login {login, password}` → `{jwt, user, team}`; over a socket it also binds the session. */
+  async login(req: AppRequest, res: FluxResponse): Promise<void> {
+    const { login, password } = validate(loginSchema, req.data);
+    const context = await authService.login(req.tenant!, login, password, meta(req));
+    bindSocket(req, context);
+    res.ok({ jwt: context.jwt, user: context.user, team: context.team });
+  }
+
+  /** `POST /auth/jwt {jwt}` → a fresh `{jwt}` for the same session; over a socket it binds. */
+  async jwt(req: AppRequest, res: FluxResponse): Promise<void> {
+    const { jwt } = validate(jwtSchema, req.data);
+    const context = await authService.authenticateToken(jwt);
+    const issued = authService.issue(context.session);
+    bindSocket(req, { ...context, ...issued });
+    res.ok({ jwt: issued.jwt });
+  }
+
+  /** `POST /auth/logout`: revokes the session; its tokens answer 403 `TokenRevoked` at once. */
+  async logout(req: AppRequest, res: FluxResponse): Promise<void> {
+    await authService.revoke(req.session!, 'logout');
+    res.ok({ revoked: true });
+  }
+
+  /** `POST /auth/ip`: logs in the user whose `ip` is the connection's real address (kiosk PCs). */
+  async ip(req: AppRequest, res: FluxResponse): Promise<void> {
+    const address = req.ip;
+    const user = address
+      ? await Flux.User.findOne({
+          where: { tenantId: req.tenant!.id, ip: address },
+          include: [{ association: 'team' }],
+        })
+      : null;
+    if (!user) throw new UnauthorizedError('No user is registered for this address');
+    const context = await authService.openSession(req.tenant!, user, meta(req));
+    bindSocket(req, context);
+    res.ok({ jwt: context.jwt, user: context.user, team: context.team });
+  }
+
+  /** `POST /auth/as/:id`: a token for another user of the same tenant; needs `auth/as`. */
+  async as(req: AppRequest, res: FluxResponse): Promise<void> {
+    if (!req.team?.can('auth/as')) throw new ForbiddenError('Needs permission auth/as');
+    const id = Number(req.data.id);
+    const user = Number.isSafeInteger(id)
+      ? await Flux.User.findOne({
+          where: { id, tenantId: req.tenant!.id },
+          include: [{ association: 'team' }],
+        })
+      : null;
+    if (!user) throw new NotFoundError(`No user ${String(req.data.id)}`);
+    Flux.log.warn(
+      `auth/as: user ${req.user!.id} (${req.user!.login}) took the identity of user ${user.id} (${user.login})`,
+    );
+    const context = await authService.openSession(req.tenant!, user, meta(req));
+    res.ok({ jwt: context.jwt, user: context.user, team: context.team });
+  }
+
+  /** `GET /auth/me` → `{user, team, tenant, permissions}`. */
+  async me(req: AppRequest, res: FluxResponse): Promise<void> {
+    const tenant = req.tenant!;
+    res.ok({
+      user: req.user,
+      team: req.team ?? null,
+      tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug },
+      permissions: req.team?.permissions() ?? [],
+    });
+  }
+
+  /** `GET /auth/roles` → role name → list of permissions. */
+  async roles(_req: AppRequest, res: FluxResponse): Promise<void> {
+    res.ok(Object.fromEntries([...Flux.roles].map(([role, permissions]) => [role, [...permissions].sort()])));
+  }
+}

@@ -1,0 +1,48 @@
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+} from 'sequelize';
+import { FluxModel } from '../../lib/FluxModel.js';
+import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+
+/**
+ * A login: every token carries its session id, and revoking the session revokes its tokens (SPEC §9).
+ * Read groups: `all`, `user:<userId>`; a user reads their own sessions, `session/read` reads all.
+ */
+export class Session extends FluxModel<InferAttributes<Session>, InferCreationAttributes<Session>> {
+  declare id: CreationOptional<number>;
+  declare tenantId: number;
+  declare userId: number;
+  declare ip: string | null;
+  declare userAgent: string | null;
+  declare socketId: string | null;
+  declare lastAction: Date | null;
+  declare disconnectedAt: Date | null;
+  declare revokedAt: Date | null;
+  declare expiresAt: Date | null;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+
+  static override permissionLevels = ['read', 'admin'];
+  static override hiddenAttributes = ['socketId'];
+  static override readGroupRules = { user: { attribute: 'userId', type: 'integer' as const } };
+  static override modelAttributes = {
+    id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+    userId: { type: DataTypes.INTEGER, allowNull: false },
+    ip: { type: DataTypes.STRING(64), allowNull: true },
+    userAgent: { type: DataTypes.STRING(512), allowNull: true },
+    socketId: { type: DataTypes.STRING(64), allowNull: true },
+    lastAction: { type: DataTypes.DATE, allowNull: true },
+    disconnectedAt: { type: DataTypes.DATE, allowNull: true },
+    revokedAt: { type: DataTypes.DATE, allowNull: true },
+    expiresAt: { type: DataTypes.DATE, allowNull: true },
+    createdAt: DataTypes.DATE,
+    updatedAt: DataTypes.DATE,
+  };
+
+  static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    return [...super.getUserReadGroups(team, user), `user:${user.id}`];
+  }
+}

@@ -1,0 +1,77 @@
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type Transaction,
+} from 'sequelize';
+import { Flux } from '../../lib/Flux.js';
+import { FluxModel } from '../../lib/FluxModel.js';
+import { afterCommit } from '../../lib/modelHooks.js';
+import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+import { refreshTeamSockets } from '../services/SubscriptionService.js';
+
+/**
+ * A team at the event (a bar, the logistics crew, the coordination desk). Permissions belong to the
+ * team through its `role` (`config/roles.ts`); `group` gathers teams (e.g. all bars) for alert buttons
+ * and group chat channels.
+ */
+export class Team
+  extends FluxModel<InferAttributes<Team>, InferCreationAttributes<Team>>
+  implements PermissionTeam
+{
+  declare id: CreationOptional<number>;
+  declare tenantId: number;
+  declare name: string;
+  declare group: string | null;
+  declare location: string | null;
+  declare role: string;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+
+  static override permissionLevels = ['read', 'admin'];
+  static override writableAttributes = ['name', 'group', 'location', 'role'];
+  static override modelAttributes = {
+    id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+    name: { type: DataTypes.STRING(100), allowNull: false, validate: { len: [1, 100] as [number, number] } },
+    group: { type: DataTypes.STRING(100), allowNull: true },
+    location: { type: DataTypes.STRING(200), allowNull: true },
+    role: {
+      type: DataTypes.STRING(50),
+      allowNull: false,
+      validate: {
+        isKnownRole(value: string) {
+          if (!Flux.roles.has(value))
+            throw new Error(`role must be one of ${[...Flux.roles.keys()].join(', ')}`);
+        },
+      },
+    },
+    createdAt: DataTypes.DATE,
+    updatedAt: DataTypes.DATE,
+  };
+  static override modelOptions = {
+    indexes: [{ unique: true, fields: ['tenantId', 'name'] }],
+    hooks: {
+      afterUpdate(team: Team, options: { transaction?: Transaction | null }) {
+        if (team.changed('role'))
+          afterCommit(options, () => void refreshTeamSockets(team.id).catch(Flux.log.error));
+      },
+    },
+  };
+
+  /** True when this team's role grants `permission` (`<model>/<level>`). */
+  can(permission: string): boolean {
+    return Flux.roles.get(this.role)?.has(permission) ?? false;
+  }
+
+  /** The permissions of this team's role. */
+  permissions(): string[] {
+    return [...(Flux.roles.get(this.role) ?? [])].sort();
+  }
+
+  /** Everyone also reads their own team. */
+  static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    const groups = super.getUserReadGroups(team, user);
+    return user.teamId === null ? groups : [...groups, `id:${user.teamId}`];
+  }
+}

@@ -1,0 +1,121 @@
+import bcrypt from 'bcrypt';
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+  type NonAttribute,
+  type Transaction,
+} from 'sequelize';
+import { Flux } from '../../lib/Flux.js';
+import { FluxModel } from '../../lib/FluxModel.js';
+import { afterCommit } from '../../lib/modelHooks.js';
+import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+import { refreshUserSockets } from '../services/SubscriptionService.js';
+import type { Team } from './Team.js';
+
+/** Attributes a user may change on their own account without `user/admin`. */
+const selfWritable = ['name', 'password', 'preferences'] as const;
+
+/**
+ * A person with a login, member of one team. Read groups: `all`, `id:<id>`, `team:<teamId>`.
+ * `user/read` reads everyone, `user/team` the members of one's team, `user/admin` writes everyone;
+ * everyone reads and edits themself (name, password, preferences). The password is a bcrypt hash
+ * (cost `config.auth.bcryptRounds`), hidden from every reply and event.
+ */
+export class User
+  extends FluxModel<InferAttributes<User>, InferCreationAttributes<User>>
+  implements PermissionUser
+{
+  declare id: CreationOptional<number>;
+  declare tenantId: number;
+  declare login: string;
+  declare name: string | null;
+  declare password: string;
+  declare ip: string | null;
+  declare teamId: number | null;
+  declare preferences: CreationOptional<Record<string, unknown>>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+  declare team?: NonAttribute<Team>;
+
+  static override permissionLevels = ['read', 'team', 'admin'];
+  static override hiddenAttributes = ['password'];
+  static override writableAttributes = ['login', 'name', 'password', 'ip', 'teamId', 'preferences'];
+  static override tenantReferences = { teamId: 'Team' };
+  static override readGroupRules = {
+    id: { attribute: 'id', type: 'integer' as const },
+    team: { attribute: 'teamId', type: 'integer' as const },
+  };
+  static override modelAttributes = {
+    id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+    login: {
+      type: DataTypes.STRING(100),
+      allowNull: false,
+      validate: { len: [1, 100] as [number, number], is: /^[^\s]+$/ },
+    },
+    name: { type: DataTypes.STRING(200), allowNull: true },
+    password: {
+      type: DataTypes.STRING(200),
+      allowNull: false,
+      validate: {
+        isLongEnough(value: string) {
+          const min =
+            (Flux.config.auth as { minPasswordLength?: number } | undefined)?.minPasswordLength ?? 8;
+          if (!value.startsWith('$2') && value.length < min)
+            throw new Error(`password must have at least ${min} characters`);
+        },
+      },
+    },
+    ip: { type: DataTypes.STRING(64), allowNull: true, validate: { isIP: true } },
+    teamId: { type: DataTypes.INTEGER, allowNull: true },
+    preferences: { type: DataTypes.JSON, allowNull: false, defaultValue: {} },
+    createdAt: DataTypes.DATE,
+    updatedAt: DataTypes.DATE,
+  };
+  static override modelOptions = {
+    indexes: [{ unique: true, fields: ['tenantId', 'login'] }],
+    hooks: {
+      async beforeSave(user: User) {
+        if (user.changed('password')) {
+          const rounds = (Flux.config.auth as { bcryptRounds?: number } | undefined)?.bcryptRounds ?? 12;
+          user.password = await bcrypt.hash(user.password, rounds);
+        }
+      },
+      afterUpdate(user: User, options: { transaction?: Transaction | null }) {
+        if (user.changed('teamId'))
+          afterCommit(options, () => void refreshUserSockets([user.id]).catch(Flux.log.error));
+      },
+    },
+  };
+
+  static associate(models: { Team: typeof Team }): void {
+    User.belongsTo(models.Team, { as: 'team', foreignKey: 'teamId', constraints: false });
+  }
+
+  /** Compares a clear-text password with the stored hash (bcrypt, constant time). */
+  checkPassword(password: string): Promise<boolean> {
+    return bcrypt.compare(password, this.password);
+  }
+
+  static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    const groups = super.getUserReadGroups(team, user);
+    if (this.teamCan(team, 'team') && user.teamId !== null) groups.push(`team:${user.teamId}`);
+    groups.push(`id:${user.id}`);
+    return groups;
+  }
+
+  static override getUserUpdateGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    return [...super.getUserUpdateGroups(team, user), `id:${user.id}`];
+  }
+
+  /** Admins write every writable attribute; others only their own name, password and preferences. */
+  static override getWritableAttributes(
+    team: PermissionTeam,
+    user: PermissionUser,
+    item?: FluxModel,
+  ): readonly string[] {
+    if (this.teamCan(team, 'admin')) return this.writableAttributes;
+    return item && (item as User).id === user.id ? selfWritable : [];
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The application's models. Flux loads every `api/models/X.ts` that exports a FluxModel class `X`;
+ * this file only registers their types so that `Flux.User` is typed as the User model class.
+ */
+import type { Session } from './Session.js';
+import type { Team } from './Team.js';
+import type { Tenant } from './Tenant.js';
+import type { User } from './User.js';
+
+declare module '../../lib/Flux.js' {
+  interface FluxModels {
+    Session: typeof Session;
+    Team: typeof Team;
+    Tenant: typeof Tenant;
+    User: typeof User;
+  }
+}

@@ -1,0 +1,202 @@
+import bcrypt from 'bcrypt';
+import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
+import { Flux } from '../../lib/Flux.js';
+import { JwtCodec } from '../../lib/jwt.js';
+import { RevocationList } from '../../lib/revocation.js';
+import type { Session } from '../models/Session.js';
+import type { Team } from '../models/Team.js';
+import type { Tenant } from '../models/Tenant.js';
+import type { User } from '../models/User.js';
+
+/** What a Flux JWT carries (SPEC §9). */
+export interface TokenPayload {
+  userId: number;
+  sessionId: number;
+  tenantId: number;
+}
+
+/** Who an authenticated request or socket is. `team` is null for a user without a team. */
+export interface AuthContext {
+  user: User;
+  team: Team | null;
+  session: Session;
+  tenant: Tenant;
+}
+
+export interface IssuedToken {
+  jwt: string;
+  /** Expiry in ms since epoch. */
+  expiresAt: number;
+}
+
+export const DEFAULT_TENANT = 'default';
+const slugPattern = /^[a-z0-9-]{1,63}$/;
+const TENANT_CACHE_MS = 5_000;
+
+/**
+ * Logins, tokens, sessions and tenants resolution (SPEC §9, §13), shared by the auth middleware, the
+ * auth controller, the socket handshake and the CLI.
+ */
+export class AuthService {
+  readonly revocations = new RevocationList();
+  private codec?: { secret: string; expiresIn: string | number; codec: JwtCodec<TokenPayload> };
+  private dummyHash?: Promise<string>;
+  private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
+
+  private jwt(): JwtCodec<TokenPayload> {
+    const { secret, expiresIn } = Flux.config.jwt;
+    if (!this.codec || this.codec.secret !== secret || this.codec.expiresIn !== expiresIn) {
+      this.codec = { secret, expiresIn, codec: new JwtCodec<TokenPayload>(secret, expiresIn) };
+    }
+    return this.codec.codec;
+  }
+
+  /** Signs a token for `session`. */
+  issue(session: Session): IssuedToken {
+    const { token, expiresAt } = this.jwt().sign({
+      userId: session.userId,
+      sessionId: session.id,
+      tenantId: session.tenantId,
+    });
+    return { jwt: token, expiresAt };
+  }
+
+  /**
+   * Checks a login and password in `tenant` and opens a session.
+   * @throws UnauthorizedError (401) for an unknown login or a wrong password (same message for both).
+   */
+  async login(
+    tenant: Tenant,
+    login: string,
+    password: string,
+    meta: { ip?: string; userAgent?: string },
+  ): Promise<AuthContext & IssuedToken> {
+    const user = await Flux.User.findOne({
+      where: { tenantId: tenant.id, login },
+      include: [{ association: 'team' }],
+    });
+    // Compare against a dummy hash for unknown logins, so that timing does not reveal which logins exist.
+    this.dummyHash ??= bcrypt.hash('flux-dummy-password', 10);
+    const valid = user
+      ? await user.checkPassword(password)
+      : (await bcrypt.compare(password, await this.dummyHash)) && false;
+    if (!user || !valid) throw new UnauthorizedError('Wrong login or password');
+    return this.openSession(tenant, user, meta);
+  }
+
+  /** Opens a session for `user` (login, `/auth/ip`, `/auth/as`) and signs its token. */
+  async openSession(
+    tenant: Tenant,
+    user: User,
+    meta: { ip?: string; userAgent?: string },
+  ): Promise<AuthContext & IssuedToken> {
+    const session = await Flux.Session.create({
+      tenantId: tenant.id,
+      userId: user.id,
+      ip: meta.ip ?? null,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      socketId: null,
+      lastAction: new Date(),
+      disconnectedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    });
+    const issued = this.issue(session);
+    session.expiresAt = new Date(issued.expiresAt);
+    await session.save();
+    return { user, team: user.team ?? null, session, tenant, ...issued };
+  }
+
+  /**
+   * Verifies a bearer token and loads who it stands for.
+   * @throws TokenError 403 `InvalidToken`, `TokenExpired` or `TokenRevoked`.
+   */
+  async authenticateToken(token: string): Promise<AuthContext & { payload: TokenPayload & { exp: number } }> {
+    const payload = this.jwt().verify(token);
+    if (!Number.isSafeInteger(payload.sessionId) || !Number.isSafeInteger(payload.userId)) {
+      throw new TokenError('InvalidToken', 'Invalid token');
+    }
+    const context = await this.authenticateSession(payload.sessionId, payload.userId);
+    return { ...context, payload };
+  }
+
+  /**
+   * Loads an unrevoked session with its user, team and tenant.
+   * @throws TokenError 403 `TokenRevoked` when the session was revoked, `InvalidToken` when it is gone.
+   */
+  async authenticateSession(sessionId: number, userId: number): Promise<AuthContext> {
+    if (this.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
+    const session = await Flux.Session.findByPk(sessionId);
+    if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
+    if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');
+    const [user, tenant] = await Promise.all([
+      Flux.User.findOne({
+        where: { id: userId, tenantId: session.tenantId },
+        include: [{ association: 'team' }],
+      }),
+      this.tenantById(session.tenantId),
+    ]);
+    if (!user || !tenant) throw new TokenError('InvalidToken', 'Invalid token');
+    return { user, team: user.team ?? null, session, tenant };
+  }
+
+  /**
+   * Revokes a session: its tokens answer 403 `TokenRevoked` from now on, and its sockets are unbound
+   * (they leave every subscription room and receive `auth:<reason>`).
+   */
+  async revoke(session: Session, reason: 'logout' | 'revoked' = 'revoked'): Promise<void> {
+    const until = session.expiresAt ? session.expiresAt.getTime() : Date.now() + 366 * 24 * 3600_000;
+    this.revocations.revoke(session.id, until);
+    if (!session.revokedAt) {
+      session.revokedAt = new Date();
+      await session.save();
+    }
+    Flux.sockets.unbindSession(session.id, reason);
+  }
+
+  async tenantById(id: number): Promise<Tenant | null> {
+    return this.cachedTenant(`id:${id}`, () => Flux.Tenant.findByPk(id));
+  }
+
+  async tenantBySlug(slug: string): Promise<Tenant | null> {
+    if (!slugPattern.test(slug)) return null;
+    return this.cachedTenant(`slug:${slug}`, () => Flux.Tenant.findOne({ where: { slug } }));
+  }
+
+  /** Forgets cached tenants (after a tenant changes). */
+  forgetTenants(): void {
+    this.tenants.clear();
+  }
+
+  private async cachedTenant(key: string, load: () => Promise<Tenant | null>): Promise<Tenant | null> {
+    const cached = this.tenants.get(key);
+    if (cached && Date.now() - cached.at < TENANT_CACHE_MS) return cached.tenant;
+    const tenant = await load();
+    this.tenants.set(key, { tenant, at: Date.now() });
+    return tenant;
+  }
+
+  /**
+   * The tenant of an anonymous request (SPEC §13): the `X-Tenant` header (a slug, which must exist),
+   * else the first label of a host name with three or more labels when it names a tenant, else `default`.
+   * @throws NotFoundError (404) for an `X-Tenant` that names no tenant.
+   */
+  async resolveTenant(headerSlug: string | undefined, hostname: string | undefined): Promise<Tenant> {
+    if (headerSlug !== undefined && headerSlug !== '') {
+      const tenant = await this.tenantBySlug(headerSlug.toLowerCase());
+      if (!tenant) throw new NotFoundError('Unknown tenant');
+      return tenant;
+    }
+    const labels =
+      hostname && !/^[\d.]+$/.test(hostname) && !hostname.includes(':') ? hostname.split('.') : [];
+    if (labels.length >= 3) {
+      const tenant = await this.tenantBySlug(labels[0].toLowerCase());
+      if (tenant) return tenant;
+    }
+    const fallback = await this.tenantBySlug(DEFAULT_TENANT);
+    if (!fallback) throw new NotFoundError('Unknown tenant');
+    return fallback;
+  }
+}
+
+export const authService = new AuthService();

@@ -1,0 +1,27 @@
+import { Flux } from './lib/Flux.js';
+
+/** Entry point (SPEC §2): starts Flux; SIGTERM/SIGINT stop it and exit. */
+async function main(): Promise<void> {
+  try {
+    await Flux.start();
+  } catch (err) {
+    Flux.log.error(`Flux did not start: ${(err as Error).message}`);
+    if (!(err instanceof Error) || !['ConfigError', 'RouteTableError'].includes(err.name))
+      Flux.log.error(err);
+    process.exit(1);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      Flux.log.info(`${signal} received, stopping`);
+      Flux.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          Flux.log.error('Flux did not stop cleanly:', err);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+void main();

@@ -1,0 +1,2 @@
+/** Tests: the lowest bcrypt cost keeps logins fast. */
+export default { bcryptRounds: 4 };

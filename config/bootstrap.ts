@@ -1,0 +1,4 @@
+/** First start (SPEC §1). `FLUX_ADMIN_PASSWORD` overrides `adminPassword`; unset, a random one is printed once. */
+export default {
+  adminPassword: undefined as string | undefined,
+};

@@ -1,0 +1,10 @@
+/**
+ * Database (SPEC §1). Without `url` (env `DATABASE_URL`), the embedded SQLite file `storage` is used.
+ * With `DATABASE_URL=postgres://user:password@host:5432/db`, PostgreSQL (≥ 13).
+ */
+export default {
+  url: undefined as string | undefined,
+  storage: 'data/flux.sqlite',
+  /** Log every SQL statement at debug level. */
+  logging: false,
+};

@@ -1,0 +1,1 @@
+export default { level: 'error', dir: false };

@@ -1,0 +1,6 @@
+/** Logging (SPEC §5). `LOG_LEVEL` overrides `level` (console only; files always get their share). */
+export default {
+  level: 'info' as 'error' | 'warn' | 'info' | 'debug',
+  /** Folder of `production.log` and `development.log`, relative to the project; `false` disables files. */
+  dir: 'logs' as string | false,
+};

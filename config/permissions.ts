@@ -1,0 +1,7 @@
+/**
+ * Permission namespaces that are not models, with their levels. Model namespaces come from each model's
+ * `permissionLevels`. `config/roles.ts` may only grant what exists here or on a model.
+ */
+export default {
+  auth: ['as'],
+};

@@ -1,0 +1,313 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Express, RequestHandler } from 'express';
+import multer from 'multer';
+import { DataTypes, type Sequelize } from 'sequelize';
+import { Server as SocketServer } from 'socket.io';
+import {
+  ConfigError,
+  type CoreConfig,
+  configFromEnv,
+  loadConfigDir,
+  mergeConfig,
+  type PlainObject,
+  validateConfig,
+} from './config.js';
+import { openDatabase, tuneDatabase } from './database.js';
+import { buildExpressApp, coreMiddlewares } from './expressApp.js';
+import { FluxModel } from './FluxModel.js';
+import type { FluxMiddleware } from './http.js';
+import { Logger, type LogLevel } from './log.js';
+import type { FluxModelClass } from './ModelController.js';
+import { createMigrator } from './migrator.js';
+import { attachPublishHooks } from './modelHooks.js';
+import { parseRoles } from './permissions.js';
+import { type Bus, LocalBus, PubSub } from './pubsub.js';
+import { parseRouteTable, type RouteRecord } from './routes.js';
+import { SocketTransport } from './socket/transport.js';
+
+/**
+ * The Flux singleton (SPEC §3): one object, importable anywhere, always the same instance.
+ * `Flux.start()` loads config, opens the database, loads models, runs migrations, loads controllers and
+ * middlewares, checks the route table and roles, runs `api/bootstrap.ts`, then listens.
+ * Models are also reachable as `Flux.<Model>` (typed through {@link FluxModels}).
+ */
+
+/**
+ * Registry of the application's models, filled by declaration merging in `api/models/index.ts`, so that
+ * `Flux.User` is typed as the User model class.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface FluxModels {}
+
+/** Options of {@link FluxApp.start}. */
+export interface StartOptions {
+  /** Config merged over files and environment (tests: `{ server: { port: 0 } }`). */
+  config?: PlainObject;
+}
+
+/** The application config: the validated core keys plus every other `config/X.ts`. */
+export type AppConfig = CoreConfig & Record<string, unknown>;
+
+const defaultRootdir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const sourceFile = /^[A-Za-z][A-Za-z0-9]*\.(ts|js)$/;
+
+async function importDir(dir: string): Promise<Array<[string, Record<string, unknown>]>> {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => sourceFile.test(f) && !f.endsWith('.d.ts'))
+      .sort();
+  } catch {
+    return [];
+  }
+  return Promise.all(
+    files.map(
+      async (file): Promise<[string, Record<string, unknown>]> => [
+        path.basename(file, path.extname(file)),
+        (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>,
+      ],
+    ),
+  );
+}
+
+export class FluxApp {
+  /** Absolute path of the application root (no trailing `/`). */
+  rootdir = defaultRootdir;
+  /** `NODE_ENV`, `development` when unset. */
+  env = process.env.NODE_ENV || 'development';
+  config = {} as AppConfig;
+  log = new Logger({ level: (process.env.LOG_LEVEL as LogLevel) || 'info', dir: false });
+  models: Record<string, FluxModelClass> = {};
+  controllers: Record<string, object> = {};
+  middlewares: Record<string, FluxMiddleware> = {};
+  routes: RouteRecord[] = [];
+  /** Role name → permission set, from `config/roles.ts`. */
+  roles = new Map<string, Set<string>>();
+  sequelize!: Sequelize;
+  express!: Express;
+  server!: HttpServer;
+  io!: SocketServer;
+  pubsub!: PubSub;
+  sockets!: SocketTransport;
+  private startOptions: StartOptions = {};
+  private unknownConfigFiles: string[] = [];
+  private running = false;
+
+  /**
+   * (Re)loads `config/`: files in SPEC §4 order, then environment variables, then start options; validates.
+   * @throws ConfigError naming the invalid key.
+   */
+  async configReload(): Promise<AppConfig> {
+    const loaded = await loadConfigDir(path.join(this.rootdir, 'config'), this.env, {
+      bustCache: this.running,
+    });
+    this.unknownConfigFiles = loaded.unknownFiles;
+    const merged = mergeConfig(loaded.config, configFromEnv(process.env), this.startOptions.config ?? {});
+    const core = validateConfig(merged);
+    if (this.env === 'production') {
+      const secret = core.jwt.secret;
+      if (!process.env.JWT_SECRET || secret.length < 32) {
+        throw new ConfigError(
+          'jwt.secret: NODE_ENV=production needs JWT_SECRET set to at least 32 characters',
+        );
+      }
+    }
+    this.config = { ...merged, ...core } as AppConfig;
+    this.log.configure({
+      level: this.config.log.level,
+      dir: this.config.log.dir === false ? false : path.resolve(this.rootdir, this.config.log.dir),
+    });
+    return this.config;
+  }
+
+  /**
+   * Starts the server.
+   * @returns the bound address (use `server: { port: 0 }` in tests for a free port).
+   * @throws ConfigError, RouteTableError or a role error: the server does not start.
+   */
+  async start(options: StartOptions = {}): Promise<AddressInfo> {
+    if (this.running) throw new Error('Flux is already started');
+    this.startOptions = options;
+    await this.configReload();
+    for (const file of this.unknownConfigFiles)
+      this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
+
+    this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
+    try {
+      await this.sequelize.authenticate();
+      await tuneDatabase(this.sequelize);
+      await this.loadModels();
+      this.roles = parseRoles(
+        (this.config.roles ?? {}) as Record<string, unknown>,
+        this.permissionNamespaces(),
+      );
+      await createMigrator(this.sequelize, path.join(this.rootdir, 'migrations'), this.log).up();
+      await this.loadControllers();
+      await this.loadMiddlewares();
+      this.routes = parseRouteTable(this.config.routes ?? {}, {
+        controllers: this.controllers,
+        middlewares: new Set(Object.keys(this.middlewares)),
+      });
+      for (const name of this.config.server.middlewares) {
+        if (!this.middlewares[name])
+          throw new ConfigError(`server.middlewares: unknown middleware "${name}"`);
+      }
+
+      this.server = createServer();
+      this.io = new SocketServer(this.server, {
+        path: this.config.socket.path,
+        cors: { origin: this.config.server.cors.origin, credentials: true },
+        serveClient: false,
+      });
+      this.pubsub = new PubSub(this.io, this.createBus());
+      attachPublishHooks(this.sequelize, this.pubsub);
+      this.express = buildExpressApp({
+        routes: this.routes,
+        controllers: this.controllers,
+        middlewares: this.middlewares,
+        routeMiddlewares: this.config.server.middlewares,
+        bodyLimit: this.config.server.bodyLimit,
+        corsOrigin: this.config.server.cors.origin,
+        trustProxy: this.config.server.trustProxy,
+        upload: (field) => this.uploadMiddleware(field),
+        log: this.log,
+      });
+      this.server.on('request', this.express);
+      this.sockets = new SocketTransport({
+        io: this.io,
+        dispatch: this.express,
+        pubsub: this.pubsub,
+        log: this.log,
+        handshakeAuth: this.config.socket.handshakeAuth,
+      });
+
+      await this.runBootstrap();
+
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.config.server.port, this.config.server.host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await this.release();
+      throw err;
+    }
+    this.running = true;
+    const address = this.server.address() as AddressInfo;
+    this.log.info(
+      `Flux listening on http://${address.address}:${address.port} (${this.env}, ${this.sequelize.getDialect()})`,
+    );
+    return address;
+  }
+
+  /** Stops accepting, closes sockets, the HTTP server and the database. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    await this.release();
+    this.log.info('Flux stopped');
+  }
+
+  private async release(): Promise<void> {
+    if (this.io) {
+      this.io.disconnectSockets(true);
+      await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    } else if (this.server?.listening) {
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
+    this.server?.closeAllConnections?.();
+    await this.pubsub?.close();
+    await this.sequelize?.close();
+  }
+
+  /** Runs `api/bootstrap.ts`'s `bootstrap(flux)` when the file exists (first-start data, warm-up). */
+  private async runBootstrap(): Promise<void> {
+    const file = ['ts', 'js']
+      .map((ext) => path.join(this.rootdir, 'api', `bootstrap.${ext}`))
+      .find((f) => existsSync(f));
+    if (!file) return;
+    const { bootstrap } = (await import(pathToFileURL(file).href)) as {
+      bootstrap?: (flux: FluxApp) => Promise<void>;
+    };
+    if (typeof bootstrap === 'function') await bootstrap(this);
+  }
+
+  private createBus(): Bus {
+    return new LocalBus();
+  }
+
+  /** `<model>/<level>` namespaces: every model's levels plus `config.permissions` (e.g. `auth: ['as']`). */
+  private permissionNamespaces(): Record<string, readonly string[]> {
+    const namespaces: Record<string, readonly string[]> = {};
+    for (const model of Object.values(this.models)) namespaces[model.publicName] = model.permissionLevels;
+    const extra = (this.config.permissions ?? {}) as Record<string, string[]>;
+    for (const [name, levels] of Object.entries(extra))
+      namespaces[name] = [...(namespaces[name] ?? []), ...levels];
+    return namespaces;
+  }
+
+  private async loadModels(): Promise<void> {
+    const found: FluxModelClass[] = [];
+    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'models'))) {
+      const model = exports[name];
+      if (typeof model === 'function' && model.prototype instanceof FluxModel)
+        found.push(model as FluxModelClass);
+    }
+    for (const model of found) {
+      const attributes = { ...model.modelAttributes };
+      if (model.tenantScoped) {
+        attributes.tenantId = { type: DataTypes.INTEGER, allowNull: false };
+      }
+      model.init(attributes, { ...model.modelOptions, sequelize: this.sequelize, modelName: model.name });
+    }
+    this.models = {};
+    for (const model of found) {
+      this.models[model.name] = model;
+      Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
+    }
+    for (const model of found) {
+      const associate = (model as unknown as { associate?: (models: Record<string, FluxModelClass>) => void })
+        .associate;
+      associate?.call(model, this.models);
+    }
+  }
+
+  private async loadControllers(): Promise<void> {
+    this.controllers = {};
+    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'controllers'))) {
+      const exported = exports[name];
+      if (typeof exported !== 'function') continue;
+      this.controllers[name] = new (exported as new () => object)();
+    }
+  }
+
+  private async loadMiddlewares(): Promise<void> {
+    this.middlewares = { ...(coreMiddlewares as unknown as Record<string, FluxMiddleware>) };
+    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'middlewares'))) {
+      const middleware = exports[name];
+      if (typeof middleware === 'function') this.middlewares[name] = middleware as FluxMiddleware;
+    }
+  }
+
+  /** Multer for one `file` route, with `config.upload` limits; files land outside any served folder. */
+  private uploadMiddleware(field: string): RequestHandler {
+    const upload = (this.config.upload ?? {}) as { dir?: string; maxFileSize?: number };
+    return multer({
+      dest: path.resolve(this.rootdir, upload.dir ?? 'uploads/tmp'),
+      limits: { fileSize: upload.maxFileSize ?? 5 * 1024 * 1024, files: 1, fields: 20 },
+    }).single(field);
+  }
+}
+
+const key = Symbol.for('flux.singleton');
+const holder = globalThis as { [key]?: FluxApp };
+
+/** The Flux singleton. */
+holder[key] ??= new FluxApp();
+export const Flux = holder[key] as FluxApp & FluxModels;

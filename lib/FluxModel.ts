@@ -1,0 +1,139 @@
+import { Model, type ModelAttributes, type ModelOptions, type ModelStatic } from 'sequelize';
+import {
+  ALL,
+  type Group,
+  type GroupRules,
+  groupsToWhere,
+  itemGroups,
+  type PermissionTeam,
+  type PermissionUser,
+} from './permissions.js';
+
+/** The lowerCamelCase public name of a model: `AlertButton` → `alertButton` (events, permissions). */
+export function publicModelName(modelName: string): string {
+  return modelName.charAt(0).toLowerCase() + modelName.slice(1);
+}
+
+/**
+ * Base class of every Flux model: a Sequelize model that declares, as static data, what the framework
+ * needs to serve it — attributes, hidden and writable attributes, permission levels and read-group rules.
+ *
+ * Defaults (SPEC §10): a user has group `all` for read when the team can `<model>/read` or
+ * `<model>/admin`, and for create/update/destroy when it can `<model>/admin`; an item has
+ * `['all', 'id:<id>']` for every action. Override the static `getUser…Groups` and instance `get…Groups`
+ * to change them, and `readGroupRules` (or `getReadFilters`) so that `find` stays equivalent.
+ */
+export abstract class FluxModel<
+  // biome-ignore lint/suspicious/noExplicitAny: Sequelize's own Model defaults its generics to any
+  TAttributes extends {} = any,
+  TCreation extends {} = TAttributes,
+> extends Model<TAttributes, TCreation> {
+  /** Sequelize attribute definitions, passed to `Model.init` at start. */
+  static modelAttributes: ModelAttributes = {};
+  /** Extra `Model.init` options (indexes, …); `sequelize`, `modelName` and `tableName` are set by Flux. */
+  static modelOptions: Partial<ModelOptions> = {};
+  /** Attributes never serialized (`toJSON`, events) nor filterable/sortable. */
+  static hiddenAttributes: readonly string[] = [];
+  /** Attributes a client may set through generic create/update. */
+  static writableAttributes: readonly string[] = [];
+  /** Permission levels of `<model>/<level>` that `config/roles.ts` may grant. */
+  static permissionLevels: readonly string[] = ['read', 'admin'];
+  /** How an item's read groups derive from its attributes (besides `all`); also drives `getReadFilters`. */
+  static readGroupRules: GroupRules = { id: { attribute: 'id', type: 'integer' } };
+  /** False for models that are not scoped by tenant (only the tenant model itself). */
+  static tenantScoped = true;
+  /** Foreign keys that must reference a row of the same tenant: attribute → model name. */
+  static tenantReferences: Readonly<Record<string, string>> = {};
+
+  /** The model's name in events, rooms and permissions (`alertButton`). */
+  static get publicName(): string {
+    return publicModelName(this.name);
+  }
+
+  /** True when `team` holds `<model>/<level>`. */
+  static teamCan(team: PermissionTeam | null | undefined, level: string): boolean {
+    return !!team && team.can(`${this.publicName}/${level}`);
+  }
+
+  static getUserReadGroups(team: PermissionTeam, _user: PermissionUser): Group[] {
+    return this.teamCan(team, 'read') || this.teamCan(team, 'admin') ? [ALL] : [];
+  }
+
+  static getUserCreateGroups(team: PermissionTeam, _user: PermissionUser): Group[] {
+    return this.teamCan(team, 'admin') ? [ALL] : [];
+  }
+
+  static getUserUpdateGroups(team: PermissionTeam, _user: PermissionUser): Group[] {
+    return this.teamCan(team, 'admin') ? [ALL] : [];
+  }
+
+  static getUserDestroyGroups(team: PermissionTeam, _user: PermissionUser): Group[] {
+    return this.teamCan(team, 'admin') ? [ALL] : [];
+  }
+
+  /**
+   * Sequelize `where` selecting exactly the items whose read groups meet the user's, or `null` when none
+   * can. Derived from `readGroupRules`; a model that overrides `getReadGroups` must keep them in step.
+   */
+  static getReadFilters(team: PermissionTeam, user: PermissionUser): ReturnType<typeof groupsToWhere> {
+    return groupsToWhere(this.getUserReadGroups(team, user), this.readGroupRules);
+  }
+
+  /**
+   * Attributes this user may write on `item` (undefined for a create). Defaults to `writableAttributes`.
+   */
+  static getWritableAttributes(
+    _team: PermissionTeam,
+    _user: PermissionUser,
+    _item?: FluxModel,
+  ): readonly string[] {
+    return this.writableAttributes;
+  }
+
+  /** The item's read groups, from `readGroupRules`. */
+  getReadGroups(): Group[] {
+    const model = this.constructor as typeof FluxModel;
+    return itemGroups(this.get({ plain: true }) as Record<string, unknown>, model.readGroupRules);
+  }
+
+  getCreateGroups(): Group[] {
+    return this.getReadGroups();
+  }
+
+  getUpdateGroups(): Group[] {
+    return this.getReadGroups();
+  }
+
+  getDestroyGroups(): Group[] {
+    return this.getReadGroups();
+  }
+
+  /**
+   * The public representation, as replies and events carry it: every attribute of the model but the
+   * hidden ones (unset ones as `null`, as a later read would return them); associations are left out.
+   */
+  override toJSON<T extends TAttributes>(): T {
+    const model = this.constructor as typeof FluxModel;
+    const values: Record<string, unknown> = {};
+    for (const name of publicAttributeNames(model)) {
+      const value = this.getDataValue(name as keyof TAttributes);
+      values[name] = value === undefined ? null : value;
+    }
+    return values as T;
+  }
+}
+
+const publicNames = new WeakMap<object, string[]>();
+
+/** Names of a model's attributes that are not hidden, computed once per model. */
+function publicAttributeNames(model: typeof FluxModel): string[] {
+  let names = publicNames.get(model);
+  if (!names) {
+    names = Object.keys((model as unknown as ModelStatic<FluxModel>).getAttributes()).filter((name) => !model.hiddenAttributes.includes(name));
+    publicNames.set(model, names);
+  }
+  return names;
+}
+
+/** Any class derived from {@link FluxModel}. */
+export type FluxModelStatic = typeof FluxModel & (new () => FluxModel);

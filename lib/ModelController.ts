@@ -1,0 +1,267 @@
+import { type ModelStatic, Op, type WhereOptions } from 'sequelize';
+import {
+  BadRequestError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthorizedError,
+  type ValidationIssue,
+} from './errors.js';
+import { Flux } from './Flux.js';
+import type { FluxModel } from './FluxModel.js';
+import type { FluxRequest, FluxResponse, RequestTenant } from './http.js';
+import {
+  type Group,
+  intersects,
+  NOTHING,
+  noTeam,
+  type PermissionTeam,
+  type PermissionUser,
+} from './permissions.js';
+import { type AttributeInfo, type AttributeMap, attributeKind, parseFindQuery } from './query.js';
+
+/** A Flux model class with Sequelize's static API. */
+export type FluxModelClass<M extends FluxModel = FluxModel> = ModelStatic<M> &
+  Omit<typeof FluxModel, 'prototype'>;
+
+/** Who is asking: the authenticated user, the team whose permissions apply, and the tenant. */
+export interface RequestContext {
+  user: PermissionUser;
+  team: PermissionTeam;
+  tenant: RequestTenant;
+}
+
+const attributeMaps = new WeakMap<object, Map<string, AttributeInfo>>();
+
+/** Public (non-hidden) attributes of a model with their kinds, computed once per model. */
+export function publicAttributes(model: FluxModelClass): AttributeMap {
+  let map = attributeMaps.get(model);
+  if (!map) {
+    map = new Map();
+    for (const [name, attribute] of Object.entries(
+      model.getAttributes() as Record<string, { type: unknown }>,
+    )) {
+      if (model.hiddenAttributes.includes(name)) continue;
+      const type = attribute.type as unknown as { key: string; values?: string[] };
+      map.set(name, { kind: attributeKind(type.key), values: type.key === 'ENUM' ? type.values : undefined });
+    }
+    attributeMaps.set(model, map);
+  }
+  return map;
+}
+
+function checkValue(
+  name: string,
+  info: AttributeInfo | undefined,
+  value: unknown,
+  allowNull: boolean,
+): ValidationIssue | undefined {
+  const issue = (message: string): ValidationIssue => ({ path: name, message, type: 'type' });
+  if (value === null) return allowNull ? undefined : issue(`${name} cannot be null`);
+  switch (info?.kind) {
+    case 'integer':
+      return Number.isSafeInteger(value) ? undefined : issue(`${name} must be an integer`);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value)
+        ? undefined
+        : issue(`${name} must be a number`);
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : issue(`${name} must be true or false`);
+    case 'date':
+      return (typeof value === 'string' || typeof value === 'number') &&
+        !Number.isNaN(new Date(value).getTime())
+        ? undefined
+        : issue(`${name} must be a date`);
+    case 'json':
+      return undefined;
+    default:
+      if (typeof value !== 'string') return issue(`${name} must be a string`);
+      if (info?.values && !info.values.includes(value))
+        return issue(`${name} must be one of ${info.values.join(', ')}`);
+      return undefined;
+  }
+}
+
+/**
+ * Generic CRUD over one model (SPEC §11) with group permissions (§10), tenant scoping (§13) and
+ * subscriptions (§12). Actions: `find`, `get`, `create`, `update`, `destroy`, `subscribe`, `unsubscribe`.
+ * Subclasses add domain actions and may override the protected helpers.
+ *
+ * Errors: 400 bad input (`BadRequest` / `ValidationError`), 401 anonymous, 403 not allowed to write,
+ * 404 missing **or unreadable** (an unreadable item is indistinguishable from a missing one).
+ */
+export class ModelController<M extends FluxModel = FluxModel> {
+  constructor(protected readonly model: FluxModelClass<M>) {}
+
+  /** The authenticated context of a request. @throws UnauthorizedError without a user. */
+  protected context(req: FluxRequest): RequestContext {
+    if (!req.user || !req.tenant) throw new UnauthorizedError();
+    return { user: req.user, team: req.team ?? noTeam, tenant: req.tenant };
+  }
+
+  /** The `:id` route param as an integer. @throws BadRequestError */
+  protected id(req: FluxRequest): number {
+    const raw = req.params.id;
+    if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw))
+      throw new BadRequestError('id must be a positive integer');
+    return Number(raw);
+  }
+
+  /** Tenant scope plus read filters; `NOTHING` when the user can read no item. */
+  protected readableWhere(ctx: RequestContext): WhereOptions | typeof NOTHING {
+    const readable = this.model.getReadFilters(ctx.team, ctx.user);
+    if (readable === NOTHING) return NOTHING;
+    return { [Op.and]: [{ tenantId: ctx.tenant.id }, readable] };
+  }
+
+  /** The item `id` if it exists in the tenant and the user may read it. @throws NotFoundError */
+  protected async findReadable(ctx: RequestContext, id: number): Promise<M> {
+    const where = this.readableWhere(ctx);
+    const item =
+      where === NOTHING ? null : await this.model.findOne({ where: { [Op.and]: [where, { id }] } });
+    if (!item) throw new NotFoundError(`No ${this.model.publicName} ${id}`);
+    return item;
+  }
+
+  /**
+   * The writable subset of `data` for this user, type-checked against the attributes.
+   * @throws BadRequestError (ValidationError) listing each wrongly typed value.
+   */
+  protected writableValues(
+    ctx: RequestContext,
+    data: Record<string, unknown>,
+    item?: M,
+  ): Record<string, unknown> {
+    const attributes = this.model.getAttributes() as Record<string, { allowNull?: boolean }>;
+    const kinds = publicAttributes(this.model);
+    const values: Record<string, unknown> = {};
+    const issues: ValidationIssue[] = [];
+    for (const name of this.model.getWritableAttributes(ctx.team, ctx.user, item)) {
+      if (!Object.hasOwn(data, name) || data[name] === undefined) continue;
+      const issue = checkValue(name, kinds.get(name), data[name], attributes[name]?.allowNull !== false);
+      if (issue) issues.push(issue);
+      else values[name] = data[name];
+    }
+    if (issues.length) throw new BadRequestError('Invalid data', issues);
+    return values;
+  }
+
+  /** Refuses references (e.g. `teamId`) to rows of another tenant or to missing rows. */
+  protected async checkReferences(ctx: RequestContext, item: M): Promise<void> {
+    const issues: ValidationIssue[] = [];
+    for (const [attribute, modelName] of Object.entries(this.model.tenantReferences)) {
+      const record = item as FluxModel;
+      const value = record.get(attribute);
+      if (
+        value === null ||
+        value === undefined ||
+        (!record.isNewRecord && !record.changed(attribute as never))
+      )
+        continue;
+      const target = Flux.models[modelName] as FluxModelClass | undefined;
+      const found = target
+        ? await target.count({ where: { id: value, tenantId: ctx.tenant.id } as WhereOptions })
+        : 0;
+      if (!found) issues.push({ path: attribute, message: `${attribute} does not exist`, type: 'reference' });
+    }
+    if (issues.length) throw new BadRequestError('Invalid data', issues);
+  }
+
+  /** Throws 403 unless the user's groups for `action` meet the item's. */
+  protected allow(userGroups: Group[], itemGroups: Group[], action: string): void {
+    if (!intersects(userGroups, itemGroups))
+      throw new ForbiddenError(`Not allowed to ${action} this ${this.model.publicName}`);
+  }
+
+  /** `GET /<model>`: readable items; `filters`, `sort`, `limit`, `offset`, `count`, `subscribe`. */
+  async find(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const query = parseFindQuery(req.data, publicAttributes(this.model));
+    // Join the rooms before reading, so that no change committed after the query is missed.
+    if (query.subscribe) this.subscribeSocket(req, ctx);
+    const readable = this.readableWhere(ctx);
+    if (readable === NOTHING) {
+      if (query.count) res.setHeader('X-Total-Count', '0');
+      res.ok([]);
+      return;
+    }
+    const where = { [Op.and]: [readable, query.where] };
+    const [items, total] = await Promise.all([
+      this.model.findAll({ where, order: query.order, limit: query.limit, offset: query.offset }),
+      query.count ? this.model.count({ where }) : Promise.resolve(undefined),
+    ]);
+    if (total !== undefined) res.setHeader('X-Total-Count', String(total));
+    res.ok(items);
+  }
+
+  /** `GET /<model>/:id`: 404 when missing or unreadable. */
+  async get(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    res.ok(await this.findReadable(ctx, this.id(req)));
+  }
+
+  /** `POST /<model>`: 201 with the created item; 403 when the item is outside the user's create groups. */
+  async create(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const item = this.model.build({
+      ...this.writableValues(ctx, req.data),
+      tenantId: ctx.tenant.id,
+    } as never);
+    this.allow(this.model.getUserCreateGroups(ctx.team, ctx.user), item.getCreateGroups(), 'create');
+    await this.checkReferences(ctx, item);
+    await item.save();
+    res.created(item);
+  }
+
+  /** `PUT|PATCH /<model>/:id`: partial update, allowed before and after the change. */
+  async update(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const item = await this.findReadable(ctx, this.id(req));
+    const userGroups = this.model.getUserUpdateGroups(ctx.team, ctx.user);
+    this.allow(userGroups, item.getUpdateGroups(), 'update');
+    item.set(this.writableValues(ctx, req.data, item) as never);
+    this.allow(userGroups, item.getUpdateGroups(), 'update');
+    await this.checkReferences(ctx, item);
+    await item.save();
+    res.ok(item);
+  }
+
+  /** `DELETE /<model>/:id`: 200 with the destroyed item. */
+  async destroy(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const item = await this.findReadable(ctx, this.id(req));
+    this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
+    await item.destroy();
+    res.ok(item);
+  }
+
+  /** `POST /<model>/subscribe` (socket only): joins one room per user read group. */
+  async subscribe(req: FluxRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    this.subscribeSocket(req, ctx);
+    res.ok({ model: this.model.publicName, subscribed: true });
+  }
+
+  /** `POST /<model>/unsubscribe` (socket only): leaves every room of the model. */
+  async unsubscribe(req: FluxRequest, res: FluxResponse): Promise<void> {
+    this.context(req);
+    const socket = this.requireSocket(req);
+    Flux.pubsub.unsubscribe(socket, this.model.publicName);
+    res.ok({ model: this.model.publicName, subscribed: false });
+  }
+
+  protected requireSocket(req: FluxRequest) {
+    if (!req.isSocket || !req.ioSocket)
+      throw new BadRequestError('Subscriptions need a socket.io connection');
+    return req.ioSocket;
+  }
+
+  protected subscribeSocket(req: FluxRequest, ctx: RequestContext): void {
+    const socket = this.requireSocket(req);
+    Flux.pubsub.subscribe(
+      socket,
+      ctx.tenant.id,
+      this.model.publicName,
+      this.model.getUserReadGroups(ctx.team, ctx.user),
+    );
+  }
+}

@@ -1,0 +1,187 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import deepmerge from 'deepmerge';
+import { z } from 'zod';
+
+/**
+ * Configuration loading (SPEC §4): `config/X.ts` becomes `config.X`; `X.<NODE_ENV>.ts` is deep-merged over
+ * it, then `X.local.ts`; environment variables override files; the result is validated before `listen()`.
+ */
+
+export type PlainObject = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is PlainObject {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Deep merge of plain objects, later sources winning; arrays, class instances and functions replace.
+ * @example mergeConfig({ a: { b: 1, c: [1] } }, { a: { c: [2] } }) // => { a: { b: 1, c: [2] } }
+ */
+export function mergeConfig(...sources: PlainObject[]): PlainObject {
+  return deepmerge.all(sources, {
+    arrayMerge: (_target, source) => source,
+    isMergeableObject: isPlainObject,
+  }) as PlainObject;
+}
+
+/** How a file in `config/` is used, from its name alone. */
+export type ConfigFileRole =
+  | { kind: 'base'; key: string }
+  | { kind: 'env'; key: string; env: string }
+  | { kind: 'local'; key: string }
+  | { kind: 'ignored' }
+  | { kind: 'unknown' };
+
+const configFileName = /^([a-zA-Z][a-zA-Z0-9]*)(?:\.([a-zA-Z0-9-]+))?\.(?:ts|js|mjs)$/;
+
+/** Classifies a file name of `config/`; `.dist` files and declaration files are ignored silently. */
+export function classifyConfigFile(file: string): ConfigFileRole {
+  if (/\.dist(\.[a-z]+)?$/.test(file) || file.endsWith('.d.ts')) return { kind: 'ignored' };
+  const match = configFileName.exec(file);
+  if (!match) return { kind: 'unknown' };
+  const [, key, qualifier] = match;
+  if (!qualifier) return { kind: 'base', key };
+  if (qualifier === 'local') return { kind: 'local', key };
+  return { kind: 'env', key, env: qualifier };
+}
+
+/** Environment variables of SPEC §1 and the config key each overrides. */
+export const envOverrides: Record<string, string[]> = {
+  PORT: ['server', 'port'],
+  HOST: ['server', 'host'],
+  DATABASE_URL: ['database', 'url'],
+  REDIS_URL: ['redis', 'url'],
+  JWT_SECRET: ['jwt', 'secret'],
+  FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'],
+  LOG_LEVEL: ['log', 'level'],
+};
+
+/** The config object built from the environment variables that are set (empty strings count as unset). */
+export function configFromEnv(env: NodeJS.ProcessEnv): PlainObject {
+  const result: PlainObject = {};
+  for (const [name, keyPath] of Object.entries(envOverrides)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    let node = result;
+    for (const key of keyPath.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as PlainObject;
+    }
+    node[keyPath[keyPath.length - 1]] = value;
+  }
+  return result;
+}
+
+const logLevels = ['error', 'warn', 'info', 'debug'] as const;
+
+/** Schema of the keys the framework reads. Application keys (e.g. `roles`) are validated by their owners. */
+export const coreConfigSchema = z.looseObject({
+  server: z.object({
+    port: z.coerce.number().int().min(0).max(65535).default(3000),
+    host: z.string().default('0.0.0.0'),
+    /** Middleware names run on every route after `dataParser`, before the route's own. */
+    middlewares: z.array(z.string()).default([]),
+    /** Maximum JSON body, in bytes or a `bytes` string such as `'100kb'`. */
+    bodyLimit: z.union([z.number().int().positive(), z.string()]).default('100kb'),
+    cors: z
+      .object({ origin: z.union([z.boolean(), z.string(), z.array(z.string())]).default(true) })
+      .default({ origin: true }),
+    /** Express `trust proxy` setting: false, or the proxies' addresses. */
+    trustProxy: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false),
+  }),
+  database: z.object({
+    url: z.string().optional(),
+    storage: z.string().default('data/flux.sqlite'),
+    logging: z.boolean().default(false),
+  }),
+  jwt: z.object({
+    secret: z.string().min(1),
+    /** Token lifetime, seconds or a `ms`-style string such as `'7d'`. */
+    expiresIn: z.union([z.number().int().positive(), z.string()]).default('7d'),
+  }),
+  log: z.object({
+    level: z.enum(logLevels).default('info'),
+    /** Folder of `production.log` and `development.log`, relative to the root dir; `false` disables files. */
+    dir: z.union([z.string(), z.literal(false)]).default('logs'),
+  }),
+  socket: z
+    .object({
+      path: z.string().default('/socket.io'),
+      /** The route a handshake `auth.token` is replayed to, as `{ [tokenField]: token }`. */
+      handshakeAuth: z.object({ url: z.string(), tokenField: z.string() }).optional(),
+    })
+    .default({ path: '/socket.io' }),
+});
+
+export type CoreConfig = z.infer<typeof coreConfigSchema>;
+
+/** Thrown when the config cannot be loaded or does not validate; the message names the key. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Formats the first zod issues as `key.path: message`. */
+export function describeIssues(error: z.ZodError, prefix: string[] = []): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${[...prefix, ...issue.path.map(String)].join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates the merged config; throws a {@link ConfigError} naming the offending key. */
+export function validateConfig(raw: PlainObject): CoreConfig {
+  const parsed = coreConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export interface LoadedConfig {
+  config: PlainObject;
+  /** Files of `config/` that fit no naming rule (the caller warns about them). */
+  unknownFiles: string[];
+}
+
+async function importConfigFile(file: string, bustCache: boolean): Promise<PlainObject> {
+  const url = pathToFileURL(file).href + (bustCache ? `?reload=${Date.now()}` : '');
+  const mod = (await import(url)) as { default?: unknown };
+  if (!isPlainObject(mod.default))
+    throw new ConfigError(`${path.basename(file)} must default-export a plain object`);
+  return mod.default;
+}
+
+/**
+ * Reads every config file of `dir` for `env` and merges them in SPEC order.
+ * @throws ConfigError when a file does not default-export an object.
+ */
+export async function loadConfigDir(
+  dir: string,
+  env: string,
+  { bustCache = false } = {},
+): Promise<LoadedConfig> {
+  const layers = new Map<string, { base?: PlainObject; env?: PlainObject; local?: PlainObject }>();
+  const unknownFiles: string[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const role = classifyConfigFile(file);
+    if (role.kind === 'ignored') continue;
+    if (role.kind === 'unknown') {
+      unknownFiles.push(file);
+      continue;
+    }
+    if (role.kind === 'env' && role.env !== env) continue;
+    const layer = layers.get(role.key) ?? {};
+    layer[role.kind] = await importConfigFile(path.join(dir, file), bustCache);
+    layers.set(role.key, layer);
+  }
+  const config: PlainObject = {};
+  for (const [key, layer] of layers) {
+    config[key] = mergeConfig(layer.base ?? {}, layer.env ?? {}, layer.local ?? {});
+  }
+  return { config, unknownFiles };
+}

@@ -1,0 +1,31 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Sequelize } from 'sequelize';
+import type { Logger } from './log.js';
+
+/**
+ * Opens the database: PostgreSQL when `url` is set (`postgres://…`), else the embedded SQLite file
+ * `storage` (relative paths are resolved against `rootdir`; `:memory:` is accepted for tools).
+ */
+export function openDatabase(
+  options: { url?: string; storage: string; logging: boolean },
+  rootdir: string,
+  log: Logger,
+): Sequelize {
+  const logging = options.logging ? (sql: string) => log.debug(sql) : false;
+  if (options.url) {
+    return new Sequelize(options.url, { logging, pool: { max: 10, min: 0, idle: 10_000 } });
+  }
+  const storage = options.storage === ':memory:' ? options.storage : path.resolve(rootdir, options.storage);
+  if (storage !== ':memory:') mkdirSync(path.dirname(storage), { recursive: true });
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage, logging });
+  return sequelize;
+}
+
+/** SQLite: wait for locks instead of failing, and enforce foreign keys. No-op on other dialects. */
+export async function tuneDatabase(sequelize: Sequelize): Promise<void> {
+  if (sequelize.getDialect() !== 'sqlite') return;
+  await sequelize.query('PRAGMA journal_mode = WAL');
+  await sequelize.query('PRAGMA busy_timeout = 5000');
+  await sequelize.query('PRAGMA foreign_keys = ON');
+}

@@ -1,0 +1,174 @@
+/**
+ * The one error hierarchy of Flux and the one mapper that turns anything thrown into the wire body
+ * `{"_error": {status, code, message, validation?}}` (SPEC §7). HTTP (`errorHandler`) and the socket
+ * transport both go through {@link toErrorReply}, so a client sees the same status and body on both.
+ */
+
+/** One failed check of a validation error, as in Sequelize's `ValidationErrorItem`. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+  type: string;
+}
+
+/** The JSON body of every error reply. */
+export interface ErrorBody {
+  _error: {
+    status: number;
+    code: string;
+    message: string;
+    validation?: ValidationIssue[];
+  };
+}
+
+/**
+ * Base of every error a client may cause. `status` is the HTTP status (never a database code),
+ * `code` a stable machine-readable word.
+ */
+export class ExpectedError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly validation?: ValidationIssue[];
+  /** Extra response headers, e.g. `Retry-After` for 429. */
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    extra: { validation?: ValidationIssue[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.validation = extra.validation;
+    this.headers = extra.headers;
+  }
+
+  toJSON(): ErrorBody {
+    const body: ErrorBody = { _error: { status: this.status, code: this.code, message: this.message } };
+    if (this.validation) body._error.validation = this.validation;
+    return body;
+  }
+}
+
+export class BadRequestError extends ExpectedError {
+  constructor(message = 'Bad request', validation?: ValidationIssue[]) {
+    super(400, validation ? 'ValidationError' : 'BadRequest', message, { validation });
+  }
+}
+
+export class UnauthorizedError extends ExpectedError {
+  constructor(message = 'Authentication required') {
+    super(401, 'Unauthorized', message);
+  }
+}
+
+/** A token was presented but cannot be used: `InvalidToken`, `TokenExpired` or `TokenRevoked`. */
+export class TokenError extends ExpectedError {
+  constructor(code: 'InvalidToken' | 'TokenExpired' | 'TokenRevoked', message: string) {
+    super(403, code, message);
+  }
+}
+
+export class ForbiddenError extends ExpectedError {
+  constructor(message = 'Forbidden') {
+    super(403, 'Forbidden', message);
+  }
+}
+
+export class NotFoundError extends ExpectedError {
+  constructor(message = 'Not found') {
+    super(404, 'NotFound', message);
+  }
+}
+
+export class PayloadTooLargeError extends ExpectedError {
+  constructor(message = 'Payload too large') {
+    super(413, 'PayloadTooLarge', message);
+  }
+}
+
+export class TooManyRequestsError extends ExpectedError {
+  constructor(retryAfterSeconds: number, message = 'Too many requests') {
+    super(429, 'TooManyRequests', message, { headers: { 'Retry-After': String(retryAfterSeconds) } });
+  }
+}
+
+/** What the mapper produced: the status, the body, extra headers, and whether it was unexpected. */
+export interface ErrorReply {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+  /** True for a 500: the caller logs the original error; the client only sees "Unexpected error". */
+  unexpected: boolean;
+}
+
+interface SequelizeLikeValidationError {
+  name: string;
+  errors?: Array<{ path?: string | null; message?: string; type?: string | null; validatorKey?: string }>;
+}
+
+const sequelizeValidationNames = new Set(['SequelizeValidationError', 'SequelizeUniqueConstraintError']);
+
+/** Errors from libraries in the request path that carry a client-caused 4xx (body-parser, multer, jwt). */
+function fromLibraryError(err: unknown): ExpectedError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: string; type?: string; code?: string; status?: unknown; expose?: boolean };
+  if (e.name && sequelizeValidationNames.has(e.name)) {
+    const items = (err as SequelizeLikeValidationError).errors ?? [];
+    const validation = items.map((item) => ({
+      path: item.path ?? '',
+      message: item.message ?? 'Invalid value',
+      type: item.validatorKey ?? item.type ?? 'invalid',
+    }));
+    return new BadRequestError(
+      e.name === 'SequelizeUniqueConstraintError' ? 'Already exists' : 'Invalid data',
+      validation,
+    );
+  }
+  if (e.name === 'SequelizeForeignKeyConstraintError') return new BadRequestError('Invalid reference');
+  if (e.name === 'TokenExpiredError') return new TokenError('TokenExpired', 'Token expired');
+  if (e.name === 'JsonWebTokenError' || e.name === 'NotBeforeError')
+    return new TokenError('InvalidToken', 'Invalid token');
+  // body-parser (http-errors with `type`) — see https://github.com/expressjs/body-parser#errors
+  if (e.type === 'entity.too.large') return new PayloadTooLargeError('Request body too large');
+  if (typeof e.type === 'string' && e.type.startsWith('entity.'))
+    return new BadRequestError('Malformed request body');
+  if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')
+    return new BadRequestError('Unsupported body encoding');
+  // multer (MulterError codes) — see https://github.com/expressjs/multer#error-handling
+  if (e.name === 'MulterError') {
+    if (e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE')
+      return new PayloadTooLargeError('File too large');
+    return new BadRequestError(`Upload refused (${e.code ?? 'invalid'})`);
+  }
+  // other http-errors marked safe to expose, e.g. "Malformed part header" from busboy via multer
+  if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ExpectedError(e.status, e.status === 413 ? 'PayloadTooLarge' : 'BadRequest', 'Bad request');
+  }
+  return undefined;
+}
+
+/**
+ * Maps anything thrown to the reply both transports send. Never copies a stack, SQL, header or body
+ * into the reply: unknown errors become 500 `UnexpectedError` "Unexpected error".
+ */
+export function toErrorReply(err: unknown): ErrorReply {
+  const expected = err instanceof ExpectedError ? err : fromLibraryError(err);
+  if (expected) {
+    return {
+      status: expected.status,
+      body: expected.toJSON(),
+      headers: expected.headers ?? {},
+      unexpected: false,
+    };
+  }
+  return {
+    status: 500,
+    body: { _error: { status: 500, code: 'UnexpectedError', message: 'Unexpected error' } },
+    headers: {},
+    unexpected: true,
+  };
+}

@@ -1,0 +1,76 @@
+import cors, { type CorsOptions } from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import { BadRequestError } from './errors.js';
+import type { FluxMiddleware } from './http.js';
+import type { Logger } from './log.js';
+import { dataParser } from './middlewares/dataParser.js';
+import { errorHandler } from './middlewares/errorHandler.js';
+import { extendRes } from './middlewares/extendRes.js';
+import { notFoundHandler } from './middlewares/notFoundHandler.js';
+import type { RouteRecord } from './routes.js';
+
+export interface ExpressAppOptions {
+  routes: RouteRecord[];
+  controllers: Readonly<Record<string, object>>;
+  /** Every named middleware a route or `server.middlewares` may use. */
+  middlewares: Readonly<Record<string, FluxMiddleware>>;
+  /** `config.server.middlewares`: run on every route after `dataParser`. */
+  routeMiddlewares: string[];
+  bodyLimit: number | string;
+  corsOrigin: CorsOptions['origin'];
+  trustProxy: boolean | string | string[];
+  /** Builds the multer middleware of a `file` route. */
+  upload: (field: string) => RequestHandler;
+  log: Logger;
+}
+
+/** The core middlewares of SPEC §6, by name, for the route table's checks. */
+export const coreMiddlewares = { dataParser, extendRes, notFoundHandler } as const;
+
+/** Refuses uploads on a socket: files only travel over HTTP multipart. */
+function httpOnlyUpload(route: RouteRecord): RequestHandler {
+  const message = `File uploads need HTTP: send multipart/form-data with field "${route.file}" to ${route.method.toUpperCase()} ${route.path}`;
+  return function httpOnlyUpload(req, _res, next) {
+    if ((req as { isSocket?: boolean }).isSocket) throw new BadRequestError(message);
+    next();
+  };
+}
+
+/**
+ * Builds the one Express app that serves HTTP and socket virtual requests (SPEC §6). Order:
+ * global CORS, JSON body parser (size-limited), `extendRes`; per route `dataParser`,
+ * `server.middlewares`, the route's middlewares, multer (for `file` routes), the action;
+ * then `notFoundHandler` and `errorHandler`.
+ */
+export function buildExpressApp(options: ExpressAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy);
+  app.set('etag', false);
+  app.use(
+    cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
+  );
+  app.use(express.json({ limit: options.bodyLimit }));
+  app.use(extendRes as unknown as RequestHandler);
+
+  const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;
+  for (const route of options.routes) {
+    const controller = options.controllers[route.controller] as Record<
+      string,
+      (...args: unknown[]) => unknown
+    >;
+    const action = controller[route.action].bind(controller) as RequestHandler;
+    Object.defineProperty(action, 'name', { value: `${route.controller}.${route.action}` });
+    const chain: RequestHandler[] = [
+      dataParser as unknown as RequestHandler,
+      ...options.routeMiddlewares.map(named),
+      ...route.middlewares.map(named),
+      ...(route.file ? [httpOnlyUpload(route), options.upload(route.file)] : []),
+      action,
+    ];
+    app[route.method](route.path, ...chain);
+  }
+  app.use(notFoundHandler);
+  app.use(errorHandler(options.log) as unknown as express.ErrorRequestHandler);
+  return app;
+}

@@ -1,0 +1,106 @@
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { inspect } from 'node:util';
+import chalk from 'chalk';
+
+/**
+ * Flux's logger (SPEC §5): `error` red, `warn` orange, `info` blue, `debug` green on the console;
+ * error and warn are appended to `production.log` and `development.log`, info and debug to
+ * `development.log` only. `level` filters the console; files always get their share.
+ * Secrets (passwords, tokens, authorization headers) are redacted from every logged object.
+ */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+const rank: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+const colour: Record<LogLevel, (s: string) => string> = {
+  error: chalk.red,
+  warn: chalk.hex('#FFA500'),
+  info: chalk.blue,
+  debug: chalk.green,
+};
+
+/** Keys whose values never reach a log, compared case-insensitively. */
+const secretKeys =
+  /^(password|newpassword|oldpassword|token|jwt|authorization|cookie|secret|adminpassword|x-api-key)$/i;
+const REDACTED = '[redacted]';
+
+/** A copy of `value` with secret-looking keys replaced, at any depth (cycles tolerated). */
+export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Error) {
+    const copy: Record<string, unknown> = { name: value.name, message: value.message, stack: value.stack };
+    for (const [k, v] of Object.entries(value)) copy[k] = secretKeys.test(k) ? REDACTED : redact(v, seen);
+    return copy;
+  }
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => redact(v, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = secretKeys.test(k) ? REDACTED : redact(v, seen);
+  return out;
+}
+
+function format(args: unknown[]): string {
+  return args
+    .map((arg) => (typeof arg === 'string' ? arg : inspect(redact(arg), { depth: 6, breakLength: 140 })))
+    .join(' ');
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Absolute folder for the two log files, or false for console only. */
+  dir: string | false;
+}
+
+export class Logger {
+  private level: LogLevel;
+  private production?: WriteStream;
+  private development?: WriteStream;
+
+  constructor(options: LoggerOptions = { level: 'info', dir: false }) {
+    this.level = options.level;
+    if (options.dir) this.openFiles(options.dir);
+  }
+
+  private openFiles(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    this.production = createWriteStream(path.join(dir, 'production.log'), { flags: 'a' });
+    this.development = createWriteStream(path.join(dir, 'development.log'), { flags: 'a' });
+  }
+
+  /** Applies new options (after a config reload); reopens files when the folder changes. */
+  configure(options: LoggerOptions): void {
+    this.level = options.level;
+    this.close();
+    if (options.dir) this.openFiles(options.dir);
+  }
+
+  error = (...args: unknown[]): void => this.write('error', args);
+  warn = (...args: unknown[]): void => this.write('warn', args);
+  info = (...args: unknown[]): void => this.write('info', args);
+  debug = (...args: unknown[]): void => this.write('debug', args);
+
+  private write(level: LogLevel, args: unknown[]): void {
+    const wantsConsole = rank[level] <= rank[this.level];
+    const wantsFiles = this.development !== undefined;
+    if (!wantsConsole && !wantsFiles) return;
+    const text = format(args);
+    if (wantsConsole) {
+      const line = `${colour[level](level.padEnd(5))} ${text}\n`;
+      (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line);
+    }
+    if (wantsFiles) {
+      const line = `${new Date().toISOString()} ${level} ${text}\n`;
+      this.development?.write(line);
+      if (rank[level] <= rank.warn) this.production?.write(line);
+    }
+  }
+
+  /** Closes the log files (pending lines are flushed by the streams). */
+  close(): void {
+    this.production?.end();
+    this.development?.end();
+    this.production = undefined;
+    this.development = undefined;
+  }
+}

@@ -1,0 +1,35 @@
+import type { NextFunction } from 'express';
+import { BadRequestError } from '../errors.js';
+import type { FluxRequest, FluxResponse } from '../http.js';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
+
+/**
+ * Builds `req.data` (SPEC §6) from, in increasing precedence: `?data=<JSON>` on GET requests, the other
+ * query values, the body, then the route params.
+ * @throws BadRequestError when `?data` is not a JSON object or the body is not an object.
+ */
+export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunction): void {
+  const { data: dataParam, ...query } = req.query as Record<string, unknown>;
+  let fromParam: Record<string, unknown> = {};
+  if (req.method === 'GET' && dataParam !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = typeof dataParam === 'string' ? JSON.parse(dataParam) : undefined;
+    } catch {
+      throw new BadRequestError('data: malformed JSON');
+    }
+    if (!isPlainObject(parsed)) throw new BadRequestError('data: must be a JSON object');
+    fromParam = parsed;
+  } else if (dataParam !== undefined) {
+    query.data = dataParam;
+  }
+  const body: unknown = req.body;
+  if (body !== undefined && body !== null && !isPlainObject(body)) {
+    throw new BadRequestError('The request body must be a JSON object');
+  }
+  req.data = { ...fromParam, ...query, ...(body as Record<string, unknown> | undefined), ...req.params };
+  next();
+}

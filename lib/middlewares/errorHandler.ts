@@ -1,0 +1,24 @@
+import type { NextFunction } from 'express';
+import { toErrorReply } from '../errors.js';
+import type { FluxRequest, FluxResponse } from '../http.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Builds the Express error handler: every error becomes the SPEC §7 body through {@link toErrorReply},
+ * the same mapper the socket transport uses. Unexpected errors are logged with the request id; the client
+ * only sees "Unexpected error".
+ */
+export function errorHandler(log: Logger) {
+  return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, next: NextFunction): void {
+    const reply = toErrorReply(err);
+    if (reply.unexpected) {
+      log.error(`[${req.requestId ?? '-'}] ${req.method} ${req.path} failed:`, err);
+    }
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+    res.status(reply.status).json(reply.body);
+  };
+}

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'socket.io';
+import type { Group } from './permissions.js';
+
+/**
+ * Publish/subscribe of model changes (SPEC §12).
+ *
+ * - `subscribe` joins a socket to one room per user read group: `<tenant>:model:<model>:<group>`.
+ * - Every committed write is published once, from the model hooks (see `modelHooks.ts`), as a
+ *   {@link ModelChange} on a {@link Bus}; every instance delivers it to its own sockets.
+ * - Delivery addresses rooms, never iterates sockets, unless the item's read groups changed: then the
+ *   members of the before/after rooms are split into those that lose the item (`destroyed`), gain it
+ *   (`created`) or keep it (`updated`). Each socket gets each change at most once.
+ */
+
+export type Verb = 'created' | 'updated' | 'destroyed';
+
+/** One committed change, as it travels between instances. */
+export interface ModelChange {
+  tenantId: number;
+  /** Public model name (`alertButton`). */
+  model: string;
+  verb: Verb;
+  id: number | string;
+  /** The public representation of the item (after the change; before it for `destroyed`). */
+  data: unknown;
+  /** Read groups before an update (or of the destroyed item). */
+  groupsBefore?: Group[];
+  /** Read groups after a create or update. */
+  groupsAfter?: Group[];
+}
+
+/** The event payload subscribers receive on `model:<model>`. */
+export interface ModelEventPayload {
+  verb: Verb;
+  id: number | string;
+  data: unknown;
+}
+
+/** Carries changes to every instance (in-process by default; Redis when several instances run). */
+export interface Bus {
+  publish(change: ModelChange): Promise<void> | void;
+  subscribe(handler: (change: ModelChange) => void): void;
+  close(): Promise<void>;
+}
+
+/** The bus of a single instance: delivery happens in this process, on the next tick. */
+export class LocalBus implements Bus {
+  private readonly emitter = new EventEmitter();
+  publish(change: ModelChange): void {
+    process.nextTick(() => this.emitter.emit('change', change));
+  }
+  subscribe(handler: (change: ModelChange) => void): void {
+    this.emitter.on('change', handler);
+  }
+  async close(): Promise<void> {
+    this.emitter.removeAllListeners();
+  }
+}
+
+/** Per-socket state kept by the framework in `socket.data`. */
+export interface FluxSocketData {
+  /** Rooms joined per subscribed model. */
+  subscriptions: Map<string, string[]>;
+}
+
+/** The room of one read group of one model in one tenant. */
+export function roomName(tenantId: number, model: string, group: Group): string {
+  return `${tenantId}:model:${model}:${group}`;
+}
+
+function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((g) => set.has(g));
+}
+
+export class PubSub {
+  /** Counters for metrics and tests. */
+  readonly stats = { published: 0, delivered: 0 };
+
+  constructor(
+    private readonly io: Server,
+    private readonly bus: Bus,
+  ) {
+    bus.subscribe((change) => this.deliver(change));
+  }
+
+  /** Joins `socket` to the rooms of `groups` for `model`, replacing an earlier subscription. */
+  subscribe(socket: Socket, tenantId: number, model: string, groups: readonly Group[]): string[] {
+    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+    const rooms = groups.map((group) => roomName(tenantId, model, group));
+    const previous = subscriptions.get(model) ?? [];
+    for (const room of previous) if (!rooms.includes(room)) socket.leave(room);
+    socket.join(rooms);
+    subscriptions.set(model, rooms);
+    return rooms;
+  }
+
+  /** Leaves every room of `model`. Returns false when the socket was not subscribed. */
+  unsubscribe(socket: Socket, model: string): boolean {
+    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+    const rooms = subscriptions.get(model);
+    if (!rooms) return false;
+    for (const room of rooms) socket.leave(room);
+    subscriptions.delete(model);
+    return true;
+  }
+
+  /** Leaves every subscription room (logout, revocation, expiry). */
+  unsubscribeAll(socket: Socket): void {
+    for (const model of [...(socket.data as FluxSocketData).subscriptions.keys()])
+      this.unsubscribe(socket, model);
+  }
+
+  /**
+   * Recomputes every subscription of `socket` after its user's groups changed (team or role change):
+   * `groupsFor(model)` gives the new read groups of each subscribed model.
+   */
+  resubscribe(socket: Socket, tenantId: number, groupsFor: (model: string) => readonly Group[]): void {
+    for (const model of this.subscribedModels(socket))
+      this.subscribe(socket, tenantId, model, groupsFor(model));
+  }
+
+  /** Models `socket` is subscribed to. */
+  subscribedModels(socket: Socket): string[] {
+    return [...(socket.data as FluxSocketData).subscriptions.keys()];
+  }
+
+  /** Sends a committed change to every instance. */
+  publish(change: ModelChange): void {
+    this.stats.published++;
+    void this.bus.publish(change);
+  }
+
+  /** Delivers a change to this instance's subscribers. */
+  deliver(change: ModelChange): void {
+    const event = `model:${change.model}`;
+    const rooms = (groups: readonly Group[] | undefined) =>
+      (groups ?? []).map((group) => roomName(change.tenantId, change.model, group));
+    const payload = (verb: Verb): ModelEventPayload => ({ verb, id: change.id, data: change.data });
+    const local = this.io.local;
+    if (
+      change.verb !== 'updated' ||
+      !change.groupsBefore ||
+      !change.groupsAfter ||
+      sameGroups(change.groupsBefore, change.groupsAfter)
+    ) {
+      const target = rooms(
+        change.verb === 'destroyed' ? change.groupsBefore : (change.groupsAfter ?? change.groupsBefore),
+      );
+      if (target.length) local.to(target).emit(event, payload(change.verb));
+      this.stats.delivered++;
+      return;
+    }
+    // The read groups changed: each member of the rooms before/after gets the transition it sees.
+    const before = this.members(rooms(change.groupsBefore));
+    const after = this.members(rooms(change.groupsAfter));
+    const created: string[] = [];
+    const updated: string[] = [];
+    const destroyed: string[] = [];
+    for (const id of after) (before.has(id) ? updated : created).push(id);
+    for (const id of before) if (!after.has(id)) destroyed.push(id);
+    if (created.length) local.to(created).emit(event, payload('created'));
+    if (updated.length) local.to(updated).emit(event, payload('updated'));
+    if (destroyed.length) local.to(destroyed).emit(event, payload('destroyed'));
+    this.stats.delivered++;
+  }
+
+  /** Ids of this instance's sockets in any of `rooms`. */
+  private members(rooms: readonly string[]): Set<string> {
+    const all = this.io.of('/').adapter.rooms;
+    const ids = new Set<string>();
+    for (const room of rooms) for (const id of all.get(room) ?? []) ids.add(id);
+    return ids;
+  }
+
+  async close(): Promise<void> {
+    await this.bus.close();
+  }
+}

@@ -1,0 +1,225 @@
+import type { Server, Socket } from 'socket.io';
+import { BadRequestError, type ErrorBody, ExpectedError, toErrorReply } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FluxSocketData, PubSub } from '../pubsub.js';
+import {
+  type Dispatch,
+  injectVirtualRequest,
+  parseVirtualRequest,
+  type VirtualRequestInput,
+  type VirtualResponse,
+} from './virtualRequest.js';
+
+/**
+ * The socket.io side of Flux (SPEC §8, §9): `request` messages become virtual requests through the
+ * Express app; sockets can be bound to a session (login over the socket, or handshake `auth.token`), and
+ * are unbound — anonymous again, out of every subscription room, told by `auth:<reason>` — on logout,
+ * revocation or token expiry, while staying connected.
+ */
+
+/** The session a socket is bound to. */
+export interface SocketAuth {
+  sessionId: number;
+  userId: number;
+  tenantId: number;
+  /** Token expiry, ms since epoch; the socket is unbound at that moment. */
+  expiresAt?: number;
+}
+
+export interface AuthSocketData extends FluxSocketData {
+  auth?: SocketAuth;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export type UnbindReason = 'logout' | 'revoked' | 'expired';
+
+/** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+export interface SocketTransportOptions {
+  io: Server;
+  dispatch: Dispatch;
+  pubsub: PubSub;
+  log: Logger;
+  /** Where a handshake `auth.token` is replayed (e.g. `POST /auth/jwt {jwt}`) to bind the socket. */
+  handshakeAuth?: { url: string; tokenField: string };
+}
+
+export class SocketTransport {
+  /** Local sockets by bound session id. */
+  private readonly bySession = new Map<number, Set<Socket>>();
+
+  constructor(private readonly options: SocketTransportOptions) {
+    const { io } = options;
+    io.use((socket, next) => {
+      (socket.data as AuthSocketData).subscriptions = new Map();
+      this.authenticateHandshake(socket).then(
+        () => next(),
+        (err: unknown) => {
+          const reply = toErrorReply(err);
+          next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
+        },
+      );
+    });
+    io.on('connection', (socket) => {
+      socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
+      socket.on('disconnect', () => this.forget(socket));
+    });
+  }
+
+  /** Runs one virtual request for `socket` (also usable by the server itself, e.g. the handshake). */
+  request(socket: Socket, input: VirtualRequestInput): Promise<VirtualResponse> {
+    const address = socket.conn.remoteAddress || socket.handshake.address;
+    return injectVirtualRequest(this.options.dispatch, input, {
+      socketId: socket.id,
+      remoteAddress: address,
+      host: socket.handshake.headers.host,
+      encrypted: socket.handshake.secure,
+      properties: { isSocket: true, ioSocket: socket },
+    });
+  }
+
+  private async authenticateHandshake(socket: Socket): Promise<void> {
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const config = this.options.handshakeAuth;
+    if (token === undefined || token === null || token === '' || !config) return;
+    if (typeof token !== 'string') throw new BadRequestError('auth.token must be a string');
+    const reply = await this.request(socket, {
+      method: 'POST',
+      url: config.url,
+      data: { [config.tokenField]: token },
+      headers: {},
+    });
+    if (reply.statusCode >= 400) {
+      const body = (reply.data as Partial<ErrorBody> | null)?._error;
+      throw new ExpectedError(
+        reply.statusCode,
+        body?.code ?? 'Unauthorized',
+        body?.message ?? 'Handshake refused',
+      );
+    }
+  }
+
+  private onRequest(socket: Socket, payload: unknown, ack: unknown): void {
+    const reply =
+      typeof ack === 'function'
+        ? (response: VirtualResponse) => (ack as (r: VirtualResponse) => void)(response)
+        : legacyReply(socket, payload);
+    if (!reply) return; // no ack and no usable requestId: nowhere to answer
+    let input: VirtualRequestInput;
+    try {
+      input = parseVirtualRequest(payload);
+    } catch (err) {
+      reply(errorResponse(new BadRequestError((err as Error).message)));
+      return;
+    }
+    this.request(socket, input).then(
+      (response) => {
+        if (socket.connected) reply(response);
+      },
+      (err: unknown) => {
+        this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
+        if (socket.connected) reply(errorResponse(err));
+      },
+    );
+  }
+
+  /** Binds `socket` to a session; its virtual requests are then authenticated by it. */
+  bind(socket: Socket, auth: SocketAuth): void {
+    const data = socket.data as AuthSocketData;
+    if (data.auth) this.detach(socket);
+    data.auth = auth;
+    const sockets = this.bySession.get(auth.sessionId) ?? new Set<Socket>();
+    this.bySession.set(auth.sessionId, sockets);
+    sockets.add(socket);
+    this.armExpiry(socket, auth);
+  }
+
+  private armExpiry(socket: Socket, auth: SocketAuth): void {
+    if (auth.expiresAt === undefined) return;
+    const data = socket.data as AuthSocketData;
+    const delay = auth.expiresAt - Date.now();
+    data.expiryTimer = setTimeout(
+      () => (delay > MAX_TIMER ? this.armExpiry(socket, auth) : this.unbind(socket, 'expired')),
+      Math.max(0, Math.min(delay, MAX_TIMER)),
+    );
+    data.expiryTimer.unref();
+  }
+
+  /** The session `socket` is bound to, if any. */
+  auth(socket: Socket): SocketAuth | undefined {
+    return (socket.data as AuthSocketData).auth;
+  }
+
+  /**
+   * Makes `socket` anonymous again: it leaves every subscription room and receives `auth:<reason>`
+   * (`auth:logout`, `auth:revoked`, `auth:expired`). The connection stays open.
+   */
+  unbind(socket: Socket, reason: UnbindReason): void {
+    if (!(socket.data as AuthSocketData).auth) return;
+    this.detach(socket);
+    this.options.pubsub.unsubscribeAll(socket);
+    socket.emit(`auth:${reason}`, { reason });
+  }
+
+  /** Unbinds every local socket of a session (logout or revocation). */
+  unbindSession(sessionId: number, reason: UnbindReason): number {
+    const sockets = [...(this.bySession.get(sessionId) ?? [])];
+    for (const socket of sockets) this.unbind(socket, reason);
+    return sockets.length;
+  }
+
+  /** Local sockets bound to `sessionId`. */
+  socketsOfSession(sessionId: number): Socket[] {
+    return [...(this.bySession.get(sessionId) ?? [])];
+  }
+
+  /** Every local socket bound to a session of `userId`. */
+  socketsOfUser(userId: number): Socket[] {
+    const result: Socket[] = [];
+    for (const sockets of this.bySession.values()) {
+      for (const socket of sockets)
+        if ((socket.data as AuthSocketData).auth?.userId === userId) result.push(socket);
+    }
+    return result;
+  }
+
+  private detach(socket: Socket): void {
+    const data = socket.data as AuthSocketData;
+    if (data.expiryTimer) clearTimeout(data.expiryTimer);
+    data.expiryTimer = undefined;
+    if (!data.auth) return;
+    const sockets = this.bySession.get(data.auth.sessionId);
+    sockets?.delete(socket);
+    if (sockets?.size === 0) this.bySession.delete(data.auth.sessionId);
+    data.auth = undefined;
+  }
+
+  private forget(socket: Socket): void {
+    this.detach(socket);
+  }
+}
+
+function errorResponse(err: unknown): VirtualResponse {
+  const reply = toErrorReply(err);
+  return {
+    statusCode: reply.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...reply.headers },
+    data: reply.body,
+  };
+}
+
+/** The reply function of a legacy client: `response-<requestId>` when the payload names a requestId. */
+function legacyReply(socket: Socket, payload: unknown): ((response: VirtualResponse) => void) | undefined {
+  const requestId =
+    typeof payload === 'object' && payload !== null
+      ? (payload as { requestId?: unknown }).requestId
+      : undefined;
+  const usable =
+    (typeof requestId === 'string' && /^[\w.:-]{1,100}$/.test(requestId)) ||
+    (typeof requestId === 'number' && Number.isSafeInteger(requestId));
+  if (!usable) return undefined;
+  return (response) => {
+    socket.emit(`response-${requestId}`, response);
+  };
+}
