@@ -129,7 +129,9 @@ const publicNames = new WeakMap<object, string[]>();
 function publicAttributeNames(model: typeof FluxModel): string[] {
   let names = publicNames.get(model);
   if (!names) {
-    names = Object.keys((model as unknown as ModelStatic<FluxModel>).getAttributes()).filter((name) => !model.hiddenAttributes.includes(name));
+    names = Object.keys((model as unknown as ModelStatic<FluxModel>).getAttributes()).filter(
+      (name) => !model.hiddenAttributes.includes(name),
+    );
     publicNames.set(model, names);
   }
   return names;

@@ -230,9 +230,13 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const ctx = this.context(req);
     const item = await this.findReadable(ctx, this.id(req));
     this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
+    await this.beforeDestroy(ctx, item);
     await item.destroy();
     res.ok(item);
   }
+
+  /** Domain checks before a permitted destroy (throw an ExpectedError to refuse). */
+  protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}
 
   /** `POST /<model>/subscribe` (socket only): joins one room per user read group. */
   async subscribe(req: FluxRequest, res: FluxResponse): Promise<void> {

@@ -1,0 +1,60 @@
+import { expect } from 'vitest';
+import { connectSocket, httpTransport, type Reply, socketTransport, type Transport } from './clients.js';
+import { ADMIN_PASSWORD } from './server.js';
+
+/** Logs in over HTTP and returns the token. */
+export async function login(
+  base: string,
+  loginName: string,
+  password: string,
+  tenant?: string,
+): Promise<string> {
+  const reply = await httpTransport(base).request(
+    'POST',
+    '/auth/login',
+    { login: loginName, password },
+    tenant ? { 'x-tenant': tenant } : {},
+  );
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+  return (reply.body as { jwt: string }).jwt;
+}
+
+export const adminLogin = (base: string) => login(base, 'admin', ADMIN_PASSWORD);
+
+/** Fails the test unless `reply` has `status`; returns the body. */
+export function expectStatus<T = Record<string, unknown>>(reply: Reply, status: number): T {
+  expect(reply.status, JSON.stringify(reply.body)).toBe(status);
+  return reply.body as T;
+}
+
+/**
+ * A logged-in client over the given transport: HTTP with a bearer token, or a socket bound by logging in
+ * over the socket itself (so socket scenarios exercise the socket's session binding).
+ */
+export async function client(
+  base: string,
+  kind: 'http' | 'socket',
+  loginName: string,
+  password: string,
+): Promise<Transport> {
+  if (kind === 'http') return httpTransport(base, await login(base, loginName, password));
+  const socket = await connectSocket(base);
+  const transport = socketTransport(socket);
+  const reply = await transport.request('POST', '/auth/login', { login: loginName, password });
+  expectStatus(reply, 200);
+  return transport;
+}
+
+/** Creates a team and a user in it through the API as `admin`; returns their ids. */
+export async function createTeamWithUser(
+  admin: Transport,
+  team: { name: string; role: string; group?: string },
+  user: { login: string; password: string },
+): Promise<{ teamId: number; userId: number }> {
+  const created = expectStatus<{ id: number }>(await admin.request('POST', '/team', team), 201);
+  const member = expectStatus<{ id: number }>(
+    await admin.request('POST', '/user', { ...user, name: user.login, teamId: created.id }),
+    201,
+  );
+  return { teamId: created.id, userId: member.id };
+}

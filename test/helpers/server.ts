@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { PlainObject } from '../../lib/config.js';
+import { Flux } from '../../lib/Flux.js';
+
+export const ADMIN_PASSWORD = 'admin-test-password';
+
+/** A running Flux server for one test file, on a free port and its own fresh database. */
+export interface TestServer {
+  url: string;
+  dialect: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A fresh database for one test file: a temporary SQLite file, or — when `DATABASE_URL` is set — a new
+ * PostgreSQL database on that server, dropped afterwards.
+ */
+export async function createTestDatabase(): Promise<{ config: PlainObject; drop(): Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flux-test-'));
+    return {
+      config: { url: undefined, storage: path.join(dir, 'flux.sqlite') },
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const name = `flux_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    config: { url: target.toString() },
+    drop: async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+/** Starts Flux on 127.0.0.1:0 with a fresh database and the bootstrap admin. */
+export async function startTestServer(config: PlainObject = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const address = await Flux.start({
+    config: {
+      server: { port: 0, host: '127.0.0.1' },
+      database: database.config,
+      bootstrap: { adminPassword: ADMIN_PASSWORD },
+      ...config,
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    dialect: Flux.sequelize.getDialect(),
+    async stop() {
+      await Flux.stop();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  classifyConfigFile,
+  configFromEnv,
+  mergeConfig,
+  validateConfig,
+} from '../../lib/config.js';
+
+describe('mergeConfig', () => {
+  it('merges plain objects deeply, later sources winning', () => {
+    const merged = mergeConfig(
+      { server: { port: 1, host: 'a' }, log: { level: 'info' } },
+      { server: { port: 2 } },
+    );
+    expect(merged).toEqual({ server: { port: 2, host: 'a' }, log: { level: 'info' } });
+  });
+
+  it('replaces arrays instead of concatenating them', () => {
+    expect(mergeConfig({ m: ['a', 'b'] }, { m: ['c'] })).toEqual({ m: ['c'] });
+  });
+
+  it('merges three layers in order: base, env, local', () => {
+    const merged = mergeConfig({ a: { x: 1, y: 1, z: 1 } }, { a: { y: 2, z: 2 } }, { a: { z: 3 } });
+    expect(merged).toEqual({ a: { x: 1, y: 2, z: 3 } });
+  });
+
+  it('does not mutate its sources', () => {
+    const base = { a: { b: 1 } };
+    mergeConfig(base, { a: { b: 2 } });
+    expect(base).toEqual({ a: { b: 1 } });
+  });
+});
+
+describe('classifyConfigFile', () => {
+  it('recognises base, environment and local files', () => {
+    expect(classifyConfigFile('server.ts')).toEqual({ kind: 'base', key: 'server' });
+    expect(classifyConfigFile('server.production.ts')).toEqual({
+      kind: 'env',
+      key: 'server',
+      env: 'production',
+    });
+    expect(classifyConfigFile('server.local.ts')).toEqual({ kind: 'local', key: 'server' });
+  });
+
+  it('ignores .dist files and flags names that fit no rule', () => {
+    expect(classifyConfigFile('server.local.ts.dist')).toEqual({ kind: 'ignored' });
+    expect(classifyConfigFile('notes.txt')).toEqual({ kind: 'unknown' });
+    expect(classifyConfigFile('a.b.c.ts')).toEqual({ kind: 'unknown' });
+  });
+});
+
+describe('configFromEnv', () => {
+  it('maps the SPEC environment variables onto config keys', () => {
+    expect(
+      configFromEnv({ PORT: '8080', DATABASE_URL: 'postgres://x', LOG_LEVEL: 'debug', JWT_SECRET: 's' }),
+    ).toEqual({
+      server: { port: '8080' },
+      database: { url: 'postgres://x' },
+      log: { level: 'debug' },
+      jwt: { secret: 's' },
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(configFromEnv({ PORT: '' })).toEqual({});
+  });
+});
+
+describe('validateConfig', () => {
+  const valid = { server: {}, database: {}, jwt: { secret: 'x' }, log: {} };
+
+  it('applies defaults and coerces the port', () => {
+    const config = validateConfig({ ...valid, server: { port: '4000' } });
+    expect(config.server.port).toBe(4000);
+    expect(config.server.bodyLimit).toBe('100kb');
+    expect(config.jwt.expiresIn).toBe('7d');
+  });
+
+  it('names the invalid key', () => {
+    expect(() => validateConfig({ ...valid, server: { port: 'abc' } })).toThrow(ConfigError);
+    expect(() => validateConfig({ ...valid, server: { port: 'abc' } })).toThrow(/server\.port/);
+    expect(() => validateConfig({ ...valid, log: { level: 'loud' } })).toThrow(/log\.level/);
+  });
+
+  it('keeps application keys it does not know', () => {
+    expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
+  });
+});

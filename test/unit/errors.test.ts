@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BadRequestError,
+  ExpectedError,
+  ForbiddenError,
+  NotFoundError,
+  TokenError,
+  TooManyRequestsError,
+  toErrorReply,
+  UnauthorizedError,
+} from '../../lib/errors.js';
+
+describe('toErrorReply', () => {
+  it.each([
+    [new BadRequestError('bad'), 400, 'BadRequest'],
+    [new UnauthorizedError(), 401, 'Unauthorized'],
+    [new TokenError('TokenRevoked', 'revoked'), 403, 'TokenRevoked'],
+    [new ForbiddenError(), 403, 'Forbidden'],
+    [new NotFoundError(), 404, 'NotFound'],
+    [new ExpectedError(409, 'Conflict', 'taken'), 409, 'Conflict'],
+  ])('maps %s to its status and code', (error, status, code) => {
+    const reply = toErrorReply(error);
+    expect(reply.status).toBe(status);
+    expect(reply.body).toEqual({ _error: { status, code, message: error.message } });
+    expect(reply.unexpected).toBe(false);
+  });
+
+  it('carries Retry-After for 429', () => {
+    const reply = toErrorReply(new TooManyRequestsError(30));
+    expect(reply.status).toBe(429);
+    expect(reply.headers).toEqual({ 'Retry-After': '30' });
+  });
+
+  it('maps Sequelize validation and unique errors to 400 ValidationError with the failed paths', () => {
+    const reply = toErrorReply({
+      name: 'SequelizeUniqueConstraintError',
+      message: 'Validation error: insert into "Users" ...',
+      errors: [
+        {
+          path: 'login',
+          message: 'login must be unique',
+          type: 'unique violation',
+          validatorKey: 'not_unique',
+        },
+      ],
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body._error.code).toBe('ValidationError');
+    expect(reply.body._error.validation).toEqual([
+      { path: 'login', message: 'login must be unique', type: 'not_unique' },
+    ]);
+    expect(JSON.stringify(reply.body)).not.toContain('insert into');
+  });
+
+  it('maps body-parser errors: malformed JSON 400, too large 413', () => {
+    expect(toErrorReply({ type: 'entity.parse.failed', status: 400, body: '{bad' }).status).toBe(400);
+    expect(toErrorReply({ type: 'entity.too.large', status: 413 }).body._error.code).toBe('PayloadTooLarge');
+  });
+
+  it('maps jsonwebtoken errors to 403 token codes', () => {
+    expect(toErrorReply({ name: 'TokenExpiredError' }).body._error.code).toBe('TokenExpired');
+    expect(toErrorReply({ name: 'JsonWebTokenError' }).body._error.code).toBe('InvalidToken');
+  });
+
+  it('never takes the status from a database error code', () => {
+    const pgError = Object.assign(new Error('duplicate key value violates unique constraint'), {
+      code: '23505',
+    });
+    const reply = toErrorReply(pgError);
+    expect(reply.status).toBe(500);
+  });
+
+  it('hides everything about unknown errors', () => {
+    const reply = toErrorReply(new Error('SELECT * FROM secret; stack...'));
+    expect(reply).toEqual({
+      status: 500,
+      body: { _error: { status: 500, code: 'UnexpectedError', message: 'Unexpected error' } },
+      headers: {},
+      unexpected: true,
+    });
+  });
+});

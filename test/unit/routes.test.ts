@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { crudRoutes, parseRouteTable, RouteTableError } from '../../lib/routes.js';
+
+const targets = {
+  controllers: {
+    UserController: { find: () => {}, get: () => {} },
+  },
+  middlewares: new Set(['auth', 'requireAuth']),
+};
+
+describe('parseRouteTable', () => {
+  it('parses keys, actions, middlewares and file fields into records', () => {
+    const routes = parseRouteTable(
+      {
+        'get /user': { action: 'UserController.find', middlewares: ['auth'] },
+        'post /user/avatar/:id': { action: 'UserController.get', file: 'avatar' },
+      },
+      targets,
+    );
+    expect(routes).toEqual([
+      {
+        key: 'get /user',
+        method: 'get',
+        path: '/user',
+        controller: 'UserController',
+        action: 'find',
+        middlewares: ['auth'],
+      },
+      {
+        key: 'post /user/avatar/:id',
+        method: 'post',
+        path: '/user/avatar/:id',
+        controller: 'UserController',
+        action: 'get',
+        middlewares: [],
+        file: 'avatar',
+      },
+    ]);
+  });
+
+  it.each([
+    ['fetch /user', { action: 'UserController.find' }, /get\|post/],
+    ['get user', { action: 'UserController.find' }, /get\|post/],
+    ['get /user', { action: 'TeamController.find' }, /unknown controller "TeamController"/],
+    ['get /user', { action: 'UserController.nope' }, /unknown action "nope"/],
+    ['get /user', { action: 'UserController.constructor' }, /unknown action/],
+    ['get /user', { action: 'find' }, /SomethingController\.action/],
+    ['get /user', { action: 'UserController.find', middlewares: ['auht'] }, /unknown middleware "auht"/],
+    ['get /user', { action: 'UserController.find', file: '../x' }, /file/],
+    ['get /user', { action: 'UserController.find', extra: 1 }, /unknown option "extra"/],
+  ])('refuses %s %j, naming the route', (key, definition, message) => {
+    expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(RouteTableError);
+    expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(message);
+    expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(`Route "${key}"`);
+  });
+});
+
+describe('crudRoutes', () => {
+  it('declares the eight generic routes of SPEC §11, subscribe before :id', () => {
+    const keys = Object.keys(crudRoutes('team', 'TeamController', ['auth']));
+    expect(keys).toEqual([
+      'post /team/subscribe',
+      'post /team/unsubscribe',
+      'get /team',
+      'get /team/:id',
+      'post /team',
+      'put /team/:id',
+      'patch /team/:id',
+      'delete /team/:id',
+    ]);
+  });
+});

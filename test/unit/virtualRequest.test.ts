@@ -1,0 +1,184 @@
+import express from 'express';
+import { describe, expect, it } from 'vitest';
+import {
+  injectVirtualRequest,
+  parseVirtualRequest,
+  VirtualRequestError,
+  type VirtualRequestOrigin,
+} from '../../lib/socket/virtualRequest.js';
+
+const origin: VirtualRequestOrigin = {
+  socketId: 'sock-1',
+  remoteAddress: '10.1.2.3',
+  host: 'event.example.com',
+  properties: { isSocket: true },
+};
+
+function echoApp() {
+  const app = express();
+  app.set('trust proxy', true); // even when proxies are trusted, socket clients cannot forge addresses
+  app.use(express.json());
+  app.all('/echo/:id', (req, res) => {
+    res.status(201).setHeader('X-Custom', 'yes');
+    res.json({
+      method: req.method,
+      id: req.params.id,
+      query: req.query,
+      body: req.body ?? null,
+      ip: req.ip,
+      hostname: req.hostname,
+      headers: req.headers,
+      socketId: (req.socket as unknown as { id: string }).id,
+      isSocket: (req as unknown as { isSocket: boolean }).isSocket,
+    });
+  });
+  app.get('/text', (_req, res) => {
+    res.type('text/plain').send('hello');
+  });
+  app.get('/stream', (_req, res) => {
+    res.type('application/octet-stream');
+    res.write(Buffer.from([1, 2]));
+    res.end(Buffer.from([3]));
+  });
+  app.get('/throws', () => {
+    throw new Error('boom');
+  });
+  return app;
+}
+
+describe('parseVirtualRequest', () => {
+  it.each([null, 'GET /user', 42, [], Buffer.from('x')])('refuses the non-object payload %j', (payload) => {
+    expect(() => parseVirtualRequest(payload)).toThrow(VirtualRequestError);
+  });
+
+  it.each([
+    [{ url: '/user' }],
+    [{ method: 'FETCH', url: '/user' }],
+    [{ method: 5, url: '/user' }],
+    [{ method: 'get' }],
+    [{ method: 'get', url: 'user' }],
+    [{ method: 'get', url: 'http://evil.example/user' }],
+    [{ method: 'get', url: '//evil.example/user' }],
+    [{ method: 'get', url: '/user with space' }],
+    [{ method: 'get', url: `/${'x'.repeat(3000)}` }],
+    [{ method: 'get', url: '/user', headers: 'x' }],
+  ])('refuses %j without a usable method or url', (payload) => {
+    expect(() => parseVirtualRequest(payload)).toThrow(VirtualRequestError);
+  });
+
+  it('upper-cases the method and keeps data', () => {
+    expect(parseVirtualRequest({ method: 'post', url: '/user?x=1', data: { a: 1 } })).toEqual({
+      method: 'POST',
+      url: '/user?x=1',
+      data: { a: 1 },
+      headers: {},
+    });
+  });
+
+  it('drops addressing, framing and cookie headers, keeps authorization', () => {
+    const { headers } = parseVirtualRequest({
+      method: 'GET',
+      url: '/',
+      headers: {
+        Authorization: 'Bearer abc',
+        'X-Forwarded-For': '1.1.1.1',
+        'x-forwarded-host': 'evil',
+        Forwarded: 'for=1.1.1.1',
+        'X-Real-IP': '1.1.1.1',
+        Host: 'evil',
+        'Content-Length': '5',
+        'Transfer-Encoding': 'chunked',
+        Cookie: 'a=b',
+        'X-Tenant': 'bar',
+        'x-number': 5,
+        'x-object': { a: 1 },
+        'x-crlf': 'a\r\nb',
+        'bad name': 'x',
+      },
+    });
+    expect(headers).toEqual({ authorization: 'Bearer abc', 'x-tenant': 'bar', 'x-number': '5' });
+  });
+});
+
+describe('injectVirtualRequest', () => {
+  it('runs through Express and returns status, headers and the parsed JSON body', async () => {
+    const input = parseVirtualRequest({
+      method: 'put',
+      url: '/echo/7?q=1',
+      data: { hello: 'world' },
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-tenant': 'bar' },
+    });
+    const reply = await injectVirtualRequest(echoApp(), input, origin);
+    expect(reply.statusCode).toBe(201);
+    expect(reply.headers['x-custom']).toBe('yes');
+    expect(reply.headers['content-type']).toMatch(/application\/json/);
+    expect(reply.data).toMatchObject({
+      method: 'PUT',
+      id: '7',
+      query: { q: '1' },
+      body: { hello: 'world' },
+      ip: '10.1.2.3',
+      hostname: 'event.example.com',
+      socketId: 'sock-1',
+      isSocket: true,
+    });
+    const headers = (reply.data as { headers: Record<string, string> }).headers;
+    expect(headers['x-forwarded-for']).toBeUndefined();
+    expect(headers['x-tenant']).toBe('bar');
+  });
+
+  it('passes no body for a request without data', async () => {
+    const reply = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/echo/1' }),
+      origin,
+    );
+    expect((reply.data as { body: unknown }).body).toBeNull();
+  });
+
+  it('decodes text and binary bodies, including streamed writes', async () => {
+    const text = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/text' }),
+      origin,
+    );
+    expect(text.data).toBe('hello');
+    const binary = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/stream' }),
+      origin,
+    );
+    expect(binary.data).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it("returns Express's own 404 and error replies", async () => {
+    const missing = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/nope' }),
+      origin,
+    );
+    expect(missing.statusCode).toBe(404);
+    const failed = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/throws' }),
+      origin,
+    );
+    expect(failed.statusCode).toBe(500);
+  });
+
+  it('runs concurrent requests independently', async () => {
+    const app = echoApp();
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        injectVirtualRequest(
+          app,
+          parseVirtualRequest({ method: 'POST', url: `/echo/${i}`, data: { i } }),
+          origin,
+        ),
+      ),
+    );
+    replies.forEach((reply, i) => {
+      expect(reply.data).toMatchObject({ id: String(i), body: { i } });
+    });
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    env: { NODE_ENV: 'test' },
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    // Each integration file starts its own Flux server and database.
+    fileParallelism: true,
+  },
+});
