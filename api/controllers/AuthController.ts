@@ -46,13 +46,14 @@ export class AuthController {
 
   /** `POST /auth/logout`: revokes the session; its tokens answer 403 `TokenRevoked` at once. */
   async logout(req: AppRequest, res: FluxResponse): Promise<void> {
-    await authService.revoke(req.session!, 'logout');
+    await authService.revoke(req.session!);
     res.ok({ revoked: true });
   }
 
   /** `POST /auth/ip`: logs in the user whose `ip` is the connection's real address (kiosk PCs). */
   async ip(req: AppRequest, res: FluxResponse): Promise<void> {
-    const address = req.ip;
+    // An IPv4 peer of a dual-stack listener is reported as ::ffff:a.b.c.d
+    const address = req.ip?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
     const user = address
       ? await Flux.User.findOne({
           where: { tenantId: req.tenant!.id, ip: address },

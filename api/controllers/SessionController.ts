@@ -19,7 +19,7 @@ export class SessionController extends ModelController<Session> {
     const own = session.userId === ctx.user.id;
     if (!own)
       this.allow(Session.getUserDestroyGroups(ctx.team, ctx.user), session.getDestroyGroups(), 'revoke');
-    await authService.revoke(session, 'revoked');
+    await authService.revoke(session);
     res.ok(session);
   }
 }

@@ -142,16 +142,16 @@ export class AuthService {
 
   /**
    * Revokes a session: its tokens answer 403 `TokenRevoked` from now on, and its sockets are unbound
-   * (they leave every subscription room and receive `auth:<reason>`).
+   * (they leave every subscription room and receive `auth:revoked`).
    */
-  async revoke(session: Session, reason: 'logout' | 'revoked' = 'revoked'): Promise<void> {
+  async revoke(session: Session): Promise<void> {
     const until = session.expiresAt ? session.expiresAt.getTime() : Date.now() + 366 * 24 * 3600_000;
     this.revocations.revoke(session.id, until);
     if (!session.revokedAt) {
       session.revokedAt = new Date();
       await session.save();
     }
-    Flux.sockets.unbindSession(session.id, reason);
+    Flux.sockets.unbindSession(session.id, 'revoked');
   }
 
   async tenantById(id: number): Promise<Tenant | null> {

@@ -31,7 +31,7 @@ export interface AuthSocketData extends FluxSocketData {
   expiryTimer?: NodeJS.Timeout;
 }
 
-export type UnbindReason = 'logout' | 'revoked' | 'expired';
+export type UnbindReason = 'revoked' | 'expired';
 
 /** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -153,7 +153,7 @@ export class SocketTransport {
 
   /**
    * Makes `socket` anonymous again: it leaves every subscription room and receives `auth:<reason>`
-   * (`auth:logout`, `auth:revoked`, `auth:expired`). The connection stays open.
+   * (`auth:revoked` after a logout or revocation, `auth:expired`). The connection stays open.
    */
   unbind(socket: Socket, reason: UnbindReason): void {
     if (!(socket.data as AuthSocketData).auth) return;

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import { httpTransport } from '../helpers/clients.js';
+import { expectStatus, login } from '../helpers/fixtures.js';
+import { createTestDatabase } from '../helpers/server.js';
+
+/** Start-up (SPEC §1, §4, §6): checks that stop the server before it listens, and the first-start admin. */
+
+const base = { server: { port: 0, host: '127.0.0.1' }, bootstrap: { adminPassword: 'startup-password' } };
+
+afterEach(async () => {
+  await Flux.stop();
+  vi.restoreAllMocks();
+});
+
+describe('refusing to start', () => {
+  it.each([
+    [
+      { routes: { 'get /x': { action: 'NoSuchController.find' } } },
+      /Route "get \/x": unknown controller "NoSuchController"/,
+    ],
+    [{ routes: { 'get /x': { action: 'UserController.fly' } } }, /Route "get \/x": unknown action "fly"/],
+    [
+      { routes: { 'get /x': { action: 'UserController.find', middlewares: ['nope'] } } },
+      /Route "get \/x": unknown middleware "nope"/,
+    ],
+    [{ routes: { 'fetch /x': { action: 'UserController.find' } } }, /Route "fetch \/x"/],
+    [{ server: { port: 'eighty' } }, /server\.port/],
+    [{ log: { level: 'verbose' } }, /log\.level/],
+    [{ server: { middlewares: ['nope'] } }, /server\.middlewares: unknown middleware "nope"/],
+    [{ roles: { broken: ['user/fly'] } }, /roles\.broken: "user\/fly" is not a level of user/],
+  ])('When the config has %j, then start fails naming it and nothing listens', async (overrides, message) => {
+    const database = await createTestDatabase();
+    try {
+      await expect(
+        Flux.start({ config: { ...base, database: database.config, ...overrides } }),
+      ).rejects.toThrow(message);
+      expect(Flux.server?.listening ?? false).toBe(false);
+    } finally {
+      await database.drop();
+    }
+  });
+});
+
+describe('first start', () => {
+  it('When no password is configured, then a random admin password is printed once and works; a restart creates nothing', async () => {
+    const database = await createTestDatabase();
+    const printed: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      printed.push(String(chunk));
+      return write(chunk as string, ...(rest as []));
+    });
+    try {
+      const config = { ...base, bootstrap: { adminPassword: undefined }, database: database.config };
+      const address = await Flux.start({ config });
+      const line = printed.join('').match(/user "admin" with password: (\S+)/);
+      expect(line).not.toBeNull();
+      const url = `http://127.0.0.1:${address.port}`;
+      const token = await login(url, 'admin', line![1]);
+      const me = expectStatus(await httpTransport(url, token).request('GET', '/auth/me'), 200);
+      expect(me).toMatchObject({
+        user: { login: 'admin' },
+        team: { name: 'Admin', role: 'admin' },
+        tenant: { slug: 'default' },
+      });
+      await Flux.stop();
+
+      printed.length = 0;
+      await Flux.start({ config });
+      expect(printed.join('')).not.toContain('password:');
+      expect(await Flux.User.count()).toBe(1);
+      expect(await Flux.Team.count()).toBe(1);
+      expect(await Flux.Tenant.count()).toBe(1);
+    } finally {
+      await Flux.stop();
+      await database.drop();
+    }
+  });
+});

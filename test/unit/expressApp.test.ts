@@ -1,0 +1,168 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NextFunction } from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildExpressApp } from '../../lib/expressApp.js';
+import type { FluxMiddleware, FluxRequest, FluxResponse } from '../../lib/http.js';
+import { Logger } from '../../lib/log.js';
+import { injectVirtualRequest, parseVirtualRequest } from '../../lib/socket/virtualRequest.js';
+
+/** The Express chain of SPEC §6 without a database: order, errors, 404, and the same replies to sockets. */
+
+const calls: string[] = [];
+const logged: unknown[][] = [];
+
+class RecordingLogger extends Logger {
+  constructor() {
+    super({ level: 'error', dir: false });
+    this.error = (...args: unknown[]) => {
+      logged.push(args);
+    };
+  }
+}
+
+const track =
+  (name: string): FluxMiddleware =>
+  (_req: FluxRequest, _res: FluxResponse, next: NextFunction) => {
+    calls.push(name);
+    next();
+  };
+
+function app() {
+  return buildExpressApp({
+    routes: [
+      {
+        key: 'get /echo/:id',
+        method: 'get',
+        path: '/echo/:id',
+        controller: 'C',
+        action: 'echo',
+        middlewares: ['routeOne', 'routeTwo'],
+      },
+      { key: 'get /boom', method: 'get', path: '/boom', controller: 'C', action: 'boom', middlewares: [] },
+      { key: 'post /made', method: 'post', path: '/made', controller: 'C', action: 'made', middlewares: [] },
+    ],
+    controllers: {
+      C: {
+        async echo(req: FluxRequest, res: FluxResponse) {
+          calls.push('action');
+          res.ok({ data: req.data, isSocket: req.isSocket });
+        },
+        async boom() {
+          throw new Error('SELECT password FROM "Users" -- internal detail');
+        },
+        async made(_req: FluxRequest, res: FluxResponse) {
+          res.created({ made: true });
+        },
+      },
+    },
+    middlewares: { global: track('global'), routeOne: track('routeOne'), routeTwo: track('routeTwo') },
+    routeMiddlewares: ['global'],
+    bodyLimit: '1kb',
+    corsOrigin: true,
+    trustProxy: false,
+    upload: () => (_req, _res, next) => next(),
+    log: new RecordingLogger(),
+  });
+}
+
+let close: (() => void) | undefined;
+afterEach(() => {
+  close?.();
+  calls.length = 0;
+  logged.length = 0;
+});
+
+async function serve(): Promise<string> {
+  const server = createServer(app());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  close = () => server.close();
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('buildExpressApp', () => {
+  it('runs dataParser, server.middlewares, the route middlewares, then the action, with merged data', async () => {
+    const base = await serve();
+    const response = await fetch(`${base}/echo/5?data=${encodeURIComponent('{"a":1,"id":"x"}')}&b=2`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { a: 1, b: '2', id: '5' }, isSocket: false });
+    expect(calls).toEqual(['global', 'routeOne', 'routeTwo', 'action']);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers 500 "Unexpected error" and logs the details, never sending them', async () => {
+    const base = await serve();
+    const response = await fetch(`${base}/boom`);
+    expect(response.status).toBe(500);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual({
+      _error: { status: 500, code: 'UnexpectedError', message: 'Unexpected error' },
+    });
+    expect(text).not.toContain('SELECT');
+    expect(logged).toHaveLength(1);
+    expect(String((logged[0][1] as Error).message)).toContain('SELECT password');
+  });
+
+  it('answers 404 NotFound for an unknown route, 400 for malformed JSON, 413 for a large body', async () => {
+    const base = await serve();
+    const missing = await fetch(`${base}/nowhere`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({
+      _error: { status: 404, code: 'NotFound', message: 'Unknown route' },
+    });
+    const malformed = await fetch(`${base}/made`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":',
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { _error: { code: string } })._error.code).toBe('BadRequest');
+    const large = await fetch(`${base}/made`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(5000) }),
+    });
+    expect(large.status).toBe(413);
+    expect(((await large.json()) as { _error: { code: string } })._error.code).toBe('PayloadTooLarge');
+    const notObject = await fetch(`${base}/made`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[1,2]',
+    });
+    expect(notObject.status).toBe(400);
+    expect(logged).toHaveLength(0);
+  });
+
+  it('gives a virtual request the same replies, with isSocket set', async () => {
+    const express = app();
+    const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
+    const ok = await injectVirtualRequest(
+      express,
+      parseVirtualRequest({ method: 'GET', url: '/echo/5', data: { a: 1 } }),
+      origin,
+    );
+    expect(ok.statusCode).toBe(200);
+    expect(ok.data).toEqual({ data: { a: 1, id: '5' }, isSocket: true });
+    const boom = await injectVirtualRequest(
+      express,
+      parseVirtualRequest({ method: 'GET', url: '/boom' }),
+      origin,
+    );
+    expect(boom).toMatchObject({
+      statusCode: 500,
+      data: { _error: { code: 'UnexpectedError', message: 'Unexpected error' } },
+    });
+    const made = await injectVirtualRequest(
+      express,
+      parseVirtualRequest({ method: 'POST', url: '/made', data: {} }),
+      origin,
+    );
+    expect(made).toMatchObject({ statusCode: 201, data: { made: true } });
+    const notObject = await injectVirtualRequest(
+      express,
+      parseVirtualRequest({ method: 'POST', url: '/made', data: 'text' }),
+      origin,
+    );
+    expect(notObject.statusCode).toBe(400);
+  });
+});
