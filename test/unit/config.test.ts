@@ -87,3 +87,17 @@ describe('validateConfig', () => {
     expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
   });
 });
+
+describe('loadConfigDir', () => {
+  it('merges X.ts, then X.<env>.ts, skipping other environments and .dist files, and reports unknown files', async () => {
+    const { loadConfigDir } = await import('../../lib/config.js');
+    const dir = new URL('../fixtures/config/', import.meta.url).pathname;
+    const loaded = await loadConfigDir(dir, 'test');
+    expect(loaded.config).toEqual({
+      server: { port: 2, host: 'base', cors: { origin: true }, middlewares: ['c'] },
+      roles: { admin: ['user/admin'] },
+    });
+    expect(loaded.unknownFiles).toEqual(['README.txt']);
+    expect((await loadConfigDir(dir, 'production')).config.server).toMatchObject({ port: 99, middlewares: ['a', 'b'] });
+  });
+});
