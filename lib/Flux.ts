@@ -3,6 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import bytes from 'bytes';
 import type { Express, RequestHandler } from 'express';
 import multer from 'multer';
 import { DataTypes, type Sequelize } from 'sequelize';
@@ -183,6 +184,8 @@ export class FluxApp {
         pubsub: this.pubsub,
         log: this.log,
         handshakeAuth: this.config.socket.handshakeAuth,
+        trustProxy: this.config.server.trustProxy,
+        maxBodyBytes: bytes.parse(this.config.server.bodyLimit) ?? 100 * 1024,
       });
 
       await this.runBootstrap();

@@ -18,6 +18,7 @@ import {
   type PermissionUser,
 } from './permissions.js';
 import { type AttributeInfo, type AttributeMap, attributeKind, parseFindQuery } from './query.js';
+import { bindForSubscription } from './socket/transport.js';
 
 /** A Flux model class with Sequelize's static API. */
 export type FluxModelClass<M extends FluxModel = FluxModel> = ModelStatic<M> &
@@ -261,6 +262,14 @@ export class ModelController<M extends FluxModel = FluxModel> {
 
   protected subscribeSocket(req: FluxRequest, ctx: RequestContext): void {
     const socket = this.requireSocket(req);
+    if (req.session) {
+      bindForSubscription(Flux.sockets, socket, {
+        sessionId: req.session.id,
+        userId: ctx.user.id,
+        tenantId: ctx.tenant.id,
+        expiresAt: req.authExpiresAt,
+      });
+    }
     Flux.pubsub.subscribe(
       socket,
       ctx.tenant.id,

@@ -36,6 +36,8 @@ export interface FluxRequest<
   team?: TTeam;
   session?: TSession;
   tenant?: TTenant;
+  /** When the credentials of an authenticated request expire (ms since epoch). */
+  authExpiresAt?: number;
 }
 
 export interface FluxResponse extends Response {

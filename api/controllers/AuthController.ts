@@ -7,7 +7,7 @@ import { type AuthContext, authService, type IssuedToken } from '../services/Aut
 import type { AppRequest } from '../types.js';
 
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
-const jwtSchema = z.object({ jwt: z.string().min(1).max(4096) });
+const jwtSchema = z.object({ jwt: z.string().min(1).max(4096), refresh: z.boolean().default(true) });
 
 /** Binds the socket of a virtual request to the session it just authenticated (SPEC §9). */
 function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
@@ -35,11 +35,17 @@ export class AuthController {
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 
-  /** `POST /auth/jwt {jwt}` → a fresh `{jwt}` for the same session; over a socket it binds. */
+  /**
+   * `POST /auth/jwt {jwt, refresh?}` → a fresh `{jwt}` for the same session; over a socket it binds the
+   * session with the fresh token's expiry. With `refresh: false` (the socket handshake) the token is
+   * only checked, returned as is, and the socket keeps that token's expiry.
+   */
   async jwt(req: AppRequest, res: FluxResponse): Promise<void> {
-    const { jwt } = validate(jwtSchema, req.data);
+    const { jwt, refresh } = validate(jwtSchema, req.data);
     const context = await authService.authenticateToken(jwt);
-    const issued = authService.issue(context.session);
+    const issued = refresh
+      ? authService.issue(context.session)
+      : { jwt, expiresAt: context.payload.exp * 1000 };
     bindSocket(req, { ...context, ...issued });
     res.ok({ jwt: issued.jwt });
   }

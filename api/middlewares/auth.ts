@@ -27,12 +27,15 @@ export async function auth(req: AppRequest, _res: FluxResponse, next: NextFuncti
       const match = bearer.exec(header);
       if (!match)
         throw new TokenError('InvalidToken', 'Malformed authorization header: expected "Bearer <jwt>"');
-      assign(req, await authService.authenticateToken(match[1]));
+      const context = await authService.authenticateToken(match[1]);
+      assign(req, context);
+      req.authExpiresAt = context.payload.exp * 1000;
     } else if (req.isSocket && req.ioSocket) {
       const bound = Flux.sockets.auth(req.ioSocket);
       if (bound) {
         try {
           assign(req, await authService.authenticateSession(bound.sessionId, bound.userId));
+          req.authExpiresAt = bound.expiresAt;
         } catch (err) {
           // The session was revoked elsewhere (another instance, the CLI): the socket is anonymous again.
           Flux.sockets.unbind(req.ioSocket, 'revoked');

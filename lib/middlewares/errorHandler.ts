@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { NextFunction } from 'express';
 import { toErrorReply } from '../errors.js';
 import type { FluxRequest, FluxResponse } from '../http.js';
@@ -11,6 +12,11 @@ import type { Logger } from '../log.js';
 export function errorHandler(log: Logger) {
   return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, next: NextFunction): void {
     const reply = toErrorReply(err);
+    // Errors of the global body parser happen before `extendRes` stamped the request.
+    if (!req.requestId) {
+      req.requestId = randomUUID();
+      if (!res.headersSent) res.setHeader('X-Request-Id', req.requestId);
+    }
     if (reply.unexpected) {
       log.error(`[${req.requestId ?? '-'}] ${req.method} ${req.path} failed:`, err);
     }

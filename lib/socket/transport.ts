@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import type { Server, Socket } from 'socket.io';
 import { BadRequestError, type ErrorBody, ExpectedError, toErrorReply } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -29,6 +30,8 @@ export interface SocketAuth {
 export interface AuthSocketData extends FluxSocketData {
   auth?: SocketAuth;
   expiryTimer?: NodeJS.Timeout;
+  /** The client's address, computed once from the handshake (see `trustProxy`). */
+  address: string;
 }
 
 export type UnbindReason = 'revoked' | 'expired';
@@ -41,18 +44,35 @@ export interface SocketTransportOptions {
   dispatch: Dispatch;
   pubsub: PubSub;
   log: Logger;
-  /** Where a handshake `auth.token` is replayed (e.g. `POST /auth/jwt {jwt}`) to bind the socket. */
+  /**
+   * Where a handshake `auth.token` is replayed to bind the socket: `POST <url> {[tokenField]: token,
+   * refresh: false}` (the binding keeps the presented token's expiry).
+   */
   handshakeAuth?: { url: string; tokenField: string };
+  /**
+   * Express's `trust proxy` value: the socket's address is the handshake's TCP peer, or the forwarded
+   * address when the peer is a trusted proxy (same rule as `req.ip` over HTTP).
+   */
+  trustProxy: boolean | string | string[];
+  /** Largest `data` of a virtual request, in bytes of JSON (413 above). */
+  maxBodyBytes: number;
 }
 
 export class SocketTransport {
   /** Local sockets by bound session id. */
   private readonly bySession = new Map<number, Set<Socket>>();
 
+  private readonly trust: (address: string, hop: number) => boolean;
+
   constructor(private readonly options: SocketTransportOptions) {
     const { io } = options;
+    const { trustProxy } = options;
+    this.trust =
+      typeof trustProxy === 'boolean' ? () => trustProxy : proxyaddr.compile(trustProxy as string | string[]);
     io.use((socket, next) => {
-      (socket.data as AuthSocketData).subscriptions = new Map();
+      const data = socket.data as AuthSocketData;
+      data.subscriptions = new Map();
+      data.address = proxyaddr(socket.request, this.trust);
       this.authenticateHandshake(socket).then(
         () => next(),
         (err: unknown) => {
@@ -69,10 +89,9 @@ export class SocketTransport {
 
   /** Runs one virtual request for `socket` (also usable by the server itself, e.g. the handshake). */
   request(socket: Socket, input: VirtualRequestInput): Promise<VirtualResponse> {
-    const address = socket.conn.remoteAddress || socket.handshake.address;
     return injectVirtualRequest(this.options.dispatch, input, {
       socketId: socket.id,
-      remoteAddress: address,
+      remoteAddress: (socket.data as AuthSocketData).address,
       host: socket.handshake.headers.host,
       encrypted: socket.handshake.secure,
       properties: { isSocket: true, ioSocket: socket },
@@ -87,7 +106,7 @@ export class SocketTransport {
     const reply = await this.request(socket, {
       method: 'POST',
       url: config.url,
-      data: { [config.tokenField]: token },
+      data: { [config.tokenField]: token, refresh: false },
       headers: {},
     });
     if (reply.statusCode >= 400) {
@@ -108,9 +127,9 @@ export class SocketTransport {
     if (!reply) return; // no ack and no usable requestId: nowhere to answer
     let input: VirtualRequestInput;
     try {
-      input = parseVirtualRequest(payload);
+      input = parseVirtualRequest(payload, { maxBodyBytes: this.options.maxBodyBytes });
     } catch (err) {
-      reply(errorResponse(new BadRequestError((err as Error).message)));
+      reply(errorResponse(err instanceof ExpectedError ? err : new BadRequestError((err as Error).message)));
       return;
     }
     this.request(socket, input).then(
@@ -124,10 +143,17 @@ export class SocketTransport {
     );
   }
 
-  /** Binds `socket` to a session; its virtual requests are then authenticated by it. */
+  /**
+   * Binds `socket` to a session; its virtual requests are then authenticated by it. Binding to another
+   * user (or tenant) first leaves every subscription room: rooms were computed for the previous user.
+   */
   bind(socket: Socket, auth: SocketAuth): void {
     const data = socket.data as AuthSocketData;
-    if (data.auth) this.detach(socket);
+    const previous = data.auth;
+    if (previous && (previous.userId !== auth.userId || previous.tenantId !== auth.tenantId)) {
+      this.options.pubsub.unsubscribeAll(socket);
+    }
+    if (previous) this.detach(socket);
     data.auth = auth;
     const sockets = this.bySession.get(auth.sessionId) ?? new Set<Socket>();
     this.bySession.set(auth.sessionId, sockets);
@@ -198,6 +224,17 @@ export class SocketTransport {
   private forget(socket: Socket): void {
     this.detach(socket);
   }
+}
+
+/**
+ * Makes sure `socket` is bound to the session that is subscribing (a socket may authenticate each
+ * request with an `authorization` header instead of logging in): subscriptions are tied to a binding,
+ * so that logout, revocation and expiry take the socket out of its rooms.
+ */
+export function bindForSubscription(transport: SocketTransport, socket: Socket, auth: SocketAuth): void {
+  const current = transport.auth(socket);
+  if (current?.sessionId === auth.sessionId) return;
+  transport.bind(socket, auth);
 }
 
 function errorResponse(err: unknown): VirtualResponse {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { PayloadTooLargeError } from '../errors.js';
 
 /**
  * Socket → Express injection: runs one socket.io `request` message through the Express app as a virtual
@@ -14,8 +15,10 @@ import { IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:
  *   `content-type: application/json`. `req.isSocket` is `true`, `req.socket.id` the socket id.
  * - Headers: names lower-cased; only string (or finite number) values kept; values with CR/LF dropped;
  *   `x-forwarded-*`, `forwarded`, `x-real-ip`, `host`, `content-length`, `transfer-encoding`,
- *   `connection`, `upgrade`, `cookie`, `expect` and `te` are dropped; `host` is the WebSocket handshake's.
- *   `authorization` is kept.
+ *   `connection`, `upgrade`, `cookie`, `expect`, `te` and `content-type` are dropped; `host` is the
+ *   WebSocket handshake's. `authorization` is kept.
+ * - Size: `data` larger than `maxBodyBytes` (as JSON) is refused with 413 `PayloadTooLarge`, like an HTTP
+ *   body over the JSON parser's limit.
  * - Response: a real `http.ServerResponse` whose `write`/`end`/`writeHead` collect the body instead of
  *   writing to a socket. The result is `{statusCode, headers, data}`: `data` is the parsed JSON body when
  *   the content type is JSON, the text for `text/*`, a Buffer otherwise, `null` when empty.
@@ -85,8 +88,12 @@ export class VirtualRequestError extends Error {}
 /**
  * Checks a socket `request` payload and sanitises its headers.
  * @throws VirtualRequestError when the payload is not an object, or has no usable method or url.
+ * @throws PayloadTooLargeError when `data` is larger than `limits.maxBodyBytes`.
  */
-export function parseVirtualRequest(payload: unknown): VirtualRequestInput {
+export function parseVirtualRequest(
+  payload: unknown,
+  limits: { maxBodyBytes?: number } = {},
+): VirtualRequestInput {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || Buffer.isBuffer(payload)) {
     throw new VirtualRequestError('A request must be an object {method, url, data?, headers?}');
   }
@@ -115,6 +122,11 @@ export function parseVirtualRequest(payload: unknown): VirtualRequestInput {
       if (value === undefined || value.length > 8192 || /[\r\n\0]/.test(value)) continue;
       clean[name] = value;
     }
+  }
+  if (limits.maxBodyBytes !== undefined && data !== undefined && data !== null) {
+    // Buffers count as their size; everything else as its JSON text, as HTTP would have carried it.
+    const size = Buffer.isBuffer(data) ? data.length : Buffer.byteLength(JSON.stringify(data) ?? '');
+    if (size > limits.maxBodyBytes) throw new PayloadTooLargeError('Request body too large');
   }
   return { method: verb, url, data, headers: clean };
 }

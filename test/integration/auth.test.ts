@@ -228,6 +228,26 @@ describe('/auth/ip', () => {
 });
 
 describe('socket sessions', () => {
+  it('When a socket that authenticates by header subscribes and that session logs out, then it leaves its rooms', async () => {
+    const token = await login(server.url, 'admin', ADMIN_PASSWORD);
+    const socket = await connectSocket(server.url);
+    const revoked = collect(socket, 'auth:revoked');
+    const events = collect<ModelEventPayload>(socket, 'model:team');
+    const headers = { authorization: `Bearer ${token}` };
+    expect(
+      (await socketRequest(socket, { method: 'POST', url: '/team/subscribe', headers })).statusCode,
+    ).toBe(200);
+    expectStatus(await httpTransport(server.url, token).request('POST', '/auth/logout'), 200);
+    await waitFor(() => revoked.length === 1, 3000, 'auth:revoked');
+    expectStatus(
+      await admin.request('POST', '/team', { name: 'Unseen after header logout', role: 'orga' }),
+      201,
+    );
+    await settle(300);
+    expect(events).toEqual([]);
+    socket.close();
+  });
+
   it('When a socket logs in, then its later requests are authenticated without a header', async () => {
     const socket = await connectSocket(server.url);
     expect((await socketRequest(socket, { method: 'GET', url: '/auth/me' })).statusCode).toBe(401);

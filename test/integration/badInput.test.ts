@@ -115,6 +115,22 @@ describe('socket', () => {
     socket.close();
   });
 
+  it('When socket data is larger than the body limit, then 413 and the socket stays connected', async () => {
+    const socket = await connectSocket(server.url);
+    const reply = await socketRequest(socket, {
+      method: 'POST',
+      url: '/team',
+      data: { name: 'x'.repeat(200_000), role: 'bar' },
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(reply).toMatchObject({
+      statusCode: 413,
+      data: { _error: { status: 413, code: 'PayloadTooLarge' } },
+    });
+    expect(socket.connected).toBe(true);
+    socket.close();
+  });
+
   it('When a legacy client sends requestId without an ack, then the reply comes as response-<requestId>', async () => {
     const socket = await connectSocket(server.url);
     const reply = new Promise<{ statusCode: number; data: unknown }>((resolve) =>

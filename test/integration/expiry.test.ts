@@ -21,7 +21,11 @@ describe('token expiry', () => {
     const socket = await connectSocket(server.url);
     const expired = collect(socket, 'auth:expired');
     const events = collect<ModelEventPayload>(socket, 'model:team');
-    await socketRequest(socket, { method: 'POST', url: '/auth/login', data: { login: 'admin', password: ADMIN_PASSWORD } });
+    await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'admin', password: ADMIN_PASSWORD },
+    });
     expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
 
     await waitFor(() => expired.length === 1, 4000, 'auth:expired');
@@ -33,9 +37,27 @@ describe('token expiry', () => {
     await settle(300);
     expect(events).toEqual([]);
 
-    const relogin = await socketRequest(socket, { method: 'POST', url: '/auth/login', data: { login: 'admin', password: ADMIN_PASSWORD } });
+    const relogin = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'admin', password: ADMIN_PASSWORD },
+    });
     expect(relogin.statusCode).toBe(200);
     expect((await socketRequest(socket, { method: 'GET', url: '/auth/me' })).statusCode).toBe(200);
+    socket.close();
+  });
+
+  it('When a socket connects with a handshake token, then it is unbound when that token expires', async () => {
+    const token = await login(server.url, 'admin', ADMIN_PASSWORD);
+    const { exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number };
+    await settle(1000);
+    const socket = await connectSocket(server.url, { token });
+    const expired = collect(socket, 'auth:expired');
+    expect((await socketRequest(socket, { method: 'GET', url: '/auth/me' })).statusCode).toBe(200);
+    // A binding that took a fresh token's lifetime would last until about exp + 1 s.
+    await settle(exp * 1000 + 500 - Date.now());
+    expect(expired).toHaveLength(1);
+    expect((await socketRequest(socket, { method: 'GET', url: '/auth/me' })).statusCode).toBe(401);
     socket.close();
   });
 });

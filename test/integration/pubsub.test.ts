@@ -142,6 +142,30 @@ describe('model events', () => {
     s.socket.close();
   });
 
+  it('When a subscribed socket logs in as another user, then it leaves the rooms of the first', async () => {
+    const s = await subscriber('admin', ADMIN_PASSWORD);
+    const relogin = await socketRequest(s.socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'bar2', password: 'bar2-password' },
+    });
+    expect(relogin.statusCode).toBe(200);
+    const control = await subscriber('admin', ADMIN_PASSWORD);
+    expectStatus(
+      await admin.request('POST', '/user', {
+        login: 'unseen',
+        password: 'unseen-password',
+        teamId: bar1.teamId,
+      }),
+      201,
+    );
+    await waitFor(() => control.events.length === 1, 3000, 'the control event');
+    await settle();
+    expect(s.events).toEqual([]);
+    s.socket.close();
+    control.socket.close();
+  });
+
   it('When find is called with subscribe: true over a socket, then it returns items and subscribes', async () => {
     const socket = await connectSocket(server.url);
     const events = collect<ModelEventPayload>(socket, 'model:team');

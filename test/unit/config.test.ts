@@ -98,6 +98,9 @@ describe('loadConfigDir', () => {
       roles: { admin: ['user/admin'] },
     });
     expect(loaded.unknownFiles).toEqual(['README.txt']);
-    expect((await loadConfigDir(dir, 'production')).config.server).toMatchObject({ port: 99, middlewares: ['a', 'b'] });
+    expect((await loadConfigDir(dir, 'production')).config.server).toMatchObject({
+      port: 99,
+      middlewares: ['a', 'b'],
+    });
   });
 });

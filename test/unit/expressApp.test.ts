@@ -116,6 +116,7 @@ describe('buildExpressApp', () => {
       body: '{"a":',
     });
     expect(malformed.status).toBe(400);
+    expect(malformed.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(((await malformed.json()) as { _error: { code: string } })._error.code).toBe('BadRequest');
     const large = await fetch(`${base}/made`, {
       method: 'POST',

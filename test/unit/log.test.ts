@@ -28,7 +28,8 @@ describe('Logger', () => {
     const development = readFileSync(path.join(dir, 'development.log'), 'utf8');
     expect(production).toMatch(/error an error\n.*warn a warning\n$/);
     expect(production).not.toContain('some info');
-    for (const text of ['an error', 'a warning', 'some info', 'a detail']) expect(development).toContain(text);
+    for (const text of ['an error', 'a warning', 'some info', 'a detail'])
+      expect(development).toContain(text);
   });
 
   it('filters the console by level, errors and warnings on stderr', () => {
@@ -47,7 +48,12 @@ describe('Logger', () => {
     vi.spyOn(process.stdout, 'write').mockReturnValue(true);
     const dir = mkdtempSync(path.join(tmpdir(), 'flux-log-'));
     const logger = new Logger({ level: 'debug', dir });
-    logger.info('login', { login: 'bob', password: 'hunter22', headers: { Authorization: 'Bearer abc.def.ghi' }, jwt: 'x.y.z' });
+    logger.info('login', {
+      login: 'bob',
+      password: 'hunter22',
+      headers: { Authorization: 'Bearer abc.def.ghi' },
+      jwt: 'x.y.z',
+    });
     await flushed(logger);
     const development = readFileSync(path.join(dir, 'development.log'), 'utf8');
     expect(development).toContain('bob');
@@ -59,6 +65,9 @@ describe('redact', () => {
   it('replaces secret keys at any depth and tolerates cycles', () => {
     const value: Record<string, unknown> = { a: { token: 't', list: [{ Password: 'p' }] } };
     value.self = value;
-    expect(redact(value)).toEqual({ a: { token: '[redacted]', list: [{ Password: '[redacted]' }] }, self: '[circular]' });
+    expect(redact(value)).toEqual({
+      a: { token: '[redacted]', list: [{ Password: '[redacted]' }] },
+      self: '[circular]',
+    });
   });
 });
