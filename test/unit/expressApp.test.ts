@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NextFunction } from 'express';
+import multer from 'multer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildExpressApp } from '../../lib/expressApp.js';
 import type { FluxMiddleware, FluxRequest, FluxResponse } from '../../lib/http.js';
@@ -41,6 +42,15 @@ function app() {
       },
       { key: 'get /boom', method: 'get', path: '/boom', controller: 'C', action: 'boom', middlewares: [] },
       { key: 'post /made', method: 'post', path: '/made', controller: 'C', action: 'made', middlewares: [] },
+      {
+        key: 'post /upload',
+        method: 'post',
+        path: '/upload',
+        controller: 'C',
+        action: 'upload',
+        middlewares: [],
+        file: 'doc',
+      },
     ],
     controllers: {
       C: {
@@ -54,6 +64,12 @@ function app() {
         async made(_req: FluxRequest, res: FluxResponse) {
           res.created({ made: true });
         },
+        async upload(
+          req: FluxRequest & { file?: { originalname: string; size: number } },
+          res: FluxResponse,
+        ) {
+          res.ok({ name: req.file?.originalname, size: req.file?.size });
+        },
       },
     },
     middlewares: { global: track('global'), routeOne: track('routeOne'), routeTwo: track('routeTwo') },
@@ -61,7 +77,7 @@ function app() {
     bodyLimit: '1kb',
     corsOrigin: true,
     trustProxy: false,
-    upload: () => (_req, _res, next) => next(),
+    upload: (field) => multer({ storage: multer.memoryStorage(), limits: { fileSize: 1000 } }).single(field),
     log: new RecordingLogger(),
   });
 }
@@ -165,5 +181,28 @@ describe('buildExpressApp', () => {
       origin,
     );
     expect(notObject.statusCode).toBe(400);
+  });
+
+  it('takes a file route through multer over HTTP, and refuses it over a socket naming the HTTP route', async () => {
+    const base = await serve();
+    const form = new FormData();
+    form.append('doc', new Blob(['hello']), 'hello.txt');
+    const response = await fetch(`${base}/upload`, { method: 'POST', body: form });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ name: 'hello.txt', size: 5 });
+
+    const big = new FormData();
+    big.append('doc', new Blob(['x'.repeat(5000)]), 'big.txt');
+    const tooBig = await fetch(`${base}/upload`, { method: 'POST', body: big });
+    expect(tooBig.status).toBe(413);
+
+    const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
+    const overSocket = await injectVirtualRequest(
+      app(),
+      parseVirtualRequest({ method: 'POST', url: '/upload', data: {} }),
+      origin,
+    );
+    expect(overSocket.statusCode).toBe(400);
+    expect((overSocket.data as { _error: { message: string } })._error.message).toContain('POST /upload');
   });
 });
