@@ -1,17 +1,47 @@
 /**
  * Roles (SPEC §10, §17): role name → permissions `<model>/<level>`. A team has one role; its members
  * act with the role's permissions. Checked at start: an unknown model or level stops the server.
- *
- * - `admin`   runs the platform or the event: administers everything, may act as another user.
- * - `coord`   the coordination desk: reads everything, administers teams and users of the event.
- * - `orga`    organisers: read teams and users.
- * - `bar`, `logistics`, `security`: field teams: read teams, and the users of their own team.
+ * See docs/permissions.md for what each permission lets a team read and write.
  */
 export default {
-  admin: ['tenant/admin', 'team/admin', 'user/admin', 'session/read', 'session/admin', 'auth/as'],
-  coord: ['team/admin', 'user/admin', 'session/read'],
-  orga: ['team/read', 'user/read'],
-  bar: ['team/read', 'user/team'],
-  logistics: ['team/read', 'user/team'],
-  security: ['team/read', 'user/team'],
+  /** Runs the platform (in the `default` tenant) or an event: everything. */
+  admin: [
+    'tenant/admin',
+    'auth/as',
+    'team/admin',
+    'user/admin',
+    'session/read',
+    'session/admin',
+    'alert/admin',
+    'alertButton/admin',
+    'message/admin',
+  ],
+  /** The coordination desk: sees and handles every alert and channel, manages teams, users and buttons. */
+  coord: ['team/admin', 'user/admin', 'session/read', 'alert/admin', 'alertButton/admin', 'message/admin'],
+  /** Organisers: read everything of the event, talk in every public and group channel. */
+  orga: ['team/read', 'user/read', 'alert/read', 'alertButton/read', 'message/public', 'message/group', 'message/private'],
+  /** A bar: raises alerts from its group's buttons, sees its own alerts, talks in its own channel. */
+  bar: ['team/read', 'user/team', 'alert/restrictedSender', 'alertButton/createAlert', 'message/oneChannel'],
+  /** Logistics: receives and handles the alerts sent to it (beer, ice, cups), raises its own. */
+  logistics: [
+    'team/read',
+    'user/team',
+    'alert/restrictedSender',
+    'alert/restrictedReceiver',
+    'alertButton/createAlert',
+    'message/public',
+    'message/group',
+    'message/private',
+  ],
+  /** Security: handles the alerts sent to it and those sent to nobody in particular. */
+  security: [
+    'team/read',
+    'user/read',
+    'alert/restrictedSender',
+    'alert/restrictedReceiver',
+    'alert/nullReceiver',
+    'alertButton/createAlert',
+    'message/public',
+    'message/private',
+  ],
 };

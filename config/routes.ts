@@ -18,6 +18,21 @@ export default {
   ...crudRoutes('team', 'TeamController', authenticated),
   ...crudRoutes('user', 'UserController', authenticated),
 
+  ...crudRoutes('alert', 'AlertController', authenticated),
+  'put /alert/:id/users': { action: 'AlertController.updateAssignedUsers', middlewares: authenticated },
+
+  ...crudRoutes('alertbutton', 'AlertButtonController', authenticated),
+  'post /alertbutton/:id/alert': { action: 'AlertButtonController.raiseAlert', middlewares: authenticated },
+
+  'get /message/channels': { action: 'MessageController.channels', middlewares: authenticated },
+  ...crudRoutes('message', 'MessageController', authenticated),
+
+  'post /tenant': { action: 'TenantController.create', middlewares: authenticated },
+  'get /tenant': { action: 'TenantController.find', middlewares: authenticated },
+  'get /tenant/:id': { action: 'TenantController.get', middlewares: authenticated },
+  'put /tenant/:id/settings': { action: 'TenantController.updateSettings', middlewares: authenticated },
+  'get /tenant/:id/usage': { action: 'TenantController.usage', middlewares: authenticated },
+
   'post /session/subscribe': { action: 'SessionController.subscribe', middlewares: authenticated },
   'post /session/unsubscribe': { action: 'SessionController.unsubscribe', middlewares: authenticated },
   'get /session': { action: 'SessionController.find', middlewares: authenticated },

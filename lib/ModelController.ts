@@ -236,6 +236,11 @@ export class ModelController<M extends FluxModel = FluxModel> {
     res.ok(item);
   }
 
+  /** Completes the values of a create (e.g. the author); what it returns is built and checked. */
+  protected async prepareCreate(_ctx: RequestContext, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return values;
+  }
+
   /** Domain checks before a permitted destroy (throw an ExpectedError to refuse). */
   protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}
 

@@ -1,6 +1,6 @@
 import type { CreateOptions, DestroyOptions, Model, Sequelize, Transaction, UpdateOptions } from 'sequelize';
 import { FluxModel } from './FluxModel.js';
-import type { ModelChange, PubSub, Verb } from './pubsub.js';
+import { type ModelChange, type PubSub, sameGroups, type Verb } from './pubsub.js';
 
 /** Runs `fn` once the write's transaction commits (never after a rollback), or now without one. */
 export function afterCommit(options: { transaction?: Transaction | null }, fn: () => void): void {
@@ -60,8 +60,10 @@ export function attachPublishHooks(sequelize: Sequelize, pubsub: PubSub): void {
     if (!(instance instanceof FluxModel) || instance.changed() === false) return;
     const updated = change(instance, 'updated');
     if (!updated) return;
-    updated.groupsBefore = previousState(instance).getReadGroups();
+    const before = previousState(instance);
+    updated.groupsBefore = before.getReadGroups();
     updated.groupsAfter = instance.getReadGroups();
+    if (!sameGroups(updated.groupsBefore, updated.groupsAfter)) updated.dataBefore = before.toJSON();
     afterCommit(options, () => pubsub.publish(updated));
   });
 

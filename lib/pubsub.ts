@@ -24,6 +24,11 @@ export interface ModelChange {
   id: number | string;
   /** The public representation of the item (after the change; before it for `destroyed`). */
   data: unknown;
+  /**
+   * The item as it was before an update that changed its read groups: subscribers who lose the item get
+   * this in their `destroyed` event, never the state they may no longer read.
+   */
+  dataBefore?: unknown;
   /** Read groups before an update (or of the destroyed item). */
   groupsBefore?: Group[];
   /** Read groups after a create or update. */
@@ -69,7 +74,8 @@ export function roomName(tenantId: number, model: string, group: Group): string 
   return `${tenantId}:model:${model}:${group}`;
 }
 
-function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
+/** True when both lists hold the same groups, in any order. */
+export function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
   if (a.length !== b.length) return false;
   const set = new Set(a);
   return b.every((g) => set.has(g));
@@ -138,7 +144,11 @@ export class PubSub {
     const event = `model:${change.model}`;
     const rooms = (groups: readonly Group[] | undefined) =>
       (groups ?? []).map((group) => roomName(change.tenantId, change.model, group));
-    const payload = (verb: Verb): ModelEventPayload => ({ verb, id: change.id, data: change.data });
+    const payload = (verb: Verb): ModelEventPayload => ({
+      verb,
+      id: change.id,
+      data: verb === 'destroyed' && change.dataBefore !== undefined ? change.dataBefore : change.data,
+    });
     const local = this.io.local;
     if (
       change.verb !== 'updated' ||

@@ -34,7 +34,11 @@ export class Team
   static override modelAttributes = {
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
     name: { type: DataTypes.STRING(100), allowNull: false, validate: { len: [1, 100] as [number, number] } },
-    group: { type: DataTypes.STRING(100), allowNull: true },
+    group: {
+      type: DataTypes.STRING(100),
+      allowNull: true,
+      validate: { is: { args: /^[^\s:]{1,100}$/, msg: 'group must be a word without spaces or colons' } },
+    },
     location: { type: DataTypes.STRING(200), allowNull: true },
     role: {
       type: DataTypes.STRING(50),

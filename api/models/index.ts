@@ -2,6 +2,9 @@
  * The application's models. Flux loads every `api/models/X.ts` that exports a FluxModel class `X`;
  * this file only registers their types so that `Flux.User` is typed as the User model class.
  */
+import type { Alert } from './Alert.js';
+import type { AlertButton } from './AlertButton.js';
+import type { Message } from './Message.js';
 import type { Session } from './Session.js';
 import type { Team } from './Team.js';
 import type { Tenant } from './Tenant.js';
@@ -9,6 +12,9 @@ import type { User } from './User.js';
 
 declare module '../../lib/Flux.js' {
   interface FluxModels {
+    Alert: typeof Alert;
+    AlertButton: typeof AlertButton;
+    Message: typeof Message;
     Session: typeof Session;
     Team: typeof Team;
     Tenant: typeof Tenant;

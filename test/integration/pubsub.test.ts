@@ -123,6 +123,8 @@ describe('model events', () => {
     );
     await settle();
     expect(from.events.map((e) => e.verb)).toEqual(['created', 'destroyed']);
+    // the team that lost the item is sent the state it could read, not the new one
+    expect(from.events[1].data).toMatchObject({ id: mover.id, teamId: bar1.teamId });
     expect(to.events.map((e) => e.verb)).toEqual(['created']);
     expect(to.events[0].data).toMatchObject({ id: mover.id, teamId: bar2.teamId });
     expect(all.events.map((e) => e.verb)).toEqual(['created', 'updated']);

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
+import { Flux } from '../../lib/Flux.js';
+import type { FluxResponse } from '../../lib/http.js';
+import { ModelController, type RequestContext } from '../../lib/ModelController.js';
+import { validate } from '../../lib/validate.js';
+import { AlertButton } from '../models/AlertButton.js';
+import type { AppRequest } from '../types.js';
+
+const raiseSchema = z.object({ message: z.string().max(5000).optional().nullable() });
+
+/** Alert buttons: generic CRUD, plus `POST /alertbutton/:id/alert` to raise an alert from one. */
+export class AlertButtonController extends ModelController<AlertButton> {
+  constructor() {
+    super(AlertButton);
+  }
+
+  /**
+   * `POST /alertbutton/:id/alert {message?}` → 201 the new alert, sent by the caller's team to the
+   * button's receiver team. Needs `alertButton/createAlert` (for a button of the team's group) or
+   * `alertButton/admin`.
+   * @throws 404 unreadable button, 403 no right to raise, 400 `message` missing when the button requires it.
+   */
+  async raiseAlert(req: AppRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const { message } = validate(raiseSchema, req.data);
+    const button = await this.findReadable(ctx, this.id(req));
+    if (!req.team || !(AlertButton.teamCan(req.team, 'createAlert') || AlertButton.teamCan(req.team, 'admin'))) {
+      throw new ForbiddenError('Needs permission alertButton/createAlert');
+    }
+    const text = message?.trim() ? message.trim() : null;
+    if (button.messageRequired && !text) {
+      throw new BadRequestError('Invalid data', [
+        { path: 'message', message: button.messagePrompt || 'This button needs a message', type: 'required' },
+      ]);
+    }
+    const alert = await Flux.Alert.create({
+      tenantId: ctx.tenant.id,
+      title: button.title,
+      severity: 'warning',
+      message: text ?? button.messageDefault,
+      senderTeamId: req.team.id,
+      receiverTeamId: button.receiverTeamId,
+      buttonId: button.id,
+      users: [],
+    });
+    res.created(alert);
+  }
+
+  /** Alerts keep their content when their button goes: their `buttonId` is cleared (and published). */
+  protected override async beforeDestroy(ctx: RequestContext, button: AlertButton): Promise<void> {
+    await Flux.Alert.update({ buttonId: null }, { where: { tenantId: ctx.tenant.id, buttonId: button.id } });
+  }
+}

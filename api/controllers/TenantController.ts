@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError } from '../../lib/errors.js';
+import { Flux } from '../../lib/Flux.js';
+import type { FluxResponse } from '../../lib/http.js';
+import { validate } from '../../lib/validate.js';
+import type { Tenant } from '../models/Tenant.js';
+import { authService, DEFAULT_TENANT } from '../services/AuthService.js';
+import type { AppRequest } from '../types.js';
+
+const slug = z.string().regex(/^[a-z0-9-]{1,63}$/, 'slug must be lower-case letters, digits and dashes');
+const createSchema = z.object({
+  name: z.string().min(1).max(200),
+  slug,
+  admin: z.object({ login: z.string().min(1).max(100).regex(/^\S+$/), password: z.string().min(1).max(200) }),
+});
+const settingsSchema = z.object({
+  settings: z.record(z.string(), z.unknown()).refine((value) => JSON.stringify(value).length <= 50_000, 'settings too large'),
+});
+
+/**
+ * Tenants (SPEC §13): the events sharing this server. Every action needs `tenant/admin`, which counts only
+ * for teams of the `default` tenant (the platform operator's).
+ */
+export class TenantController {
+  private requireOperator(req: AppRequest): void {
+    if (req.tenant?.slug !== DEFAULT_TENANT || !req.team?.can('tenant/admin')) {
+      throw new ForbiddenError('Needs permission tenant/admin of the platform operator');
+    }
+  }
+
+  private async tenant(req: AppRequest): Promise<Tenant> {
+    const id = Number(req.params.id);
+    const tenant = Number.isSafeInteger(id) ? await Flux.Tenant.findByPk(id) : null;
+    if (!tenant) throw new NotFoundError(`No tenant ${String(req.params.id)}`);
+    return tenant;
+  }
+
+  /**
+   * `POST /tenant {name, slug, admin: {login, password}}` → 201 the tenant, created with a team `Admin`
+   * (role `admin`) and that user, who logs in with `X-Tenant: <slug>`.
+   * @throws 400 ValidationError (bad or taken slug, short password), 403 not an operator.
+   */
+  async create(req: AppRequest, res: FluxResponse): Promise<void> {
+    this.requireOperator(req);
+    const { name, slug: tenantSlug, admin } = validate(createSchema, req.data);
+    const tenant = await Flux.sequelize.transaction(async (transaction) => {
+      const created = await Flux.Tenant.create({ name, slug: tenantSlug, settings: {} }, { transaction });
+      const team = await Flux.Team.create(
+        { tenantId: created.id, name: 'Admin', role: 'admin', group: null, location: null },
+        { transaction },
+      );
+      await Flux.User.create(
+        { tenantId: created.id, login: admin.login, name: admin.login, password: admin.password, teamId: team.id, ip: null },
+        { transaction },
+      );
+      return created;
+    });
+    authService.forgetTenants();
+    Flux.log.info(`tenant ${tenant.slug} created by user ${req.user!.id}`);
+    res.created(tenant);
+  }
+
+  /** `GET /tenant` → every tenant. */
+  async find(req: AppRequest, res: FluxResponse): Promise<void> {
+    this.requireOperator(req);
+    res.ok(await Flux.Tenant.findAll({ order: [['id', 'ASC']] }));
+  }
+
+  /** `GET /tenant/:id`. */
+  async get(req: AppRequest, res: FluxResponse): Promise<void> {
+    this.requireOperator(req);
+    res.ok(await this.tenant(req));
+  }
+
+  /** `PUT /tenant/:id/settings {settings: {…}}` → the tenant with its settings replaced. */
+  async updateSettings(req: AppRequest, res: FluxResponse): Promise<void> {
+    this.requireOperator(req);
+    const { settings } = validate(settingsSchema, req.data);
+    const tenant = await this.tenant(req);
+    tenant.settings = settings;
+    await tenant.save();
+    authService.forgetTenants();
+    res.ok(tenant);
+  }
+
+  /**
+   * `GET /tenant/:id/usage` → `{tenantId, rows: {<model>: count}, sockets, storageBytes}`: rows per model,
+   * sockets of this instance bound to the tenant, and bytes of stored uploads (none are stored yet).
+   */
+  async usage(req: AppRequest, res: FluxResponse): Promise<void> {
+    this.requireOperator(req);
+    const tenant = await this.tenant(req);
+    const rows: Record<string, number> = {};
+    for (const model of Object.values(Flux.models)) {
+      if (model.tenantScoped) rows[model.publicName] = await model.count({ where: { tenantId: tenant.id } });
+    }
+    const sockets = [...Flux.io.of('/').sockets.values()].filter((socket) => Flux.sockets.auth(socket)?.tenantId === tenant.id);
+    res.ok({ tenantId: tenant.id, rows, sockets: sockets.length, storageBytes: 0 });
+  }
+}

@@ -1,0 +1,89 @@
+import { type CreationOptional, DataTypes, type InferAttributes, type InferCreationAttributes } from 'sequelize';
+import { FluxModel } from '../../lib/FluxModel.js';
+import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+
+export const severities = ['done', 'warning', 'serious'] as const;
+export type Severity = (typeof severities)[number];
+
+/** What a team that handles an alert (not an admin) may change on it. */
+const handlerWritable = ['severity', 'message'] as const;
+
+/**
+ * An alert raised by a sender team, for a receiver team (or for nobody in particular: `null`).
+ * Read groups: `all`, `id:<id>`, `senderTeam:<id>`, `receiverTeam:<id|null>`.
+ * - `alert/read`: reads all; `alert/admin`: reads and writes all.
+ * - `alert/restrictedSender`: reads, creates and updates the alerts its team sent.
+ * - `alert/restrictedReceiver`: reads and updates the alerts sent to its team.
+ * - `alert/nullReceiver`: reads and updates the alerts sent to nobody in particular.
+ * Non-admin handlers change only `severity` and `message` (and the assigned users, `PUT /alert/:id/users`).
+ */
+export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttributes<Alert>> {
+  declare id: CreationOptional<number>;
+  declare tenantId: number;
+  declare title: string;
+  declare severity: Severity;
+  declare message: string | null;
+  declare senderTeamId: number | null;
+  declare receiverTeamId: number | null;
+  declare buttonId: number | null;
+  declare users: CreationOptional<number[]>;
+  declare createdAt: CreationOptional<Date>;
+  declare updatedAt: CreationOptional<Date>;
+
+  static override permissionLevels = ['read', 'restrictedSender', 'restrictedReceiver', 'nullReceiver', 'admin'];
+  static override writableAttributes = ['title', 'severity', 'message', 'senderTeamId', 'receiverTeamId', 'buttonId', 'users'];
+  static override tenantReferences = { senderTeamId: 'Team', receiverTeamId: 'Team', buttonId: 'AlertButton' };
+  static override readGroupRules = {
+    id: { attribute: 'id', type: 'integer' as const },
+    senderTeam: { attribute: 'senderTeamId', type: 'integer' as const },
+    receiverTeam: { attribute: 'receiverTeamId', type: 'integer' as const },
+  };
+  static override modelAttributes = {
+    id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+    title: { type: DataTypes.STRING(200), allowNull: false, validate: { len: [1, 200] as [number, number] } },
+    severity: { type: DataTypes.ENUM(...severities), allowNull: false, defaultValue: 'warning' },
+    message: { type: DataTypes.TEXT, allowNull: true, validate: { len: [0, 5000] as [number, number] } },
+    senderTeamId: { type: DataTypes.INTEGER, allowNull: true },
+    receiverTeamId: { type: DataTypes.INTEGER, allowNull: true },
+    buttonId: { type: DataTypes.INTEGER, allowNull: true },
+    users: {
+      type: DataTypes.JSON,
+      allowNull: false,
+      defaultValue: [],
+      validate: {
+        isUserIdList(value: unknown) {
+          if (!Array.isArray(value) || value.length > 100 || !value.every((id) => Number.isSafeInteger(id) && id > 0)) {
+            throw new Error('users must be a list of at most 100 user ids');
+          }
+        },
+      },
+    },
+    createdAt: DataTypes.DATE,
+    updatedAt: DataTypes.DATE,
+  };
+
+  static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    const groups = super.getUserReadGroups(team, user);
+    if (this.teamCan(team, 'restrictedSender')) groups.push(`senderTeam:${team.id}`);
+    if (this.teamCan(team, 'restrictedReceiver')) groups.push(`receiverTeam:${team.id}`);
+    if (this.teamCan(team, 'nullReceiver')) groups.push('receiverTeam:null');
+    return groups;
+  }
+
+  static override getUserCreateGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    const groups = super.getUserCreateGroups(team, user);
+    if (this.teamCan(team, 'restrictedSender')) groups.push(`senderTeam:${team.id}`);
+    return groups;
+  }
+
+  /** Handlers (sender, receiver, null-receiver teams) update what they read, except admin fields. */
+  static override getUserUpdateGroups(team: PermissionTeam, user: PermissionUser): Group[] {
+    return [...super.getUserUpdateGroups(team, user), ...this.getUserReadGroups(team, user).filter((g) => g !== 'all')];
+  }
+
+  static override getWritableAttributes(team: PermissionTeam, _user: PermissionUser, item?: FluxModel): readonly string[] {
+    if (this.teamCan(team, 'admin')) return this.writableAttributes;
+    // creating: a sender team sets the content and the receiver, never another sender
+    return item ? handlerWritable : ['title', 'severity', 'message', 'receiverTeamId', 'buttonId'];
+  }
+}
