@@ -19,7 +19,15 @@ export default {
   /** The coordination desk: sees and handles every alert and channel, manages teams, users and buttons. */
   coord: ['team/admin', 'user/admin', 'session/read', 'alert/admin', 'alertButton/admin', 'message/admin'],
   /** Organisers: read everything of the event, talk in every public and group channel. */
-  orga: ['team/read', 'user/read', 'alert/read', 'alertButton/read', 'message/public', 'message/group', 'message/private'],
+  orga: [
+    'team/read',
+    'user/read',
+    'alert/read',
+    'alertButton/read',
+    'message/public',
+    'message/group',
+    'message/private',
+  ],
   /** A bar: raises alerts from its group's buttons, sees its own alerts, talks in its own channel. */
   bar: ['team/read', 'user/team', 'alert/restrictedSender', 'alertButton/createAlert', 'message/oneChannel'],
   /** Logistics: receives and handles the alerts sent to it (beer, ice, cups), raises its own. */

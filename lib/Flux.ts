@@ -48,6 +48,8 @@ export interface FluxModels {}
 export interface StartOptions {
   /** Config merged over files and environment (tests: `{ server: { port: 0 } }`). */
   config?: PlainObject;
+  /** False for tools (CLI, scripts): everything is loaded and migrated, nothing listens. Default true. */
+  listen?: boolean;
 }
 
 /** The application config: the validated core keys plus every other `config/X.ts`. */
@@ -127,7 +129,8 @@ export class FluxApp {
 
   /**
    * Starts the server.
-   * @returns the bound address (use `server: { port: 0 }` in tests for a free port).
+   * @returns the bound address (use `server: { port: 0 }` in tests for a free port); port 0 with
+   *   `listen: false`.
    * @throws ConfigError, RouteTableError or a role error: the server does not start.
    */
   async start(options: StartOptions = {}): Promise<AddressInfo> {
@@ -190,6 +193,10 @@ export class FluxApp {
 
       await this.runBootstrap();
 
+      if (options.listen === false) {
+        this.running = true;
+        return { address: '', family: '', port: 0 };
+      }
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.config.server.port, this.config.server.host, () => {

@@ -203,10 +203,9 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `POST /<model>`: 201 with the created item; 403 when the item is outside the user's create groups. */
   async create(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const item = this.model.build({
-      ...this.writableValues(ctx, req.data),
-      tenantId: ctx.tenant.id,
-    } as never);
+    const values = await this.prepareCreate(ctx, this.writableValues(ctx, req.data));
+    const item = this.model.build({ ...values, tenantId: ctx.tenant.id } as never);
+    await item.validate(); // a malformed item is a 400 before it is a 403
     this.allow(this.model.getUserCreateGroups(ctx.team, ctx.user), item.getCreateGroups(), 'create');
     await this.checkReferences(ctx, item);
     await item.save();
@@ -220,6 +219,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const userGroups = this.model.getUserUpdateGroups(ctx.team, ctx.user);
     this.allow(userGroups, item.getUpdateGroups(), 'update');
     item.set(this.writableValues(ctx, req.data, item) as never);
+    await item.validate();
     this.allow(userGroups, item.getUpdateGroups(), 'update');
     await this.checkReferences(ctx, item);
     await item.save();
@@ -237,7 +237,10 @@ export class ModelController<M extends FluxModel = FluxModel> {
   }
 
   /** Completes the values of a create (e.g. the author); what it returns is built and checked. */
-  protected async prepareCreate(_ctx: RequestContext, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+  protected async prepareCreate(
+    _ctx: RequestContext,
+    values: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     return values;
   }
 

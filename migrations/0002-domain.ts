@@ -29,7 +29,9 @@ export async function up({ context: { queryInterface } }: { context: MigrationCo
     messageDefault: { type: DataTypes.STRING(2000), allowNull: true },
     ...timestamps,
   });
-  await queryInterface.addIndex('AlertButtons', ['tenantId', 'senderGroup'], { name: 'alert_buttons_tenant_group' });
+  await queryInterface.addIndex('AlertButtons', ['tenantId', 'senderGroup'], {
+    name: 'alert_buttons_tenant_group',
+  });
   await queryInterface.createTable('Alerts', {
     id,
     tenantId,
@@ -52,7 +54,9 @@ export async function up({ context: { queryInterface } }: { context: MigrationCo
     userId: { type: DataTypes.INTEGER, allowNull: true, references: { model: 'Users', key: 'id' } },
     ...timestamps,
   });
-  await queryInterface.addIndex('Messages', ['tenantId', 'channel', 'createdAt'], { name: 'messages_tenant_channel' });
+  await queryInterface.addIndex('Messages', ['tenantId', 'channel', 'createdAt'], {
+    name: 'messages_tenant_channel',
+  });
 }
 
 export async function down({ context: { queryInterface } }: { context: MigrationContext }): Promise<void> {

@@ -25,7 +25,10 @@ export class AlertButtonController extends ModelController<AlertButton> {
     const ctx = this.context(req);
     const { message } = validate(raiseSchema, req.data);
     const button = await this.findReadable(ctx, this.id(req));
-    if (!req.team || !(AlertButton.teamCan(req.team, 'createAlert') || AlertButton.teamCan(req.team, 'admin'))) {
+    if (
+      !req.team ||
+      !(AlertButton.teamCan(req.team, 'createAlert') || AlertButton.teamCan(req.team, 'admin'))
+    ) {
       throw new ForbiddenError('Needs permission alertButton/createAlert');
     }
     const text = message?.trim() ? message.trim() : null;

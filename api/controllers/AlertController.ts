@@ -36,7 +36,9 @@ export class AlertController extends ModelController<Alert> {
       ? await Flux.User.count({ where: { tenantId: ctx.tenant.id, id: { [Op.in]: unique } } })
       : 0;
     if (found !== unique.length) {
-      throw new BadRequestError('Invalid data', [{ path: 'users', message: 'unknown user id', type: 'reference' }]);
+      throw new BadRequestError('Invalid data', [
+        { path: 'users', message: 'unknown user id', type: 'reference' },
+      ]);
     }
     alert.users = unique;
     await alert.save();

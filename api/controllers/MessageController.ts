@@ -56,11 +56,19 @@ export class MessageController extends ModelController<Message> {
     const writeGroups = Message.getUserCreateGroups(ctx.team, ctx.user);
     const teams = await Flux.Team.findAll({ where: { tenantId: ctx.tenant.id }, order: [['name', 'ASC']] });
     const candidates: Array<Omit<ChannelInfo, 'read' | 'write'>> = [
-      ...teams.map((team) => ({ channel: `public:${team.id}`, category: 'public' as const, label: team.name })),
+      ...teams.map((team) => ({
+        channel: `public:${team.id}`,
+        category: 'public' as const,
+        label: team.name,
+      })),
       ...[...new Set(teams.map((team) => team.group).filter((group): group is string => !!group))]
         .sort()
         .map((group) => ({ channel: `group:${group}`, category: 'group' as const, label: group })),
-      ...teams.map((team) => ({ channel: `private:${team.id}`, category: 'private' as const, label: team.name })),
+      ...teams.map((team) => ({
+        channel: `private:${team.id}`,
+        category: 'private' as const,
+        label: team.name,
+      })),
     ];
     const channels: ChannelInfo[] = [];
     for (const candidate of candidates) {

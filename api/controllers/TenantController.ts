@@ -14,7 +14,9 @@ const createSchema = z.object({
   admin: z.object({ login: z.string().min(1).max(100).regex(/^\S+$/), password: z.string().min(1).max(200) }),
 });
 const settingsSchema = z.object({
-  settings: z.record(z.string(), z.unknown()).refine((value) => JSON.stringify(value).length <= 50_000, 'settings too large'),
+  settings: z
+    .record(z.string(), z.unknown())
+    .refine((value) => JSON.stringify(value).length <= 50_000, 'settings too large'),
 });
 
 /**
@@ -50,7 +52,14 @@ export class TenantController {
         { transaction },
       );
       await Flux.User.create(
-        { tenantId: created.id, login: admin.login, name: admin.login, password: admin.password, teamId: team.id, ip: null },
+        {
+          tenantId: created.id,
+          login: admin.login,
+          name: admin.login,
+          password: admin.password,
+          teamId: team.id,
+          ip: null,
+        },
         { transaction },
       );
       return created;
@@ -94,7 +103,9 @@ export class TenantController {
     for (const model of Object.values(Flux.models)) {
       if (model.tenantScoped) rows[model.publicName] = await model.count({ where: { tenantId: tenant.id } });
     }
-    const sockets = [...Flux.io.of('/').sockets.values()].filter((socket) => Flux.sockets.auth(socket)?.tenantId === tenant.id);
+    const sockets = [...Flux.io.of('/').sockets.values()].filter(
+      (socket) => Flux.sockets.auth(socket)?.tenantId === tenant.id,
+    );
     res.ok({ tenantId: tenant.id, rows, sockets: sockets.length, storageBytes: 0 });
   }
 }

@@ -1,4 +1,9 @@
-import { type CreationOptional, DataTypes, type InferAttributes, type InferCreationAttributes } from 'sequelize';
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+} from 'sequelize';
 import { FluxModel } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
@@ -30,9 +35,27 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 
-  static override permissionLevels = ['read', 'restrictedSender', 'restrictedReceiver', 'nullReceiver', 'admin'];
-  static override writableAttributes = ['title', 'severity', 'message', 'senderTeamId', 'receiverTeamId', 'buttonId', 'users'];
-  static override tenantReferences = { senderTeamId: 'Team', receiverTeamId: 'Team', buttonId: 'AlertButton' };
+  static override permissionLevels = [
+    'read',
+    'restrictedSender',
+    'restrictedReceiver',
+    'nullReceiver',
+    'admin',
+  ];
+  static override writableAttributes = [
+    'title',
+    'severity',
+    'message',
+    'senderTeamId',
+    'receiverTeamId',
+    'buttonId',
+    'users',
+  ];
+  static override tenantReferences = {
+    senderTeamId: 'Team',
+    receiverTeamId: 'Team',
+    buttonId: 'AlertButton',
+  };
   static override readGroupRules = {
     id: { attribute: 'id', type: 'integer' as const },
     senderTeam: { attribute: 'senderTeamId', type: 'integer' as const },
@@ -52,7 +75,11 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
       defaultValue: [],
       validate: {
         isUserIdList(value: unknown) {
-          if (!Array.isArray(value) || value.length > 100 || !value.every((id) => Number.isSafeInteger(id) && id > 0)) {
+          if (
+            !Array.isArray(value) ||
+            value.length > 100 ||
+            !value.every((id) => Number.isSafeInteger(id) && id > 0)
+          ) {
             throw new Error('users must be a list of at most 100 user ids');
           }
         },
@@ -78,10 +105,17 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
 
   /** Handlers (sender, receiver, null-receiver teams) update what they read, except admin fields. */
   static override getUserUpdateGroups(team: PermissionTeam, user: PermissionUser): Group[] {
-    return [...super.getUserUpdateGroups(team, user), ...this.getUserReadGroups(team, user).filter((g) => g !== 'all')];
+    return [
+      ...super.getUserUpdateGroups(team, user),
+      ...this.getUserReadGroups(team, user).filter((g) => g !== 'all'),
+    ];
   }
 
-  static override getWritableAttributes(team: PermissionTeam, _user: PermissionUser, item?: FluxModel): readonly string[] {
+  static override getWritableAttributes(
+    team: PermissionTeam,
+    _user: PermissionUser,
+    item?: FluxModel,
+  ): readonly string[] {
     if (this.teamCan(team, 'admin')) return this.writableAttributes;
     // creating: a sender team sets the content and the receiver, never another sender
     return item ? handlerWritable : ['title', 'severity', 'message', 'receiverTeamId', 'buttonId'];

@@ -1,4 +1,9 @@
-import { type CreationOptional, DataTypes, type InferAttributes, type InferCreationAttributes } from 'sequelize';
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+} from 'sequelize';
 import { FluxModel } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
@@ -8,7 +13,10 @@ import type { Group, PermissionTeam, PermissionUser } from '../../lib/permission
  * - `alertButton/read`: reads every button; `alertButton/admin`: also writes them.
  * - `alertButton/createAlert`: reads the buttons of its team's group, and raises alerts from them.
  */
-export class AlertButton extends FluxModel<InferAttributes<AlertButton>, InferCreationAttributes<AlertButton>> {
+export class AlertButton extends FluxModel<
+  InferAttributes<AlertButton>,
+  InferCreationAttributes<AlertButton>
+> {
   declare id: CreationOptional<number>;
   declare tenantId: number;
   declare title: string;
@@ -40,7 +48,9 @@ export class AlertButton extends FluxModel<InferAttributes<AlertButton>, InferCr
     senderGroup: {
       type: DataTypes.STRING(100),
       allowNull: true,
-      validate: { is: { args: /^[^\s:]{1,100}$/, msg: 'senderGroup must be a word without spaces or colons' } },
+      validate: {
+        is: { args: /^[^\s:]{1,100}$/, msg: 'senderGroup must be a word without spaces or colons' },
+      },
     },
     receiverTeamId: { type: DataTypes.INTEGER, allowNull: true },
     messageRequired: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
@@ -50,7 +60,10 @@ export class AlertButton extends FluxModel<InferAttributes<AlertButton>, InferCr
     updatedAt: DataTypes.DATE,
   };
 
-  static override getUserReadGroups(team: PermissionTeam & { group?: string | null }, user: PermissionUser): Group[] {
+  static override getUserReadGroups(
+    team: PermissionTeam & { group?: string | null },
+    user: PermissionUser,
+  ): Group[] {
     const groups = super.getUserReadGroups(team, user);
     if (this.teamCan(team, 'createAlert') && team.group) groups.push(`senderGroup:${team.group}`);
     return groups;

@@ -1,4 +1,10 @@
-import { type CreationOptional, DataTypes, type InferAttributes, type InferCreationAttributes, Op } from 'sequelize';
+import {
+  type CreationOptional,
+  DataTypes,
+  type InferAttributes,
+  type InferCreationAttributes,
+  Op,
+} from 'sequelize';
 import { FluxModel } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
@@ -55,7 +61,12 @@ export class Message extends FluxModel<InferAttributes<Message>, InferCreationAt
     channel: {
       type: DataTypes.STRING(120),
       allowNull: false,
-      validate: { is: { args: channelPattern, msg: 'channel must be public:<teamId>, group:<group> or private:<teamId>' } },
+      validate: {
+        is: {
+          args: channelPattern,
+          msg: 'channel must be public:<teamId>, group:<group> or private:<teamId>',
+        },
+      },
     },
     userId: { type: DataTypes.INTEGER, allowNull: true },
     createdAt: DataTypes.DATE,

@@ -127,7 +127,13 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
       user: { id: bar.userId, login: 'bar' },
       team: { id: bar.teamId, name: 'Bar' },
       tenant: { slug: 'default' },
-      permissions: ['alert/restrictedSender', 'alertButton/createAlert', 'message/oneChannel', 'team/read', 'user/team'],
+      permissions: [
+        'alert/restrictedSender',
+        'alertButton/createAlert',
+        'message/oneChannel',
+        'team/read',
+        'user/team',
+      ],
     });
     const roles = expectStatus<Record<string, string[]>>(await t.request('GET', '/auth/roles'), 200);
     expect(Object.keys(roles).sort()).toEqual(['admin', 'bar', 'coord', 'logistics', 'orga', 'security']);

@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
+import { Flux } from '../../lib/Flux.js';
+import type { Transport } from '../helpers/clients.js';
+import { client, expectStatus } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/** The event-coordination domain (SPEC §17) on the demo event, over HTTP and over the socket. */
+
+type Row = { id: number } & Record<string, unknown>;
+type ErrorReply = { _error: { code: string; validation?: Array<{ path: string }> } };
+
+let server: TestServer;
+const team: Record<string, number> = {};
+const user: Record<string, number> = {};
+const button: Record<string, number> = {};
+
+beforeAll(async () => {
+  server = await startTestServer();
+  expect((await loadDemoEvent()).created).toBe(true);
+  for (const t of await Flux.Team.findAll()) team[t.name] = t.id;
+  for (const u of await Flux.User.findAll()) user[u.login] = u.id;
+  for (const b of await Flux.AlertButton.findAll()) button[b.title] = b.id;
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe.each(['http', 'socket'] as const)('the event over %s', (kind) => {
+  const as = (login: string) => client(server.url, kind, login, DEMO_PASSWORD);
+  const ids = (rows: Row[]) => rows.map((r) => r.id).sort((a, b) => a - b);
+
+  describe('what each role reads', () => {
+    it('When a bar lists alerts and buttons, then it sees the alerts it sent and its group’s buttons', async () => {
+      const bar = await as('bar-nord');
+      const alerts = expectStatus<Row[]>(await bar.request('GET', '/alert'), 200);
+      expect(alerts.length).toBeGreaterThan(0);
+      expect(alerts.every((a) => a.senderTeamId === team['Bar Nord'])).toBe(true);
+      const buttons = expectStatus<Row[]>(await bar.request('GET', '/alertbutton'), 200);
+      expect(new Set(buttons.map((b) => b.senderGroup))).toEqual(new Set(['bars']));
+      expect(buttons).toHaveLength(6);
+      bar.close();
+    });
+
+    it('When the coordination lists alerts and buttons, then it sees all of them', async () => {
+      const coord = await as('coord');
+      expect(ids(expectStatus<Row[]>(await coord.request('GET', '/alert'), 200))).toEqual(
+        ids((await Flux.Alert.findAll({ raw: true })) as unknown as Row[]),
+      );
+      expect(expectStatus<Row[]>(await coord.request('GET', '/alertbutton'), 200)).toHaveLength(8);
+      coord.close();
+    });
+
+    it('When security lists alerts, then it sees those sent to it and to nobody, and those it sent', async () => {
+      const security = await as('security');
+      const alerts = expectStatus<Row[]>(await security.request('GET', '/alert'), 200);
+      expect(alerts.length).toBeGreaterThan(0);
+      for (const alert of alerts) {
+        expect(
+          [team.Security, null].includes(alert.receiverTeamId as number) ||
+            alert.senderTeamId === team.Security,
+        ).toBe(true);
+      }
+      expect(alerts.some((a) => a.receiverTeamId === null)).toBe(true);
+      security.close();
+    });
+
+    it('When an unreadable alert is asked for by id, then 404', async () => {
+      const other = await Flux.Alert.findOne({ where: { receiverTeamId: team.Security } });
+      const bar = await as('bar-sud');
+      expectStatus(await bar.request('GET', `/alert/${other!.id}`), 404);
+      bar.close();
+    });
+  });
+
+  describe('POST /alertbutton/:id/alert', () => {
+    it('When a bar presses a button of its group, then an alert goes from the bar to the receiver', async () => {
+      const bar = await as('bar-nord');
+      const alert = expectStatus<Row>(
+        await bar.request('POST', `/alertbutton/${button['Out of beer']}/alert`, {}),
+        201,
+      );
+      expect(alert).toMatchObject({
+        title: 'Out of beer',
+        severity: 'warning',
+        message: 'Kegs needed',
+        senderTeamId: team['Bar Nord'],
+        receiverTeamId: team.Logistics,
+        buttonId: button['Out of beer'],
+        users: [],
+      });
+      expectStatus(await bar.request('GET', `/alert/${alert.id}`), 200);
+      bar.close();
+    });
+
+    it('When the button requires a message and none (or blanks) is given, then 400 naming message', async () => {
+      const bar = await as('bar-nord');
+      for (const data of [{}, { message: '   ' }, { message: null }]) {
+        const body = expectStatus<ErrorReply>(
+          await bar.request('POST', `/alertbutton/${button['Medical emergency']}/alert`, data),
+          400,
+        );
+        expect(body._error.validation?.[0].path).toBe('message');
+      }
+      const alert = expectStatus<Row>(
+        await bar.request('POST', `/alertbutton/${button['Medical emergency']}/alert`, {
+          message: 'Person fainted at the taps',
+        }),
+        201,
+      );
+      expect(alert).toMatchObject({
+        message: 'Person fainted at the taps',
+        receiverTeamId: team['First aid'],
+      });
+      bar.close();
+    });
+
+    it('When a team presses a button it cannot read, or without createAlert, then 404 / 403', async () => {
+      const bar = await as('bar-nord');
+      expectStatus(
+        await bar.request('POST', `/alertbutton/${button['Lost child']}/alert`, { message: 'x' }),
+        404,
+      );
+      expectStatus(await bar.request('POST', '/alertbutton/999999/alert', {}), 404);
+      expectStatus(await bar.request('POST', '/alertbutton/abc/alert', {}), 400);
+      expectStatus(
+        await bar.request('POST', `/alertbutton/${button['Out of beer']}/alert`, { message: 5 }),
+        400,
+      );
+      bar.close();
+      const welcome = await as('welcome');
+      const body = expectStatus<ErrorReply>(
+        await welcome.request('POST', `/alertbutton/${button['Lost child']}/alert`, { message: 'x' }),
+        403,
+      );
+      expect(body._error.code).toBe('Forbidden');
+      welcome.close();
+    });
+  });
+
+  describe('PUT /alert/:id/users', () => {
+    it('When the receiver assigns its users, then the alert lists them; unknown ids are 400', async () => {
+      const alert = await Flux.Alert.findOne({
+        where: { receiverTeamId: team.Logistics, title: 'Out of cups' },
+      });
+      const logistics = await as('logistics');
+      const updated = expectStatus<Row>(
+        await logistics.request('PUT', `/alert/${alert!.id}/users`, {
+          users: [user.driver, user.logistics, user.driver],
+        }),
+        200,
+      );
+      expect(updated.users).toEqual([user.driver, user.logistics]);
+      const bad = expectStatus<ErrorReply>(
+        await logistics.request('PUT', `/alert/${alert!.id}/users`, { users: [987654] }),
+        400,
+      );
+      expect(bad._error.validation?.[0].path).toBe('users');
+      expectStatus(await logistics.request('PUT', `/alert/${alert!.id}/users`, { users: 'driver' }), 400);
+      expectStatus(await logistics.request('PUT', `/alert/${alert!.id}/users`, { users: [1.5] }), 400);
+      expect((await Flux.Alert.findByPk(alert!.id))!.users).toEqual([user.driver, user.logistics]);
+      logistics.close();
+    });
+
+    it('When a team that only reads alerts, or cannot read it, assigns users, then 403 / 404', async () => {
+      const alert = await Flux.Alert.findOne({ where: { receiverTeamId: team.Security } });
+      const welcome = await as('welcome');
+      expectStatus(await welcome.request('PUT', `/alert/${alert!.id}/users`, { users: [] }), 403);
+      welcome.close();
+      const bar = await as('bar-sud');
+      expectStatus(await bar.request('PUT', `/alert/${alert!.id}/users`, { users: [] }), 404);
+      bar.close();
+    });
+  });
+
+  describe('alert handling', () => {
+    it('When a receiver updates an alert, then it may change the severity but not the receiver', async () => {
+      const alert = await Flux.Alert.findOne({ where: { receiverTeamId: team.Security } });
+      const security = await as('security');
+      const updated = expectStatus<Row>(
+        await security.request('PATCH', `/alert/${alert!.id}`, {
+          severity: 'done',
+          receiverTeamId: team.Logistics,
+        }),
+        200,
+      );
+      expect(updated).toMatchObject({ severity: 'done', receiverTeamId: team.Security });
+      const bad = expectStatus<ErrorReply>(
+        await security.request('PATCH', `/alert/${alert!.id}`, { severity: 'panic' }),
+        400,
+      );
+      expect(bad._error.code).toBe('ValidationError');
+      expectStatus(await security.request('DELETE', `/alert/${alert!.id}`), 403);
+      security.close();
+    });
+  });
+
+  describe('messages', () => {
+    it('When a bar lists its channels, then its public channel (writable) and its group channel (read only)', async () => {
+      const bar = await as('bar-nord');
+      const channels = expectStatus<Array<{ channel: string; read: boolean; write: boolean }>>(
+        await bar.request('GET', '/message/channels'),
+        200,
+      );
+      expect(channels.map(({ channel, write }) => [channel, write])).toEqual([
+        [`public:${team['Bar Nord']}`, true],
+        ['group:bars', false],
+      ]);
+      bar.close();
+    });
+
+    it('When security lists its channels, then every public channel, its group and its own private channel', async () => {
+      const security = await as('security');
+      const channels = expectStatus<Array<{ channel: string; write: boolean }>>(
+        await security.request('GET', '/message/channels'),
+        200,
+      );
+      const names = channels.map((c) => c.channel);
+      expect(names.filter((c) => c.startsWith('public:'))).toHaveLength(Object.keys(team).length);
+      expect(names.filter((c) => c.startsWith('group:'))).toEqual(['group:safety']);
+      expect(names.filter((c) => c.startsWith('private:'))).toEqual([`private:${team.Security}`]);
+      expect(channels.every((c) => c.write)).toBe(true);
+      security.close();
+    });
+
+    it('When a bar posts, then only in its own public channel, as itself', async () => {
+      const bar = await as('bar-nord');
+      const message = expectStatus<Row>(
+        await bar.request('POST', '/message', {
+          channel: `public:${team['Bar Nord']}`,
+          text: 'Hello',
+          userId: user.coord,
+        }),
+        201,
+      );
+      expect(message).toMatchObject({ userId: user['bar-nord'], channel: `public:${team['Bar Nord']}` });
+      expectStatus(await bar.request('POST', '/message', { channel: 'group:bars', text: 'x' }), 403);
+      expectStatus(
+        await bar.request('POST', '/message', { channel: `public:${team['Bar Sud']}`, text: 'x' }),
+        403,
+      );
+      expectStatus(await bar.request('POST', '/message', { channel: 'nowhere', text: 'x' }), 400);
+      expectStatus(
+        await bar.request('POST', '/message', { channel: `public:${team['Bar Nord']}`, text: '' }),
+        400,
+      );
+      bar.close();
+    });
+
+    it('When someone edits or deletes a message, then only its author (or message/admin) may', async () => {
+      const author = await as('logistics');
+      const message = expectStatus<Row>(
+        await author.request('POST', '/message', { channel: 'group:bars', text: 'Round at 18:00' }),
+        201,
+      );
+      const other = await as('cleaning');
+      expectStatus(await other.request('PATCH', `/message/${message.id}`, { text: 'hijacked' }), 403);
+      expectStatus(await other.request('DELETE', `/message/${message.id}`), 403);
+      expect(
+        expectStatus<Row>(
+          await author.request('PATCH', `/message/${message.id}`, { text: 'Round at 18:30' }),
+          200,
+        ).text,
+      ).toBe('Round at 18:30');
+      expectStatus(
+        await author.request('PATCH', `/message/${message.id}`, { channel: `private:${team.Security}` }),
+        403,
+      );
+      expectStatus(await author.request('DELETE', `/message/${message.id}`), 200);
+      author.close();
+      other.close();
+    });
+  });
+});
