@@ -121,11 +121,21 @@ export class PubSub {
 
   /**
    * Recomputes every subscription of `socket` after its user's groups changed (team or role change):
-   * `groupsFor(model)` gives the new read groups of each subscribed model.
+   * `groupsFor(model)` gives the new read groups of each subscribed model. When the rooms of some models
+   * changed, the socket receives `subscription:refresh` `{models}`: what it may read changed without a
+   * change to the items, so it should `find` those models again (with `subscribe: true`).
+   * @returns the models whose rooms changed.
    */
-  resubscribe(socket: Socket, tenantId: number, groupsFor: (model: string) => readonly Group[]): void {
-    for (const model of this.subscribedModels(socket))
-      this.subscribe(socket, tenantId, model, groupsFor(model));
+  resubscribe(socket: Socket, tenantId: number, groupsFor: (model: string) => readonly Group[]): string[] {
+    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+    const changed: string[] = [];
+    for (const model of this.subscribedModels(socket)) {
+      const before = subscriptions.get(model) ?? [];
+      const after = this.subscribe(socket, tenantId, model, groupsFor(model));
+      if (!sameGroups(before, after)) changed.push(model);
+    }
+    if (changed.length) socket.emit('subscription:refresh', { models: changed });
+    return changed;
   }
 
   /** Models `socket` is subscribed to. */

@@ -57,7 +57,8 @@ export class Team
     indexes: [{ unique: true, fields: ['tenantId', 'name'] }],
     hooks: {
       afterUpdate(team: Team, options: { transaction?: Transaction | null }) {
-        if (team.changed('role'))
+        // role and group both feed the read groups of the team's members
+        if (team.changed('role') || team.changed('group'))
           afterCommit(options, () => void refreshTeamSockets(team.id).catch(Flux.log.error));
       },
     },

@@ -27,12 +27,24 @@ afterAll(async () => {
 
 const teamIndex = fc.option(fc.nat({ max: 5 }), { nil: null });
 const world = fc.record({
-  teams: fc.array(fc.record({ role: fc.constantFrom(...roles), group: fc.constantFrom(...groups) }), { minLength: 1, maxLength: 6 }),
-  usersWithoutTeam: fc.nat({ max: 1 }),
-  alerts: fc.array(fc.record({ sender: teamIndex, receiver: teamIndex, severity: fc.constantFrom('done', 'warning', 'serious') }), {
-    maxLength: 12,
+  teams: fc.array(fc.record({ role: fc.constantFrom(...roles), group: fc.constantFrom(...groups) }), {
+    minLength: 1,
+    maxLength: 6,
   }),
-  buttons: fc.array(fc.record({ senderGroup: fc.constantFrom(...groups), receiver: teamIndex }), { maxLength: 6 }),
+  usersWithoutTeam: fc.nat({ max: 1 }),
+  alerts: fc.array(
+    fc.record({
+      sender: teamIndex,
+      receiver: teamIndex,
+      severity: fc.constantFrom('done', 'warning', 'serious'),
+    }),
+    {
+      maxLength: 12,
+    },
+  ),
+  buttons: fc.array(fc.record({ senderGroup: fc.constantFrom(...groups), receiver: teamIndex }), {
+    maxLength: 6,
+  }),
   messages: fc.array(
     fc.oneof(
       fc.record({ kind: fc.constantFrom('public', 'private'), team: fc.nat({ max: 5 }) }),
@@ -51,17 +63,37 @@ async function reset(): Promise<void> {
 }
 
 async function build(w: World) {
-  const teams = [];
+  const teams: Array<InstanceType<typeof Flux.Team>> = [];
   for (const [i, spec] of w.teams.entries()) {
-    teams.push(await Flux.Team.create({ tenantId, name: `T${i}`, role: spec.role, group: spec.group, location: null }));
+    teams.push(
+      await Flux.Team.create({ tenantId, name: `T${i}`, role: spec.role, group: spec.group, location: null }),
+    );
   }
   const pick = (index: number | null) => (index === null ? null : teams[index % teams.length].id);
   const users = [];
   for (const [i, team] of teams.entries()) {
-    users.push(await Flux.User.create({ tenantId, login: `u${i}`, name: null, password: 'password-123', teamId: team.id, ip: null }));
+    users.push(
+      await Flux.User.create({
+        tenantId,
+        login: `u${i}`,
+        name: null,
+        password: 'password-123',
+        teamId: team.id,
+        ip: null,
+      }),
+    );
   }
   for (let i = 0; i < w.usersWithoutTeam; i++) {
-    users.push(await Flux.User.create({ tenantId, login: `loner${i}`, name: null, password: 'password-123', teamId: null, ip: null }));
+    users.push(
+      await Flux.User.create({
+        tenantId,
+        login: `loner${i}`,
+        name: null,
+        password: 'password-123',
+        teamId: null,
+        ip: null,
+      }),
+    );
   }
   for (const [i, a] of w.alerts.entries()) {
     await Flux.Alert.create({
@@ -90,13 +122,26 @@ async function build(w: World) {
     const channel = 'group' in m ? `group:${m.group}` : `${m.kind}:${pick(m.team)}`;
     await Flux.Message.create({ tenantId, channel, text: 'hi', userId: users[0].id });
   }
-  for (const user of users) await Flux.Session.create({ tenantId, userId: user.id, ip: null, userAgent: null, socketId: null, lastAction: null, disconnectedAt: null, revokedAt: null, expiresAt: null });
+  for (const user of users)
+    await Flux.Session.create({
+      tenantId,
+      userId: user.id,
+      ip: null,
+      userAgent: null,
+      socketId: null,
+      lastAction: null,
+      disconnectedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    });
   return { teams, users };
 }
 
 describe('read filters equal read groups', () => {
   it('When items, teams and roles are random, then find selects exactly the items whose read groups meet the user’s', async () => {
-    const models = ['Team', 'User', 'Session', 'Alert', 'AlertButton', 'Message'].map((name) => Flux.models[name] as FluxModelClass);
+    const models = ['Team', 'User', 'Session', 'Alert', 'AlertButton', 'Message'].map(
+      (name) => Flux.models[name] as FluxModelClass,
+    );
     let checked = 0;
     await fc.assert(
       fc.asyncProperty(world, async (w) => {
@@ -107,12 +152,16 @@ describe('read filters equal read groups', () => {
           for (const model of models) {
             const all = await model.findAll({ where: { tenantId } });
             const userGroups = model.getUserReadGroups(team, user);
-            const expected = all.filter((item) => intersects(userGroups, item.getReadGroups())).map((item) => item.get('id'));
+            const expected = all
+              .filter((item) => intersects(userGroups, item.getReadGroups()))
+              .map((item) => item.get('id'));
             const filters = model.getReadFilters(team, user);
             const actual =
               filters === NOTHING
                 ? []
-                : (await model.findAll({ where: { [Op.and]: [{ tenantId }, filters] } })).map((item) => item.get('id'));
+                : (await model.findAll({ where: { [Op.and]: [{ tenantId }, filters] } })).map((item) =>
+                    item.get('id'),
+                  );
             expect({ model: model.name, user: user.login, ids: actual.sort() }).toEqual({
               model: model.name,
               user: user.login,
