@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
 import { Flux } from '../../lib/Flux.js';
+import { settle, waitFor } from '../helpers/clients.js';
 import { client, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -270,5 +272,57 @@ describe.each(['http', 'socket'] as const)('the event over %s', (kind) => {
       author.close();
       other.close();
     });
+  });
+});
+
+describe('README walkthrough', () => {
+  it('When Bar Nord presses "Out of beer", then the coordination’s live feed prints the alert once', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'examples/live-feed.ts',
+        '--url',
+        server.url,
+        '--login',
+        'coord',
+        '--password',
+        DEMO_PASSWORD,
+        '--model',
+        'alert',
+      ],
+      { cwd: Flux.rootdir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      await waitFor(() => output.includes('ready'), 15_000, 'the feed to subscribe');
+      const bar = await client(server.url, 'http', 'bar-nord', DEMO_PASSWORD);
+      const buttons = expectStatus<Row[]>(
+        await bar.request('GET', '/alertbutton', { filters: { title: 'Out of beer' } }),
+        200,
+      );
+      const alert = expectStatus<Row>(
+        await bar.request('POST', `/alertbutton/${buttons[0].id}/alert`, { message: '2 kegs of lager' }),
+        201,
+      );
+      await waitFor(() => output.includes('2 kegs of lager'), 5000, 'the printed alert');
+      await settle(300);
+      const lines = output.split('\n').filter((line) => line.startsWith('event model:alert'));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0].slice('event model:alert '.length))).toMatchObject({
+        verb: 'created',
+        id: alert.id,
+        data: { title: 'Out of beer', senderTeamId: team['Bar Nord'], receiverTeamId: team.Logistics },
+      });
+    } finally {
+      child.kill();
+    }
   });
 });

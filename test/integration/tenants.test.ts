@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
-import { collect, connectSocket, httpTransport, settle, socketRequest, socketTransport, type Transport, waitFor } from '../helpers/clients.js';
+import {
+  collect,
+  connectSocket,
+  httpTransport,
+  settle,
+  socketRequest,
+  socketTransport,
+  type Transport,
+  waitFor,
+} from '../helpers/clients.js';
 import { adminLogin, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -17,7 +26,11 @@ beforeAll(async () => {
   server = await startTestServer();
   operator = httpTransport(server.url, await adminLogin(server.url));
   tenantB = expectStatus<Row>(
-    await operator.request('POST', '/tenant', { name: 'Festival B', slug: 'festival-b', admin: { login: 'admin', password: 'admin-b-password' } }),
+    await operator.request('POST', '/tenant', {
+      name: 'Festival B',
+      slug: 'festival-b',
+      admin: { login: 'admin', password: 'admin-b-password' },
+    }),
     201,
   );
 });
@@ -27,9 +40,16 @@ afterAll(async () => {
 });
 
 /** A logged-in client of one tenant, over one transport. */
-async function tenantClient(kind: 'http' | 'socket', tenant: string, loginName: string, password: string): Promise<Transport> {
+async function tenantClient(
+  kind: 'http' | 'socket',
+  tenant: string,
+  loginName: string,
+  password: string,
+): Promise<Transport> {
   const token = await login(server.url, loginName, password, tenant);
-  return kind === 'http' ? httpTransport(server.url, token) : socketTransport(await connectSocket(server.url), token);
+  return kind === 'http'
+    ? httpTransport(server.url, token)
+    : socketTransport(await connectSocket(server.url), token);
 }
 
 describe('tenant routes', () => {
@@ -37,7 +57,11 @@ describe('tenant routes', () => {
     expect(tenantB).toMatchObject({ name: 'Festival B', slug: 'festival-b', settings: {} });
     const b = await tenantClient('http', 'festival-b', 'admin', 'admin-b-password');
     const me = expectStatus(await b.request('GET', '/auth/me'), 200);
-    expect(me).toMatchObject({ user: { login: 'admin' }, team: { name: 'Admin', role: 'admin' }, tenant: { slug: 'festival-b' } });
+    expect(me).toMatchObject({
+      user: { login: 'admin' },
+      team: { name: 'Admin', role: 'admin' },
+      tenant: { slug: 'festival-b' },
+    });
   });
 
   it.each([
@@ -54,13 +78,27 @@ describe('tenant routes', () => {
   });
 
   it('When the operator reads, configures and measures a tenant, then it gets its data; unknown ids are 404', async () => {
-    expect(expectStatus<Row[]>(await operator.request('GET', '/tenant'), 200).map((t) => t.slug)).toEqual(['default', 'festival-b']);
-    expect(expectStatus(await operator.request('GET', `/tenant/${tenantB.id}`), 200)).toMatchObject({ slug: 'festival-b' });
-    const updated = expectStatus(await operator.request('PUT', `/tenant/${tenantB.id}/settings`, { settings: { theme: 'dark', days: 3 } }), 200);
+    expect(expectStatus<Row[]>(await operator.request('GET', '/tenant'), 200).map((t) => t.slug)).toEqual([
+      'default',
+      'festival-b',
+    ]);
+    expect(expectStatus(await operator.request('GET', `/tenant/${tenantB.id}`), 200)).toMatchObject({
+      slug: 'festival-b',
+    });
+    const updated = expectStatus(
+      await operator.request('PUT', `/tenant/${tenantB.id}/settings`, {
+        settings: { theme: 'dark', days: 3 },
+      }),
+      200,
+    );
     expect(updated.settings).toEqual({ theme: 'dark', days: 3 });
     expectStatus(await operator.request('PUT', `/tenant/${tenantB.id}/settings`, { settings: 'dark' }), 400);
     const usage = expectStatus(await operator.request('GET', `/tenant/${tenantB.id}/usage`), 200);
-    expect(usage).toMatchObject({ tenantId: tenantB.id, rows: { team: 1, user: 1, alert: 0, message: 0 }, storageBytes: 0 });
+    expect(usage).toMatchObject({
+      tenantId: tenantB.id,
+      rows: { team: 1, user: 1, alert: 0, message: 0 },
+      storageBytes: 0,
+    });
     expectStatus(await operator.request('GET', '/tenant/999999'), 404);
     expectStatus(await operator.request('GET', '/tenant/999999/usage'), 404);
   });
@@ -68,10 +106,20 @@ describe('tenant routes', () => {
   it('When a tenant’s own admin, or a non-admin of the default tenant, calls them, then 403', async () => {
     const b = await tenantClient('http', 'festival-b', 'admin', 'admin-b-password');
     expect(expectStatus<ErrorReply>(await b.request('GET', '/tenant'), 403)._error.code).toBe('Forbidden');
-    expectStatus(await b.request('POST', '/tenant', { name: 'X', slug: 'x', admin: { login: 'a', password: 'password-1' } }), 403);
+    expectStatus(
+      await b.request('POST', '/tenant', {
+        name: 'X',
+        slug: 'x',
+        admin: { login: 'a', password: 'password-1' },
+      }),
+      403,
+    );
     expectStatus(await b.request('GET', `/tenant/${tenantB.id}/usage`), 403);
     expectStatus(await operator.request('POST', '/team', { name: 'Orga', role: 'orga' }), 201);
-    expectStatus(await operator.request('POST', '/user', { login: 'orga', password: 'orga-password', name: 'Orga' }), 201);
+    expectStatus(
+      await operator.request('POST', '/user', { login: 'orga', password: 'orga-password', name: 'Orga' }),
+      201,
+    );
     const orga = await tenantClient('http', 'default', 'orga', 'orga-password');
     expectStatus(await orga.request('GET', '/tenant'), 403);
     expectStatus(await httpTransport(server.url).request('GET', '/tenant'), 401);
@@ -81,9 +129,18 @@ describe('tenant routes', () => {
 describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) => {
   it('When tenant A’s admin reaches for tenant B’s rows, then they are invisible and untouchable', async () => {
     const b = await tenantClient('http', 'festival-b', 'admin', 'admin-b-password');
-    const bTeam = expectStatus<Row>(await b.request('POST', '/team', { name: `Bar ${kind}`, role: 'bar', group: 'bars' }), 201);
-    const bUser = expectStatus<Row>(await b.request('POST', '/user', { login: `b-${kind}`, password: 'password-b1', teamId: bTeam.id }), 201);
-    const bAlert = expectStatus<Row>(await b.request('POST', '/alert', { title: 'B only', severity: 'serious', receiverTeamId: bTeam.id }), 201);
+    const bTeam = expectStatus<Row>(
+      await b.request('POST', '/team', { name: `Bar ${kind}`, role: 'bar', group: 'bars' }),
+      201,
+    );
+    const bUser = expectStatus<Row>(
+      await b.request('POST', '/user', { login: `b-${kind}`, password: 'password-b1', teamId: bTeam.id }),
+      201,
+    );
+    const bAlert = expectStatus<Row>(
+      await b.request('POST', '/alert', { title: 'B only', severity: 'serious', receiverTeamId: bTeam.id }),
+      201,
+    );
 
     const a = await tenantClient(kind, 'default', 'admin', 'admin-test-password');
     for (const [route, id] of [
@@ -92,7 +149,10 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
       ['alert', bAlert.id],
     ] as const) {
       expectStatus(await a.request('GET', `/${route}/${id}`), 404);
-      expectStatus(await a.request('PATCH', `/${route}/${id}`, { name: 'taken over', title: 'taken over' }), 404);
+      expectStatus(
+        await a.request('PATCH', `/${route}/${id}`, { name: 'taken over', title: 'taken over' }),
+        404,
+      );
       expectStatus(await a.request('DELETE', `/${route}/${id}`), 404);
       const list = expectStatus<Row[]>(await a.request('GET', `/${route}`, { limit: 1000 }), 200);
       expect(list.map((r) => r.id)).not.toContain(id);
@@ -104,9 +164,15 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
       400,
     );
     expect(cross._error.validation?.[0].path).toBe('teamId');
-    expectStatus(await a.request('POST', '/alert', { title: 'x', severity: 'done', receiverTeamId: bTeam.id }), 400);
+    expectStatus(
+      await a.request('POST', '/alert', { title: 'x', severity: 'done', receiverTeamId: bTeam.id }),
+      400,
+    );
     // the token's tenant wins over an X-Tenant header
-    const mine = expectStatus<Row[]>(await a.request('GET', '/team', undefined, { 'x-tenant': 'festival-b' }), 200);
+    const mine = expectStatus<Row[]>(
+      await a.request('GET', '/team', undefined, { 'x-tenant': 'festival-b' }),
+      200,
+    );
     expect(mine.every((t) => t.tenantId === 1)).toBe(true);
     // B's rows are as B left them
     expect(expectStatus<Row>(await b.request('GET', `/alert/${bAlert.id}`), 200).title).toBe('B only');
@@ -118,8 +184,16 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
     expectStatus(await b.request('POST', '/team', { name: `Shared ${kind}`, role: 'orga' }), 201);
     expectStatus(await operator.request('POST', '/team', { name: `Shared ${kind}`, role: 'orga' }), 201);
     const inB = await tenantClient(kind, 'festival-b', 'admin', 'admin-b-password');
-    expect(expectStatus(await inB.request('GET', '/auth/me'), 200)).toMatchObject({ tenant: { slug: 'festival-b' } });
-    expectStatus(await httpTransport(server.url).request('POST', '/auth/login', { login: 'admin', password: 'admin-b-password' }), 401);
+    expect(expectStatus(await inB.request('GET', '/auth/me'), 200)).toMatchObject({
+      tenant: { slug: 'festival-b' },
+    });
+    expectStatus(
+      await httpTransport(server.url).request('POST', '/auth/login', {
+        login: 'admin',
+        password: 'admin-b-password',
+      }),
+      401,
+    );
     inB.close();
   });
 
@@ -127,7 +201,12 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
     const subscribe = async (tenant: string, password: string) => {
       const socket = await connectSocket(server.url);
       const events = collect<ModelEventPayload>(socket, 'model:team');
-      await socketRequest(socket, { method: 'POST', url: '/auth/login', data: { login: 'admin', password }, headers: { 'x-tenant': tenant } });
+      await socketRequest(socket, {
+        method: 'POST',
+        url: '/auth/login',
+        data: { login: 'admin', password },
+        headers: { 'x-tenant': tenant },
+      });
       expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
       return { socket, events };
     };
@@ -135,8 +214,14 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
     const inB = await subscribe('festival-b', 'admin-b-password');
     const writerA = await tenantClient(kind, 'default', 'admin', 'admin-test-password');
     const writerB = await tenantClient(kind, 'festival-b', 'admin', 'admin-b-password');
-    const teamA = expectStatus<Row>(await writerA.request('POST', '/team', { name: `Live A ${kind}`, role: 'orga' }), 201);
-    const teamB = expectStatus<Row>(await writerB.request('POST', '/team', { name: `Live B ${kind}`, role: 'orga' }), 201);
+    const teamA = expectStatus<Row>(
+      await writerA.request('POST', '/team', { name: `Live A ${kind}`, role: 'orga' }),
+      201,
+    );
+    const teamB = expectStatus<Row>(
+      await writerB.request('POST', '/team', { name: `Live B ${kind}`, role: 'orga' }),
+      201,
+    );
     await waitFor(() => inA.events.length === 1 && inB.events.length === 1, 3000, 'one event each');
     await settle();
     expect(inA.events.map((e) => e.id)).toEqual([teamA.id]);
