@@ -1,13 +1,45 @@
 import { randomBytes } from 'node:crypto';
 import type { FluxApp } from '../lib/Flux.js';
-import { DEFAULT_TENANT } from './services/AuthService.js';
+import { authService, DEFAULT_TENANT, SESSION_REVOKED } from './services/AuthService.js';
+import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/SubscriptionService.js';
+
+/**
+ * Wires the application into the framework at start: what every instance does when told over the bus,
+ * the sessions' socket bookkeeping and clean-up, then the first-start data.
+ */
+export async function bootstrap(flux: FluxApp): Promise<void> {
+  flux.bus.subscribe(SESSION_REVOKED, (message) => {
+    flux.sockets.unbindSession((message as { sessionId: number }).sessionId, 'revoked');
+  });
+  flux.bus.subscribe(USER_GROUPS_CHANGED, (message) => {
+    refreshUserSockets((message as { userIds: number[] }).userIds).catch((err: unknown) =>
+      flux.log.error('could not refresh subscriptions:', err),
+    );
+  });
+  flux.sockets.on('disconnect', (socketId: string, sessionId: number) => {
+    flux.models.Session.update({ disconnectedAt: new Date(), socketId: null } as never, {
+      where: { id: sessionId, socketId },
+    }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err));
+  });
+  const { sessionCleanupMs } = (flux.config.auth ?? {}) as { sessionCleanupMs?: number };
+  if (sessionCleanupMs) {
+    const timer = setInterval(() => {
+      authService
+        .cleanupExpiredSessions()
+        .catch((err: unknown) => flux.log.warn('session clean-up failed:', err));
+    }, sessionCleanupMs);
+    timer.unref();
+    flux.onStop(() => clearInterval(timer));
+  }
+  await createFirstAdmin(flux);
+}
 
 /**
  * First start (SPEC §1): when the database has no user, creates the tenant `default`, the team `Admin`
  * (role `admin`) and the user `admin`, whose password is `FLUX_ADMIN_PASSWORD` or a random one printed
  * once on the console.
  */
-export async function bootstrap(flux: FluxApp): Promise<void> {
+async function createFirstAdmin(flux: FluxApp): Promise<void> {
   const { Tenant, Team, User } = flux.models as unknown as {
     Tenant: typeof import('./models/Tenant.js').Tenant;
     Team: typeof import('./models/Team.js').Team;

@@ -4,4 +4,8 @@ export default {
   bcryptRounds: 12,
   /** Shortest accepted password. */
   minPasswordLength: 8,
+  /** How often sessions whose token expired more than a day ago are deleted, ms (0: never). */
+  sessionCleanupMs: 60 * 60_000,
+  /** Failed logins allowed per window, per account (tenant + login) and per address, before 429. */
+  loginLimit: { windowMs: 15 * 60_000, perAccount: 10, perAddress: 100 },
 };

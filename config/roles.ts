@@ -24,6 +24,7 @@ export default {
     'user/read',
     'alert/read',
     'alertButton/read',
+    'alertButton/createAlert',
     'message/public',
     'message/group',
     'message/private',

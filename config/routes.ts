@@ -7,7 +7,7 @@ import { crudRoutes, type RouteTable } from '../lib/routes.js';
 const authenticated = ['auth', 'requireAuth'];
 
 export default {
-  'post /auth/login': { action: 'AuthController.login', middlewares: ['auth'] },
+  'post /auth/login': { action: 'AuthController.login', middlewares: ['auth', 'loginLimit'] },
   'post /auth/jwt': { action: 'AuthController.jwt', middlewares: ['auth'] },
   'post /auth/ip': { action: 'AuthController.ip', middlewares: ['auth'] },
   'post /auth/logout': { action: 'AuthController.logout', middlewares: authenticated },

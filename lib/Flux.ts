@@ -3,8 +3,10 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createAdapter } from '@socket.io/redis-adapter';
 import bytes from 'bytes';
 import type { Express, RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
 import multer from 'multer';
 import { DataTypes, type Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
@@ -21,12 +23,15 @@ import { openDatabase, tuneDatabase } from './database.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FluxModel } from './FluxModel.js';
 import type { FluxMiddleware } from './http.js';
+import { createRateLimiter, type LimiterOptions } from './limits.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
+import { openRedis, RedisBus } from './redis.js';
+import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { SocketTransport } from './socket/transport.js';
 
@@ -95,6 +100,13 @@ export class FluxApp {
   server!: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
+  /** Carries model changes and application topics to every instance. */
+  bus!: Bus;
+  /** Revoked sessions, shared through Redis when configured. */
+  revocations = new RevocationList();
+  /** The Redis connection when `REDIS_URL` is set. */
+  redis?: Redis;
+  private stopHooks: Array<() => void | Promise<void>> = [];
   sockets!: SocketTransport;
   private startOptions: StartOptions = {};
   private unknownConfigFiles: string[] = [];
@@ -161,13 +173,26 @@ export class FluxApp {
           throw new ConfigError(`server.middlewares: unknown middleware "${name}"`);
       }
 
+      const { redis: redisConfig } = this.config;
+      this.redis = redisConfig.url ? openRedis(redisConfig.url, this.log) : undefined;
+      this.bus = this.redis ? new RedisBus(this.redis, redisConfig.prefix, this.log) : new LocalBus();
+      this.revocations = new RevocationList(this.redis, redisConfig.prefix);
+
       this.server = createServer();
+      const allowedOrigin = originChecker(this.config.server.cors.origin);
       this.io = new SocketServer(this.server, {
         path: this.config.socket.path,
         cors: { origin: this.config.server.cors.origin, credentials: true },
         serveClient: false,
+        // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket.
+        allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin)),
       });
-      this.pubsub = new PubSub(this.io, this.createBus());
+      if (this.redis) {
+        this.io.adapter(
+          createAdapter(this.redis.duplicate(), this.redis.duplicate(), { key: `${redisConfig.prefix}io` }),
+        );
+      }
+      this.pubsub = new PubSub(this.io, this.bus);
       attachPublishHooks(this.sequelize, this.pubsub);
       this.express = buildExpressApp({
         routes: this.routes,
@@ -177,6 +202,8 @@ export class FluxApp {
         bodyLimit: this.config.server.bodyLimit,
         corsOrigin: this.config.server.cors.origin,
         trustProxy: this.config.server.trustProxy,
+        rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
+        maxDepth: this.config.server.maxDepth,
         upload: (field) => this.uploadMiddleware(field),
         log: this.log,
       });
@@ -189,7 +216,10 @@ export class FluxApp {
         handshakeAuth: this.config.socket.handshakeAuth,
         trustProxy: this.config.server.trustProxy,
         maxBodyBytes: bytes.parse(this.config.server.bodyLimit) ?? 100 * 1024,
+        maxDepth: this.config.server.maxDepth,
+        maxInFlight: this.config.socket.maxInFlight,
       });
+      if (this.bus instanceof RedisBus) await this.bus.whenReady();
 
       await this.runBootstrap();
 
@@ -225,6 +255,13 @@ export class FluxApp {
   }
 
   private async release(): Promise<void> {
+    for (const hook of this.stopHooks.splice(0).reverse()) {
+      try {
+        await hook();
+      } catch (err) {
+        this.log.error('A stop hook failed:', err);
+      }
+    }
     if (this.io) {
       this.io.disconnectSockets(true);
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
@@ -233,7 +270,22 @@ export class FluxApp {
     }
     this.server?.closeAllConnections?.();
     await this.pubsub?.close();
+    this.redis?.disconnect();
+    this.redis = undefined;
     await this.sequelize?.close();
+  }
+
+  /** Registers cleanup run by `stop()` (timers, connections of the application), last registered first. */
+  onStop(hook: () => void | Promise<void>): void {
+    this.stopHooks.push(hook);
+  }
+
+  /**
+   * A rate limiter (express-rate-limit) answering 429 `TooManyRequests` with `Retry-After`, counted in
+   * Redis when it is configured (all instances together), else in this process.
+   */
+  rateLimiter(options: Omit<LimiterOptions, 'redis' | 'prefix'>): RequestHandler {
+    return createRateLimiter({ ...options, redis: this.redis, prefix: this.config.redis.prefix });
   }
 
   /** Runs `api/bootstrap.ts`'s `bootstrap(flux)` when the file exists (first-start data, warm-up). */
@@ -246,10 +298,6 @@ export class FluxApp {
       bootstrap?: (flux: FluxApp) => Promise<void>;
     };
     if (typeof bootstrap === 'function') await bootstrap(this);
-  }
-
-  private createBus(): Bus {
-    return new LocalBus();
   }
 
   /** `<model>/<level>` namespaces: every model's levels plus `config.permissions` (e.g. `auth: ['as']`). */
@@ -313,6 +361,15 @@ export class FluxApp {
       limits: { fileSize: upload.maxFileSize ?? 5 * 1024 * 1024, files: 1, fields: 20 },
     }).single(field);
   }
+}
+
+/**
+ * Whether a browser `Origin` may open a socket, from `server.cors.origin`: `true` any, `false` none, else
+ * the listed origins. Requests without `Origin` (native apps, servers) are not cross-site: allowed.
+ */
+export function originChecker(allowed: boolean | string | string[]): (origin: string | undefined) => boolean {
+  const list = typeof allowed === 'string' ? [allowed] : Array.isArray(allowed) ? allowed : [];
+  return (origin) => origin === undefined || allowed === true || list.includes(origin);
 }
 
 const key = Symbol.for('flux.singleton');

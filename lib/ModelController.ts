@@ -208,6 +208,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
     await item.validate(); // a malformed item is a 400 before it is a 403
     this.allow(this.model.getUserCreateGroups(ctx.team, ctx.user), item.getCreateGroups(), 'create');
     await this.checkReferences(ctx, item);
+    await this.beforeSave(ctx, item);
     await item.save();
     res.created(item);
   }
@@ -218,10 +219,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const item = await this.findReadable(ctx, this.id(req));
     const userGroups = this.model.getUserUpdateGroups(ctx.team, ctx.user);
     this.allow(userGroups, item.getUpdateGroups(), 'update');
+    await this.checkItem(ctx, item, 'update');
     item.set(this.writableValues(ctx, req.data, item) as never);
     await item.validate();
     this.allow(userGroups, item.getUpdateGroups(), 'update');
     await this.checkReferences(ctx, item);
+    await this.beforeSave(ctx, item);
     await item.save();
     res.ok(item);
   }
@@ -231,6 +234,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const ctx = this.context(req);
     const item = await this.findReadable(ctx, this.id(req));
     this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
+    await this.checkItem(ctx, item, 'destroy');
     await this.beforeDestroy(ctx, item);
     await item.destroy();
     res.ok(item);
@@ -243,6 +247,18 @@ export class ModelController<M extends FluxModel = FluxModel> {
   ): Promise<Record<string, unknown>> {
     return values;
   }
+
+  /**
+   * Domain checks on an existing item the user may update or destroy by groups, before anything changes
+   * (e.g. "only the author"). Throw an ExpectedError to refuse.
+   */
+  protected async checkItem(_ctx: RequestContext, _item: M, _action: 'update' | 'destroy'): Promise<void> {}
+
+  /**
+   * Domain checks on a valid, permitted item about to be saved by create or update (e.g. "a role you
+   * do not hold yourself cannot be granted"). Throw an ExpectedError to refuse.
+   */
+  protected async beforeSave(_ctx: RequestContext, _item: M): Promise<void> {}
 
   /** Domain checks before a permitted destroy (throw an ExpectedError to refuse). */
   protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}

@@ -92,7 +92,24 @@ export const coreConfigSchema = z.looseObject({
       .default({ origin: true }),
     /** Express `trust proxy` setting: false, or the proxies' addresses. */
     trustProxy: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false),
+    /** Deepest nesting of objects and arrays accepted in a body or socket `data` (400 beyond). */
+    maxDepth: z.number().int().min(1).max(1000).default(32),
   }),
+  redis: z
+    .object({
+      /** `redis://…` (env `REDIS_URL`): shared bus, revocation list and rate limits for several instances. */
+      url: z.string().optional(),
+      /** Prefix of every Redis key and channel of this deployment. */
+      prefix: z.string().default('flux:'),
+    })
+    .default({ prefix: 'flux:' }),
+  rateLimit: z
+    .object({
+      /** Requests per address and window, HTTP and socket virtual requests alike (express-rate-limit). */
+      windowMs: z.number().int().positive().default(60_000),
+      limit: z.number().int().positive().default(600),
+    })
+    .default({ windowMs: 60_000, limit: 600 }),
   database: z.object({
     url: z.string().optional(),
     storage: z.string().default('data/flux.sqlite'),
@@ -113,8 +130,10 @@ export const coreConfigSchema = z.looseObject({
       path: z.string().default('/socket.io'),
       /** The route a handshake `auth.token` is replayed to, as `{ [tokenField]: token }`. */
       handshakeAuth: z.object({ url: z.string(), tokenField: z.string() }).optional(),
+      /** Requests one socket may have in flight at once; more are answered 429 at once. */
+      maxInFlight: z.number().int().positive().default(32),
     })
-    .default({ path: '/socket.io' }),
+    .default({ path: '/socket.io', maxInFlight: 32 }),
 });
 
 export type CoreConfig = z.infer<typeof coreConfigSchema>;

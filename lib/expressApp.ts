@@ -1,7 +1,9 @@
 import cors, { type CorsOptions } from 'cors';
 import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import { BadRequestError } from './errors.js';
 import type { FluxMiddleware } from './http.js';
+import { maxDepth } from './limits.js';
 import type { Logger } from './log.js';
 import { dataParser } from './middlewares/dataParser.js';
 import { errorHandler } from './middlewares/errorHandler.js';
@@ -19,6 +21,10 @@ export interface ExpressAppOptions {
   bodyLimit: number | string;
   corsOrigin: CorsOptions['origin'];
   trustProxy: boolean | string | string[];
+  /** Global rate limiter (counts HTTP and socket virtual requests alike). */
+  rateLimiter?: RequestHandler;
+  /** Deepest accepted nesting of a JSON body. */
+  maxDepth: number;
   /** Builds the multer middleware of a `file` route. */
   upload: (field: string) => RequestHandler;
   log: Logger;
@@ -38,7 +44,7 @@ function httpOnlyUpload(route: RouteRecord): RequestHandler {
 
 /**
  * Builds the one Express app that serves HTTP and socket virtual requests (SPEC §6). Order:
- * global CORS, JSON body parser (size-limited), `extendRes`; per route `dataParser`,
+ * global helmet headers, CORS, the rate limiter, JSON body parser (size- and depth-limited), `extendRes`; per route `dataParser`,
  * `server.middlewares`, the route's middlewares, multer (for `file` routes), the action;
  * then `notFoundHandler` and `errorHandler`.
  */
@@ -47,10 +53,13 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
   app.set('etag', false);
+  app.use(helmet());
   app.use(
     cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
   );
+  if (options.rateLimiter) app.use(options.rateLimiter);
   app.use(express.json({ limit: options.bodyLimit }));
+  app.use(maxDepth(options.maxDepth));
   app.use(extendRes as unknown as RequestHandler);
 
   const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;

@@ -42,26 +42,33 @@ export interface ModelEventPayload {
   data: unknown;
 }
 
-/** Carries changes to every instance (in-process by default; Redis when several instances run). */
+/**
+ * Carries messages to every instance, this one included: committed model changes (`model:change`) and
+ * the application's own topics (e.g. a revoked session). In-process by default; Redis when several
+ * instances run (`lib/redisBus.ts`). Delivery is asynchronous, in publish order per topic.
+ */
 export interface Bus {
-  publish(change: ModelChange): Promise<void> | void;
-  subscribe(handler: (change: ModelChange) => void): void;
+  publish(topic: string, message: unknown): Promise<void> | void;
+  subscribe(topic: string, handler: (message: unknown) => void): void;
   close(): Promise<void>;
 }
 
 /** The bus of a single instance: delivery happens in this process, on the next tick. */
 export class LocalBus implements Bus {
   private readonly emitter = new EventEmitter();
-  publish(change: ModelChange): void {
-    process.nextTick(() => this.emitter.emit('change', change));
+  publish(topic: string, message: unknown): void {
+    process.nextTick(() => this.emitter.emit(topic, message));
   }
-  subscribe(handler: (change: ModelChange) => void): void {
-    this.emitter.on('change', handler);
+  subscribe(topic: string, handler: (message: unknown) => void): void {
+    this.emitter.on(topic, handler);
   }
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
 }
+
+/** The bus topic of committed model changes. */
+export const CHANGE_TOPIC = 'model:change';
 
 /** Per-socket state kept by the framework in `socket.data`. */
 export interface FluxSocketData {
@@ -89,7 +96,7 @@ export class PubSub {
     private readonly io: Server,
     private readonly bus: Bus,
   ) {
-    bus.subscribe((change) => this.deliver(change));
+    bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change as ModelChange));
   }
 
   /** Joins `socket` to the rooms of `groups` for `model`, replacing an earlier subscription. */
@@ -146,7 +153,7 @@ export class PubSub {
   /** Sends a committed change to every instance. */
   publish(change: ModelChange): void {
     this.stats.published++;
-    void this.bus.publish(change);
+    void this.bus.publish(CHANGE_TOPIC, change);
   }
 
   /** Delivers a change to this instance's subscribers. */

@@ -25,12 +25,14 @@ export class AlertButtonController extends ModelController<AlertButton> {
     const ctx = this.context(req);
     const { message } = validate(raiseSchema, req.data);
     const button = await this.findReadable(ctx, this.id(req));
-    if (
-      !req.team ||
-      !(AlertButton.teamCan(req.team, 'createAlert') || AlertButton.teamCan(req.team, 'admin'))
-    ) {
-      throw new ForbiddenError('Needs permission alertButton/createAlert');
-    }
+    // admins press any button; others need createAlert and a button of their own group
+    const team = req.team;
+    const allowed =
+      !!team &&
+      (AlertButton.teamCan(team, 'admin') ||
+        (AlertButton.teamCan(team, 'createAlert') && !!team.group && button.senderGroup === team.group));
+    if (!allowed || !team)
+      throw new ForbiddenError('Needs permission alertButton/createAlert for a button of your group');
     const text = message?.trim() ? message.trim() : null;
     if (button.messageRequired && !text) {
       throw new BadRequestError('Invalid data', [
@@ -42,7 +44,7 @@ export class AlertButtonController extends ModelController<AlertButton> {
       title: button.title,
       severity: 'warning',
       message: text ?? button.messageDefault,
-      senderTeamId: req.team.id,
+      senderTeamId: team.id,
       receiverTeamId: button.receiverTeamId,
       buttonId: button.id,
       users: [],

@@ -21,6 +21,20 @@ export class AlertController extends ModelController<Alert> {
     return { ...values, senderTeamId: values.senderTeamId ?? (ctx.team.id || null) };
   }
 
+  /** Assigned users must be users of the tenant. */
+  protected override async beforeSave(ctx: RequestContext, alert: Alert): Promise<void> {
+    if (!alert.isNewRecord && !alert.changed('users')) return;
+    const unique = [...new Set(alert.users ?? [])];
+    const found = unique.length
+      ? await Flux.User.count({ where: { tenantId: ctx.tenant.id, id: { [Op.in]: unique } } })
+      : 0;
+    if (found !== unique.length) {
+      throw new BadRequestError('Invalid data', [
+        { path: 'users', message: 'unknown user id', type: 'reference' },
+      ]);
+    }
+  }
+
   /**
    * `PUT /alert/:id/users {users: [userId, …]}`: replaces the users assigned to the alert.
    * Needs the right to update the alert; every id must be a user of the tenant.
@@ -31,16 +45,8 @@ export class AlertController extends ModelController<Alert> {
     const { users } = validate(assignedUsersSchema, req.data);
     const alert = await this.findReadable(ctx, this.id(req));
     this.allow(Alert.getUserUpdateGroups(ctx.team, ctx.user), alert.getUpdateGroups(), 'update');
-    const unique = [...new Set(users)];
-    const found = unique.length
-      ? await Flux.User.count({ where: { tenantId: ctx.tenant.id, id: { [Op.in]: unique } } })
-      : 0;
-    if (found !== unique.length) {
-      throw new BadRequestError('Invalid data', [
-        { path: 'users', message: 'unknown user id', type: 'reference' },
-      ]);
-    }
-    alert.users = unique;
+    alert.users = [...new Set(users)];
+    await this.beforeSave(ctx, alert);
     await alert.save();
     res.ok(alert);
   }

@@ -3,7 +3,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../lib/erro
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
-import { type AuthContext, authService, type IssuedToken } from '../services/AuthService.js';
+import { type AuthContext, authService, DEFAULT_TENANT, type IssuedToken } from '../services/AuthService.js';
 import type { AppRequest } from '../types.js';
 
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
@@ -12,6 +12,12 @@ const jwtSchema = z.object({ jwt: z.string().min(1).max(4096), refresh: z.boolea
 /** Binds the socket of a virtual request to the session it just authenticated (SPEC §9). */
 function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (!req.isSocket || !req.ioSocket) return;
+  const { session } = context;
+  if (session.socketId !== req.ioSocket.id) {
+    session.socketId = req.ioSocket.id;
+    session.disconnectedAt = null;
+    session.save().catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err));
+  }
   Flux.sockets.bind(req.ioSocket, {
     sessionId: context.session.id,
     userId: context.user.id,
@@ -97,7 +103,10 @@ export class AuthController {
       user: req.user,
       team: req.team ?? null,
       tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug },
-      permissions: req.team?.permissions() ?? [],
+      // tenant/admin only counts in the default tenant (SPEC §13): elsewhere it is not listed
+      permissions: (req.team?.permissions() ?? []).filter(
+        (p) => p !== 'tenant/admin' || tenant.slug === DEFAULT_TENANT,
+      ),
     });
   }
 

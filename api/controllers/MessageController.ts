@@ -1,9 +1,9 @@
-import { ForbiddenError } from '../../lib/errors.js';
+import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { ModelController, type RequestContext } from '../../lib/ModelController.js';
 import { intersects } from '../../lib/permissions.js';
-import { Message } from '../models/Message.js';
+import { channelPattern, Message } from '../models/Message.js';
 import type { AppRequest } from '../types.js';
 
 /** A channel as `GET /message/channels` lists it. */
@@ -29,21 +29,23 @@ export class MessageController extends ModelController<Message> {
     return { ...values, userId: ctx.user.id };
   }
 
-  override async update(req: AppRequest, res: FluxResponse): Promise<void> {
-    await this.requireAuthor(req);
-    await super.update(req, res);
-  }
-
-  override async destroy(req: AppRequest, res: FluxResponse): Promise<void> {
-    await this.requireAuthor(req);
-    await super.destroy(req, res);
-  }
-
-  private async requireAuthor(req: AppRequest): Promise<void> {
-    const ctx = this.context(req);
+  /** Authors edit and delete their own messages; `message/admin` any. */
+  protected override async checkItem(ctx: RequestContext, message: Message): Promise<void> {
     if (Message.teamCan(ctx.team, 'admin')) return;
-    const message = await this.findReadable(ctx, this.id(req));
     if (message.userId !== ctx.user.id) throw new ForbiddenError('Only the author may change a message');
+  }
+
+  /** A team channel must name a team of the tenant. */
+  protected override async beforeSave(ctx: RequestContext, message: Message): Promise<void> {
+    if (!message.isNewRecord && !message.changed('channel')) return;
+    const match = channelPattern.exec(message.channel);
+    const teamId = match?.[2];
+    if (!teamId) return;
+    if (!(await Flux.Team.count({ where: { id: Number(teamId), tenantId: ctx.tenant.id } }))) {
+      throw new BadRequestError('Invalid data', [
+        { path: 'channel', message: 'no such team', type: 'reference' },
+      ]);
+    }
   }
 
   /**

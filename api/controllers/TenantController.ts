@@ -31,8 +31,8 @@ export class TenantController {
   }
 
   private async tenant(req: AppRequest): Promise<Tenant> {
-    const id = Number(req.params.id);
-    const tenant = Number.isSafeInteger(id) ? await Flux.Tenant.findByPk(id) : null;
+    const raw = String(req.params.id);
+    const tenant = /^\d{1,15}$/.test(raw) ? await Flux.Tenant.findByPk(Number(raw)) : null;
     if (!tenant) throw new NotFoundError(`No tenant ${String(req.params.id)}`);
     return tenant;
   }

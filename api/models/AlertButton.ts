@@ -49,7 +49,7 @@ export class AlertButton extends FluxModel<
       type: DataTypes.STRING(100),
       allowNull: true,
       validate: {
-        is: { args: /^[^\s:]{1,100}$/, msg: 'senderGroup must be a word without spaces or colons' },
+        is: { args: /^(?!null$)[^\s:]{1,100}$/, msg: 'senderGroup must be a word without spaces or colons' },
       },
     },
     receiverTeamId: { type: DataTypes.INTEGER, allowNull: true },

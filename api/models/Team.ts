@@ -9,7 +9,7 @@ import { Flux } from '../../lib/Flux.js';
 import { FluxModel } from '../../lib/FluxModel.js';
 import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
-import { refreshTeamSockets } from '../services/SubscriptionService.js';
+import { announceTeamGroupChange } from '../services/SubscriptionService.js';
 
 /**
  * A team at the event (a bar, the logistics crew, the coordination desk). Permissions belong to the
@@ -37,7 +37,10 @@ export class Team
     group: {
       type: DataTypes.STRING(100),
       allowNull: true,
-      validate: { is: { args: /^[^\s:]{1,100}$/, msg: 'group must be a word without spaces or colons' } },
+      // `null` is how a missing value is written in group names: it cannot be a group itself
+      validate: {
+        is: { args: /^(?!null$)[^\s:]{1,100}$/, msg: 'group must be a word without spaces or colons' },
+      },
     },
     location: { type: DataTypes.STRING(200), allowNull: true },
     role: {
@@ -59,7 +62,7 @@ export class Team
       afterUpdate(team: Team, options: { transaction?: Transaction | null }) {
         // role and group both feed the read groups of the team's members
         if (team.changed('role') || team.changed('group'))
-          afterCommit(options, () => void refreshTeamSockets(team.id).catch(Flux.log.error));
+          afterCommit(options, () => void announceTeamGroupChange(team.id).catch(Flux.log.error));
       },
     },
   };

@@ -11,7 +11,7 @@ import { Flux } from '../../lib/Flux.js';
 import { FluxModel } from '../../lib/FluxModel.js';
 import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
-import { refreshUserSockets } from '../services/SubscriptionService.js';
+import { announceGroupChange } from '../services/SubscriptionService.js';
 import type { Team } from './Team.js';
 
 /** Attributes a user may change on their own account without `user/admin`. */
@@ -59,11 +59,13 @@ export class User
       type: DataTypes.STRING(200),
       allowNull: false,
       validate: {
-        isLongEnough(value: string) {
+        // Runs on the clear password before `beforeSave` hashes it (a 60-character bcrypt hash passes too).
+        isValidLength(value: string) {
           const min =
             (Flux.config.auth as { minPasswordLength?: number } | undefined)?.minPasswordLength ?? 8;
-          if (!value.startsWith('$2') && value.length < min)
-            throw new Error(`password must have at least ${min} characters`);
+          if (value.length < min) throw new Error(`password must have at least ${min} characters`);
+          // bcrypt reads only the first 72 bytes: longer passwords would be silently truncated
+          if (Buffer.byteLength(value) > 72) throw new Error('password must have at most 72 bytes');
         },
       },
     },
@@ -84,7 +86,7 @@ export class User
       },
       afterUpdate(user: User, options: { transaction?: Transaction | null }) {
         if (user.changed('teamId'))
-          afterCommit(options, () => void refreshUserSockets([user.id]).catch(Flux.log.error));
+          afterCommit(options, () => void announceGroupChange([user.id]).catch(Flux.log.error));
       },
     },
   };

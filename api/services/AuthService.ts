@@ -1,8 +1,8 @@
 import bcrypt from 'bcrypt';
+import { Op } from 'sequelize';
 import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { JwtCodec } from '../../lib/jwt.js';
-import { RevocationList } from '../../lib/revocation.js';
 import type { Session } from '../models/Session.js';
 import type { Team } from '../models/Team.js';
 import type { Tenant } from '../models/Tenant.js';
@@ -30,6 +30,8 @@ export interface IssuedToken {
 }
 
 export const DEFAULT_TENANT = 'default';
+/** Bus topic: `{sessionId}` was revoked; every instance unbinds its sockets. */
+export const SESSION_REVOKED = 'session:revoked';
 const slugPattern = /^[a-z0-9-]{1,63}$/;
 const TENANT_CACHE_MS = 5_000;
 
@@ -38,7 +40,6 @@ const TENANT_CACHE_MS = 5_000;
  * auth controller, the socket handshake and the CLI.
  */
 export class AuthService {
-  readonly revocations = new RevocationList();
   private codec?: { secret: string; expiresIn: string | number; codec: JwtCodec<TokenPayload> };
   private dummyHash?: Promise<string>;
   private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
@@ -125,14 +126,14 @@ export class AuthService {
    * @throws TokenError 403 `TokenRevoked` when the session was revoked, `InvalidToken` when it is gone.
    */
   async authenticateSession(sessionId: number, userId: number): Promise<AuthContext> {
-    if (this.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
+    if (await Flux.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
     const session = await Flux.Session.findByPk(sessionId);
     if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
     if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');
     const [user, tenant] = await Promise.all([
       Flux.User.findOne({
         where: { id: userId, tenantId: session.tenantId },
-        include: [{ association: 'team' }],
+        include: [{ association: 'team', where: { tenantId: session.tenantId }, required: false }],
       }),
       this.tenantById(session.tenantId),
     ]);
@@ -141,17 +142,40 @@ export class AuthService {
   }
 
   /**
-   * Revokes a session: its tokens answer 403 `TokenRevoked` from now on, and its sockets are unbound
-   * (they leave every subscription room and receive `auth:revoked`).
+   * Revokes a session on every instance: its tokens answer 403 `TokenRevoked` from now on (revocation
+   * list, shared through Redis, then `revokedAt` in the database), and its sockets everywhere are unbound
+   * (they leave every subscription room and receive `auth:revoked`), through the bus topic
+   * {@link SESSION_REVOKED}.
    */
   async revoke(session: Session): Promise<void> {
     const until = session.expiresAt ? session.expiresAt.getTime() : Date.now() + 366 * 24 * 3600_000;
-    this.revocations.revoke(session.id, until);
+    await Flux.revocations.revoke(session.id, until);
     if (!session.revokedAt) {
       session.revokedAt = new Date();
       await session.save();
     }
+    // here at once, then on every other instance through the bus (here again: unbinding is idempotent)
     Flux.sockets.unbindSession(session.id, 'revoked');
+    await Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id });
+  }
+
+  /**
+   * Deletes the sessions whose tokens expired more than `graceMs` ago (their rows serve no request any
+   * more). Returns how many were deleted.
+   */
+  async cleanupExpiredSessions(graceMs = 24 * 3600_000): Promise<number> {
+    return Flux.Session.destroy({ where: { expiresAt: { [Op.lt]: new Date(Date.now() - graceMs) } } });
+  }
+
+  /**
+   * Notes the activity of a session in `lastAction`, at most once per `everyMs` per session (a write per
+   * request would cost more than the information is worth).
+   */
+  touch(session: Session, everyMs = 60_000): void {
+    const now = Date.now();
+    if (session.lastAction && now - session.lastAction.getTime() < everyMs) return;
+    session.lastAction = new Date(now);
+    session.save().catch((err: unknown) => Flux.log.warn('could not record the session activity:', err));
   }
 
   async tenantById(id: number): Promise<Tenant | null> {

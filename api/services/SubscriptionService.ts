@@ -3,10 +3,15 @@ import { Flux } from '../../lib/Flux.js';
 import { noTeam } from '../../lib/permissions.js';
 
 /**
- * Keeps live subscriptions in step with permissions: when a user changes team, or a team changes role,
- * the rooms of that user's connected sockets are recomputed (SPEC §12), so the next change reaches
- * them with the transition their new groups imply.
+ * Keeps live subscriptions in step with permissions: when a user changes team, or a team changes role or
+ * group, the rooms of that user's connected sockets — on every instance — are recomputed (SPEC §12), and
+ * each socket whose rooms changed is told `subscription:refresh`.
  */
+
+/** Bus topic: `{userIds}` have new read groups; every instance recomputes its sockets of those users. */
+export const USER_GROUPS_CHANGED = 'user:groups';
+
+/** Recomputes the rooms of this instance's sockets of `userIds` (a no-op without such sockets). */
 export async function refreshUserSockets(userIds: number[]): Promise<void> {
   const ids = userIds.filter((id) => Flux.sockets.socketsOfUser(id).length > 0);
   if (ids.length === 0) return;
@@ -27,8 +32,13 @@ export async function refreshUserSockets(userIds: number[]): Promise<void> {
   }
 }
 
-/** Refreshes the sockets of every member of `teamId` (after its role changed). */
-export async function refreshTeamSockets(teamId: number): Promise<void> {
+/** Announces to every instance that `userIds` have new read groups. */
+export async function announceGroupChange(userIds: number[]): Promise<void> {
+  if (userIds.length) await Flux.bus.publish(USER_GROUPS_CHANGED, { userIds });
+}
+
+/** Announces that every member of `teamId` has new read groups (its role or group changed). */
+export async function announceTeamGroupChange(teamId: number): Promise<void> {
   const members = await Flux.User.findAll({ where: { teamId }, attributes: ['id'] });
-  await refreshUserSockets(members.map((user) => user.id));
+  await announceGroupChange(members.map((user) => user.id));
 }

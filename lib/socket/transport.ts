@@ -1,6 +1,13 @@
+import { EventEmitter } from 'node:events';
 import proxyaddr from 'proxy-addr';
 import type { Server, Socket } from 'socket.io';
-import { BadRequestError, type ErrorBody, ExpectedError, toErrorReply } from '../errors.js';
+import {
+  BadRequestError,
+  type ErrorBody,
+  ExpectedError,
+  TooManyRequestsError,
+  toErrorReply,
+} from '../errors.js';
 import type { Logger } from '../log.js';
 import type { FluxSocketData, PubSub } from '../pubsub.js';
 import {
@@ -32,6 +39,8 @@ export interface AuthSocketData extends FluxSocketData {
   expiryTimer?: NodeJS.Timeout;
   /** The client's address, computed once from the handshake (see `trustProxy`). */
   address: string;
+  /** Virtual requests of this socket not answered yet. */
+  inFlight: number;
 }
 
 export type UnbindReason = 'revoked' | 'expired';
@@ -56,15 +65,23 @@ export interface SocketTransportOptions {
   trustProxy: boolean | string | string[];
   /** Largest `data` of a virtual request, in bytes of JSON (413 above). */
   maxBodyBytes: number;
+  /** Deepest nesting of `data` (400 above). */
+  maxDepth: number;
+  /** Requests one socket may have in flight; more are answered 429 at once. */
+  maxInFlight: number;
 }
 
-export class SocketTransport {
+/**
+ * Events: `disconnect` `(socketId, sessionId)` when a socket bound to a session disconnects.
+ */
+export class SocketTransport extends EventEmitter {
   /** Local sockets by bound session id. */
   private readonly bySession = new Map<number, Set<Socket>>();
 
   private readonly trust: (address: string, hop: number) => boolean;
 
   constructor(private readonly options: SocketTransportOptions) {
+    super();
     const { io } = options;
     const { trustProxy } = options;
     this.trust =
@@ -73,6 +90,7 @@ export class SocketTransport {
       const data = socket.data as AuthSocketData;
       data.subscriptions = new Map();
       data.address = proxyaddr(socket.request, this.trust);
+      data.inFlight = 0;
       this.authenticateHandshake(socket).then(
         () => next(),
         (err: unknown) => {
@@ -83,7 +101,11 @@ export class SocketTransport {
     });
     io.on('connection', (socket) => {
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
-      socket.on('disconnect', () => this.forget(socket));
+      socket.on('disconnect', () => {
+        const auth = (socket.data as AuthSocketData).auth;
+        this.forget(socket);
+        if (auth) this.emit('disconnect', socket.id, auth.sessionId);
+      });
     });
   }
 
@@ -127,20 +149,37 @@ export class SocketTransport {
     if (!reply) return; // no ack and no usable requestId: nowhere to answer
     let input: VirtualRequestInput;
     try {
-      input = parseVirtualRequest(payload, { maxBodyBytes: this.options.maxBodyBytes });
+      input = parseVirtualRequest(payload, {
+        maxBodyBytes: this.options.maxBodyBytes,
+        maxDepth: this.options.maxDepth,
+      });
     } catch (err) {
       reply(errorResponse(err instanceof ExpectedError ? err : new BadRequestError((err as Error).message)));
       return;
     }
-    this.request(socket, input).then(
-      (response) => {
-        if (socket.connected) reply(response);
-      },
-      (err: unknown) => {
-        this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
-        if (socket.connected) reply(errorResponse(err));
-      },
-    );
+    const data = socket.data as AuthSocketData;
+    if (data.inFlight >= this.options.maxInFlight) {
+      reply(
+        errorResponse(
+          new TooManyRequestsError(1, `At most ${this.options.maxInFlight} requests in flight per socket`),
+        ),
+      );
+      return;
+    }
+    data.inFlight++;
+    this.request(socket, input)
+      .then(
+        (response) => {
+          if (socket.connected) reply(response);
+        },
+        (err: unknown) => {
+          this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
+          if (socket.connected) reply(errorResponse(err));
+        },
+      )
+      .finally(() => {
+        data.inFlight--;
+      });
   }
 
   /**

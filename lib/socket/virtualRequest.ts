@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../errors.js';
+import { deeperThan } from '../limits.js';
 
 /**
  * Socket → Express injection: runs one socket.io `request` message through the Express app as a virtual
@@ -92,7 +93,7 @@ export class VirtualRequestError extends Error {}
  */
 export function parseVirtualRequest(
   payload: unknown,
-  limits: { maxBodyBytes?: number } = {},
+  limits: { maxBodyBytes?: number; maxDepth?: number } = {},
 ): VirtualRequestInput {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || Buffer.isBuffer(payload)) {
     throw new VirtualRequestError('A request must be an object {method, url, data?, headers?}');
@@ -122,6 +123,9 @@ export function parseVirtualRequest(
       if (value === undefined || value.length > 8192 || /[\r\n\0]/.test(value)) continue;
       clean[name] = value;
     }
+  }
+  if (limits.maxDepth !== undefined && deeperThan(data, limits.maxDepth)) {
+    throw new VirtualRequestError(`data is nested deeper than ${limits.maxDepth} levels`);
   }
   if (limits.maxBodyBytes !== undefined && data !== undefined && data !== null) {
     // Buffers count as their size; everything else as its JSON text, as HTTP would have carried it.

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
 import { Flux } from '../../lib/Flux.js';
-import { settle, waitFor } from '../helpers/clients.js';
-import { client, expectStatus } from '../helpers/fixtures.js';
+import { httpTransport, settle, waitFor } from '../helpers/clients.js';
+import { client, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The event-coordination domain (SPEC §17) on the demo event, over HTTP and over the socket. */
@@ -130,12 +130,19 @@ describe.each(['http', 'socket'] as const)('the event over %s', (kind) => {
         400,
       );
       bar.close();
+      // the welcome desk reads every button, but only presses those of its own group
       const welcome = await as('welcome');
       const body = expectStatus<ErrorReply>(
-        await welcome.request('POST', `/alertbutton/${button['Lost child']}/alert`, { message: 'x' }),
+        await welcome.request('POST', `/alertbutton/${button['Out of beer']}/alert`, {}),
         403,
       );
       expect(body._error.code).toBe('Forbidden');
+      expectStatus(
+        await welcome.request('POST', `/alertbutton/${button['Lost child']}/alert`, {
+          message: 'Tom, 6, red cap',
+        }),
+        201,
+      );
       welcome.close();
     });
   });
@@ -272,6 +279,92 @@ describe.each(['http', 'socket'] as const)('the event over %s', (kind) => {
       author.close();
       other.close();
     });
+  });
+});
+
+describe.each(['http', 'socket'] as const)('administration without escalation over %s', (kind) => {
+  const as = (login: string) => client(server.url, kind, login, DEMO_PASSWORD);
+
+  it('When the coordination grants a role or a team it does not hold itself, then 403 and nothing changes', async () => {
+    const coord = await as('coord');
+    const admin = (await Flux.Team.findOne({ where: { name: 'Admin' } }))!;
+    expectStatus(await coord.request('PATCH', `/team/${team.Coordination}`, { role: 'admin' }), 403);
+    expectStatus(await coord.request('POST', '/team', { name: `Shadow admins ${kind}`, role: 'admin' }), 403);
+    expectStatus(await coord.request('PATCH', `/user/${user.coord}`, { teamId: admin.id }), 403);
+    expectStatus(
+      await coord.request('POST', '/user', {
+        login: `mole-${kind}`,
+        password: 'mole-password',
+        teamId: admin.id,
+      }),
+      403,
+    );
+    expect((await Flux.Team.findByPk(team.Coordination))!.role).toBe('coord');
+    expect((await Flux.User.findByPk(user.coord))!.teamId).toBe(team.Coordination);
+    // what it holds, it may grant
+    expectStatus(
+      await coord.request('POST', '/team', { name: `Pop-up bar ${kind}`, role: 'bar', group: 'bars' }),
+      201,
+    );
+    coord.close();
+  });
+
+  it('When values collide with the encoding of groups or bcrypt, then 400', async () => {
+    const coord = await as('coord');
+    expectStatus(
+      await coord.request('POST', '/team', { name: `Null ${kind}`, role: 'bar', group: 'null' }),
+      400,
+    );
+    expectStatus(await coord.request('POST', '/alertbutton', { title: 'x', senderGroup: 'null' }), 400);
+    expectStatus(await coord.request('POST', '/user', { login: `hash-${kind}`, password: '$2' }), 400);
+    expectStatus(
+      await coord.request('POST', '/user', { login: `long-${kind}`, password: 'é'.repeat(40) }),
+      400,
+    );
+    coord.close();
+  });
+
+  it('When alerts or messages name users or teams that do not exist in the tenant, then 400', async () => {
+    const coord = await as('coord');
+    const alert = await Flux.Alert.findOne({ where: { receiverTeamId: team.Logistics } });
+    expectStatus(await coord.request('PATCH', `/alert/${alert!.id}`, { users: [987654] }), 400);
+    expectStatus(
+      await coord.request('POST', '/alert', { title: 'x', severity: 'done', users: [987654] }),
+      400,
+    );
+    expectStatus(await coord.request('POST', '/message', { channel: 'public:99999', text: 'x' }), 400);
+    expectStatus(await coord.request('POST', '/message', { channel: 'private:99999', text: 'x' }), 400);
+    coord.close();
+  });
+
+  it('When a team still has alerts, then it cannot be destroyed', async () => {
+    const coord = await as('coord');
+    const body = expectStatus<ErrorReply>(await coord.request('DELETE', `/team/${team.Logistics}`), 400);
+    expect(body._error.code).toBe('BadRequest');
+    expect(await Flux.Alert.count({ where: { receiverTeamId: team.Logistics } })).toBeGreaterThan(0);
+    coord.close();
+  });
+});
+
+describe('destroying a user', () => {
+  it('When a logged-in user is destroyed, then its token is revoked and its sockets leave their rooms', async () => {
+    const coord = await client(server.url, 'http', 'coord', DEMO_PASSWORD);
+    const created = expectStatus<Row>(
+      await coord.request('POST', '/user', {
+        login: 'leaving',
+        password: 'leaving-password',
+        teamId: team['Bar Sud'],
+      }),
+      201,
+    );
+    const leaving = await client(server.url, 'socket', 'leaving', 'leaving-password');
+    const token = await login(server.url, 'leaving', 'leaving-password');
+    expectStatus(await leaving.request('POST', '/user/subscribe'), 200);
+    expectStatus(await coord.request('DELETE', `/user/${created.id}`), 200);
+    const reply = await httpTransport(server.url, token).request('GET', '/auth/me');
+    expect(expectStatus<ErrorReply>(reply, 403)._error.code).toBe('TokenRevoked');
+    expect((await leaving.request('GET', '/auth/me')).status).toBe(401);
+    leaving.close();
   });
 });
 

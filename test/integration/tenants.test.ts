@@ -56,12 +56,15 @@ describe('tenant routes', () => {
   it('When the operator creates a tenant, then its admin logs in with X-Tenant into its own Admin team', async () => {
     expect(tenantB).toMatchObject({ name: 'Festival B', slug: 'festival-b', settings: {} });
     const b = await tenantClient('http', 'festival-b', 'admin', 'admin-b-password');
-    const me = expectStatus(await b.request('GET', '/auth/me'), 200);
+    const me = expectStatus<{ permissions: string[] }>(await b.request('GET', '/auth/me'), 200);
     expect(me).toMatchObject({
       user: { login: 'admin' },
       team: { name: 'Admin', role: 'admin' },
       tenant: { slug: 'festival-b' },
     });
+    // tenant/admin only counts for the operator's teams: not listed here
+    expect(me.permissions).not.toContain('tenant/admin');
+    expect(me.permissions).toContain('alert/admin');
   });
 
   it.each([

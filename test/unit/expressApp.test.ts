@@ -77,6 +77,7 @@ function app() {
     bodyLimit: '1kb',
     corsOrigin: true,
     trustProxy: false,
+    maxDepth: 8,
     upload: (field) => multer({ storage: multer.memoryStorage(), limits: { fileSize: 1000 } }).single(field),
     log: new RecordingLogger(),
   });

@@ -1,0 +1,73 @@
+import { Redis } from 'ioredis';
+import type { Logger } from './log.js';
+import type { Bus } from './pubsub.js';
+
+/**
+ * Redis for several instances (SPEC §1): one command connection shared by the revocation list and the
+ * rate limiters, and the {@link RedisBus}. Keys and channels start with `prefix` so that several Flux
+ * deployments (or test runs) can share one Redis.
+ */
+export function openRedis(url: string, log: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  redis.on('error', (err: Error) => log.error(`redis: ${err.message}`));
+  return redis;
+}
+
+/** A {@link Bus} over Redis pub/sub: every instance subscribed to a topic receives each message once. */
+export class RedisBus implements Bus {
+  private readonly subscriber: Redis;
+  private readonly handlers = new Map<string, Array<(message: unknown) => void>>();
+  private ready: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.subscriber = publisher.duplicate();
+    this.subscriber.on('error', (err: Error) => log.error(`redis bus: ${err.message}`));
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      const topic = channel.toString().slice(this.prefix.length);
+      let message: unknown;
+      try {
+        message = JSON.parse(payload.toString());
+      } catch {
+        this.log.warn(`redis bus: dropped a malformed message on ${topic}`);
+        return;
+      }
+      for (const handler of this.handlers.get(topic) ?? []) {
+        try {
+          handler(message);
+        } catch (err) {
+          this.log.error(`redis bus: handler of ${topic} failed:`, err);
+        }
+      }
+    });
+  }
+
+  async publish(topic: string, message: unknown): Promise<void> {
+    await this.ready;
+    await this.publisher.publish(this.prefix + topic, JSON.stringify(message));
+  }
+
+  subscribe(topic: string, handler: (message: unknown) => void): void {
+    const list = this.handlers.get(topic);
+    if (list) {
+      list.push(handler);
+      return;
+    }
+    this.handlers.set(topic, [handler]);
+    const subscribed = this.subscriber.subscribe(this.prefix + topic);
+    this.ready = Promise.all([this.ready, subscribed]);
+  }
+
+  /** Resolves once every subscription is active (messages published before that are not received). */
+  whenReady(): Promise<unknown> {
+    return this.ready;
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+    this.subscriber.disconnect();
+  }
+}
