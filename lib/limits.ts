@@ -43,6 +43,8 @@ export interface LimiterOptions {
   name: string;
   /** The client key; defaults to the request's address (IPv6 grouped by /56, express-rate-limit's default). */
   keyGenerator?: Options['keyGenerator'];
+  /** The 429 message (default "Too many requests"). */
+  message?: string;
   /** Count only what this says failed (e.g. wrong passwords). */
   requestWasSuccessful?: Options['requestWasSuccessful'];
   skipSuccessfulRequests?: boolean;
@@ -75,7 +77,7 @@ export function createRateLimiter(options: LimiterOptions): RequestHandler {
     handler: (req, _res, next) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 1;
-      next(new TooManyRequestsError(seconds));
+      next(new TooManyRequestsError(seconds, options.message));
     },
   });
 }

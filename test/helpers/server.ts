@@ -53,6 +53,8 @@ export async function startTestServer(config: PlainObject = {}): Promise<TestSer
       server: { port: 0, host: '127.0.0.1' },
       database: database.config,
       bootstrap: { adminPassword: ADMIN_PASSWORD },
+      // test files run in parallel against one Redis: each server keeps its keys and channels apart
+      redis: { prefix: `flux-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:` },
       ...config,
     },
   });

@@ -1,0 +1,234 @@
+import { io } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
+import { adminLogin, expectStatus } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The edge (SPEC §7, §8, §18): rate limits over HTTP and socket (429 with Retry-After), login limits per
+ * account and per address, allowed origins, nesting limits, in-flight limits per socket, security headers.
+ * The server trusts the loopback proxy so that each test can speak from its own client address.
+ */
+
+let server: TestServer;
+let admin: Transport;
+const allowedOrigin = 'https://app.example.org';
+let address = 0;
+/** A fresh client address for each scenario (forwarded by the trusted loopback "proxy"). */
+const nextAddress = () => `10.0.${Math.floor(++address / 250)}.${(address % 250) + 1}`;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    server: {
+      port: 0,
+      host: '127.0.0.1',
+      trustProxy: 'loopback',
+      cors: { origin: [allowedOrigin] },
+      maxDepth: 8,
+    },
+    rateLimit: { windowMs: 60_000, limit: 20 },
+    auth: { loginLimit: { windowMs: 60_000, perAccount: 3, perAddress: 5 } },
+    socket: { maxInFlight: 4 },
+  });
+  admin = httpTransport(server.url, await adminLogin(server.url));
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const from = (ip: string) => ({ 'x-forwarded-for': ip });
+
+describe('global rate limit', () => {
+  it('When one address sends more than the limit over HTTP and socket together, then 429 with Retry-After on both', async () => {
+    const ip = nextAddress();
+    const http = httpTransport(server.url);
+    for (let i = 0; i < 15; i++)
+      expect((await http.request('GET', '/auth/roles', undefined, from(ip))).status).toBe(401);
+    const socket = io(server.url, { transports: ['websocket'], extraHeaders: from(ip), forceNew: true });
+    await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    // socket virtual requests count in the same window as the address's HTTP requests
+    for (let i = 0; i < 5; i++)
+      expect((await socketRequest(socket, { method: 'GET', url: '/auth/roles' })).statusCode).toBe(401);
+    const overSocket = await socketRequest(socket, { method: 'GET', url: '/auth/roles' });
+    expect(overSocket.statusCode).toBe(429);
+    expect(overSocket.data).toEqual({
+      _error: { status: 429, code: 'TooManyRequests', message: 'Too many requests' },
+    });
+    expect(Number(overSocket.headers['retry-after'])).toBeGreaterThan(0);
+    const overHttp = await http.request('GET', '/auth/roles', undefined, from(ip));
+    expect(overHttp.status).toBe(429);
+    expect(Number(overHttp.headers['retry-after'])).toBeGreaterThan(0);
+    // another address is not affected
+    expect((await http.request('GET', '/auth/roles', undefined, from(nextAddress()))).status).toBe(401);
+    socket.close();
+  });
+});
+
+describe('login limits', () => {
+  it('When an account gets too many wrong passwords, then even the right one is refused for a while', async () => {
+    expectStatus(await admin.request('POST', '/user', { login: 'target', password: 'target-password' }), 201);
+    const http = httpTransport(server.url);
+    for (let i = 0; i < 3; i++) {
+      const ip = nextAddress(); // from several addresses: the account counts on its own
+      expect(
+        (await http.request('POST', '/auth/login', { login: 'target', password: 'wrong-guess' }, from(ip)))
+          .status,
+      ).toBe(401);
+    }
+    const blocked = await http.request(
+      'POST',
+      '/auth/login',
+      { login: 'target', password: 'target-password' },
+      from(nextAddress()),
+    );
+    expect(expectStatus<{ _error: { code: string } }>(blocked, 429)._error.code).toBe('TooManyRequests');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('When one address tries many accounts, then it is refused after the per-address limit, over the socket too', async () => {
+    const ip = nextAddress();
+    const socket = io(server.url, { transports: ['websocket'], extraHeaders: from(ip), forceNew: true });
+    await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    for (let i = 0; i < 5; i++) {
+      const reply = await socketRequest(socket, {
+        method: 'POST',
+        url: '/auth/login',
+        data: { login: `nobody-${i}`, password: 'guess-guess' },
+      });
+      expect(reply.statusCode).toBe(401);
+    }
+    const blocked = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'admin', password: 'guess-guess' },
+    });
+    expect(blocked.statusCode).toBe(429);
+    socket.close();
+  });
+
+  it('When logins succeed or are malformed, then they do not count', async () => {
+    const ip = nextAddress();
+    const http = httpTransport(server.url);
+    for (let i = 0; i < 8; i++)
+      expect((await http.request('POST', '/auth/login', { login: 5 }, from(ip))).status).toBe(400);
+    for (let i = 0; i < 4; i++) {
+      expect(
+        (
+          await http.request(
+            'POST',
+            '/auth/login',
+            { login: 'admin', password: 'admin-test-password' },
+            from(ip),
+          )
+        ).status,
+      ).toBe(200);
+    }
+  });
+});
+
+describe('origins', () => {
+  it('When a browser page of another origin opens a socket, then it is refused; the allowed origin and native clients connect', async () => {
+    const evil = io(server.url, {
+      transports: ['websocket'],
+      extraHeaders: { origin: 'https://evil.example' },
+      forceNew: true,
+      reconnection: false,
+    });
+    const refused = await new Promise<boolean>((resolve) => {
+      evil.once('connect', () => resolve(false));
+      evil.once('connect_error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    evil.close();
+    const good = io(server.url, {
+      transports: ['websocket'],
+      extraHeaders: { origin: allowedOrigin },
+      forceNew: true,
+    });
+    await new Promise((resolve) => good.once('connect', resolve as () => void));
+    good.close();
+    (await connectSocket(server.url)).close();
+  });
+
+  it('When a preflight comes from another origin, then CORS does not allow it; from the allowed one, it does', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${server.url}/user`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+    expect((await preflight(allowedOrigin)).headers.get('access-control-allow-origin')).toBe(allowedOrigin);
+  });
+});
+
+describe('shape limits', () => {
+  const nested = (depth: number): unknown => (depth === 0 ? 'leaf' : { a: nested(depth - 1) });
+
+  it('When a body or socket data nests deeper than the limit, then 400', async () => {
+    const http = httpTransport(server.url);
+    expect(
+      (
+        await http.request(
+          'POST',
+          '/auth/login',
+          { login: 'admin', password: 'x', extra: nested(10) },
+          from(nextAddress()),
+        )
+      ).status,
+    ).toBe(400);
+    expect(
+      (await http.request('POST', '/auth/login', { extra: nested(5) }, from(nextAddress()))).status,
+    ).toBe(400); // validation, not depth
+    const socket = await connectSocket(server.url);
+    const reply = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { extra: nested(10) },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect((reply.data as { _error: { message: string } })._error.message).toMatch(/nested deeper/);
+    const deep = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: JSON.parse(`${'['.repeat(1000)}${']'.repeat(1000)}`),
+    });
+    expect(deep.statusCode).toBe(400);
+    expect(socket.connected).toBe(true);
+    socket.close();
+  });
+
+  it('When one socket has too many requests in flight, then the extra ones get 429 at once', async () => {
+    const socket = io(server.url, {
+      transports: ['websocket'],
+      extraHeaders: from(nextAddress()),
+      forceNew: true,
+    });
+    await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    const replies = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        socketRequest(socket, {
+          method: 'POST',
+          url: '/auth/login',
+          data: { login: 'admin', password: 'admin-test-password' },
+        }),
+      ),
+    );
+    const statuses = replies.map((r) => r.statusCode);
+
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(4);
+    socket.close();
+  });
+
+  it('When anything answers, then security headers are set', async () => {
+    const response = await fetch(`${server.url}/auth/roles`);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    expect(response.headers.get('x-powered-by')).toBeNull();
+  });
+});

@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import type { ModelEventPayload } from '../../lib/pubsub.js';
+import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
+import { expectStatus, login } from '../helpers/fixtures.js';
+import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
+
+/**
+ * Two Flux processes sharing one database and one Redis (SPEC §1, §9, §12): events, revocations and
+ * subscription changes made on one instance take effect on the other at once. Needs `REDIS_URL` (CI
+ * always sets it for this run); without Redis, instances share nothing but the database by design.
+ */
+
+const redisUrl = process.env.REDIS_URL;
+
+interface Instance {
+  url: string;
+  process: ChildProcess;
+}
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+const instances: Instance[] = [];
+
+function startInstance(config: Record<string, unknown>): Promise<Instance> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/instance.ts'], {
+    cwd: Flux.rootdir,
+    env: { ...process.env, NODE_ENV: 'test', FLUX_TEST_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`instance did not start: ${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ url: `http://127.0.0.1:${match[1]}`, process: child });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`instance exited with ${code}: ${output}`)));
+  });
+}
+
+beforeAll(async () => {
+  if (!redisUrl) return;
+  database = await createTestDatabase();
+  const url = database.config.url ?? `sqlite:${database.config.storage as string}`;
+  const config = {
+    server: { port: 0, host: '127.0.0.1' },
+    database: { url },
+    redis: { url: redisUrl, prefix: `flux-multi-${process.pid}:` },
+    bootstrap: { adminPassword: ADMIN_PASSWORD },
+    jwt: { secret: 'a-shared-secret-of-the-two-instances-0123456789' },
+  };
+  // one after the other: the first runs the migrations
+  instances.push(await startInstance(config));
+  instances.push(await startInstance(config));
+}, 90_000);
+
+afterAll(async () => {
+  for (const instance of instances) {
+    const exited = new Promise((resolve) => instance.process.once('exit', resolve));
+    instance.process.kill('SIGTERM');
+    await exited;
+  }
+  await database?.drop();
+});
+
+describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () => {
+  it('When a session logs out on instance 1, then instance 2 refuses its token at once and its socket there is revoked', async () => {
+    const [one, two] = instances;
+    const token = await login(one.url, 'admin', ADMIN_PASSWORD);
+    const socket = await connectSocket(two.url, { token });
+    const revoked = collect(socket, 'auth:revoked');
+    const events = collect<ModelEventPayload>(socket, 'model:team');
+    expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
+
+    // a write on instance 1 reaches the subscriber on instance 2, once
+    const writer = httpTransport(one.url, await login(one.url, 'admin', ADMIN_PASSWORD));
+    const created = expectStatus<{ id: number }>(
+      await writer.request('POST', '/team', { name: 'Across', role: 'orga' }),
+      201,
+    );
+    await waitFor(() => events.length === 1, 5000, 'the event from instance 1');
+    expect(events[0]).toMatchObject({ verb: 'created', id: created.id });
+
+    expectStatus(await httpTransport(one.url, token).request('POST', '/auth/logout'), 200);
+    const reply = await httpTransport(two.url, token).request('GET', '/auth/me');
+    expect(expectStatus<{ _error: { code: string } }>(reply, 403)._error.code).toBe('TokenRevoked');
+    await waitFor(() => revoked.length === 1, 5000, 'auth:revoked on instance 2');
+
+    expectStatus(await writer.request('POST', '/team', { name: 'Not seen', role: 'orga' }), 201);
+    await settle(500);
+    expect(events).toHaveLength(1);
+    socket.close();
+  });
+
+  it('When a team changes role on instance 1, then its members’ sockets on instance 2 are refreshed', async () => {
+    const [one, two] = instances;
+    const writer = httpTransport(one.url, await login(one.url, 'admin', ADMIN_PASSWORD));
+    const team = expectStatus<{ id: number }>(
+      await writer.request('POST', '/team', { name: 'Shifting', role: 'bar', group: 'bars' }),
+      201,
+    );
+    expectStatus(
+      await writer.request('POST', '/user', {
+        login: 'shifter',
+        password: 'shifter-password',
+        teamId: team.id,
+      }),
+      201,
+    );
+    const socket = await connectSocket(two.url, {
+      token: await login(two.url, 'shifter', 'shifter-password'),
+    });
+    const refresh = collect<{ models: string[] }>(socket, 'subscription:refresh');
+    expect((await socketRequest(socket, { method: 'POST', url: '/alert/subscribe' })).statusCode).toBe(200);
+    expectStatus(await writer.request('PATCH', `/team/${team.id}`, { role: 'logistics' }), 200);
+    await waitFor(() => refresh.length === 1, 5000, 'subscription:refresh on instance 2');
+    expect(refresh[0].models).toEqual(['alert']);
+    socket.close();
+  });
+});
