@@ -4,6 +4,8 @@ export default {
   bcryptRounds: 12,
   /** Shortest accepted password. */
   minPasswordLength: 8,
+  /** Least time between two updates of a session's `lastAction`, ms. */
+  sessionTouchMs: 60_000,
   /** How often sessions whose token expired more than a day ago are deleted, ms (0: never). */
   sessionCleanupMs: 60 * 60_000,
   /** Failed logins allowed per window, per account (tenant + login) and per address, before 429. */

@@ -47,7 +47,12 @@ export async function auth(req: AppRequest, _res: FluxResponse, next: NextFuncti
     if (!(err instanceof TokenError)) throw err;
     req.authError = err;
   }
-  if (req.session) authService.touch(req.session);
+  if (req.session) {
+    authService.touch(
+      req.session,
+      (Flux.config.auth as { sessionTouchMs?: number } | undefined)?.sessionTouchMs,
+    );
+  }
   if (!req.tenant) {
     const slug = req.headers['x-tenant'];
     req.tenant = await authService.resolveTenant(typeof slug === 'string' ? slug : undefined, req.hostname);

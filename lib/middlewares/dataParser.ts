@@ -1,6 +1,7 @@
 import type { NextFunction } from 'express';
 import { BadRequestError } from '../errors.js';
 import type { FluxRequest, FluxResponse } from '../http.js';
+import { hasNulCharacter } from '../limits.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
@@ -31,5 +32,6 @@ export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunct
     throw new BadRequestError('The request body must be a JSON object');
   }
   req.data = { ...fromParam, ...query, ...(body as Record<string, unknown> | undefined), ...req.params };
+  if (hasNulCharacter(req.data)) throw new BadRequestError('Input may not contain NUL characters');
   next();
 }
