@@ -42,6 +42,34 @@ describe('refusing to start', () => {
   });
 });
 
+describe('secrets in production', () => {
+  it('When NODE_ENV=production has no JWT_SECRET, or a short one, then the server refuses to start', async () => {
+    const database = await createTestDatabase();
+    const env = Flux.env;
+    const secret = process.env.JWT_SECRET;
+    try {
+      Flux.env = 'production';
+      delete process.env.JWT_SECRET;
+      await expect(Flux.start({ config: { ...base, database: database.config } })).rejects.toThrow(
+        /JWT_SECRET/,
+      );
+      process.env.JWT_SECRET = 'too-short';
+      await expect(Flux.start({ config: { ...base, database: database.config } })).rejects.toThrow(
+        /at least 32/,
+      );
+      process.env.JWT_SECRET = 'a-production-secret-that-is-long-enough-0123456789';
+      await Flux.start({ config: { ...base, database: database.config } });
+      expect(Flux.config.jwt.secret).toBe(process.env.JWT_SECRET);
+    } finally {
+      Flux.env = env;
+      if (secret === undefined) delete process.env.JWT_SECRET;
+      else process.env.JWT_SECRET = secret;
+      await Flux.stop();
+      await database.drop();
+    }
+  });
+});
+
 describe('first start', () => {
   it('When no password is configured, then a random admin password is printed once and works; a restart creates nothing', async () => {
     const database = await createTestDatabase();

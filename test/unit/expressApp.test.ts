@@ -116,7 +116,11 @@ describe('buildExpressApp', () => {
       _error: { status: 500, code: 'UnexpectedError', message: 'Unexpected error' },
     });
     expect(text).not.toContain('SELECT');
+    // the reply carries the request id that the log line names, to find the details
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(logged).toHaveLength(1);
+    expect(String(logged[0][0])).toContain(requestId);
     expect(String((logged[0][1] as Error).message)).toContain('SELECT password');
   });
 

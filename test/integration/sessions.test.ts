@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authService } from '../../api/services/AuthService.js';
+import { Flux } from '../../lib/Flux.js';
+import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
+import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
+import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
+
+/** Sessions (SPEC §9, §17): what they record, who reads and revokes them, and their clean-up. */
+
+type Row = { id: number } & Record<string, unknown>;
+let server: TestServer;
+let admin: Transport;
+
+beforeAll(async () => {
+  server = await startTestServer({ auth: { sessionTouchMs: 0 } });
+  admin = httpTransport(server.url, await adminLogin(server.url));
+  await createTeamWithUser(admin, { name: 'Bar', role: 'bar' }, { login: 'bar', password: 'bar-password' });
+  await createTeamWithUser(
+    admin,
+    { name: 'Desk', role: 'coord' },
+    { login: 'desk', password: 'desk-password' },
+  );
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+const sessionOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sessionId as number;
+
+describe('what a session records', () => {
+  it('When a user logs in and acts, then the session has its address, user agent and last action', async () => {
+    const token = await login(server.url, 'bar', 'bar-password');
+    const session = (await Flux.Session.findByPk(sessionOf(token)))!;
+    expect(session.ip).toMatch(/127\.0\.0\.1$/);
+    expect(session.userAgent).toBeTruthy();
+    const first = session.lastAction!.getTime();
+    await new Promise((r) => setTimeout(r, 20));
+    expectStatus(await httpTransport(server.url, token).request('GET', '/auth/me'), 200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await Flux.Session.findByPk(session.id))!.lastAction!.getTime()).toBeGreaterThan(first);
+  });
+
+  it('When a socket logs in and disconnects, then its socket id is recorded, then its disconnection', async () => {
+    const socket = await connectSocket(server.url);
+    const reply = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'bar', password: 'bar-password' },
+    });
+    const id = sessionOf((reply.data as { jwt: string }).jwt);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await Flux.Session.findByPk(id))!.socketId).toBe(socket.id);
+    socket.close();
+    let session = await Flux.Session.findByPk(id);
+    for (let i = 0; i < 50 && !session!.disconnectedAt; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      session = await Flux.Session.findByPk(id);
+    }
+    expect(session!.disconnectedAt).toBeInstanceOf(Date);
+    expect(session!.socketId).toBeNull();
+  });
+
+  it('When sessions expired more than a day ago, then the clean-up deletes them and keeps the others', async () => {
+    const user = (await Flux.User.findOne({ where: { login: 'bar' } }))!;
+    const make = (expiresAt: Date) =>
+      Flux.Session.create({
+        tenantId: 1,
+        userId: user.id,
+        ip: null,
+        userAgent: null,
+        socketId: null,
+        lastAction: null,
+        disconnectedAt: null,
+        revokedAt: null,
+        expiresAt,
+      });
+    const old = await make(new Date(Date.now() - 3 * 24 * 3600_000));
+    const recent = await make(new Date(Date.now() - 3600_000));
+    expect(await authService.cleanupExpiredSessions()).toBeGreaterThanOrEqual(1);
+    expect(await Flux.Session.findByPk(old.id)).toBeNull();
+    expect(await Flux.Session.findByPk(recent.id)).not.toBeNull();
+  });
+});
+
+describe.each(['http', 'socket'] as const)('sessions over %s', (kind) => {
+  it('When a user lists sessions, then only its own, and never a socket id; session/read lists everyone’s', async () => {
+    const bar = await client(server.url, kind, 'bar', 'bar-password');
+    const mine = expectStatus<Row[]>(await bar.request('GET', '/session'), 200);
+    const barUser = (await Flux.User.findOne({ where: { login: 'bar' } }))!;
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((s) => s.userId === barUser.id)).toBe(true);
+    expect(mine.every((s) => !('socketId' in s))).toBe(true);
+    const desk = await client(server.url, kind, 'desk', 'desk-password');
+    const all = expectStatus<Row[]>(await desk.request('GET', '/session', { limit: 1000 }), 200);
+    expect(new Set(all.map((s) => s.userId)).size).toBeGreaterThan(1);
+    bar.close();
+    desk.close();
+  });
+
+  it('When a user revokes its own session, then 200 and its token is refused; another’s is 404; session/read without admin is 403', async () => {
+    const token = await login(server.url, 'bar', 'bar-password');
+    const bar = await client(server.url, kind, 'bar', 'bar-password');
+    const revoked = expectStatus<Row>(await bar.request('DELETE', `/session/${sessionOf(token)}`), 200);
+    expect(revoked.revokedAt).toBeTruthy();
+    const refused = await httpTransport(server.url, token).request('GET', '/auth/me');
+    expect(expectStatus<{ _error: { code: string } }>(refused, 403)._error.code).toBe('TokenRevoked');
+
+    const adminToken = await login(server.url, 'admin', ADMIN_PASSWORD);
+    expectStatus(await bar.request('DELETE', `/session/${sessionOf(adminToken)}`), 404);
+    const desk = await client(server.url, kind, 'desk', 'desk-password');
+    expectStatus(await desk.request('DELETE', `/session/${sessionOf(adminToken)}`), 403);
+    expectStatus(await httpTransport(server.url, adminToken).request('GET', '/auth/me'), 200);
+    const asAdmin = await client(server.url, kind, 'admin', ADMIN_PASSWORD);
+    expectStatus(await asAdmin.request('DELETE', `/session/${sessionOf(adminToken)}`), 200);
+    expectStatus(await httpTransport(server.url, adminToken).request('GET', '/auth/me'), 403);
+    for (const t of [bar, desk, asAdmin]) t.close();
+  });
+
+  it('When sessions are written through CRUD, then there is no such route', async () => {
+    const asAdmin = await client(server.url, kind, 'admin', ADMIN_PASSWORD);
+    expectStatus(await asAdmin.request('POST', '/session', { userId: 1 }), 404);
+    expectStatus(await asAdmin.request('PATCH', '/session/1', { revokedAt: null }), 404);
+    asAdmin.close();
+  });
+});
