@@ -7,6 +7,10 @@ import { crudRoutes, type RouteTable } from '../lib/routes.js';
 const authenticated = ['auth', 'requireAuth'];
 
 export default {
+  'get /health': { action: 'SystemController.health' },
+  'get /ready': { action: 'SystemController.ready' },
+  'get /metrics': { action: 'SystemController.metrics' },
+
   'post /auth/login': { action: 'AuthController.login', middlewares: ['auth', 'loginLimit'] },
   'post /auth/jwt': { action: 'AuthController.jwt', middlewares: ['auth'] },
   'post /auth/ip': { action: 'AuthController.ip', middlewares: ['auth'] },

@@ -6,8 +6,12 @@ export default {
   middlewares: [] as string[],
   /** Largest accepted JSON body. */
   bodyLimit: '100kb',
-  /** Allowed browser origins for CORS and socket.io (`true` reflects any origin). */
-  cors: { origin: true as boolean | string | string[] },
+  /**
+   * Browser origins allowed by CORS and socket.io: a list, `true` for any (development default), `false`
+   * for none. Native apps and scripts send no `Origin` and are not concerned. Any origin would let a web
+   * page open in a kiosk's browser call `/auth/ip` and read the kiosk's token: list your front ends.
+   */
+  cors: { origin: false as boolean | string | string[] },
   /** Express `trust proxy`: false, or the addresses of the reverse proxies in front of Flux. */
   trustProxy: false as boolean | string | string[],
 };

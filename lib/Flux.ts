@@ -26,6 +26,7 @@ import type { FluxMiddleware } from './http.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
+import { Metrics } from './metrics.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
 import { parseRoles } from './permissions.js';
@@ -100,6 +101,8 @@ export class FluxApp {
   server!: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
+  /** Prometheus metrics of this instance (`GET /metrics`). */
+  metrics!: Metrics;
   /** Carries model changes and application topics to every instance. */
   bus!: Bus;
   /** Revoked sessions, shared through Redis when configured. */
@@ -107,6 +110,11 @@ export class FluxApp {
   /** The Redis connection when `REDIS_URL` is set. */
   redis?: Redis;
   private stopHooks: Array<() => void | Promise<void>> = [];
+  private redisClients: Redis[] = [];
+  /** True while `stop()` drains requests: `/ready` answers 503, new socket requests 503. */
+  stopping = false;
+  /** Requests being served (HTTP and socket virtual requests). */
+  private inFlight = 0;
   sockets!: SocketTransport;
   private startOptions: StartOptions = {};
   private unknownConfigFiles: string[] = [];
@@ -130,6 +138,11 @@ export class FluxApp {
           'jwt.secret: NODE_ENV=production needs JWT_SECRET set to at least 32 characters',
         );
       }
+    }
+    if (this.env !== 'production' && this.env !== 'test' && !process.env.JWT_SECRET) {
+      this.log.warn(
+        'JWT_SECRET is not set: tokens are signed with the secret of config/jwt.ts (fine for development only)',
+      );
     }
     this.config = { ...merged, ...core } as AppConfig;
     this.log.configure({
@@ -189,10 +202,13 @@ export class FluxApp {
       });
       if (this.redis) {
         this.io.adapter(
-          createAdapter(this.redis.duplicate(), this.redis.duplicate(), { key: `${redisConfig.prefix}io` }),
+          createAdapter(this.redisClient(), this.redisClient(), { key: `${redisConfig.prefix}io` }),
         );
       }
-      this.pubsub = new PubSub(this.io, this.bus);
+      this.pubsub = new PubSub(this.io, this.bus, (err) =>
+        this.log.error('could not publish a change:', err),
+      );
+      this.metrics = new Metrics(this.io, this.pubsub);
       attachPublishHooks(this.sequelize, this.pubsub);
       this.express = buildExpressApp({
         routes: this.routes,
@@ -202,6 +218,7 @@ export class FluxApp {
         bodyLimit: this.config.server.bodyLimit,
         corsOrigin: this.config.server.cors.origin,
         trustProxy: this.config.server.trustProxy,
+        first: [this.trackInFlight(), this.metrics.middleware()],
         rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
         maxDepth: this.config.server.maxDepth,
         upload: (field) => this.uploadMiddleware(field),
@@ -247,11 +264,48 @@ export class FluxApp {
   }
 
   /** Stops accepting, closes sockets, the HTTP server and the database. Safe to call twice. */
+  /**
+   * Graceful stop (SPEC §16): stops accepting connections and requests, lets the requests in flight
+   * (HTTP and socket alike) finish — at most `server.shutdownTimeoutMs` — then tells every socket
+   * `server:shutdown` and closes it, closes Redis and the database. Safe to call twice.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    await this.release();
+    this.stopping = true;
+    try {
+      if (this.server?.listening) {
+        this.server.close();
+        this.server.closeIdleConnections();
+      }
+      this.sockets?.drain();
+      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
+      while (this.inFlight > 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      if (this.inFlight > 0) this.log.warn(`Stopping with ${this.inFlight} request(s) still in flight`);
+      for (const socket of this.io?.of('/').sockets.values() ?? [])
+        socket.emit('server:shutdown', { reason: 'Server shutting down' });
+      await this.release();
+    } finally {
+      this.stopping = false;
+    }
     this.log.info('Flux stopped');
+  }
+
+  /** Counts the requests (HTTP and virtual) between their arrival and their response. */
+  private trackInFlight(): RequestHandler {
+    return (_req, res, next) => {
+      this.inFlight++;
+      let done = false;
+      const finished = () => {
+        if (done) return;
+        done = true;
+        this.inFlight--;
+      };
+      res.once('finish', finished);
+      res.once('close', finished);
+      next();
+    };
   }
 
   private async release(): Promise<void> {
@@ -270,9 +324,19 @@ export class FluxApp {
     }
     this.server?.closeAllConnections?.();
     await this.pubsub?.close();
-    this.redis?.disconnect();
+    for (const client of [...this.redisClients.splice(0), this.redis]) {
+      await client?.quit().catch(() => client.disconnect());
+    }
     this.redis = undefined;
     await this.sequelize?.close();
+  }
+
+  /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */
+  private redisClient(): Redis {
+    const client = this.redis!.duplicate();
+    client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));
+    this.redisClients.push(client);
+    return client;
   }
 
   /** Registers cleanup run by `stop()` (timers, connections of the application), last registered first. */

@@ -94,6 +94,8 @@ export const coreConfigSchema = z.looseObject({
     trustProxy: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false),
     /** Deepest nesting of objects and arrays accepted in a body or socket `data` (400 beyond). */
     maxDepth: z.number().int().min(1).max(1000).default(32),
+    /** On stop (SIGTERM), how long in-flight HTTP and socket requests may take to finish, ms. */
+    shutdownTimeoutMs: z.number().int().min(0).default(10_000),
   }),
   redis: z
     .object({

@@ -21,6 +21,8 @@ export interface ExpressAppOptions {
   bodyLimit: number | string;
   corsOrigin: CorsOptions['origin'];
   trustProxy: boolean | string | string[];
+  /** Global middlewares run before everything else (e.g. request metrics). */
+  first?: RequestHandler[];
   /** Global rate limiter (counts HTTP and socket virtual requests alike). */
   rateLimiter?: RequestHandler;
   /** Deepest accepted nesting of a JSON body. */
@@ -53,6 +55,7 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
   app.set('etag', false);
+  for (const middleware of options.first ?? []) app.use(middleware);
   app.use(helmet());
   app.use(
     cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),

@@ -20,8 +20,9 @@ const colour: Record<LogLevel, (s: string) => string> = {
 };
 
 /** Keys whose values never reach a log, compared case-insensitively. */
+// `sql`, `parameters`, `original`, `parent`: Sequelize errors carry the statement and its values (hashes)
 const secretKeys =
-  /^(password|newpassword|oldpassword|token|jwt|authorization|cookie|secret|adminpassword|x-api-key)$/i;
+  /^(password|newpassword|oldpassword|currentpassword|token|jwt|authorization|cookie|secret|adminpassword|x-api-key|sql|parameters|original|parent)$/i;
 const REDACTED = '[redacted]';
 
 /** A copy of `value` with secret-looking keys replaced, at any depth (cycles tolerated). */

@@ -95,6 +95,7 @@ export class PubSub {
   constructor(
     private readonly io: Server,
     private readonly bus: Bus,
+    private readonly onError: (err: unknown) => void = () => {},
   ) {
     bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change as ModelChange));
   }
@@ -153,7 +154,10 @@ export class PubSub {
   /** Sends a committed change to every instance. */
   publish(change: ModelChange): void {
     this.stats.published++;
-    void this.bus.publish(CHANGE_TOPIC, change);
+    Promise.resolve(this.bus.publish(CHANGE_TOPIC, change)).catch((err: unknown) => {
+      // the write is committed; only its live event is lost (clients re-sync with find)
+      this.onError(err);
+    });
   }
 
   /** Delivers a change to this instance's subscribers. */

@@ -58,7 +58,9 @@ export class RedisBus implements Bus {
     }
     this.handlers.set(topic, [handler]);
     const subscribed = this.subscriber.subscribe(this.prefix + topic);
-    this.ready = Promise.all([this.ready, subscribed]);
+    this.ready = Promise.all([this.ready, subscribed]).catch((err: unknown) =>
+      this.log.error(`redis bus: could not subscribe to ${topic}:`, err),
+    );
   }
 
   /** Resolves once every subscription is active (messages published before that are not received). */
@@ -68,6 +70,6 @@ export class RedisBus implements Bus {
 
   async close(): Promise<void> {
     this.handlers.clear();
-    this.subscriber.disconnect();
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
   }
 }

@@ -4,6 +4,7 @@ import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
 import { type AuthContext, authService, DEFAULT_TENANT, type IssuedToken } from '../services/AuthService.js';
+import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
@@ -50,7 +51,7 @@ export class AuthController {
     const { jwt, refresh } = validate(jwtSchema, req.data);
     const context = await authService.authenticateToken(jwt);
     const issued = refresh
-      ? authService.issue(context.session)
+      ? await authService.refresh(context.session)
       : { jwt, expiresAt: context.payload.exp * 1000 };
     bindSocket(req, { ...context, ...issued });
     res.ok({ jwt: issued.jwt });
@@ -89,6 +90,8 @@ export class AuthController {
         })
       : null;
     if (!user) throw new NotFoundError(`No user ${String(req.data.id)}`);
+    // acting as someone is acting with their role: only over users whose role one holds entirely
+    if (user.team) assertCanGrantRole(req.team, user.team.role);
     Flux.log.warn(
       `auth/as: user ${req.user!.id} (${req.user!.login}) took the identity of user ${user.id} (${user.login})`,
     );

@@ -1,13 +1,57 @@
+import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
+import type { FluxResponse } from '../../lib/http.js';
 import { ModelController, type RequestContext } from '../../lib/ModelController.js';
 import { User } from '../models/User.js';
 import { authService } from '../services/AuthService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
+import type { AppRequest } from '../types.js';
 
-/** CRUD of users: `user/read|team|admin`; everyone reads and edits themself (name, password, preferences). */
+/**
+ * CRUD of users: `user/read|team|admin`; everyone reads and edits themself (name, password, preferences).
+ * No escalation: an admin of users acts only on users whose team's role it holds entirely (it cannot
+ * reset the password of, rename, or delete a more powerful user), and puts users only into such teams.
+ * Changing one's own password needs the current one; any password change logs out the user's other
+ * sessions.
+ */
 export class UserController extends ModelController<User> {
   constructor() {
     super(User);
+  }
+
+  override async update(req: AppRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const changesPassword = typeof req.data.password === 'string';
+    if (changesPassword && String(req.params.id) === String(ctx.user.id)) {
+      const current = req.data.currentPassword;
+      const self = await Flux.User.findByPk(ctx.user.id);
+      if (typeof current !== 'string' || !self || !(await self.checkPassword(current))) {
+        throw new BadRequestError('Invalid data', [
+          {
+            path: 'currentPassword',
+            message: 'the current password is needed to change it',
+            type: 'required',
+          },
+        ]);
+      }
+    }
+    await super.update(req, res);
+    if (changesPassword && res.statusCode === 200) {
+      const keep = String(req.params.id) === String(ctx.user.id) ? req.session?.id : undefined;
+      await authService.revokeOtherSessions(Number(req.params.id), keep);
+    }
+  }
+
+  /** Acting on another user is acting on their role: only on users whose role one holds entirely. */
+  protected override async checkItem(ctx: RequestContext, user: User): Promise<void> {
+    if (user.id === ctx.user.id || user.teamId === null) return;
+    const team = await Flux.Team.findOne({ where: { id: user.teamId, tenantId: ctx.tenant.id } });
+    if (!team) return;
+    try {
+      assertCanGrantRole(ctx.team, team.role);
+    } catch {
+      throw new ForbiddenError(`Not allowed to change a user of the role "${team.role}"`);
+    }
   }
 
   /** Putting a user into a team gives them its role: only a team holding all of it may do so. */
@@ -23,10 +67,7 @@ export class UserController extends ModelController<User> {
    * messages outlive their author: their `userId` is cleared (and published).
    */
   protected override async beforeDestroy(ctx: RequestContext, user: User): Promise<void> {
-    const sessions = await Flux.Session.findAll({
-      where: { tenantId: ctx.tenant.id, userId: user.id, revokedAt: null },
-    });
-    for (const session of sessions) await authService.revoke(session);
+    await authService.revokeOtherSessions(user.id);
     await Flux.Message.update({ userId: null }, { where: { tenantId: ctx.tenant.id, userId: user.id } });
   }
 }

@@ -38,7 +38,8 @@ export async function auth(req: AppRequest, _res: FluxResponse, next: NextFuncti
           req.authExpiresAt = bound.expiresAt;
         } catch (err) {
           // The session was revoked elsewhere (another instance, the CLI): the socket is anonymous again.
-          Flux.sockets.unbind(req.ioSocket, 'revoked');
+          // Any other failure (database down) leaves the binding alone.
+          if (err instanceof TokenError) Flux.sockets.unbind(req.ioSocket, 'revoked');
           throw err;
         }
       }

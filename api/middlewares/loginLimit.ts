@@ -47,37 +47,43 @@ function limiters(): Limiters {
 /**
  * Brute-force protection of logins (SPEC §9), the "login endpoint protection" pattern of
  * rate-limiter-flexible (https://github.com/animir/node-rate-limiter-flexible/wiki/Overall-example):
- * only failed logins (401) are counted, per account (tenant + login) and per address; once either count
+ * failed logins (401) are counted, per account (tenant + login) and per address; once either count
  * reaches `config.auth.loginLimit`, logins answer 429 `TooManyRequests` with `Retry-After` until the
- * window passes. A successful login clears its account's count. Concurrent logins of one account from
- * many devices (a shared bar tablet account) are never refused for being concurrent. Counts live in Redis
- * when it is configured, shared by every instance. Runs after `auth` (it needs the tenant).
+ * window passes. An attempt holds a point while it runs, so parallel guesses cannot exceed the limit
+ * either; a successful login clears its account's count. (Hence at most `perAccount` logins of one
+ * account may be in flight at once.) Counts live in Redis when it is configured, shared by every
+ * instance. Runs after `auth` (it needs the tenant).
  */
 export async function loginLimit(req: AppRequest, res: FluxResponse, next: NextFunction): Promise<void> {
   const { byAccount, byAddress } = limiters();
   const login = typeof req.data.login === 'string' ? req.data.login.toLowerCase().slice(0, 100) : '';
   const address = ipKeyGenerator(req.ip ?? 'unknown');
   const accountKey = `${req.tenant?.id ?? 0}:${login}`;
-  const [account, fromAddress] = await Promise.all([
-    login ? byAccount.get(accountKey) : Promise.resolve(null),
-    byAddress.get(address),
-  ]);
-  const blocked = [
-    account && account.consumedPoints >= byAccount.points ? account : null,
-    fromAddress && fromAddress.consumedPoints >= byAddress.points ? fromAddress : null,
-  ].filter((state) => state !== null);
-  if (blocked.length) {
-    const seconds = Math.max(1, Math.ceil(Math.max(...blocked.map((state) => state.msBeforeNext)) / 1000));
-    throw new TooManyRequestsError(seconds, 'Too many failed logins: try again later');
+  // Each attempt takes a point before the password is checked (atomically: parallel guesses cannot all
+  // pass the check), and gives it back when it did not fail; a successful login clears its account.
+  const taken: Array<[RateLimiterAbstract, string]> = [];
+  try {
+    await byAddress.consume(address);
+    taken.push([byAddress, address]);
+    if (login) {
+      await byAccount.consume(accountKey);
+      taken.push([byAccount, accountKey]);
+    }
+  } catch (refusal) {
+    for (const [limiter, key] of taken) await limiter.reward(key).catch(() => undefined);
+    if (refusal instanceof Error) throw refusal; // the store failed: a 500, logged
+    const msBeforeNext = (refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000;
+    throw new TooManyRequestsError(
+      Math.max(1, Math.ceil(msBeforeNext / 1000)),
+      'Too many failed logins: try again later',
+    );
   }
   res.once('finish', () => {
-    const counted =
-      res.statusCode === 401
-        ? Promise.all([login ? byAccount.penalty(accountKey) : null, byAddress.penalty(address)])
-        : res.statusCode === 200 && login
-          ? byAccount.delete(accountKey)
-          : Promise.resolve();
-    counted.catch((err: unknown) => Flux.log.warn('login limiter:', err));
+    if (res.statusCode === 401) return; // a failure: the points stay taken
+    const returned = taken.map(([limiter, key]) =>
+      limiter === byAccount && res.statusCode === 200 ? limiter.delete(key) : limiter.reward(key),
+    );
+    Promise.all(returned).catch((err: unknown) => Flux.log.warn('login limiter:', err));
   });
   next();
 }

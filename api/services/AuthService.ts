@@ -41,7 +41,7 @@ const TENANT_CACHE_MS = 5_000;
  */
 export class AuthService {
   private codec?: { secret: string; expiresIn: string | number; codec: JwtCodec<TokenPayload> };
-  private dummyHash?: Promise<string>;
+  private dummy?: { rounds: number; hash: Promise<string> };
   private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
 
   private jwt(): JwtCodec<TokenPayload> {
@@ -50,6 +50,20 @@ export class AuthService {
       this.codec = { secret, expiresIn, codec: new JwtCodec<TokenPayload>(secret, expiresIn) };
     }
     return this.codec.codec;
+  }
+
+  /** Signs a fresh token for `session` and extends the session's expiry to it. */
+  async refresh(session: Session): Promise<IssuedToken> {
+    const issued = this.issue(session);
+    session.expiresAt = new Date(issued.expiresAt);
+    await session.save();
+    return issued;
+  }
+
+  /** Revokes every unrevoked session of `userId` but `keepSessionId` (after a password change). */
+  async revokeOtherSessions(userId: number, keepSessionId?: number): Promise<void> {
+    const sessions = await Flux.Session.findAll({ where: { userId, revokedAt: null } });
+    for (const session of sessions) if (session.id !== keepSessionId) await this.revoke(session);
   }
 
   /** Signs a token for `session`. */
@@ -77,10 +91,13 @@ export class AuthService {
       include: [{ association: 'team' }],
     });
     // Compare against a dummy hash for unknown logins, so that timing does not reveal which logins exist.
-    this.dummyHash ??= bcrypt.hash('flux-dummy-password', 10);
+    // the same cost as real hashes, or the time of a refusal would tell unknown logins from known ones
+    const rounds = (Flux.config.auth as { bcryptRounds?: number } | undefined)?.bcryptRounds ?? 12;
+    if (this.dummy?.rounds !== rounds)
+      this.dummy = { rounds, hash: bcrypt.hash('flux-dummy-password', rounds) };
     const valid = user
       ? await user.checkPassword(password)
-      : (await bcrypt.compare(password, await this.dummyHash)) && false;
+      : (await bcrypt.compare(password, await this.dummy.hash)) && false;
     if (!user || !valid) throw new UnauthorizedError('Wrong login or password');
     return this.openSession(tenant, user, meta);
   }
@@ -149,11 +166,12 @@ export class AuthService {
    */
   async revoke(session: Session): Promise<void> {
     const until = session.expiresAt ? session.expiresAt.getTime() : Date.now() + 366 * 24 * 3600_000;
-    await Flux.revocations.revoke(session.id, until);
+    // the database first: it is the reference every instance falls back to if Redis fails
     if (!session.revokedAt) {
       session.revokedAt = new Date();
       await session.save();
     }
+    await Flux.revocations.revoke(session.id, until);
     // here at once, then on every other instance through the bus (here again: unbinding is idempotent)
     Flux.sockets.unbindSession(session.id, 'revoked');
     await Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id });

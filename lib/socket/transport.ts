@@ -79,6 +79,12 @@ export class SocketTransport extends EventEmitter {
   private readonly bySession = new Map<number, Set<Socket>>();
 
   private readonly trust: (address: string, hop: number) => boolean;
+  private draining = false;
+
+  /** From now on new requests are answered 503 `ShuttingDown`; those in flight finish (graceful stop). */
+  drain(): void {
+    this.draining = true;
+  }
 
   constructor(private readonly options: SocketTransportOptions) {
     super();
@@ -155,6 +161,10 @@ export class SocketTransport extends EventEmitter {
       });
     } catch (err) {
       reply(errorResponse(err instanceof ExpectedError ? err : new BadRequestError((err as Error).message)));
+      return;
+    }
+    if (this.draining) {
+      reply(errorResponse(new ExpectedError(503, 'ShuttingDown', 'The server is shutting down: reconnect')));
       return;
     }
     const data = socket.data as AuthSocketData;

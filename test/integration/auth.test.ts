@@ -205,6 +205,56 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
   });
 });
 
+describe('passwords and refreshes', () => {
+  it('When users change their own password, then the current one is required and their other sessions end', async () => {
+    await createTeamWithUser(
+      admin,
+      { name: 'Changers', role: 'bar' },
+      { login: 'changer', password: 'changer-password' },
+    );
+    const other = await login(server.url, 'changer', 'changer-password');
+    const current = await login(server.url, 'changer', 'changer-password');
+    const me = httpTransport(server.url, current);
+    const id = expectStatus<{ user: { id: number } }>(await me.request('GET', '/auth/me'), 200).user.id;
+    const missing = expectStatus<ErrorReply & { _error: { validation: Array<{ path: string }> } }>(
+      await me.request('PATCH', `/user/${id}`, { password: 'new-password-1' }),
+      400,
+    );
+    expect(missing._error.validation[0].path).toBe('currentPassword');
+    expectStatus(
+      await me.request('PATCH', `/user/${id}`, { password: 'new-password-1', currentPassword: 'wrong-one' }),
+      400,
+    );
+    expectStatus(
+      await me.request('PATCH', `/user/${id}`, {
+        password: 'new-password-1',
+        currentPassword: 'changer-password',
+      }),
+      200,
+    );
+    expectStatus(await me.request('GET', '/auth/me'), 200);
+    expect(
+      expectStatus<ErrorReply>(await httpTransport(server.url, other).request('GET', '/auth/me'), 403)._error
+        .code,
+    ).toBe('TokenRevoked');
+    await login(server.url, 'changer', 'new-password-1');
+  });
+
+  it('When a token is refreshed, then its session lasts as long as the new token', async () => {
+    const token = await login(server.url, 'bar', 'bar-password');
+    const sessionId = (jwt.decode(token) as { sessionId: number }).sessionId;
+    const before = (await Flux.Session.findByPk(sessionId))!.expiresAt!.getTime();
+    await new Promise((r) => setTimeout(r, 1100));
+    const fresh = expectStatus<{ jwt: string }>(
+      await httpTransport(server.url).request('POST', '/auth/jwt', { jwt: token }),
+      200,
+    ).jwt;
+    const after = (await Flux.Session.findByPk(sessionId))!.expiresAt!.getTime();
+    expect(after).toBeGreaterThan(before);
+    expect(after).toBe((jwt.decode(fresh) as { exp: number }).exp * 1000);
+  });
+});
+
 describe('/auth/ip', () => {
   it('When a user is registered for the peer address, then it logs in; forwarding headers are ignored', async () => {
     const kiosk = await createTeamWithUser(

@@ -309,6 +309,21 @@ describe.each(['http', 'socket'] as const)('administration without escalation ov
     coord.close();
   });
 
+  it('When the coordination edits or deletes a more powerful user, then 403; its own field users, fine', async () => {
+    const coord = await as('coord');
+    const admin = (await Flux.User.findOne({ where: { login: 'admin' } }))!;
+    const before = admin.password;
+    expectStatus(await coord.request('PATCH', `/user/${admin.id}`, { password: 'taken-over-password' }), 403);
+    expectStatus(
+      await coord.request('PATCH', `/user/${admin.id}`, { ip: '10.9.9.9', login: 'not-admin' }),
+      403,
+    );
+    expectStatus(await coord.request('DELETE', `/user/${admin.id}`), 403);
+    expect((await Flux.User.findByPk(admin.id))!.password).toBe(before);
+    expectStatus(await coord.request('PATCH', `/user/${user['bar-vip']}`, { name: `Bar VIP ${kind}` }), 200);
+    coord.close();
+  });
+
   it('When values collide with the encoding of groups or bcrypt, then 400', async () => {
     const coord = await as('coord');
     expectStatus(

@@ -209,13 +209,10 @@ describe('shape limits', () => {
       forceNew: true,
     });
     await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    const headers = { authorization: `Bearer ${await adminLogin(server.url)}` };
     const replies = await Promise.all(
       Array.from({ length: 10 }, () =>
-        socketRequest(socket, {
-          method: 'POST',
-          url: '/auth/login',
-          data: { login: 'admin', password: 'admin-test-password' },
-        }),
+        socketRequest(socket, { method: 'GET', url: '/user', data: { limit: 1000 }, headers }),
       ),
     );
     const statuses = replies.map((r) => r.statusCode);
@@ -230,5 +227,26 @@ describe('shape limits', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     expect(response.headers.get('x-powered-by')).toBeNull();
+  });
+});
+
+describe('parallel guesses', () => {
+  it('When many guesses for one account arrive at once, then no more than the limit are checked', async () => {
+    expectStatus(
+      await admin.request('POST', '/user', { login: 'parallel', password: 'parallel-password' }),
+      201,
+    );
+    const http = httpTransport(server.url);
+    const guesses = Array.from({ length: 20 }, (_, i) =>
+      http.request(
+        'POST',
+        '/auth/login',
+        { login: 'parallel', password: i === 19 ? 'parallel-password' : `guess-${i}` },
+        from(nextAddress()),
+      ),
+    );
+    const statuses = (await Promise.all(guesses)).map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(16);
   });
 });

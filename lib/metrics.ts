@@ -1,0 +1,86 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Server } from 'socket.io';
+import type { FluxSocketData, PubSub } from './pubsub.js';
+
+/**
+ * Prometheus metrics (SPEC §16) with prom-client: request durations by route, status and transport
+ * (HTTP and socket virtual requests), connected sockets, subscriptions, events published and delivered,
+ * plus the process defaults (CPU, memory, event loop). One registry per running server.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly duration: Histogram<'method' | 'route' | 'status' | 'transport'>;
+
+  constructor(io: Server, pubsub: PubSub) {
+    collectDefaultMetrics({ register: this.registry });
+    this.duration = new Histogram({
+      name: 'flux_request_duration_seconds',
+      help: 'Duration of HTTP requests and socket virtual requests, by route pattern, status and transport',
+      labelNames: ['method', 'route', 'status', 'transport'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'flux_sockets_connected',
+      help: 'Sockets connected to this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(io.of('/').sockets.size);
+      },
+    });
+    new Gauge({
+      name: 'flux_subscriptions',
+      help: 'Model subscriptions of the sockets of this instance',
+      registers: [this.registry],
+      collect() {
+        let total = 0;
+        for (const socket of io.of('/').sockets.values())
+          total += (socket.data as FluxSocketData).subscriptions?.size ?? 0;
+        this.set(total);
+      },
+    });
+    let published = 0;
+    new Counter({
+      name: 'flux_events_published_total',
+      help: 'Model changes published by this instance',
+      registers: [this.registry],
+      collect() {
+        this.inc(pubsub.stats.published - published);
+        published = pubsub.stats.published;
+      },
+    });
+    let delivered = 0;
+    new Counter({
+      name: 'flux_events_delivered_total',
+      help: 'Model changes delivered to the subscribers of this instance',
+      registers: [this.registry],
+      collect() {
+        this.inc(pubsub.stats.delivered - delivered);
+        delivered = pubsub.stats.delivered;
+      },
+    });
+  }
+
+  /** Global middleware timing each request until its response finishes. */
+  middleware() {
+    const duration = this.duration;
+    return function requestMetrics(req: Request, res: Response, next: NextFunction): void {
+      const started = process.hrtime.bigint();
+      res.once('finish', () => {
+        const route = req.route?.path as string | undefined;
+        duration.observe(
+          {
+            method: req.method,
+            // the route pattern, never the raw URL: ids would explode the label space
+            route: route ? (req.baseUrl || '') + route : 'unmatched',
+            status: String(res.statusCode),
+            transport: (req as Request & { isSocket?: boolean }).isSocket ? 'socket' : 'http',
+          },
+          Number(process.hrtime.bigint() - started) / 1e9,
+        );
+      });
+      next();
+    };
+  }
+}
