@@ -12,6 +12,7 @@ export default {
     'user/admin',
     'session/read',
     'session/admin',
+    'upload/admin',
     'alert/admin',
     'alertButton/admin',
     'message/admin',

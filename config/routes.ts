@@ -20,6 +20,12 @@ export default {
   'get /auth/roles': { action: 'AuthController.roles', middlewares: authenticated },
 
   ...crudRoutes('team', 'TeamController', authenticated),
+  'post /user/avatar/:id': {
+    action: 'UserController.uploadAvatar',
+    middlewares: authenticated,
+    file: 'avatar',
+  },
+  'get /user/avatar/:id': { action: 'UserController.getAvatar', middlewares: authenticated },
   ...crudRoutes('user', 'UserController', authenticated),
 
   ...crudRoutes('alert', 'AlertController', authenticated),
@@ -30,6 +36,11 @@ export default {
 
   'get /message/channels': { action: 'MessageController.channels', middlewares: authenticated },
   ...crudRoutes('message', 'MessageController', authenticated),
+
+  'post /upload/presign': { action: 'UploadController.presign', middlewares: authenticated },
+  'post /upload/confirm': { action: 'UploadController.confirm', middlewares: authenticated },
+  'get /upload': { action: 'UploadController.find', middlewares: authenticated },
+  'get /upload/:id': { action: 'UploadController.get', middlewares: authenticated },
 
   'post /tenant': { action: 'TenantController.create', middlewares: authenticated },
   'get /tenant': { action: 'TenantController.find', middlewares: authenticated },

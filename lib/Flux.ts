@@ -7,7 +7,6 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import bytes from 'bytes';
 import type { Express, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import multer from 'multer';
 import { DataTypes, type Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
 import {
@@ -35,6 +34,7 @@ import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { SocketTransport } from './socket/transport.js';
+import { type UploadOptions, uploadMiddleware } from './upload.js';
 
 /**
  * The Flux singleton (SPEC §3): one object, importable anywhere, always the same instance.
@@ -417,13 +417,15 @@ export class FluxApp {
     }
   }
 
-  /** Multer for one `file` route, with `config.upload` limits; files land outside any served folder. */
-  private uploadMiddleware(field: string): RequestHandler {
-    const upload = (this.config.upload ?? {}) as { dir?: string; maxFileSize?: number };
-    return multer({
-      dest: path.resolve(this.rootdir, upload.dir ?? 'uploads/tmp'),
-      limits: { fileSize: upload.maxFileSize ?? 5 * 1024 * 1024, files: 1, fields: 20 },
-    }).single(field);
+  /** The upload chain of one `file` route, with `config.upload` limits (lib/upload.ts). */
+  private uploadMiddleware(field: string): RequestHandler[] {
+    const upload = (this.config.upload ?? {}) as Partial<UploadOptions>;
+    return uploadMiddleware(field, {
+      dir: path.resolve(this.rootdir, upload.dir ?? 'uploads'),
+      maxFileSize: upload.maxFileSize ?? 5 * 1024 * 1024,
+      maxFiles: upload.maxFiles ?? 1,
+      mimeTypes: upload.mimeTypes ?? ['image/png', 'image/jpeg', 'image/webp', 'image/gif'],
+    });
   }
 }
 

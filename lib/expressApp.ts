@@ -27,8 +27,8 @@ export interface ExpressAppOptions {
   rateLimiter?: RequestHandler;
   /** Deepest accepted nesting of a JSON body. */
   maxDepth: number;
-  /** Builds the multer middleware of a `file` route. */
-  upload: (field: string) => RequestHandler;
+  /** Builds the upload chain (multer and content checks) of a `file` route. */
+  upload: (field: string) => RequestHandler | RequestHandler[];
   log: Logger;
 }
 
@@ -77,7 +77,7 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
       dataParser as unknown as RequestHandler,
       ...options.routeMiddlewares.map(named),
       ...route.middlewares.map(named),
-      ...(route.file ? [httpOnlyUpload(route), options.upload(route.file)] : []),
+      ...(route.file ? [httpOnlyUpload(route), options.upload(route.file)].flat() : []),
       action,
     ];
     app[route.method](route.path, ...chain);

@@ -5,6 +5,7 @@ import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
 import type { Tenant } from '../models/Tenant.js';
 import { authService, DEFAULT_TENANT } from '../services/AuthService.js';
+import { avatarBytes } from '../services/AvatarService.js';
 import type { AppRequest } from '../types.js';
 
 const slug = z.string().regex(/^[a-z0-9-]{1,63}$/, 'slug must be lower-case letters, digits and dashes');
@@ -106,6 +107,10 @@ export class TenantController {
     const sockets = [...Flux.io.of('/').sockets.values()].filter(
       (socket) => Flux.sockets.auth(socket)?.tenantId === tenant.id,
     );
-    res.ok({ tenantId: tenant.id, rows, sockets: sockets.length, storageBytes: 0 });
+    const [uploads, avatars] = await Promise.all([
+      Flux.Upload.sum('size', { where: { tenantId: tenant.id } }),
+      avatarBytes(tenant.id),
+    ]);
+    res.ok({ tenantId: tenant.id, rows, sockets: sockets.length, storageBytes: (uploads || 0) + avatars });
   }
 }

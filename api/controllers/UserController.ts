@@ -1,9 +1,10 @@
-import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { ModelController, type RequestContext } from '../../lib/ModelController.js';
 import { User } from '../models/User.js';
 import { authService } from '../services/AuthService.js';
+import { findAvatar, storeAvatar } from '../services/AvatarService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
@@ -40,6 +41,52 @@ export class UserController extends ModelController<User> {
       const keep = String(req.params.id) === String(ctx.user.id) ? req.session?.id : undefined;
       await authService.revokeOtherSessions(Number(req.params.id), keep);
     }
+  }
+
+  /**
+   * `POST /user/avatar/:id` (multipart field `avatar`): the image, resized to fit 512×512, becomes the
+   * user's avatar; `avatarUpdatedAt` moves (and is published). Own avatar, or `user/admin` over users one
+   * may change. PNG, JPEG, WebP or GIF by content.
+   * @throws 400 no file / not an image, 403 not allowed, 404 unreadable user, 413 too large.
+   */
+  async uploadAvatar(req: AppRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const target = await this.findReadable(ctx, this.id(req));
+    if (target.id !== ctx.user.id) {
+      if (!User.teamCan(ctx.team, 'admin'))
+        throw new ForbiddenError('Only your own avatar, or with user/admin');
+      await this.checkItem(ctx, target);
+    }
+    if (!req.file) throw new BadRequestError('Send the image as multipart/form-data field "avatar"');
+    try {
+      await storeAvatar(req.file.path, ctx.tenant.id, target.id);
+    } catch {
+      throw new BadRequestError('The image could not be read');
+    }
+    target.avatarUpdatedAt = new Date();
+    await target.save();
+    res.ok(target);
+  }
+
+  /**
+   * `GET /user/avatar/:id` → the avatar (image/webp) of a user one may read, with validators (ETag,
+   * Last-Modified) and `Cache-Control: private, max-age=300`. 404 without avatar.
+   */
+  async getAvatar(req: AppRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const target = await this.findReadable(ctx, this.id(req));
+    const avatar = await findAvatar(ctx.tenant.id, target.id);
+    if (!avatar) throw new NotFoundError('This user has no avatar');
+    await new Promise<void>((resolve, reject) => {
+      res.sendFile(
+        avatar.path,
+        {
+          headers: { 'Content-Type': 'image/webp', 'Cache-Control': 'private, max-age=300' },
+          dotfiles: 'deny',
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
   }
 
   /** Acting on another user is acting on their role: only on users whose role one holds entirely. */

@@ -35,6 +35,8 @@ export class User
   declare ip: string | null;
   declare teamId: number | null;
   declare preferences: CreationOptional<Record<string, unknown>>;
+  /** When the avatar last changed (null: none); clients fetch `GET /user/avatar/:id` again when it moves. */
+  declare avatarUpdatedAt: CreationOptional<Date | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
   declare team?: NonAttribute<Team>;
@@ -72,6 +74,7 @@ export class User
     ip: { type: DataTypes.STRING(64), allowNull: true, validate: { isIP: true } },
     teamId: { type: DataTypes.INTEGER, allowNull: true },
     preferences: { type: DataTypes.JSON, allowNull: false, defaultValue: {} },
+    avatarUpdatedAt: { type: DataTypes.DATE, allowNull: true },
     createdAt: DataTypes.DATE,
     updatedAt: DataTypes.DATE,
   };

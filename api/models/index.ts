@@ -8,6 +8,7 @@ import type { Message } from './Message.js';
 import type { Session } from './Session.js';
 import type { Team } from './Team.js';
 import type { Tenant } from './Tenant.js';
+import type { Upload } from './Upload.js';
 import type { User } from './User.js';
 
 declare module '../../lib/Flux.js' {
@@ -18,6 +19,7 @@ declare module '../../lib/Flux.js' {
     Session: typeof Session;
     Team: typeof Team;
     Tenant: typeof Tenant;
+    Upload: typeof Upload;
     User: typeof User;
   }
 }

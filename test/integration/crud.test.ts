@@ -257,6 +257,18 @@ describe.each(['http', 'socket'] as const)('CRUD over %s', (kind) => {
     expect(expectStatus<{ _error: { code: string } }>(reply, 400)._error.code).toBe('BadRequest');
   });
 
+  it('When direct uploads are not configured, then presign and confirm are 404', async () => {
+    expectStatus(
+      await asAdmin.request('POST', '/upload/presign', {
+        filename: 'a.pdf',
+        contentType: 'application/pdf',
+        size: 3,
+      }),
+      404,
+    );
+    expectStatus(await asAdmin.request('POST', '/upload/confirm', { key: '1/1/x' }), 404);
+  });
+
   it('When subscribe is requested over plain HTTP, then 400', async () => {
     const reply = await asAdmin.request('POST', '/user/subscribe');
     expectStatus(reply, kind === 'http' ? 400 : 200);

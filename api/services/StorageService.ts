@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Flux } from '../../lib/Flux.js';
+
+/** `config.upload.s3`: where direct uploads go. */
+export interface S3Config {
+  bucket: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  maxSize?: number;
+  expiresIn?: number;
+  contentTypes?: string[];
+}
+
+export const DEFAULT_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'];
+
+let cached: { config: S3Config; client: S3Client } | undefined;
+
+/** The S3 configuration, or undefined when direct uploads are off. */
+export function s3Config(): S3Config | undefined {
+  return (Flux.config.upload as { s3?: S3Config } | undefined)?.s3;
+}
+
+function client(config: S3Config): S3Client {
+  if (cached?.config !== config) {
+    cached = {
+      config,
+      client: new S3Client({
+        region: config.region,
+        endpoint: config.endpoint,
+        forcePathStyle: config.forcePathStyle,
+        credentials:
+          config.accessKeyId && config.secretAccessKey
+            ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+            : undefined,
+      }),
+    };
+  }
+  return cached.client;
+}
+
+/** The key prefix of a user's uploads: `<tenantId>/<userId>/`. */
+export function keyPrefix(tenantId: number, userId: number): string {
+  return `${tenantId}/${userId}/`;
+}
+
+/** A file name reduced to safe characters (never a path): `../../x y.png` → `x_y.png`. */
+export function safeFileName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const cleaned = base
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '')
+    .slice(0, 100);
+  return cleaned || 'file';
+}
+
+/**
+ * A pre-signed PUT (AWS SDK v3, Signature V4) for one object under the user's prefix. The signature binds
+ * the content type and the exact length: the store refuses a PUT with other values.
+ */
+export async function presignUpload(
+  config: S3Config,
+  prefix: string,
+  filename: string,
+  contentType: string,
+  size: number,
+): Promise<{ uploadUrl: string; key: string; expiresIn: number }> {
+  const key = `${prefix}${randomUUID()}-${safeFileName(filename)}`;
+  const expiresIn = config.expiresIn ?? 300;
+  const command = new PutObjectCommand({
+    Bucket: config.bucket,
+    Key: key,
+    ContentType: contentType,
+    ContentLength: size,
+  });
+  const uploadUrl = await getSignedUrl(client(config), command, {
+    expiresIn,
+    signableHeaders: new Set(['content-type', 'content-length']),
+  });
+  return { uploadUrl, key, expiresIn };
+}
+
+/** Size and type of a stored object, or null when it does not exist. */
+export async function headObject(
+  config: S3Config,
+  key: string,
+): Promise<{ size: number; contentType: string } | null> {
+  try {
+    const head = await client(config).send(new HeadObjectCommand({ Bucket: config.bucket, Key: key }));
+    return { size: head.ContentLength ?? 0, contentType: head.ContentType ?? 'application/octet-stream' };
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (err as Error).name === 'NotFound') return null;
+    throw err;
+  }
+}

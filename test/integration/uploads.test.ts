@@ -1,0 +1,257 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import S3rver from 's3rver';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
+import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * Uploads (SPEC §14): avatars through multer + file-type + sharp, and direct uploads to S3 with
+ * pre-signed URLs, against a local S3-compatible server (s3rver) started here.
+ */
+
+let server: TestServer;
+let s3: S3rver;
+let uploadDir: string;
+let s3Dir: string;
+let admin: Transport;
+let barToken: string;
+let bar: { teamId: number; userId: number };
+const MAX_FILE = 300 * 1024;
+
+beforeAll(async () => {
+  uploadDir = mkdtempSync(path.join(tmpdir(), 'flux-uploads-'));
+  s3Dir = mkdtempSync(path.join(tmpdir(), 'flux-s3-'));
+  s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: s3Dir,
+    configureBuckets: [{ name: 'flux-test', configs: [] }],
+  });
+  const { port } = (await s3.run()) as AddressInfo;
+  server = await startTestServer({
+    upload: {
+      dir: uploadDir,
+      maxFileSize: MAX_FILE,
+      s3: {
+        bucket: 'flux-test',
+        region: 'us-east-1',
+        endpoint: `http://127.0.0.1:${port}`,
+        forcePathStyle: true,
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        maxSize: 1024 * 1024,
+        expiresIn: 120,
+      },
+    },
+  });
+  admin = httpTransport(server.url, await adminLogin(server.url));
+  bar = await createTeamWithUser(
+    admin,
+    { name: 'Bar', role: 'bar' },
+    { login: 'bar', password: 'bar-password' },
+  );
+  await createTeamWithUser(
+    admin,
+    { name: 'Bar 2', role: 'bar' },
+    { login: 'bar2', password: 'bar2-password' },
+  );
+  barToken = await login(server.url, 'bar', 'bar-password');
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await s3?.close();
+  rmSync(uploadDir, { recursive: true, force: true });
+  rmSync(s3Dir, { recursive: true, force: true });
+});
+
+const image = (width: number, height: number) =>
+  sharp({ create: { width, height, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .png()
+    .toBuffer();
+
+async function postAvatar(token: string, userId: number, file: Buffer, name = 'me.png', type = 'image/png') {
+  const form = new FormData();
+  form.append('avatar', new Blob([file], { type }), name);
+  const response = await fetch(`${server.url}/user/avatar/${userId}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const leftovers = () => readdirSync(path.join(uploadDir, 'tmp'));
+
+describe('avatars', () => {
+  it('When users upload their avatar, then it is resized to fit 512×512 and served with its type and caching', async () => {
+    const reply = await postAvatar(barToken, bar.userId, await image(1200, 800));
+    expect(reply.status).toBe(200);
+    expect(reply.body.avatarUpdatedAt).toBeTruthy();
+    const response = await fetch(`${server.url}/user/avatar/${bar.userId}`, {
+      headers: { authorization: `Bearer ${barToken}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/webp');
+    expect(response.headers.get('cache-control')).toBe('private, max-age=300');
+    expect(response.headers.get('last-modified')).toBeTruthy();
+    const meta = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([512, 341]);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('When the avatar is fetched over the socket, then the ack carries the image bytes', async () => {
+    const socket = await connectSocket(server.url);
+    const reply = await socketRequest(socket, {
+      method: 'GET',
+      url: `/user/avatar/${bar.userId}`,
+      headers: { authorization: `Bearer ${barToken}` },
+    });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.headers['content-type']).toBe('image/webp');
+    expect((await sharp(reply.data as Buffer).metadata()).format).toBe('webp');
+    socket.close();
+  });
+
+  it('When a file is sent over the socket, then 400 names the HTTP route to use', async () => {
+    const socket = await connectSocket(server.url);
+    const reply = await socketRequest(socket, {
+      method: 'POST',
+      url: `/user/avatar/${bar.userId}`,
+      data: { avatar: await image(10, 10) },
+      headers: { authorization: `Bearer ${barToken}` },
+    });
+    expect(reply.statusCode).toBe(400);
+    expect((reply.data as { _error: { message: string } })._error.message).toContain('POST /user/avatar/:id');
+    socket.close();
+  });
+
+  it('When the file is too large, not an image (renamed), missing, or named to escape, then 4xx and nothing stays on disk', async () => {
+    const huge = Buffer.concat([await image(10, 10), Buffer.alloc(MAX_FILE)]);
+    expect((await postAvatar(barToken, bar.userId, huge)).status).toBe(413);
+    const text = Buffer.from('#!/bin/sh\necho not an image\n'.repeat(20));
+    const renamed = await postAvatar(barToken, bar.userId, text, 'photo.png', 'image/png');
+    expect(renamed.status).toBe(400);
+    expect(JSON.stringify(renamed.body)).toContain('File type not allowed');
+    const none = await fetch(`${server.url}/user/avatar/${bar.userId}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${barToken}`, 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x--\r\n',
+    });
+    expect(none.status).toBe(400);
+    const escaping = await postAvatar(barToken, bar.userId, await image(20, 20), '../../../../tmp/evil.png');
+    expect(escaping.status).toBe(200);
+    expect(leftovers()).toEqual([]);
+    const everything = readdirSync(uploadDir, { recursive: true }).map(String);
+    expect(everything.some((file) => file.includes('evil'))).toBe(false);
+  });
+
+  it('When someone else’s avatar is set without user/admin, then 403; an unreadable user is 404', async () => {
+    const other = (await Flux.User.findOne({ where: { login: 'bar2' } }))!;
+    expect((await postAvatar(barToken, other.id, await image(20, 20))).status).toBe(404);
+    const mate = await createTeamWithUser(
+      admin,
+      { name: 'Bar 3', role: 'bar' },
+      { login: 'bar3', password: 'bar3-password' },
+    );
+    expectStatus(await admin.request('PATCH', `/user/${mate.userId}`, { teamId: bar.teamId }), 200);
+    expect((await postAvatar(barToken, mate.userId, await image(20, 20))).status).toBe(403);
+    const adminToken = await adminLogin(server.url);
+    expect((await postAvatar(adminToken, mate.userId, await image(20, 20))).status).toBe(200);
+    const missing = await fetch(`${server.url}/user/avatar/1`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe('direct uploads to S3', () => {
+  it('When a user presigns, PUTs to the URL and confirms, then the upload is recorded under its key', async () => {
+    const bar1 = httpTransport(server.url, barToken);
+    const content = Buffer.from('%PDF-1.4 a small pdf document');
+    const presigned = expectStatus<{ uploadUrl: string; key: string; expiresIn: number }>(
+      await bar1.request('POST', '/upload/presign', {
+        filename: '../Stock report.pdf',
+        contentType: 'application/pdf',
+        size: content.length,
+      }),
+      200,
+    );
+    expect(presigned.expiresIn).toBe(120);
+    expect(presigned.key).toMatch(new RegExp(`^1/${bar.userId}/[0-9a-f-]{36}-Stock_report\\.pdf$`));
+    const put = await fetch(presigned.uploadUrl, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/pdf' },
+      body: content,
+    });
+    expect(put.status).toBe(200);
+    const upload = expectStatus(await bar1.request('POST', '/upload/confirm', { key: presigned.key }), 201);
+    expect(upload).toMatchObject({
+      key: presigned.key,
+      userId: bar.userId,
+      size: content.length,
+      filename: 'Stock_report.pdf',
+    });
+    expect(expectStatus<unknown[]>(await bar1.request('GET', '/upload'), 200)).toHaveLength(1);
+    expectStatus(await bar1.request('POST', '/upload/confirm', { key: presigned.key }), 400);
+    const usage = expectStatus<{ storageBytes: number }>(await admin.request('GET', '/tenant/1/usage'), 200);
+    expect(usage.storageBytes).toBeGreaterThanOrEqual(content.length);
+  });
+
+  it('When a URL is presigned, then it signs the content type and the length, and expires', async () => {
+    const bar1 = httpTransport(server.url, barToken);
+    const presigned = expectStatus<{ uploadUrl: string; key: string }>(
+      await bar1.request('POST', '/upload/presign', {
+        filename: 'a.png',
+        contentType: 'image/png',
+        size: 10,
+      }),
+      200,
+    );
+    // S3 refuses a PUT whose signed headers differ (the local server does not check them all)
+    const url = new URL(presigned.uploadUrl);
+    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(
+      expect.arrayContaining(['content-length', 'content-type']),
+    );
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('120');
+    expect(url.pathname).toBe(`/flux-test/${presigned.key}`);
+    expectStatus(await bar1.request('POST', '/upload/confirm', { key: presigned.key }), 400);
+  });
+
+  it('When a presign or confirm is out of bounds, then 400', async () => {
+    const bar1 = httpTransport(server.url, barToken);
+    expectStatus(
+      await bar1.request('POST', '/upload/presign', {
+        filename: 'x.exe',
+        contentType: 'application/x-msdownload',
+        size: 10,
+      }),
+      400,
+    );
+    expectStatus(
+      await bar1.request('POST', '/upload/presign', {
+        filename: 'x.pdf',
+        contentType: 'application/pdf',
+        size: 10 * 1024 * 1024,
+      }),
+      400,
+    );
+    expectStatus(
+      await bar1.request('POST', '/upload/presign', { filename: 'x.pdf', contentType: 'application/pdf' }),
+      400,
+    );
+    expectStatus(await bar1.request('POST', '/upload/confirm', { key: '1/999/someone-else.pdf' }), 400);
+    expectStatus(await bar1.request('POST', '/upload/confirm', { key: `1/${bar.userId}/../../x` }), 400);
+    expectStatus(
+      await bar1.request('POST', '/upload/confirm', { key: `1/${bar.userId}/never-uploaded.pdf` }),
+      400,
+    );
+  });
+});
