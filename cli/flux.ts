@@ -1,31 +1,161 @@
 #!/usr/bin/env tsx
 /**
- * The `flux` command (SPEC §15), with commander. It boots Flux without listening (config, database,
- * migrations, models), runs one command, and exits non-zero with a clear message on any error.
- * Writes go through the models, so they are published like API writes (to a running server's
- * subscribers only when both share a bus, i.e. with REDIS_URL — not yet available).
+ * The `flux` command (SPEC §15), with commander. Each command boots Flux without listening (config,
+ * database, models; migrations except for `migrate` itself), runs, and exits: 0 on success, 1 with a
+ * clear message on any error. Writes go through the models, so they are published like API writes; a
+ * running server's subscribers receive them when both share Redis (`REDIS_URL`).
+ *
+ *   npx flux migrate [up|down|status]      npx flux routes
+ *   npx flux user:create --login bob --password … --team Bar [--name Bob] [--tenant default]
+ *   npx flux user:make-admin -u bob [--tenant default]
+ *   npx flux team:create --name Bar --role bar [--group bars] [--location …] [--tenant default]
+ *   npx flux fixtures [--tenant default]   npx flux config:check
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadDemoEvent } from '../api/services/fixtures.js';
-import { Flux } from '../lib/Flux.js';
+import { Flux, type StartOptions } from '../lib/Flux.js';
 
-const program = new Command('flux').description('Flux command line').showHelpAfterError();
+/** A user-facing failure: printed without a stack. */
+class CliError extends Error {}
 
-/** Runs `action` with Flux booted (quiet logs), then stops it; errors exit with code 1. */
-async function withFlux(action: () => Promise<void>): Promise<void> {
+const quiet = { log: { level: process.env.LOG_LEVEL || 'warn', dir: false } };
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** The readable reason of an error: Sequelize validation items, or the message. */
+function reason(err: unknown): string {
+  const items = (err as { errors?: Array<{ message?: string }> }).errors;
+  if (Array.isArray(items) && items.length) return items.map((item) => item.message).join('; ');
+  return (err as Error).message;
+}
+
+/** Runs `action` with Flux booted, then stops it; errors exit with code 1. */
+async function withFlux(action: () => Promise<void>, options: StartOptions = {}): Promise<void> {
   try {
-    await Flux.start({
-      listen: false,
-      config: { log: { level: process.env.LOG_LEVEL || 'warn', dir: false } },
-    });
+    await Flux.start({ listen: false, ...options, config: { ...quiet, ...options.config } });
     await action();
     await Flux.stop();
   } catch (err) {
-    process.stderr.write(`flux: ${(err as Error).message}\n`);
+    process.stderr.write(`flux: ${reason(err)}\n`);
+    if (!(err instanceof CliError) && process.env.FLUX_DEBUG)
+      process.stderr.write(`${(err as Error).stack}\n`);
     await Flux.stop().catch(() => undefined);
-    process.exit(1);
+    process.exitCode = 1;
   }
 }
+
+async function tenantId(slug: string): Promise<number> {
+  const tenant = await Flux.Tenant.findOne({ where: { slug } });
+  if (!tenant) throw new CliError(`no tenant "${slug}"`);
+  return tenant.id;
+}
+
+const program = new Command('flux')
+  .description('Flux command line: migrations, users and teams, demo data, route table, config check')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    process.exit(err.exitCode);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending migrations (up), revert the latest (down), or list them (status)')
+  .argument(
+    '[action]',
+    'up, down or status',
+    (value) => {
+      if (!['up', 'down', 'status'].includes(value))
+        throw new InvalidArgumentError('expected up, down or status');
+      return value;
+    },
+    'up',
+  )
+  .action((action: 'up' | 'down' | 'status') =>
+    withFlux(
+      async () => {
+        const migrator = Flux.migrator();
+        if (action === 'status') {
+          for (const m of await migrator.executed()) print(`up       ${m.name}`);
+          for (const m of await migrator.pending()) print(`pending  ${m.name}`);
+        } else if (action === 'up') {
+          const applied = await migrator.up();
+          print(applied.length ? `applied ${applied.map((m) => m.name).join(', ')}` : 'nothing to apply');
+        } else {
+          const reverted = await migrator.down();
+          if (!reverted.length) throw new CliError('no migration to revert');
+          print(`reverted ${reverted.map((m) => m.name).join(', ')}`);
+        }
+      },
+      { migrate: false, bootstrap: false },
+    ),
+  );
+
+program
+  .command('user:create')
+  .description('create a user in a team')
+  .requiredOption('--login <login>', 'login, unique in the tenant')
+  .requiredOption('--password <password>', 'password (see auth.minPasswordLength)')
+  .requiredOption('--team <name>', 'name of an existing team')
+  .option('--name <name>', 'display name')
+  .option('--tenant <slug>', 'tenant', 'default')
+  .action((options: { login: string; password: string; team: string; name?: string; tenant: string }) =>
+    withFlux(async () => {
+      const tenant = await tenantId(options.tenant);
+      const team = await Flux.Team.findOne({ where: { tenantId: tenant, name: options.team } });
+      if (!team) throw new CliError(`no team "${options.team}" in tenant "${options.tenant}"`);
+      const user = await Flux.User.create({
+        tenantId: tenant,
+        login: options.login,
+        name: options.name ?? options.login,
+        password: options.password,
+        teamId: team.id,
+        ip: null,
+      });
+      print(`created user ${user.login} (#${user.id}) in team ${team.name} (${team.role})`);
+    }),
+  );
+
+program
+  .command('user:make-admin')
+  .description("move a user into the tenant's Admin team (role admin), creating the team if needed")
+  .requiredOption('-u, --user <login>', 'login of the user')
+  .option('--tenant <slug>', 'tenant', 'default')
+  .action((options: { user: string; tenant: string }) =>
+    withFlux(async () => {
+      const tenant = await tenantId(options.tenant);
+      const user = await Flux.User.findOne({ where: { tenantId: tenant, login: options.user } });
+      if (!user) throw new CliError(`no user "${options.user}" in tenant "${options.tenant}"`);
+      const [team] = await Flux.Team.findOrCreate({
+        where: { tenantId: tenant, name: 'Admin' },
+        defaults: { tenantId: tenant, name: 'Admin', role: 'admin', group: null, location: null },
+      });
+      if (team.role !== 'admin')
+        throw new CliError('the team "Admin" of this tenant does not have the role admin');
+      user.teamId = team.id;
+      await user.save();
+      print(`${user.login} is now in the team Admin (role admin)`);
+    }),
+  );
+
+program
+  .command('team:create')
+  .description('create a team')
+  .requiredOption('--name <name>', 'name, unique in the tenant')
+  .requiredOption('--role <role>', 'a role of config/roles.ts')
+  .option('--group <group>', 'group of teams (alert buttons, group channel)')
+  .option('--location <location>', 'where the team is')
+  .option('--tenant <slug>', 'tenant', 'default')
+  .action((options: { name: string; role: string; group?: string; location?: string; tenant: string }) =>
+    withFlux(async () => {
+      const team = await Flux.Team.create({
+        tenantId: await tenantId(options.tenant),
+        name: options.name,
+        role: options.role,
+        group: options.group ?? null,
+        location: options.location ?? null,
+      });
+      print(`created team ${team.name} (#${team.id}, role ${team.role})`);
+    }),
+  );
 
 program
   .command('fixtures')
@@ -35,15 +165,56 @@ program
     withFlux(async () => {
       const summary = await loadDemoEvent(options.tenant);
       if (!summary.created) {
-        process.stdout.write(`The demo event is already loaded in tenant "${summary.tenant}".\n`);
+        print(`The demo event is already loaded in tenant "${summary.tenant}".`);
         return;
       }
-      process.stdout.write(
+      print(
         `Loaded the demo event into tenant "${summary.tenant}": ${summary.teams} teams, ${summary.users} users, ` +
           `${summary.buttons} alert buttons, ${summary.alerts} alerts, ${summary.messages} messages.\n` +
-          `Every demo user's password is "${summary.password}" (e.g. coord, bar-nord, logistics, security).\n`,
+          `Every demo user's password is "${summary.password}" (e.g. coord, bar-nord, logistics, security).`,
       );
     }),
+  );
+
+program
+  .command('routes')
+  .description('print the route table with the middlewares of each route, in order')
+  .action(() =>
+    withFlux(
+      async () => {
+        const global = ['dataParser', ...Flux.config.server.middlewares];
+        const rows = Flux.routes.map((route) => [
+          route.method.toUpperCase(),
+          route.path,
+          `${route.controller}.${route.action}`,
+          [...global, ...route.middlewares, ...(route.file ? [`upload(${route.file})`] : [])].join(', '),
+        ]);
+        const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
+        for (const row of rows)
+          print(row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  '));
+      },
+      { migrate: false, bootstrap: false, config: { database: { url: undefined, storage: ':memory:' } } },
+    ),
+  );
+
+program
+  .command('config:check')
+  .description('load and validate the configuration, roles and route table, without touching the database')
+  .action(() =>
+    withFlux(
+      async () => {
+        print(
+          `Configuration OK (${Flux.env}): ${Flux.routes.length} routes, ${Flux.roles.size} roles, ` +
+            `${Object.keys(Flux.models).length} models; database ${Flux.config.database.url ? 'PostgreSQL' : 'SQLite'}` +
+            `${Flux.config.redis.url ? ', Redis' : ''}`,
+        );
+      },
+      {
+        migrate: false,
+        bootstrap: false,
+        config: { database: { url: undefined, storage: ':memory:' }, redis: { url: undefined } },
+      },
+    ),
   );
 
 await program.parseAsync(process.argv);

@@ -56,6 +56,10 @@ export interface StartOptions {
   config?: PlainObject;
   /** False for tools (CLI, scripts): everything is loaded and migrated, nothing listens. Default true. */
   listen?: boolean;
+  /** False to leave the schema alone (the `migrate` command drives migrations itself). Default true. */
+  migrate?: boolean;
+  /** False to skip `api/bootstrap.ts` (first-start data). Default true. */
+  bootstrap?: boolean;
 }
 
 /** The application config: the validated core keys plus every other `config/X.ts`. */
@@ -174,7 +178,7 @@ export class FluxApp {
         (this.config.roles ?? {}) as Record<string, unknown>,
         this.permissionNamespaces(),
       );
-      await createMigrator(this.sequelize, path.join(this.rootdir, 'migrations'), this.log).up();
+      if (options.migrate !== false) await this.migrator().up();
       await this.loadControllers();
       await this.loadMiddlewares();
       this.routes = parseRouteTable(this.config.routes ?? {}, {
@@ -238,7 +242,7 @@ export class FluxApp {
       });
       if (this.bus instanceof RedisBus) await this.bus.whenReady();
 
-      await this.runBootstrap();
+      if (options.bootstrap !== false) await this.runBootstrap();
 
       if (options.listen === false) {
         this.running = true;
@@ -337,6 +341,11 @@ export class FluxApp {
     client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));
     this.redisClients.push(client);
     return client;
+  }
+
+  /** The umzug migrator of `migrations/` over the open database. */
+  migrator() {
+    return createMigrator(this.sequelize, path.join(this.rootdir, 'migrations'), this.log);
   }
 
   /** Registers cleanup run by `stop()` (timers, connections of the application), last registered first. */

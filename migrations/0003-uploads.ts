@@ -26,5 +26,11 @@ export async function up({ context: { queryInterface } }: { context: MigrationCo
 
 export async function down({ context: { queryInterface } }: { context: MigrationContext }): Promise<void> {
   await queryInterface.dropTable('Uploads');
-  await queryInterface.removeColumn('Users', 'avatarUpdatedAt');
+  if (queryInterface.sequelize.getDialect() === 'sqlite') {
+    // SQLite ≥ 3.35 drops a column in place; Sequelize's removeColumn would rebuild the table instead,
+    // which trips over the composite unique index and the foreign keys pointing at Users
+    await queryInterface.sequelize.query('ALTER TABLE `Users` DROP COLUMN `avatarUpdatedAt`');
+  } else {
+    await queryInterface.removeColumn('Users', 'avatarUpdatedAt');
+  }
 }

@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import type { ModelEventPayload } from '../../lib/pubsub.js';
+import { collect, connectSocket, socketRequest, waitFor } from '../helpers/clients.js';
+import { ADMIN_PASSWORD, createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+
+/** The `flux` command (SPEC §15), each command in a temporary database, including failures. */
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let url: string;
+
+/** Runs `flux …` in a child process; resolves with its exit code and output. */
+function flux(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/flux.ts', ...args], {
+    cwd: Flux.rootdir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: url,
+      REDIS_URL: '',
+      FLUX_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) =>
+    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })),
+  );
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  url = (database.config.url as string | undefined) ?? `sqlite:${database.config.storage as string}`;
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
+describe('flux migrate', () => {
+  it('When migrations are listed, applied and the latest reverted, then status follows; a bad action exits 1', async () => {
+    const fresh = await flux(['migrate', 'status']);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toMatch(/pending\s+0001-core/);
+    const up = await flux(['migrate', 'up']);
+    expect(up).toMatchObject({ code: 0 });
+    expect(up.stdout).toContain('applied 0001-core, 0002-domain, 0003-uploads');
+    expect((await flux(['migrate'])).stdout).toContain('nothing to apply');
+    const down = await flux(['migrate', 'down']);
+    expect(down.stdout).toContain('reverted 0003-uploads');
+    expect((await flux(['migrate', 'status'])).stdout).toMatch(/up\s+0002-domain\npending\s+0003-uploads/);
+    expect((await flux(['migrate', 'up'])).code).toBe(0);
+    const bad = await flux(['migrate', 'sideways']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('expected up, down or status');
+  }, 60_000);
+});
+
+describe('flux users and teams', () => {
+  it('When teams and users are created, then they exist; duplicates, unknown roles, teams and users exit 1', async () => {
+    const team = await flux(['team:create', '--name', 'North Bar', '--role', 'bar', '--group', 'bars']);
+    expect(team.code).toBe(0);
+    expect(team.stdout).toContain('created team North Bar');
+    const badRole = await flux(['team:create', '--name', 'X', '--role', 'pirate']);
+    expect(badRole).toMatchObject({ code: 1 });
+    expect(badRole.stderr).toContain('role must be one of');
+    const user = await flux([
+      'user:create',
+      '--login',
+      'bob',
+      '--password',
+      'bob-password',
+      '--team',
+      'North Bar',
+    ]);
+    expect(user.code).toBe(0);
+    const again = await flux([
+      'user:create',
+      '--login',
+      'bob',
+      '--password',
+      'bob-password',
+      '--team',
+      'North Bar',
+    ]);
+    expect(again.code).toBe(1);
+    expect(
+      (await flux(['user:create', '--login', 'eve', '--password', 'eve-password', '--team', 'Nowhere']))
+        .stderr,
+    ).toContain('no team "Nowhere"');
+    expect(
+      (await flux(['user:create', '--login', 'eve', '--password', 'short', '--team', 'North Bar'])).code,
+    ).toBe(1);
+    expect((await flux(['user:create', '--login', 'eve'])).code).toBe(1); // missing required options
+    const admin = await flux(['user:make-admin', '-u', 'bob']);
+    expect(admin.stdout).toContain('bob is now in the team Admin');
+    expect((await flux(['user:make-admin', '-u', 'ghost'])).code).toBe(1);
+    expect(
+      (await flux(['team:create', '--name', 'X', '--role', 'bar', '--tenant', 'nowhere'])).stderr,
+    ).toContain('no tenant');
+  }, 90_000);
+
+  it('When the demo event is loaded twice, then the second time changes nothing', async () => {
+    expect((await flux(['fixtures'])).stdout).toContain('Loaded the demo event');
+    expect((await flux(['fixtures'])).stdout).toContain('already loaded');
+  }, 30_000);
+});
+
+describe('flux routes and config:check', () => {
+  it('When the route table is printed, then each route shows its action and middlewares in order', async () => {
+    const routes = await flux(['routes']);
+    expect(routes.code).toBe(0);
+    expect(routes.stdout).toMatch(/GET\s+\/user\/:id\s+UserController\.get\s+dataParser, auth, requireAuth/);
+    expect(routes.stdout).toMatch(
+      /POST\s+\/user\/avatar\/:id\s+UserController\.uploadAvatar\s+dataParser, auth, requireAuth, upload\(avatar\)/,
+    );
+  }, 30_000);
+
+  it('When the config is valid, then OK; when a value is invalid, then exit 1 naming the key', async () => {
+    const ok = await flux(['config:check']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('Configuration OK');
+    const bad = await flux(['config:check'], { LOG_LEVEL: 'loud' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('log.level');
+  }, 30_000);
+});
+
+describe.skipIf(!process.env.REDIS_URL)('CLI writes reach a running server', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ redis: { url: process.env.REDIS_URL, prefix: 'flux:' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('When the CLI creates a team, then a subscriber of the running server receives it', async () => {
+    const socket = await connectSocket(server.url);
+    const events = collect<ModelEventPayload>(socket, 'model:team');
+    await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'admin', password: ADMIN_PASSWORD },
+    });
+    expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
+    const serverUrl =
+      (Flux.config.database.url as string | undefined) ?? `sqlite:${Flux.config.database.storage}`;
+    const created = await flux(['team:create', '--name', 'From the CLI', '--role', 'orga'], {
+      DATABASE_URL: serverUrl,
+      REDIS_URL: process.env.REDIS_URL!,
+    });
+    expect(created.code).toBe(0);
+    await waitFor(() => events.length === 1, 5000, 'the CLI write');
+    expect(events[0]).toMatchObject({ verb: 'created', data: { name: 'From the CLI' } });
+    socket.close();
+  }, 30_000);
+});
