@@ -10,6 +10,7 @@ export default {
   'get /health': { action: 'SystemController.health' },
   'get /ready': { action: 'SystemController.ready' },
   'get /metrics': { action: 'SystemController.metrics' },
+  'get /openapi.json': { action: 'SystemController.openapi' },
 
   'post /auth/login': { action: 'AuthController.login', middlewares: ['auth', 'loginLimit'] },
   'post /auth/jwt': { action: 'AuthController.jwt', middlewares: ['auth'] },

@@ -9,6 +9,7 @@ import type { Express, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { DataTypes, type Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
+import swaggerUi from 'swagger-ui-express';
 import {
   ConfigError,
   type CoreConfig,
@@ -28,6 +29,7 @@ import type { FluxModelClass } from './ModelController.js';
 import { Metrics } from './metrics.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
+import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
 import { openRedis, RedisBus } from './redis.js';
@@ -115,6 +117,7 @@ export class FluxApp {
   redis?: Redis;
   private stopHooks: Array<() => void | Promise<void>> = [];
   private redisClients: Redis[] = [];
+  private openapiDocument?: Record<string, unknown>;
   /** True while `stop()` drains requests: `/ready` answers 503, new socket requests 503. */
   stopping = false;
   /** Requests being served (HTTP and socket virtual requests). */
@@ -181,6 +184,7 @@ export class FluxApp {
       if (options.migrate !== false) await this.migrator().up();
       await this.loadControllers();
       await this.loadMiddlewares();
+      this.openapiDocument = undefined;
       this.routes = parseRouteTable(this.config.routes ?? {}, {
         controllers: this.controllers,
         middlewares: new Set(Object.keys(this.middlewares)),
@@ -223,6 +227,12 @@ export class FluxApp {
         corsOrigin: this.config.server.cors.origin,
         trustProxy: this.config.server.trustProxy,
         first: [this.trackInFlight(), this.metrics.middleware()],
+        mounts: [
+          [
+            '/docs',
+            [...swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } })],
+          ],
+        ],
         rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
         maxDepth: this.config.server.maxDepth,
         upload: (field) => this.uploadMiddleware(field),
@@ -333,6 +343,17 @@ export class FluxApp {
     }
     this.redis = undefined;
     await this.sequelize?.close();
+  }
+
+  /** The OpenAPI 3.1 document of the route table, built once per start (lib/openapi.ts). */
+  openapi(): Record<string, unknown> {
+    this.openapiDocument ??= buildOpenApi({
+      title: 'Flux',
+      version: process.env.npm_package_version ?? '0.1.0',
+      routes: this.routes,
+      controllers: this.controllers,
+    });
+    return this.openapiDocument;
   }
 
   /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */

@@ -23,6 +23,8 @@ export interface ExpressAppOptions {
   trustProxy: boolean | string | string[];
   /** Global middlewares run before everything else (e.g. request metrics). */
   first?: RequestHandler[];
+  /** Sub-apps mounted before the routes (e.g. the API docs UI at `/docs`). */
+  mounts?: Array<[string, RequestHandler[]]>;
   /** Global rate limiter (counts HTTP and socket virtual requests alike). */
   rateLimiter?: RequestHandler;
   /** Deepest accepted nesting of a JSON body. */
@@ -65,6 +67,7 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   app.use(maxDepth(options.maxDepth));
   app.use(extendRes as unknown as RequestHandler);
 
+  for (const [path, handlers] of options.mounts ?? []) app.use(path, ...handlers);
   const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;
   for (const route of options.routes) {
     const controller = options.controllers[route.controller] as Record<

@@ -11,6 +11,9 @@ const raiseSchema = z.object({ message: z.string().max(5000).optional().nullable
 
 /** Alert buttons: generic CRUD, plus `POST /alertbutton/:id/alert` to raise an alert from one. */
 export class AlertButtonController extends ModelController<AlertButton> {
+  /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */
+  static schemas = { raiseAlert: raiseSchema };
+
   constructor() {
     super(AlertButton);
   }

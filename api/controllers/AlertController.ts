@@ -12,6 +12,9 @@ const assignedUsersSchema = z.object({ users: z.array(z.number().int().positive(
 
 /** Alerts: generic CRUD, plus `PUT /alert/:id/users` to assign users to an alert. */
 export class AlertController extends ModelController<Alert> {
+  /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */
+  static schemas = { updateAssignedUsers: assignedUsersSchema };
+
   constructor() {
     super(Alert);
   }

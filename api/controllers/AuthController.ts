@@ -34,6 +34,9 @@ function meta(req: AppRequest) {
 
 /** Login, tokens and identity (SPEC §9). */
 export class AuthController {
+  /** Request bodies, for validation and the OpenAPI document. */
+  static schemas = { login: loginSchema, jwt: jwtSchema };
+
   /** `POST /auth/login {login, password}` → `{jwt, user, team}`; over a socket it also binds the session. */
   async login(req: AppRequest, res: FluxResponse): Promise<void> {
     const { login, password } = validate(loginSchema, req.data);

@@ -28,6 +28,11 @@ export class SystemController {
     res.ok({ status: 'ready', ...checks });
   }
 
+  /** `GET /openapi.json` → the OpenAPI 3.1 document of every route (browsable at `/docs`). */
+  async openapi(_req: FluxRequest, res: FluxResponse): Promise<void> {
+    res.ok(Flux.openapi());
+  }
+
   /** `GET /metrics` → Prometheus text exposition format. */
   async metrics(_req: FluxRequest, res: FluxResponse): Promise<void> {
     const { registry } = Flux.metrics;

@@ -25,6 +25,9 @@ const settingsSchema = z.object({
  * for teams of the `default` tenant (the platform operator's).
  */
 export class TenantController {
+  /** Request bodies, for validation and the OpenAPI document. */
+  static schemas = { create: createSchema, updateSettings: settingsSchema };
+
   private requireOperator(req: AppRequest): void {
     if (req.tenant?.slug !== DEFAULT_TENANT || !req.team?.can('tenant/admin')) {
       throw new ForbiddenError('Needs permission tenant/admin of the platform operator');

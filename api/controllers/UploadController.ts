@@ -28,6 +28,9 @@ const confirmSchema = z.object({ key: z.string().min(1).max(512) });
  * object and records it as an `Upload`. Answer 404 when `config.upload.s3` is not set.
  */
 export class UploadController extends ModelController<Upload> {
+  /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */
+  static schemas = { presign: presignSchema, confirm: confirmSchema };
+
   constructor() {
     super(Upload);
   }

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import { connectSocket, socketRequest } from '../helpers/clients.js';
+import { createTestDatabase } from '../helpers/server.js';
+
+/**
+ * Graceful shutdown (SPEC §16): `npm start`'s process, under concurrent HTTP and socket load, receives
+ * SIGTERM; every request already in flight completes, sockets are told why they are closed, exit code 0.
+ * Logins make the in-flight work: bcrypt at the default cost takes a while per request.
+ */
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
+describe('SIGTERM', () => {
+  it('When SIGTERM arrives under load, then no in-flight request fails and the process exits 0', async () => {
+    const url = (database.config.url as string | undefined) ?? `sqlite:${database.config.storage as string}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'app.ts'], {
+      cwd: Flux.rootdir,
+      env: {
+        ...process.env,
+        NODE_ENV: 'development', // bcrypt at cost 12: each login takes long enough to be caught in flight
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: url,
+        REDIS_URL: '',
+        LOG_LEVEL: 'info',
+        FLUX_ADMIN_PASSWORD: 'shutdown-password',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const port = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
+        if (match) {
+          clearInterval(timer);
+          resolve(match[1]);
+        }
+      }, 20);
+      setTimeout(() => reject(new Error(`no start: ${output}`)), 30_000);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const socket = await connectSocket(base);
+    const shutdownNotices: unknown[] = [];
+    socket.on('server:shutdown', (notice: unknown) => shutdownNotices.push(notice));
+    // at most loginLimit.perAccount (10) logins of one account may be in flight at once
+    const credentials = { login: 'admin', password: 'shutdown-password' };
+
+    const overHttp = Array.from({ length: 5 }, () =>
+      fetch(`${base}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(credentials),
+      }).then(
+        (response) => response.status,
+        () => 'failed',
+      ),
+    );
+    const overSocket = Array.from({ length: 5 }, () =>
+      socketRequest(socket, { method: 'POST', url: '/auth/login', data: credentials }, 30_000).then(
+        (reply) => reply.statusCode,
+        () => 'failed',
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+
+    const statuses = await Promise.all([...overHttp, ...overSocket]);
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(await exited).toBe(0);
+    expect(output).toContain('SIGTERM received');
+    expect(shutdownNotices).toEqual([{ reason: 'Server shutting down' }]);
+    socket.close();
+  }, 60_000);
+});
