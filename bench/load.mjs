@@ -1,0 +1,187 @@
+// The load generator of `npm run bench`, always in a process of its own so that the server under test
+// has the CPU it measures to itself. One JSON argument says what to do; it prints `mark <name>` lines
+// when the orchestrator should sample the server, and a last line `result <json>`.
+import autocannon from 'autocannon';
+import { io } from 'socket.io-client';
+
+const job = JSON.parse(process.argv[2]);
+const mark = (name) => process.stdout.write(`mark ${name}\n`);
+const done = (result) => {
+  process.stdout.write(`result ${JSON.stringify(result)}\n`);
+  process.exit(0);
+};
+
+function percentile(sorted, p) {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function connect(url, auth) {
+  const socket = io(url, { transports: ['websocket'], auth, forceNew: true, reconnection: false });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+const emit = (socket, ...args) =>
+  new Promise((resolve) => {
+    socket.emit(...args, (...reply) => resolve(reply));
+  });
+
+/** One socket operation of each kind of server, resolving with true when it succeeded. */
+function operation(kind, op) {
+  if (kind === 'flux' || kind === 'bare') {
+    return async (socket) => {
+      const [reply] = await emit(socket, 'request', op.payload);
+      return reply.statusCode < 300;
+    };
+  }
+  // Feathers' socket protocol: (method, path, ...args, callback) with (error, result)
+  return async (socket) => {
+    const [error] = await emit(socket, op.method, 'messages', ...op.args);
+    return !error;
+  };
+}
+
+async function httpJob() {
+  mark('start');
+  const result = await autocannon({
+    url: job.url,
+    method: job.method,
+    headers: { authorization: `Bearer ${job.token}`, 'content-type': 'application/json' },
+    body: job.body ? JSON.stringify(job.body) : undefined,
+    connections: job.connections ?? 10,
+    duration: job.seconds,
+  });
+  mark('end');
+  done({
+    requests: result.requests.total,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors + result.timeouts,
+  });
+}
+
+async function socketJob() {
+  const sockets = [];
+  for (let i = 0; i < (job.sockets ?? 4); i++) {
+    const socket = await connect(job.url, job.kind === 'flux' ? { token: job.token } : undefined);
+    if (job.kind === 'feathers') await emit(socket, 'create', 'authentication', { strategy: 'jwt', accessToken: job.token }, {});
+    sockets.push(socket);
+  }
+  const run = operation(job.kind, job.op);
+  const latencies = [];
+  let errors = 0;
+  const until = Date.now() + job.seconds * 1000;
+  mark('start');
+  const worker = async (socket) => {
+    while (Date.now() < until) {
+      const started = process.hrtime.bigint();
+      if (!(await run(socket))) errors++;
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  };
+  await Promise.all(sockets.flatMap((socket) => Array.from({ length: job.inFlight ?? 8 }, () => worker(socket))));
+  mark('end');
+  latencies.sort((a, b) => a - b);
+  for (const socket of sockets) socket.close();
+  done({
+    requests: latencies.length,
+    rps: latencies.length / job.seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  });
+}
+
+/** Connects `count` sockets authenticated with `token`, each subscribed to messages. */
+async function subscribers(count, token, onEvent) {
+  const sockets = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const socket = await connect(job.url, { token });
+        if (onEvent) socket.on('model:message', onEvent);
+        const [reply] = await emit(socket, 'request', { method: 'POST', url: '/message/subscribe' });
+        if (reply.statusCode !== 200) throw new Error(`subscribe: ${JSON.stringify(reply)}`);
+        return socket;
+      }),
+    );
+    sockets.push(...batch);
+  }
+  return sockets;
+}
+
+async function post(text) {
+  const response = await fetch(`${job.url}/message`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${job.writerToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ channel: job.channel, text }),
+  });
+  if (response.status !== 201) throw new Error(`write: ${response.status}`);
+}
+
+async function fanoutJob() {
+  const latencies = [];
+  let nonReaderDeliveries = 0;
+  const readers = await subscribers(job.readers, job.readerToken, (event) => {
+    if (event.verb === 'created') latencies.push(Date.now() - JSON.parse(event.data.text).t);
+  });
+  const others = await subscribers(job.nonReaders, job.nonReaderToken, () => {
+    nonReaderDeliveries++;
+  });
+  mark('start');
+  const writes = job.rate * job.seconds;
+  const started = Date.now();
+  for (let i = 0; i < writes; i++) {
+    const due = started + (i * 1000) / job.rate;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+    post(JSON.stringify({ t: Date.now(), i })).catch((err) => process.stderr.write(`${err.message}\n`));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  mark('end');
+  latencies.sort((a, b) => a - b);
+  const expected = writes * job.readers;
+  for (const socket of [...readers, ...others]) socket.close();
+  done({
+    writes,
+    expected,
+    delivered: latencies.length,
+    lost: expected - latencies.length,
+    deliveriesPerSecond: expected / job.seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? 0,
+    nonReaderDeliveries,
+  });
+}
+
+async function memoryJob() {
+  mark('baseline');
+  const sockets = [];
+  for (let i = 0; i < job.count; i += 100) {
+    sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, job.count - i) }, () => connect(job.url, { token: job.token })))));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  mark('connected');
+  for (const socket of sockets) socket.close();
+  done({ sockets: sockets.length });
+}
+
+async function publishJob() {
+  const others = await subscribers(job.nonReaders, job.nonReaderToken, null);
+  for (let i = 0; i < 20; i++) await post(JSON.stringify({ t: Date.now(), i })); // warm-up
+  mark('start');
+  for (let i = 0; i < job.writes; i++) await post(JSON.stringify({ t: Date.now(), i }));
+  mark('end');
+  for (const socket of others) socket.close();
+  done({ writes: job.writes, subscribers: others.length });
+}
+
+const jobs = { http: httpJob, socket: socketJob, fanout: fanoutJob, memory: memoryJob, publish: publishJob };
+jobs[job.mode]().catch((err) => {
+  process.stderr.write(`load: ${err.stack}\n`);
+  process.exit(1);
+});

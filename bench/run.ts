@@ -1,0 +1,332 @@
+/**
+ * `npm run bench`: Flux against its peers on this machine, side by side, in one run.
+ *
+ * Servers run one at a time on loopback ports, each in its own process: the physical ceilings (bare
+ * node:http, bare socket.io ack), plain Express 5 + Sequelize, Feathers 5 (feathers-sequelize, REST +
+ * socket.io, JWT, a channel), and Flux built for production (`npm run build`). All share one database
+ * (SQLite by default, PostgreSQL when DATABASE_URL is set) seeded with Flux's demo event and 2,000
+ * messages. Load comes from a separate process (bench/load.mjs: autocannon, socket.io-client). Server CPU
+ * is read from the kernel (pidusage) around each measured phase. Prints one table with the ratios of Flux
+ * to each peer and writes it to bench/results/<date>.json.
+ *
+ *   npm run bench                 # SQLite
+ *   DATABASE_URL=postgres://… npm run bench
+ *   BENCH_SECONDS=3 npm run bench # shorter phases
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import pidusage from 'pidusage';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
+
+interface Row {
+  scenario: string;
+  transport: 'http' | 'socket';
+  server: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  cpuUsPerRequest: number;
+  errors: number;
+}
+
+const rows: Row[] = [];
+const extra: Record<string, unknown> = {};
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Runs a node script and resolves with the lines it printed. */
+function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void) {
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buffer = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let index = buffer.indexOf('\n');
+    while (index >= 0) {
+      onLine?.(buffer.slice(0, index));
+      buffer = buffer.slice(index + 1);
+      index = buffer.indexOf('\n');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  return child;
+}
+
+async function cpuMs(pid: number): Promise<number> {
+  return (await pidusage(pid)).ctime;
+}
+
+async function memoryBytes(pid: number): Promise<number> {
+  return (await pidusage(pid)).memory;
+}
+
+interface Server {
+  name: string;
+  process: ChildProcess;
+  url: string;
+  token: string;
+}
+
+function startServer(name: string, script: string, env: NodeJS.ProcessEnv): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = runNode(script, [], env, (line) => {
+      const match = /^ready (\d+) (\S+)/.exec(line);
+      if (match) resolve({ name, process: child, url: `http://127.0.0.1:${match[1]}`, token: match[2] });
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+  });
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.process.once('exit', resolve));
+  server.process.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  server.process.kill('SIGKILL');
+}
+
+/** Runs one load job against `server`, sampling the server's CPU (and memory) at the job's marks. */
+async function load(server: Server, job: Record<string, unknown>) {
+  const pid = server.process.pid!;
+  const marks: Record<string, { cpu: number; memory: number }> = {};
+  const pending: Array<Promise<void>> = [];
+  let result: Record<string, number> = {};
+  const child = runNode('bench/load.mjs', [JSON.stringify({ url: server.url, ...job })], {}, (line) => {
+    if (line.startsWith('mark ')) {
+      const name = line.slice(5);
+      pending.push(Promise.all([cpuMs(pid), memoryBytes(pid)]).then(([cpu, memory]) => void (marks[name] = { cpu, memory })));
+    } else if (line.startsWith('result ')) {
+      result = JSON.parse(line.slice(7));
+    }
+  });
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  await Promise.all(pending);
+  if (code !== 0) throw new Error(`load ${JSON.stringify(job)} failed`);
+  return { result, marks };
+}
+
+async function measure(server: Server, scenario: string, transport: 'http' | 'socket', job: Record<string, unknown>) {
+  const { result, marks } = await load(server, { seconds: SECONDS, ...job });
+  const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+  const row: Row = {
+    scenario,
+    transport,
+    server: server.name,
+    rps: Math.round(result.rps),
+    p50: Number(result.p50.toFixed(2)),
+    p99: Number(result.p99.toFixed(2)),
+    cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests)),
+    errors: result.errors,
+  };
+  rows.push(row);
+  log(`  ${scenario} ${transport} ${server.name}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/req${row.errors ? `, ${row.errors} errors` : ''}`);
+}
+
+async function login(url: string, login: string, password: string): Promise<string> {
+  const response = await fetch(`${url}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login, password }),
+  });
+  if (response.status !== 200) throw new Error(`login ${login}: ${response.status}`);
+  return ((await response.json()) as { jwt: string }).jwt;
+}
+
+async function prepareDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const pgUrl = process.env.DATABASE_URL;
+  if (!pgUrl) {
+    const dir = path.join(root, 'bench', '.data');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    return { url: `sqlite:${path.join(dir, 'bench.sqlite')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const name = `flux_bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(pgUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+function ratio(a: number, b: number): string {
+  return b ? (a / b).toFixed(2) : '-';
+}
+
+function printTable(): void {
+  const byKey = new Map(rows.map((row) => [`${row.scenario}|${row.transport}|${row.server}`, row]));
+  const header = ['scenario', 'transport', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'Flux CPU ×', 'Flux req/s ×'];
+  const lines = [header];
+  for (const row of rows) {
+    const flux = byKey.get(`${row.scenario}|${row.transport}|flux`);
+    const isFlux = row.server === 'flux';
+    lines.push([
+      row.scenario,
+      row.transport,
+      row.server,
+      String(row.rps),
+      String(row.p50),
+      String(row.p99),
+      String(row.cpuUsPerRequest),
+      flux && !isFlux ? ratio(flux.cpuUsPerRequest, row.cpuUsPerRequest) : '',
+      flux && !isFlux ? ratio(flux.rps, row.rps) : '',
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((line) => line[i].length)));
+  for (const line of lines) process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log('building Flux for production (npm run build)…');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  const database = await prepareDatabase();
+  const env = { BENCH_DB_URL: database.url, BENCH_JWT_SECRET: SECRET };
+  try {
+    log(`seeding ${database.url.startsWith('sqlite') ? 'SQLite' : 'PostgreSQL'}…`);
+    await new Promise((resolve, reject) => runNode('bench/seed.mjs', [], env, log).once('exit', (code) => (code ? reject(new Error('seed failed')) : resolve(code))));
+
+    const list = { filters: { channel: 'public:2' }, limit: 20 };
+    const created = { channel: 'public:2', text: 'Bench message' };
+
+    log('bare node:http');
+    let server = await startServer('bare-http', 'bench/servers/bare-http.mjs', env);
+    await measure(server, 'ceiling', 'http', { mode: 'http', method: 'GET', url: `${server.url}/`, token: '-' });
+    await stopServer(server);
+
+    log('bare socket.io');
+    server = await startServer('bare-socketio', 'bench/servers/bare-socketio.mjs', env);
+    await measure(server, 'ceiling', 'socket', { mode: 'socket', kind: 'bare', op: { payload: { method: 'GET', url: '/' } } });
+    await stopServer(server);
+
+    log('Express 5 + Sequelize');
+    server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
+    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages/1`, token: server.token });
+    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages?channel=public:2&limit=20`, token: server.token });
+    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/messages`, token: server.token, body: created });
+    await stopServer(server);
+
+    log('Feathers 5');
+    server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
+    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages/1`, token: server.token });
+    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages?channel=public:2&$limit=20`, token: server.token });
+    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/messages`, token: server.token, body: created });
+    const feathersSocket = (method: string, args: unknown[]) => ({ mode: 'socket', kind: 'feathers', token: server.token, op: { method, args } });
+    await measure(server, 'get', 'socket', feathersSocket('get', [1, {}]));
+    await measure(server, 'list', 'socket', feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]));
+    await measure(server, 'create', 'socket', feathersSocket('create', [created, {}]));
+    await stopServer(server);
+
+    log('Flux (production build)');
+    server = await startServer('flux', 'bench/servers/flux.mjs', env);
+    const coord = await login(server.url, 'coord', 'festival-2026');
+    const reader = await login(server.url, 'welcome', 'festival-2026');
+    const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
+    const listUrl = `${server.url}/message?data=${encodeURIComponent(JSON.stringify(list))}`;
+    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/message/1`, token: coord });
+    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: listUrl, token: coord });
+    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/message`, token: coord, body: created });
+    const fluxSocket = (method: string, url: string, data?: unknown) => ({
+      mode: 'socket',
+      kind: 'flux',
+      token: coord,
+      op: { payload: { method, url, data } },
+    });
+    await measure(server, 'get', 'socket', fluxSocket('GET', '/message/1'));
+    await measure(server, 'list', 'socket', fluxSocket('GET', '/message', list));
+    await measure(server, 'create', 'socket', fluxSocket('POST', '/message', created));
+    await measure(server, 'ceiling', 'socket', fluxSocket('GET', '/health'));
+
+    log('fan-out (Flux)');
+    const fanout: unknown[] = [];
+    for (const sockets of [200, 1000]) {
+      for (const rate of [20, 100]) {
+        const { result, marks } = await load(server, {
+          mode: 'fanout',
+          readers: sockets / 2,
+          nonReaders: sockets / 2,
+          readerToken: reader,
+          nonReaderToken: nonReader,
+          writerToken: coord,
+          channel: 'public:2',
+          rate,
+          seconds: SECONDS,
+        });
+        const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+        const entry = { sockets, writesPerSecond: rate, ...result, serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)) };
+        fanout.push(entry);
+        log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
+      }
+    }
+    extra.fanout = fanout;
+
+    log('memory per idle authenticated socket (Flux, 2,000 sockets)');
+    const memory = await load(server, { mode: 'memory', count: 2000, token: reader });
+    extra.memoryPerSocketKB = Math.round((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024 * 10) / 10;
+    log(`  ${extra.memoryPerSocketKB} KB per socket (RSS)`);
+
+    log('publish cost with 10 vs 2,000 subscribers who may not read the item (Flux)');
+    const publish: Record<string, number> = {};
+    for (const count of [10, 2000]) {
+      const { result, marks } = await load(server, {
+        mode: 'publish',
+        nonReaders: count,
+        nonReaderToken: nonReader,
+        writerToken: coord,
+        channel: 'public:2',
+        writes: 300,
+      });
+      publish[count] = Math.round(((marks.end.cpu - marks.start.cpu) * 1000) / result.writes);
+      log(`  ${count} non-readers: ${publish[count]} µs CPU per write`);
+    }
+    extra.publishCpuUsPerWrite = publish;
+    extra.publishRatio2000to10 = Number((publish[2000] / publish[10]).toFixed(2));
+    await stopServer(server);
+  } finally {
+    await database.drop();
+  }
+
+  printTable();
+  process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);
+  const date = new Date().toISOString().slice(0, 10);
+  const file = path.join(root, 'bench', 'results', `${date}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+        database: process.env.DATABASE_URL ? 'postgresql' : 'sqlite',
+        secondsPerPhase: SECONDS,
+        rows,
+        ...extra,
+        durationSeconds: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`written ${path.relative(root, file)} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+main().catch((err: unknown) => {
+  log(`bench: ${(err as Error).stack}`);
+  process.exit(1);
+});

@@ -1,0 +1,16 @@
+// Flux built for production (dist/, `npm run build`), with limits out of the way of the load generator.
+process.env.NODE_ENV = 'production';
+process.env.JWT_SECRET = process.env.BENCH_JWT_SECRET;
+process.env.DATABASE_URL = process.env.BENCH_DB_URL;
+const { Flux } = await import('../../dist/lib/Flux.js');
+const address = await Flux.start({
+  config: {
+    server: { port: 0, host: '127.0.0.1' },
+    rateLimit: { windowMs: 60_000, limit: 1_000_000_000 },
+    auth: { loginLimit: { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 }, sessionTouchMs: 3_600_000 },
+    socket: { maxInFlight: 10_000 },
+    log: { level: 'error', dir: false },
+  },
+});
+process.stdout.write(`ready ${address.port} -\n`);
+process.once('SIGTERM', () => Flux.stop().then(() => process.exit(0)));
