@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Model, Transaction } from 'sequelize';
 import type { FluxApp } from '../lib/Flux.js';
-import { authService, DEFAULT_TENANT, SESSION_REVOKED } from './services/AuthService.js';
+import { afterCommit } from '../lib/modelHooks.js';
+import { AUTH_CHANGED, authService, DEFAULT_TENANT, SESSION_REVOKED } from './services/AuthService.js';
 import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/SubscriptionService.js';
 
 /**
@@ -9,8 +11,38 @@ import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/Subscription
  */
 export async function bootstrap(flux: FluxApp): Promise<void> {
   flux.bus.subscribe(SESSION_REVOKED, (message) => {
-    flux.sockets.unbindSession((message as { sessionId: number }).sessionId, 'revoked');
+    const { sessionId } = message as { sessionId: number };
+    authService.forgetContexts({ sessionIds: [sessionId] });
+    flux.sockets.unbindSession(sessionId, 'revoked');
   });
+  // Authenticated requests use cached {session, user, team, tenant}: every change to those rows, from any
+  // write path on any instance, drops the contexts built from them.
+  flux.bus.subscribe(AUTH_CHANGED, (message) =>
+    authService.forgetContexts(message as Parameters<typeof authService.forgetContexts>[0]),
+  );
+  const announce = (instance: Model, options: { transaction?: Transaction | null }) => {
+    const model = instance.constructor.name;
+    const id = instance.get('id') as number;
+    const changed =
+      model === 'Session'
+        ? { sessionIds: [id] }
+        : model === 'User'
+          ? { userIds: [id] }
+          : model === 'Team'
+            ? { teamIds: [id] }
+            : model === 'Tenant'
+              ? { tenantIds: [id] }
+              : null;
+    if (!changed) return;
+    authService.forgetContexts(changed); // here at once, elsewhere through the bus
+    afterCommit(options, () => {
+      Promise.resolve(flux.bus.publish(AUTH_CHANGED, changed)).catch((err: unknown) =>
+        flux.log.error('could not announce a change:', err),
+      );
+    });
+  };
+  flux.sequelize.addHook('afterUpdate', announce);
+  flux.sequelize.addHook('afterDestroy', announce);
   flux.bus.subscribe(USER_GROUPS_CHANGED, (message) => {
     refreshUserSockets((message as { userIds: number[] }).userIds).catch((err: unknown) =>
       flux.log.error('could not refresh subscriptions:', err),

@@ -68,7 +68,8 @@ async function socketJob() {
   const sockets = [];
   for (let i = 0; i < (job.sockets ?? 4); i++) {
     const socket = await connect(job.url, job.kind === 'flux' ? { token: job.token } : undefined);
-    if (job.kind === 'feathers') await emit(socket, 'create', 'authentication', { strategy: 'jwt', accessToken: job.token }, {});
+    if (job.kind === 'feathers')
+      await emit(socket, 'create', 'authentication', { strategy: 'jwt', accessToken: job.token }, {});
     sockets.push(socket);
   }
   const run = operation(job.kind, job.op);
@@ -83,7 +84,9 @@ async function socketJob() {
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   };
-  await Promise.all(sockets.flatMap((socket) => Array.from({ length: job.inFlight ?? 8 }, () => worker(socket))));
+  await Promise.all(
+    sockets.flatMap((socket) => Array.from({ length: job.inFlight ?? 8 }, () => worker(socket))),
+  );
   mark('end');
   latencies.sort((a, b) => a - b);
   for (const socket of sockets) socket.close();
@@ -162,7 +165,11 @@ async function memoryJob() {
   mark('baseline');
   const sockets = [];
   for (let i = 0; i < job.count; i += 100) {
-    sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, job.count - i) }, () => connect(job.url, { token: job.token })))));
+    sockets.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(100, job.count - i) }, () => connect(job.url, { token: job.token })),
+      )),
+    );
   }
   await new Promise((r) => setTimeout(r, 3000));
   mark('connected');

@@ -45,7 +45,11 @@ function log(line: string): void {
 
 /** Runs a node script and resolves with the lines it printed. */
 function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void) {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let buffer = '';
   child.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -101,7 +105,11 @@ async function load(server: Server, job: Record<string, unknown>) {
   const child = runNode('bench/load.mjs', [JSON.stringify({ url: server.url, ...job })], {}, (line) => {
     if (line.startsWith('mark ')) {
       const name = line.slice(5);
-      pending.push(Promise.all([cpuMs(pid), memoryBytes(pid)]).then(([cpu, memory]) => void (marks[name] = { cpu, memory })));
+      pending.push(
+        Promise.all([cpuMs(pid), memoryBytes(pid)]).then(([cpu, memory]) => {
+          marks[name] = { cpu, memory };
+        }),
+      );
     } else if (line.startsWith('result ')) {
       result = JSON.parse(line.slice(7));
     }
@@ -112,7 +120,12 @@ async function load(server: Server, job: Record<string, unknown>) {
   return { result, marks };
 }
 
-async function measure(server: Server, scenario: string, transport: 'http' | 'socket', job: Record<string, unknown>) {
+async function measure(
+  server: Server,
+  scenario: string,
+  transport: 'http' | 'socket',
+  job: Record<string, unknown>,
+) {
   const { result, marks } = await load(server, { seconds: SECONDS, ...job });
   const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
   const row: Row = {
@@ -126,7 +139,9 @@ async function measure(server: Server, scenario: string, transport: 'http' | 'so
     errors: result.errors,
   };
   rows.push(row);
-  log(`  ${scenario} ${transport} ${server.name}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/req${row.errors ? `, ${row.errors} errors` : ''}`);
+  log(
+    `  ${scenario} ${transport} ${server.name}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/req${row.errors ? `, ${row.errors} errors` : ''}`,
+  );
 }
 
 async function login(url: string, login: string, password: string): Promise<string> {
@@ -145,7 +160,10 @@ async function prepareDatabase(): Promise<{ url: string; drop: () => Promise<voi
     const dir = path.join(root, 'bench', '.data');
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    return { url: `sqlite:${path.join(dir, 'bench.sqlite')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      url: `sqlite:${path.join(dir, 'bench.sqlite')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const name = `flux_bench_${Date.now()}`;
   const admin = new pg.Client({ connectionString: pgUrl });
@@ -171,7 +189,17 @@ function ratio(a: number, b: number): string {
 
 function printTable(): void {
   const byKey = new Map(rows.map((row) => [`${row.scenario}|${row.transport}|${row.server}`, row]));
-  const header = ['scenario', 'transport', 'server', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'Flux CPU ×', 'Flux req/s ×'];
+  const header = [
+    'scenario',
+    'transport',
+    'server',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'CPU µs/req',
+    'Flux CPU ×',
+    'Flux req/s ×',
+  ];
   const lines = [header];
   for (const row of rows) {
     const flux = byKey.get(`${row.scenario}|${row.transport}|flux`);
@@ -189,7 +217,8 @@ function printTable(): void {
     ]);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((line) => line[i].length)));
-  for (const line of lines) process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
+  for (const line of lines)
+    process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
 }
 
 async function main(): Promise<void> {
@@ -200,34 +229,84 @@ async function main(): Promise<void> {
   const env = { BENCH_DB_URL: database.url, BENCH_JWT_SECRET: SECRET };
   try {
     log(`seeding ${database.url.startsWith('sqlite') ? 'SQLite' : 'PostgreSQL'}…`);
-    await new Promise((resolve, reject) => runNode('bench/seed.mjs', [], env, log).once('exit', (code) => (code ? reject(new Error('seed failed')) : resolve(code))));
+    await new Promise((resolve, reject) =>
+      runNode('bench/seed.mjs', [], env, log).once('exit', (code) =>
+        code ? reject(new Error('seed failed')) : resolve(code),
+      ),
+    );
 
     const list = { filters: { channel: 'public:2' }, limit: 20 };
     const created = { channel: 'public:2', text: 'Bench message' };
 
     log('bare node:http');
     let server = await startServer('bare-http', 'bench/servers/bare-http.mjs', env);
-    await measure(server, 'ceiling', 'http', { mode: 'http', method: 'GET', url: `${server.url}/`, token: '-' });
+    await measure(server, 'ceiling', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/`,
+      token: '-',
+    });
     await stopServer(server);
 
     log('bare socket.io');
     server = await startServer('bare-socketio', 'bench/servers/bare-socketio.mjs', env);
-    await measure(server, 'ceiling', 'socket', { mode: 'socket', kind: 'bare', op: { payload: { method: 'GET', url: '/' } } });
+    await measure(server, 'ceiling', 'socket', {
+      mode: 'socket',
+      kind: 'bare',
+      op: { payload: { method: 'GET', url: '/' } },
+    });
     await stopServer(server);
 
     log('Express 5 + Sequelize');
     server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
-    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages/1`, token: server.token });
-    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages?channel=public:2&limit=20`, token: server.token });
-    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/messages`, token: server.token, body: created });
+    await measure(server, 'get', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/messages/1`,
+      token: server.token,
+    });
+    await measure(server, 'list', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/messages?channel=public:2&limit=20`,
+      token: server.token,
+    });
+    await measure(server, 'create', 'http', {
+      mode: 'http',
+      method: 'POST',
+      url: `${server.url}/messages`,
+      token: server.token,
+      body: created,
+    });
     await stopServer(server);
 
     log('Feathers 5');
     server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
-    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages/1`, token: server.token });
-    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: `${server.url}/messages?channel=public:2&$limit=20`, token: server.token });
-    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/messages`, token: server.token, body: created });
-    const feathersSocket = (method: string, args: unknown[]) => ({ mode: 'socket', kind: 'feathers', token: server.token, op: { method, args } });
+    await measure(server, 'get', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/messages/1`,
+      token: server.token,
+    });
+    await measure(server, 'list', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/messages?channel=public:2&$limit=20`,
+      token: server.token,
+    });
+    await measure(server, 'create', 'http', {
+      mode: 'http',
+      method: 'POST',
+      url: `${server.url}/messages`,
+      token: server.token,
+      body: created,
+    });
+    const feathersSocket = (method: string, args: unknown[]) => ({
+      mode: 'socket',
+      kind: 'feathers',
+      token: server.token,
+      op: { method, args },
+    });
     await measure(server, 'get', 'socket', feathersSocket('get', [1, {}]));
     await measure(server, 'list', 'socket', feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]));
     await measure(server, 'create', 'socket', feathersSocket('create', [created, {}]));
@@ -239,9 +318,20 @@ async function main(): Promise<void> {
     const reader = await login(server.url, 'welcome', 'festival-2026');
     const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
     const listUrl = `${server.url}/message?data=${encodeURIComponent(JSON.stringify(list))}`;
-    await measure(server, 'get', 'http', { mode: 'http', method: 'GET', url: `${server.url}/message/1`, token: coord });
+    await measure(server, 'get', 'http', {
+      mode: 'http',
+      method: 'GET',
+      url: `${server.url}/message/1`,
+      token: coord,
+    });
     await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: listUrl, token: coord });
-    await measure(server, 'create', 'http', { mode: 'http', method: 'POST', url: `${server.url}/message`, token: coord, body: created });
+    await measure(server, 'create', 'http', {
+      mode: 'http',
+      method: 'POST',
+      url: `${server.url}/message`,
+      token: coord,
+      body: created,
+    });
     const fluxSocket = (method: string, url: string, data?: unknown) => ({
       mode: 'socket',
       kind: 'flux',
@@ -269,7 +359,12 @@ async function main(): Promise<void> {
           seconds: SECONDS,
         });
         const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-        const entry = { sockets, writesPerSecond: rate, ...result, serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)) };
+        const entry = {
+          sockets,
+          writesPerSecond: rate,
+          ...result,
+          serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
+        };
         fanout.push(entry);
         log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
       }
@@ -278,7 +373,8 @@ async function main(): Promise<void> {
 
     log('memory per idle authenticated socket (Flux, 2,000 sockets)');
     const memory = await load(server, { mode: 'memory', count: 2000, token: reader });
-    extra.memoryPerSocketKB = Math.round((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024 * 10) / 10;
+    extra.memoryPerSocketKB =
+      Math.round(((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024) * 10) / 10;
     log(`  ${extra.memoryPerSocketKB} KB per socket (RSS)`);
 
     log('publish cost with 10 vs 2,000 subscribers who may not read the item (Flux)');
@@ -312,7 +408,12 @@ async function main(): Promise<void> {
     `${JSON.stringify(
       {
         date: new Date().toISOString(),
-        machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+        machine: {
+          cpus: os.cpus().length,
+          model: os.cpus()[0]?.model,
+          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+          node: process.version,
+        },
         database: process.env.DATABASE_URL ? 'postgresql' : 'sqlite',
         secondsPerPhase: SECONDS,
         rows,

@@ -40,7 +40,8 @@ const configFileName = /^([a-zA-Z][a-zA-Z0-9]*)(?:\.([a-zA-Z0-9-]+))?\.(?:ts|js|
 
 /** Classifies a file name of `config/`; `.dist` files and declaration files are ignored silently. */
 export function classifyConfigFile(file: string): ConfigFileRole {
-  if (/\.dist(\.[a-z]+)?$/.test(file) || file.endsWith('.d.ts') || file.endsWith('.map')) return { kind: 'ignored' };
+  if (/\.dist(\.[a-z]+)?$/.test(file) || file.endsWith('.d.ts') || file.endsWith('.map'))
+    return { kind: 'ignored' };
   const match = configFileName.exec(file);
   if (!match) return { kind: 'unknown' };
   const [, key, qualifier] = match;

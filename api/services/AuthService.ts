@@ -30,6 +30,11 @@ export interface IssuedToken {
 }
 
 export const DEFAULT_TENANT = 'default';
+/** Bus topic: rows behind cached auth contexts changed (`{sessionIds?, userIds?, teamIds?, tenantIds?}`). */
+export const AUTH_CHANGED = 'auth:changed';
+/** Safety net of the auth context cache: changes are also announced on the bus. */
+const CONTEXT_CACHE_MS = 30_000;
+const MAX_CACHED_CONTEXTS = 50_000;
 /** Bus topic: `{sessionId}` was revoked; every instance unbinds its sockets. */
 export const SESSION_REVOKED = 'session:revoked';
 const slugPattern = /^[a-z0-9-]{1,63}$/;
@@ -43,6 +48,8 @@ export class AuthService {
   private codec?: { secret: string; expiresIn: string | number; codec: JwtCodec<TokenPayload> };
   private dummy?: { rounds: number; hash: Promise<string> };
   private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
+  /** Who a session is (session, user, team, tenant), by session id: two queries saved per request. */
+  private readonly contexts = new Map<number, { context: AuthContext; at: number }>();
 
   private jwt(): JwtCodec<TokenPayload> {
     const { secret, expiresIn } = Flux.config.jwt;
@@ -144,6 +151,44 @@ export class AuthService {
    */
   async authenticateSession(sessionId: number, userId: number): Promise<AuthContext> {
     if (await Flux.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
+    const cached = this.contexts.get(sessionId);
+    if (cached && cached.context.user.id === userId && Date.now() - cached.at < CONTEXT_CACHE_MS)
+      return cached.context;
+    const context = await this.loadContext(sessionId, userId);
+    this.contexts.set(sessionId, { context, at: Date.now() });
+    if (this.contexts.size > MAX_CACHED_CONTEXTS)
+      this.contexts.delete(this.contexts.keys().next().value as number);
+    return context;
+  }
+
+  /**
+   * Forgets cached contexts after a change of the rows they were built from (on every instance, through
+   * the bus topic {@link AUTH_CHANGED}): a moved user, a team's new role, a revoked session.
+   */
+  forgetContexts(changed: {
+    sessionIds?: number[];
+    userIds?: number[];
+    teamIds?: number[];
+    tenantIds?: number[];
+  }): void {
+    const sessions = new Set(changed.sessionIds ?? []);
+    const users = new Set(changed.userIds ?? []);
+    const teams = new Set(changed.teamIds ?? []);
+    const tenants = new Set(changed.tenantIds ?? []);
+    if (tenants.size) this.forgetTenants();
+    for (const [id, { context }] of this.contexts) {
+      if (
+        sessions.has(id) ||
+        users.has(context.user.id) ||
+        (context.team && teams.has(context.team.id)) ||
+        tenants.has(context.tenant.id)
+      ) {
+        this.contexts.delete(id);
+      }
+    }
+  }
+
+  private async loadContext(sessionId: number, userId: number): Promise<AuthContext> {
     const session = await Flux.Session.findByPk(sessionId);
     if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
     if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');

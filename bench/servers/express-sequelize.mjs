@@ -20,9 +20,24 @@ app.get('/messages/:id', async (req, res) => {
   else res.status(404).json({ error: 'Not found' });
 });
 app.get('/messages', async (req, res) => {
-  res.json(await Message.findAll({ where: { channel: req.query.channel }, limit: Number(req.query.limit) || 20, order: [['id', 'ASC']] }));
+  res.json(
+    await Message.findAll({
+      where: { channel: req.query.channel },
+      limit: Number(req.query.limit) || 20,
+      order: [['id', 'ASC']],
+    }),
+  );
 });
 app.post('/messages', async (req, res) => {
-  res.status(201).json(await Message.create({ tenantId: 1, text: req.body.text, channel: req.body.channel, userId: req.user.userId }));
+  res.status(201).json(
+    await Message.create({
+      tenantId: 1,
+      text: req.body.text,
+      channel: req.body.channel,
+      userId: req.user.userId,
+    }),
+  );
 });
-const server = app.listen(0, '127.0.0.1', () => ready(server.address().port, jwt.sign({ userId: 1 }, SECRET)));
+const server = app.listen(0, '127.0.0.1', () =>
+  ready(server.address().port, jwt.sign({ userId: 1 }, SECRET)),
+);

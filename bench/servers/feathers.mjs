@@ -8,7 +8,12 @@ import { openDatabase, ready, SECRET } from './common.mjs';
 
 const { Message } = openDatabase();
 const app = express(feathers());
-app.set('authentication', { secret: SECRET, entity: null, authStrategies: ['jwt'], jwtOptions: { algorithm: 'HS256' } });
+app.set('authentication', {
+  secret: SECRET,
+  entity: null,
+  authStrategies: ['jwt'],
+  jwtOptions: { algorithm: 'HS256' },
+});
 app.use(json());
 app.configure(rest());
 app.configure(socketio());
@@ -16,7 +21,16 @@ const auth = new AuthenticationService(app);
 auth.register('jwt', new JWTStrategy());
 app.use('authentication', auth);
 app.use('messages', new SequelizeService({ Model: Message, paginate: false }));
-app.service('messages').hooks({ before: { all: [authenticate('jwt')] } });
+app.service('messages').hooks({
+  before: {
+    all: [authenticate('jwt')],
+    create: [
+      (context) => {
+        context.data = { ...context.data, tenantId: 1, userId: 1 };
+      },
+    ],
+  },
+});
 app.on('connection', (connection) => app.channel('everyone').join(connection));
 app.service('messages').publish('created', () => app.channel('everyone'));
 app.use(errorHandler({ logger: false }));

@@ -7,7 +7,10 @@ const address = await Flux.start({
   config: {
     server: { port: 0, host: '127.0.0.1' },
     rateLimit: { windowMs: 60_000, limit: 1_000_000_000 },
-    auth: { loginLimit: { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 }, sessionTouchMs: 3_600_000 },
+    auth: {
+      loginLimit: { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 },
+      sessionTouchMs: 3_600_000,
+    },
     socket: { maxInFlight: 10_000 },
     log: { level: 'error', dir: false },
   },

@@ -205,6 +205,31 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
   });
 });
 
+describe('cached identities', () => {
+  it('When a team’s role or a user’s team changes, then the next request already acts with the new permissions', async () => {
+    const team = await createTeamWithUser(
+      admin,
+      { name: 'Switching', role: 'bar' },
+      { login: 'switcher', password: 'switcher-password' },
+    );
+    const me = httpTransport(server.url, await login(server.url, 'switcher', 'switcher-password'));
+    const permissions = async () =>
+      expectStatus<{ permissions: string[] }>(await me.request('GET', '/auth/me'), 200).permissions;
+    expect(await permissions()).toContain('message/oneChannel');
+    expectStatus(await admin.request('PATCH', `/team/${team.teamId}`, { role: 'orga' }), 200);
+    expect(await permissions()).toContain('message/public');
+    const other = await createTeamWithUser(
+      admin,
+      { name: 'Elsewhere', role: 'logistics' },
+      { login: 'elsewhere', password: 'elsewhere-password' },
+    );
+    expectStatus(await admin.request('PATCH', `/user/${team.userId}`, { teamId: other.teamId }), 200);
+    expect(expectStatus<{ team: { name: string } }>(await me.request('GET', '/auth/me'), 200).team.name).toBe(
+      'Elsewhere',
+    );
+  });
+});
+
 describe('passwords and refreshes', () => {
   it('When users change their own password, then the current one is required and their other sessions end', async () => {
     await createTeamWithUser(

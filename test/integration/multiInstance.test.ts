@@ -124,6 +124,9 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
     expectStatus(await writer.request('PATCH', `/team/${team.id}`, { role: 'logistics' }), 200);
     await waitFor(() => refresh.length === 1, 5000, 'subscription:refresh on instance 2');
     expect(refresh[0].models).toEqual(['alert']);
+    // and instance 2, which had the member's identity cached, acts with the new role
+    const me = await socketRequest(socket, { method: 'GET', url: '/auth/me' });
+    expect((me.data as { permissions: string[] }).permissions).toContain('alert/restrictedReceiver');
     socket.close();
   });
 });
