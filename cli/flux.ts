@@ -161,8 +161,14 @@ program
   .command('fixtures')
   .description('load the demo event (a dozen teams, users, alert buttons, alerts and messages)')
   .option('--tenant <slug>', 'tenant to load it into', 'default')
-  .action((options: { tenant: string }) =>
+  .option('--force', 'load it even with NODE_ENV=production (the demo users share a published password)')
+  .action((options: { tenant: string; force?: boolean }) =>
     withFlux(async () => {
+      if (Flux.env === 'production' && !options.force) {
+        throw new CliError(
+          'refusing to load demo users with a published password in production (use --force)',
+        );
+      }
       const summary = await loadDemoEvent(options.tenant);
       if (!summary.created) {
         print(`The demo event is already loaded in tenant "${summary.tenant}".`);
@@ -197,6 +203,9 @@ program
     ),
   );
 
+/** What the environment configures, before `config:check` swaps the services for in-memory ones. */
+const configured = { database: !!process.env.DATABASE_URL, redis: !!process.env.REDIS_URL };
+
 program
   .command('config:check')
   .description('load and validate the configuration, roles and route table, without touching the database')
@@ -205,8 +214,8 @@ program
       async () => {
         print(
           `Configuration OK (${Flux.env}): ${Flux.routes.length} routes, ${Flux.roles.size} roles, ` +
-            `${Object.keys(Flux.models).length} models; database ${Flux.config.database.url ? 'PostgreSQL' : 'SQLite'}` +
-            `${Flux.config.redis.url ? ', Redis' : ''}`,
+            `${Object.keys(Flux.models).length} models; database ${configured.database ? 'PostgreSQL' : 'SQLite'}` +
+            `${configured.redis ? ', Redis' : ''} (not contacted)`,
         );
       },
       {

@@ -14,4 +14,8 @@ export default {
   cors: { origin: false as boolean | string | string[] },
   /** Express `trust proxy`: false, or the addresses of the reverse proxies in front of Flux. */
   trustProxy: false as boolean | string | string[],
+  /** Deepest nesting of objects and arrays in a body or socket `data` (400 beyond). */
+  maxDepth: 32,
+  /** On SIGTERM, how long in-flight HTTP and socket requests may take to finish, ms. */
+  shutdownTimeoutMs: 8_000,
 };

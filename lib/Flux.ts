@@ -331,7 +331,9 @@ export class FluxApp {
       }
     }
     if (this.io) {
-      this.io.disconnectSockets(true);
+      // closing the connections (not `disconnectSockets`) lets clients reconnect on their own, to another
+      // instance during a rolling restart; socket.io treats a server-side disconnect as final
+      this.io.engine.close();
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
     } else if (this.server?.listening) {
       await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -89,14 +89,14 @@ export const coreConfigSchema = z.looseObject({
     /** Maximum JSON body, in bytes or a `bytes` string such as `'100kb'`. */
     bodyLimit: z.union([z.number().int().positive(), z.string()]).default('100kb'),
     cors: z
-      .object({ origin: z.union([z.boolean(), z.string(), z.array(z.string())]).default(true) })
-      .default({ origin: true }),
+      .object({ origin: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false) })
+      .default({ origin: false }),
     /** Express `trust proxy` setting: false, or the proxies' addresses. */
     trustProxy: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false),
     /** Deepest nesting of objects and arrays accepted in a body or socket `data` (400 beyond). */
     maxDepth: z.number().int().min(1).max(1000).default(32),
     /** On stop (SIGTERM), how long in-flight HTTP and socket requests may take to finish, ms. */
-    shutdownTimeoutMs: z.number().int().min(0).default(10_000),
+    shutdownTimeoutMs: z.number().int().min(0).default(8_000),
   }),
   redis: z
     .object({

@@ -94,6 +94,8 @@ export function createRateLimiter(options: LimiterOptions): RequestHandler {
             redis.call(command, ...args) as Promise<RedisReply>,
         })
       : undefined,
+    // Redis down: let requests through rather than answer 500 everywhere (health checks included)
+    passOnStoreError: true,
     handler: (req, _res, next) => {
       const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : 1;

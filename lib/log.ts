@@ -59,7 +59,8 @@ export class Logger {
   private development?: WriteStream;
 
   constructor(options: LoggerOptions = { level: 'info', dir: false }) {
-    this.level = options.level;
+    // an unknown level (e.g. LOG_LEVEL=verbose before the config is validated) must not silence errors
+    this.level = options.level in rank ? options.level : 'info';
     if (options.dir) this.openFiles(options.dir);
   }
 

@@ -47,9 +47,11 @@ export function uploadMiddleware(field: string, options: UploadOptions): Request
   };
   // if anything after the upload fails, the temporary file must not stay behind
   const cleanUp = function removeUploadOnFailure(req: Request, res: Response, next: NextFunction) {
-    res.once('finish', () => {
+    const remove = () => {
       if (req.file?.path) unlink(req.file.path).catch(() => undefined);
-    });
+    };
+    res.once('finish', remove);
+    res.once('close', remove); // an aborted request never finishes
     next();
   };
   return [receive, cleanUp, checkContent];

@@ -33,6 +33,9 @@ function client(config: S3Config): S3Client {
         region: config.region,
         endpoint: config.endpoint,
         forcePathStyle: config.forcePathStyle,
+        // pre-signed PUTs must not carry a checksum of an empty body (SDK ≥ 3.729 adds one by default),
+        // or real S3, R2 and MinIO refuse every non-empty upload
+        requestChecksumCalculation: 'WHEN_REQUIRED',
         credentials:
           config.accessKeyId && config.secretAccessKey
             ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }

@@ -22,7 +22,9 @@ function error(this: FluxResponse, status: number, code: string, message: string
  */
 export function extendRes(req: FluxRequest, res: FluxResponse, next: NextFunction): void {
   if (req.isSocket !== true) req.isSocket = false;
-  req.requestId = randomUUID();
+  // a request id set by a proxy in front is kept, so that its logs and ours can be joined
+  const incoming = req.headers['x-request-id'];
+  req.requestId = typeof incoming === 'string' && /^[\w.-]{8,64}$/.test(incoming) ? incoming : randomUUID();
   res.setHeader('X-Request-Id', req.requestId);
   res.ok = ok;
   res.created = created;
