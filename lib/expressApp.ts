@@ -37,6 +37,14 @@ export interface ExpressAppOptions {
 /** The core middlewares of SPEC §6, by name, for the route table's checks. */
 export const coreMiddlewares = { dataParser, extendRes, notFoundHandler } as const;
 
+/** Runs `middleware` for HTTP requests only (virtual socket requests skip it). */
+function httpOnly(middleware: RequestHandler): RequestHandler {
+  return function httpOnly(req, res, next) {
+    if ((req as { isSocket?: boolean }).isSocket) next();
+    else middleware(req, res, next);
+  };
+}
+
 /** Refuses uploads on a socket: files only travel over HTTP multipart. */
 function httpOnlyUpload(route: RouteRecord): RequestHandler {
   const message = `File uploads need HTTP: send multipart/form-data with field "${route.file}" to ${route.method.toUpperCase()} ${route.path}`;
@@ -58,12 +66,16 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   app.set('trust proxy', options.trustProxy);
   app.set('etag', false);
   for (const middleware of options.first ?? []) app.use(middleware);
-  app.use(helmet());
+  // Browser-security headers, CORS and body parsing concern HTTP framing only: a virtual request has no
+  // browser page, no origin and an already-parsed body, so it skips them (and the rest of the chain runs).
+  app.use(httpOnly(helmet()));
   app.use(
-    cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
+    httpOnly(
+      cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
+    ),
   );
   if (options.rateLimiter) app.use(options.rateLimiter);
-  app.use(express.json({ limit: options.bodyLimit }));
+  app.use(httpOnly(express.json({ limit: options.bodyLimit })));
   app.use(maxDepth(options.maxDepth));
   app.use(extendRes as unknown as RequestHandler);
 

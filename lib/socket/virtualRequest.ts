@@ -21,8 +21,9 @@ import { deeperThan } from '../limits.js';
  * - Size: `data` larger than `maxBodyBytes` (as JSON) is refused with 413 `PayloadTooLarge`, like an HTTP
  *   body over the JSON parser's limit.
  * - Response: a real `http.ServerResponse` whose `write`/`end`/`writeHead` collect the body instead of
- *   writing to a socket. The result is `{statusCode, headers, data}`: `data` is the parsed JSON body when
- *   the content type is JSON, the text for `text/*`, a Buffer otherwise, `null` when empty.
+ *   writing to a socket. The result is `{statusCode, headers, data}`: for `res.json(value)` the value
+ *   itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included); otherwise the
+ *   parsed JSON body when the content type is JSON, the text for `text/*`, a Buffer, `null` when empty.
  * - Errors: the app's own error handler produces error replies; this module only rejects when the app
  *   itself throws synchronously, which the caller maps with the same error mapper as HTTP.
  *
@@ -216,6 +217,17 @@ export function injectVirtualRequest(
       writableEnded: { get: () => ended, configurable: true },
       finished: { get: () => ended, configurable: true },
     });
+    // `res.json(value)`: the ack carries the value itself. socket.io serializes it to JSON on the wire, so
+    // the client receives what HTTP would have sent, without a stringify/parse round trip here.
+    let jsonValue: { value: unknown } | undefined;
+    (res as ServerResponse & { json(value: unknown): ServerResponse }).json = function json(
+      this: ServerResponse,
+      value: unknown,
+    ) {
+      if (!this.hasHeader('Content-Type')) this.setHeader('Content-Type', 'application/json; charset=utf-8');
+      jsonValue = { value: value === undefined ? null : value };
+      return this.end();
+    };
     res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]) {
       this.statusCode = statusCode;
       const extra = rest.find((arg) => typeof arg === 'object' && arg !== null) as
@@ -245,7 +257,7 @@ export function injectVirtualRequest(
       resolve({
         statusCode: this.statusCode,
         headers: responseHeaders,
-        data: decodeBody(responseHeaders, Buffer.concat(chunks)),
+        data: jsonValue ? jsonValue.value : decodeBody(responseHeaders, Buffer.concat(chunks)),
       });
       process.nextTick(() => {
         this.emit('prefinish');
