@@ -196,6 +196,12 @@ export class FluxApp {
 
       const { redis: redisConfig } = this.config;
       this.redis = redisConfig.url ? openRedis(redisConfig.url, this.log) : undefined;
+      if (this.redis) {
+        // fail the start clearly rather than limp along: the bus, revocations and limits need Redis
+        await this.redis.ping().catch((err: Error) => {
+          throw new ConfigError(`redis.url: Redis is not reachable (${err.message})`);
+        });
+      }
       this.bus = this.redis ? new RedisBus(this.redis, redisConfig.prefix, this.log) : new LocalBus();
       this.revocations = new RevocationList(this.redis, redisConfig.prefix);
 
