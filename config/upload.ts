@@ -1,3 +1,5 @@
+import type { S3Config } from '../api/services/StorageService.js';
+
 /** Uploads (SPEC §14). */
 export default {
   /** Where multer stores uploads (temporary files, avatars); outside any served folder. */
@@ -12,20 +14,5 @@ export default {
    * Direct uploads to S3 with pre-signed URLs (`POST /upload/presign`). Unset: those routes answer 404.
    * `endpoint` and `forcePathStyle` for S3-compatible stores; credentials default to the AWS chain.
    */
-  s3: undefined as
-    | {
-        bucket: string;
-        region: string;
-        endpoint?: string;
-        forcePathStyle?: boolean;
-        accessKeyId?: string;
-        secretAccessKey?: string;
-        /** Largest object, bytes. */
-        maxSize?: number;
-        /** Lifetime of a pre-signed URL, seconds. */
-        expiresIn?: number;
-        /** Accepted content types. */
-        contentTypes?: string[];
-      }
-    | undefined,
+  s3: undefined as S3Config | undefined,
 };

@@ -67,3 +67,12 @@ export async function startTestServer(config: PlainObject = {}): Promise<TestSer
     },
   };
 }
+
+/** A fingerprint of every row of every model: equal before and after means nothing changed. */
+export async function databaseChecksum(): Promise<string> {
+  const parts: unknown[] = [];
+  for (const [name, model] of Object.entries(Flux.models).sort(([a], [b]) => a.localeCompare(b))) {
+    parts.push(name, await model.findAll({ order: [['id', 'ASC']], raw: true }));
+  }
+  return JSON.stringify(parts);
+}

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flux } from '../../lib/Flux.js';
 import {
   connectSocket,
   httpTransport,
@@ -8,7 +7,7 @@ import {
   type Transport,
 } from '../helpers/clients.js';
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { databaseChecksum, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Bad input (SPEC §7, §8, §18): a 4xx, never a 500, never a crash, never a change to data. */
 
@@ -17,13 +16,6 @@ let token: string;
 let admin: Transport;
 
 /** A fingerprint of every row of every model: equal before and after means nothing changed. */
-async function databaseChecksum(): Promise<string> {
-  const parts: unknown[] = [];
-  for (const [name, model] of Object.entries(Flux.models).sort(([a], [b]) => a.localeCompare(b))) {
-    parts.push(name, await model.findAll({ order: [['id', 'ASC']], raw: true }));
-  }
-  return JSON.stringify(parts);
-}
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, socketRequest, waitFor } from '../helpers/clients.js';
+import { runNode } from '../helpers/processes.js';
 import { ADMIN_PASSWORD, createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The `flux` command (SPEC §15), each command in a temporary database, including failures. */
@@ -11,33 +11,14 @@ let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let url: string;
 
 /** Runs `flux …` in a child process; resolves with its exit code and output. */
-function flux(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/flux.ts', ...args], {
-    cwd: Flux.rootdir,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      DATABASE_URL: url,
-      REDIS_URL: '',
-      FLUX_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function flux(args: string[], env: Record<string, string> = {}) {
+  return runNode('cli/flux.ts', args, {
+    NODE_ENV: 'test',
+    DATABASE_URL: url,
+    REDIS_URL: '',
+    FLUX_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...env,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) =>
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })),
-  );
 }
 
 beforeAll(async () => {

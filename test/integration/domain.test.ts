@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
 import { Flux } from '../../lib/Flux.js';
 import { httpTransport, settle, waitFor } from '../helpers/clients.js';
 import { client, expectStatus, login } from '../helpers/fixtures.js';
+import { startNode } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** The event-coordination domain (SPEC §17) on the demo event, over HTTP and over the socket. */
@@ -385,32 +385,19 @@ describe('destroying a user', () => {
 
 describe('README walkthrough', () => {
   it('When Bar Nord presses "Out of beer", then the coordination’s live feed prints the alert once', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'examples/live-feed.ts',
-        '--url',
-        server.url,
-        '--login',
-        'coord',
-        '--password',
-        DEMO_PASSWORD,
-        '--model',
-        'alert',
-      ],
-      { cwd: Flux.rootdir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    const feed = startNode('examples/live-feed.ts', [
+      '--url',
+      server.url,
+      '--login',
+      'coord',
+      '--password',
+      DEMO_PASSWORD,
+      '--model',
+      'alert',
+    ]);
+    const output = () => feed.output();
     try {
-      await waitFor(() => output.includes('ready'), 15_000, 'the feed to subscribe');
+      await waitFor(() => output().includes('ready'), 15_000, 'the feed to subscribe');
       const bar = await client(server.url, 'http', 'bar-nord', DEMO_PASSWORD);
       const buttons = expectStatus<Row[]>(
         await bar.request('GET', '/alertbutton', { filters: { title: 'Out of beer' } }),
@@ -420,9 +407,11 @@ describe('README walkthrough', () => {
         await bar.request('POST', `/alertbutton/${buttons[0].id}/alert`, { message: '2 kegs of lager' }),
         201,
       );
-      await waitFor(() => output.includes('2 kegs of lager'), 5000, 'the printed alert');
+      await waitFor(() => output().includes('2 kegs of lager'), 5000, 'the printed alert');
       await settle(300);
-      const lines = output.split('\n').filter((line) => line.startsWith('event model:alert'));
+      const lines = output()
+        .split('\n')
+        .filter((line) => line.startsWith('event model:alert'));
       expect(lines).toHaveLength(1);
       expect(JSON.parse(lines[0].slice('event model:alert '.length))).toMatchObject({
         verb: 'created',
@@ -430,7 +419,7 @@ describe('README walkthrough', () => {
         data: { title: 'Out of beer', senderTeamId: team['Bar Nord'], receiverTeamId: team.Logistics },
       });
     } finally {
-      child.kill();
+      await feed.stop();
     }
   });
 });

@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flux } from '../../lib/Flux.js';
 import { connectSocket, socketRequest } from '../helpers/clients.js';
 import { adminLogin } from '../helpers/fixtures.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { databaseChecksum, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
  * Fuzzing the edge (SPEC §7, §18), seeded and reproducible (`FLUX_FUZZ_SEED`): thousands of malformed
@@ -17,14 +16,6 @@ const documented = new Set([400, 401, 403, 404, 413]);
 let server: TestServer;
 let token: string;
 let socket: Socket;
-
-async function checksum(): Promise<string> {
-  const parts: unknown[] = [];
-  for (const [name, model] of Object.entries(Flux.models).sort(([a], [b]) => a.localeCompare(b))) {
-    parts.push(name, await model.findAll({ order: [['id', 'ASC']], raw: true }));
-  }
-  return JSON.stringify(parts);
-}
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -287,7 +278,7 @@ function expectDocumented(where: string, c: Malformed, reply: { status: number; 
 
 describe('fuzzing the edge', () => {
   it('When thousands of malformed requests arrive over HTTP and the socket, then each gets a documented 4xx and nothing changes', async () => {
-    const before = await checksum();
+    const before = await databaseChecksum();
     let sent = 0;
     await fc.assert(
       fc.asyncProperty(malformed, async (c) => {
@@ -315,6 +306,6 @@ describe('fuzzing the edge', () => {
     expect(
       (await fetch(`${server.url}/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status,
     ).toBe(200);
-    expect(await checksum()).toBe(before);
+    expect(await databaseChecksum()).toBe(before);
   }, 300_000);
 });

@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
 import { expectStatus, login } from '../helpers/fixtures.js';
+import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
 import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
 
 /**
@@ -16,35 +15,19 @@ const redisUrl = process.env.REDIS_URL;
 
 interface Instance {
   url: string;
-  process: ChildProcess;
+  process: NodeProcess;
 }
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 const instances: Instance[] = [];
 
-function startInstance(config: Record<string, unknown>): Promise<Instance> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/instance.ts'], {
-    cwd: Flux.rootdir,
-    env: { ...process.env, NODE_ENV: 'test', FLUX_TEST_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startInstance(config: Record<string, unknown>): Promise<Instance> {
+  const instance = startNode('test/helpers/instance.ts', [], {
+    NODE_ENV: 'test',
+    FLUX_TEST_CONFIG: JSON.stringify(config),
   });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`instance did not start: ${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening (\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${match[1]}`, process: child });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.once('exit', (code) => reject(new Error(`instance exited with ${code}: ${output}`)));
-  });
+  const [, port] = await waitForOutput(instance, /listening (\d+)/);
+  return { url: `http://127.0.0.1:${port}`, process: instance };
 }
 
 beforeAll(async () => {
@@ -64,11 +47,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  for (const instance of instances) {
-    const exited = new Promise((resolve) => instance.process.once('exit', resolve));
-    instance.process.kill('SIGTERM');
-    await exited;
-  }
+  for (const instance of instances) await instance.process.stop();
   await database?.drop();
 });
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
@@ -13,6 +12,7 @@ import {
   waitFor,
 } from '../helpers/clients.js';
 import { adminLogin, createTeamWithUser, expectStatus } from '../helpers/fixtures.js';
+import { startNode } from '../helpers/processes.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Publish/subscribe (SPEC §12): rooms per read group, exactly-once delivery, transitions, every write path. */
@@ -268,38 +268,27 @@ describe('examples/live-feed.ts', () => {
       }),
       201,
     );
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'examples/live-feed.ts',
-        '--url',
-        server.url,
-        '--login',
-        'feeder',
-        '--password',
-        'feeder-password',
-      ],
-      { cwd: Flux.rootdir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    const feed = startNode('examples/live-feed.ts', [
+      '--url',
+      server.url,
+      '--login',
+      'feeder',
+      '--password',
+      'feeder-password',
+    ]);
+    const output = () => feed.output();
     try {
-      await waitFor(() => output.includes('ready'), 15_000, 'the example to subscribe');
+      await waitFor(() => output().includes('ready'), 15_000, 'the example to subscribe');
       const me = expectStatus<Array<{ id: number }>>(
         await admin.request('GET', '/user', { filters: { login: 'feeder' } }),
         200,
       )[0];
       expectStatus(await admin.request('PATCH', `/user/${me.id}`, { name: 'Changed by admin' }), 200);
-      await waitFor(() => output.includes('Changed by admin'), 5000, 'the printed event');
+      await waitFor(() => output().includes('Changed by admin'), 5000, 'the printed event');
       await settle(300);
-      const lines = output.split('\n').filter((line) => line.startsWith('event model:user'));
+      const lines = output()
+        .split('\n')
+        .filter((line) => line.startsWith('event model:user'));
       expect(lines).toHaveLength(1);
       expect(JSON.parse(lines[0].slice('event model:user '.length))).toMatchObject({
         verb: 'updated',
@@ -307,7 +296,7 @@ describe('examples/live-feed.ts', () => {
         data: { name: 'Changed by admin' },
       });
     } finally {
-      child.kill();
+      await feed.stop();
     }
   });
 });

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Flux } from '../../lib/Flux.js';
 import { connectSocket, socketRequest } from '../helpers/clients.js';
+import { startNode, waitForOutput } from '../helpers/processes.js';
 import { createTestDatabase } from '../helpers/server.js';
 
 /**
@@ -23,38 +22,16 @@ afterAll(async () => {
 describe('SIGTERM', () => {
   it('When SIGTERM arrives under load, then no in-flight request fails and the process exits 0', async () => {
     const url = (database.config.url as string | undefined) ?? `sqlite:${database.config.storage as string}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'app.ts'], {
-      cwd: Flux.rootdir,
-      env: {
-        ...process.env,
-        NODE_ENV: 'development', // bcrypt at cost 12: each login takes long enough to be caught in flight
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: url,
-        REDIS_URL: '',
-        LOG_LEVEL: 'info',
-        FLUX_ADMIN_PASSWORD: 'shutdown-password',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const app = startNode('app.ts', [], {
+      NODE_ENV: 'development', // bcrypt at cost 12: each login takes long enough to be caught in flight
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      REDIS_URL: '',
+      LOG_LEVEL: 'info',
+      FLUX_ADMIN_PASSWORD: 'shutdown-password',
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const port = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
-        if (match) {
-          clearInterval(timer);
-          resolve(match[1]);
-        }
-      }, 20);
-      setTimeout(() => reject(new Error(`no start: ${output}`)), 30_000);
-    });
+    const [, port] = await waitForOutput(app, /listening on http:\/\/[^:]+:(\d+)/);
     const base = `http://127.0.0.1:${port}`;
     const socket = await connectSocket(base);
     const shutdownNotices: unknown[] = [];
@@ -79,12 +56,12 @@ describe('SIGTERM', () => {
       ),
     );
     await new Promise((r) => setTimeout(r, 200));
-    child.kill('SIGTERM');
+    const exited = app.stop('SIGTERM');
 
     const statuses = await Promise.all([...overHttp, ...overSocket]);
     expect(statuses).toEqual(Array(10).fill(200));
     expect(await exited).toBe(0);
-    expect(output).toContain('SIGTERM received');
+    expect(app.output()).toContain('SIGTERM received');
     expect(shutdownNotices).toEqual([{ reason: 'Server shutting down' }]);
     socket.close();
   }, 60_000);
