@@ -163,6 +163,7 @@ async function fanoutJob() {
 
 async function memoryJob() {
   mark('baseline');
+  await new Promise((r) => setTimeout(r, 1000)); // the server measures itself before the sockets come
   const sockets = [];
   for (let i = 0; i < job.count; i += 100) {
     sockets.push(
@@ -173,6 +174,7 @@ async function memoryJob() {
   }
   await new Promise((r) => setTimeout(r, 3000));
   mark('connected');
+  await new Promise((r) => setTimeout(r, 2000)); // …and while they are all there
   for (const socket of sockets) socket.close();
   done({ sockets: sockets.length });
 }

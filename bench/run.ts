@@ -44,8 +44,14 @@ function log(line: string): void {
 }
 
 /** Runs a node script and resolves with the lines it printed. */
-function runNode(script: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string) => void) {
-  const child = spawn(process.execPath, [script, ...args], {
+function runNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine?: (line: string) => void,
+  nodeArgs: string[] = [],
+) {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,14 +83,44 @@ interface Server {
   process: ChildProcess;
   url: string;
   token: string;
+  /** Resolvers waiting for the server's next `memory {…}` line. */
+  memoryWaiters: Array<(memory: { heapUsed: number; external: number; rss: number }) => void>;
 }
 
-function startServer(name: string, script: string, env: NodeJS.ProcessEnv): Promise<Server> {
+/** Asks the server for its memory after a full GC (bench/servers/flux.mjs answers SIGUSR2). */
+function probeMemory(server: Server): Promise<{ heapUsed: number; external: number; rss: number }> {
+  return new Promise((resolve) => {
+    server.memoryWaiters.push(resolve);
+    server.process.kill('SIGUSR2');
+  });
+}
+
+function startServer(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = runNode(script, [], env, (line) => {
-      const match = /^ready (\d+) (\S+)/.exec(line);
-      if (match) resolve({ name, process: child, url: `http://127.0.0.1:${match[1]}`, token: match[2] });
-    });
+    const memoryWaiters: Server['memoryWaiters'] = [];
+    const child = runNode(
+      script,
+      [],
+      env,
+      (line) => {
+        const match = /^ready (\d+) (\S+)/.exec(line);
+        if (match)
+          resolve({
+            name,
+            process: child,
+            url: `http://127.0.0.1:${match[1]}`,
+            token: match[2],
+            memoryWaiters,
+          });
+        if (line.startsWith('memory ')) memoryWaiters.shift()?.(JSON.parse(line.slice(7)));
+      },
+      nodeArgs,
+    );
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
 }
@@ -100,11 +136,19 @@ async function stopServer(server: Server): Promise<void> {
 async function load(server: Server, job: Record<string, unknown>) {
   const pid = server.process.pid!;
   const marks: Record<string, { cpu: number; memory: number }> = {};
+  const heap: Record<string, number> = {};
   const pending: Array<Promise<void>> = [];
   let result: Record<string, number> = {};
   const child = runNode('bench/load.mjs', [JSON.stringify({ url: server.url, ...job })], {}, (line) => {
     if (line.startsWith('mark ')) {
       const name = line.slice(5);
+      if (job.mode === 'memory') {
+        pending.push(
+          probeMemory(server).then((m) => {
+            heap[name] = m.heapUsed + m.external;
+          }),
+        );
+      }
       pending.push(
         Promise.all([cpuMs(pid), memoryBytes(pid)]).then(([cpu, memory]) => {
           marks[name] = { cpu, memory };
@@ -117,7 +161,7 @@ async function load(server: Server, job: Record<string, unknown>) {
   const code = await new Promise((resolve) => child.once('exit', resolve));
   await Promise.all(pending);
   if (code !== 0) throw new Error(`load ${JSON.stringify(job)} failed`);
-  return { result, marks };
+  return { result, marks, heap };
 }
 
 async function measure(
@@ -382,12 +426,16 @@ async function main(): Promise<void> {
 
     // on a fresh process: after the fan-out phases the heap has room to spare and RSS would not move
     await stopServer(server);
-    server = await startServer('flux', 'bench/servers/flux.mjs', env);
+    server = await startServer('flux', 'bench/servers/flux.mjs', env, ['--expose-gc']);
     log('memory per idle authenticated socket (Flux, 2,000 sockets, fresh process)');
     const memory = await load(server, { mode: 'memory', count: 2000, token: reader });
     extra.memoryPerSocketKB =
+      Math.round(((memory.heap.connected - memory.heap.baseline) / 2000 / 1024) * 10) / 10;
+    extra.rssPerSocketKB =
       Math.round(((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024) * 10) / 10;
-    log(`  ${extra.memoryPerSocketKB} KB per socket (RSS)`);
+    log(
+      `  ${extra.memoryPerSocketKB} KB per socket (heap + external after GC; RSS: ${extra.rssPerSocketKB} KB)`,
+    );
 
     log('publish cost with 10 vs 2,000 subscribers who may not read the item (Flux)');
     const publish: Record<string, number> = {};

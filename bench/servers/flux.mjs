@@ -16,4 +16,11 @@ const address = await Flux.start({
   },
 });
 process.stdout.write(`ready ${address.port} -\n`);
+// The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
+// memory V8 keeps from the OS.
+process.on('SIGUSR2', () => {
+  globalThis.gc?.();
+  const { heapUsed, external, rss } = process.memoryUsage();
+  process.stdout.write(`memory ${JSON.stringify({ heapUsed, external, rss })}\n`);
+});
 process.once('SIGTERM', () => Flux.stop().then(() => process.exit(0)));
