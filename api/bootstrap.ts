@@ -41,7 +41,11 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
       );
     });
   };
-  flux.sequelize.addHook('afterUpdate', announce);
+  flux.sequelize.addHook('afterUpdate', (instance: Model, options: { transaction?: Transaction | null }) => {
+    // a session's activity, socket or expiry changes nothing its cached context holds; a revocation does
+    if (instance.constructor.name === 'Session' && !instance.changed('revokedAt' as never)) return;
+    announce(instance, options);
+  });
   flux.sequelize.addHook('afterDestroy', announce);
   flux.bus.subscribe(USER_GROUPS_CHANGED, (message) => {
     refreshUserSockets((message as { userIds: number[] }).userIds).catch((err: unknown) =>

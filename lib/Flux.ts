@@ -283,7 +283,6 @@ export class FluxApp {
     return address;
   }
 
-  /** Stops accepting, closes sockets, the HTTP server and the database. Safe to call twice. */
   /**
    * Graceful stop (SPEC §16): stops accepting connections and requests, lets the requests in flight
    * (HTTP and socket alike) finish — at most `server.shutdownTimeoutMs` — then tells every socket

@@ -17,7 +17,13 @@ import {
   type PermissionTeam,
   type PermissionUser,
 } from './permissions.js';
-import { type AttributeInfo, type AttributeMap, attributeKind, parseFindQuery } from './query.js';
+import {
+  type AttributeInfo,
+  type AttributeMap,
+  attributeKind,
+  parseFindQuery,
+  storableDate,
+} from './query.js';
 import { bindForSubscription } from './socket/transport.js';
 
 /** A Flux model class with Sequelize's static API. */
@@ -29,6 +35,8 @@ export interface RequestContext {
   user: PermissionUser;
   team: PermissionTeam;
   tenant: RequestTenant;
+  /** The session of the request, when it has one. */
+  sessionId?: number;
 }
 
 const attributeMaps = new WeakMap<object, Map<string, AttributeInfo>>();
@@ -43,7 +51,12 @@ export function publicAttributes(model: FluxModelClass): AttributeMap {
     )) {
       if (model.hiddenAttributes.includes(name)) continue;
       const type = attribute.type as unknown as { key: string; values?: string[] };
-      map.set(name, { kind: attributeKind(type.key), values: type.key === 'ENUM' ? type.values : undefined });
+      const maxLength = (type as { options?: { length?: number } }).options?.length;
+      map.set(name, {
+        kind: attributeKind(type.key),
+        values: type.key === 'ENUM' ? type.values : undefined,
+        maxLength: type.key === 'STRING' && typeof maxLength === 'number' ? maxLength : undefined,
+      });
     }
     attributeMaps.set(model, map);
   }
@@ -68,14 +81,16 @@ function checkValue(
     case 'boolean':
       return typeof value === 'boolean' ? undefined : issue(`${name} must be true or false`);
     case 'date':
-      return (typeof value === 'string' || typeof value === 'number') &&
-        !Number.isNaN(new Date(value).getTime())
+      return (typeof value === 'string' || typeof value === 'number') && storableDate(new Date(value))
         ? undefined
         : issue(`${name} must be a date`);
     case 'json':
       return undefined;
     default:
       if (typeof value !== 'string') return issue(`${name} must be a string`);
+      if (info?.maxLength !== undefined && value.length > info.maxLength) {
+        return issue(`${name} must have at most ${info.maxLength} characters`);
+      }
       if (info?.values && !info.values.includes(value))
         return issue(`${name} must be one of ${info.values.join(', ')}`);
       return undefined;
@@ -96,7 +111,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** The authenticated context of a request. @throws UnauthorizedError without a user. */
   protected context(req: FluxRequest): RequestContext {
     if (!req.user || !req.tenant) throw new UnauthorizedError();
-    return { user: req.user, team: req.team ?? noTeam, tenant: req.tenant };
+    return { user: req.user, team: req.team ?? noTeam, tenant: req.tenant, sessionId: req.session?.id };
   }
 
   /** The `:id` route param as an integer. @throws BadRequestError */
@@ -210,6 +225,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
     await this.checkReferences(ctx, item);
     await this.beforeSave(ctx, item);
     await item.save();
+    await this.afterSave(ctx, item, ['id', ...Object.keys(values)]);
     res.created(item);
   }
 
@@ -225,7 +241,9 @@ export class ModelController<M extends FluxModel = FluxModel> {
     this.allow(userGroups, item.getUpdateGroups(), 'update');
     await this.checkReferences(ctx, item);
     await this.beforeSave(ctx, item);
+    const changed = (item.changed() || []) as string[];
     await item.save();
+    await this.afterSave(ctx, item, changed);
     res.ok(item);
   }
 
@@ -259,6 +277,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
    * do not hold yourself cannot be granted"). Throw an ExpectedError to refuse.
    */
   protected async beforeSave(_ctx: RequestContext, _item: M): Promise<void> {}
+
+  /**
+   * Follow-ups of a saved create or update, before the reply (`changed`: the attributes written; a create
+   * lists `id`).
+   */
+  protected async afterSave(_ctx: RequestContext, _item: M, _changed: string[]): Promise<void> {}
 
   /** Domain checks before a permitted destroy (throw an ExpectedError to refuse). */
   protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}

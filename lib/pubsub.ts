@@ -60,7 +60,14 @@ export class LocalBus implements Bus {
     process.nextTick(() => this.emitter.emit(topic, message));
   }
   subscribe(topic: string, handler: (message: unknown) => void): void {
-    this.emitter.on(topic, handler);
+    // a failing handler must not take the process down (it runs outside any request)
+    this.emitter.on(topic, (message: unknown) => {
+      try {
+        handler(message);
+      } catch (err) {
+        process.emitWarning(`bus handler of ${topic} failed: ${(err as Error).message}`);
+      }
+    });
   }
   async close(): Promise<void> {
     this.emitter.removeAllListeners();

@@ -15,6 +15,14 @@ export interface AttributeInfo {
   kind: AttributeKind;
   /** Allowed values of an ENUM attribute. */
   values?: readonly string[];
+  /** Longest value of a `STRING(n)` attribute (PostgreSQL refuses longer ones with an error). */
+  maxLength?: number;
+}
+
+/** True for a date the databases can store (years 1 to 9999). */
+export function storableDate(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
 }
 
 /** Public, filterable attributes of a model by name. */
@@ -55,18 +63,6 @@ const MAX_CONDITIONS = 200;
 const comparison = { eq: Op.eq, ne: Op.ne, gt: Op.gt, gte: Op.gte, lt: Op.lt, lte: Op.lte } as const;
 const lists = { in: Op.in, notIn: Op.notIn } as const;
 const patterns = { like: Op.like, notLike: Op.notLike } as const;
-
-/** The operators a filter may use; anything else is a 400. */
-export const filterOperators = [
-  ...Object.keys(comparison),
-  ...Object.keys(lists),
-  ...Object.keys(patterns),
-  'between',
-  'is',
-  'not',
-  'and',
-  'or',
-] as const;
 
 type Scalar = string | number | boolean | null;
 
@@ -159,7 +155,7 @@ class FilterParser {
       case 'date': {
         if (typeof value !== 'string' && typeof value !== 'number') return bad();
         const date = new Date(value);
-        return Number.isNaN(date.getTime()) ? bad() : date.toISOString();
+        return storableDate(date) ? date.toISOString() : bad();
       }
       default:
         if (typeof value !== 'string' || value.length > MAX_STRING) return bad();

@@ -11,6 +11,11 @@ export class TeamController extends ModelController<Team> {
     super(Team);
   }
 
+  /** Changing or destroying a team needs every permission of its current role (no demoting the admins). */
+  protected override async checkItem(ctx: RequestContext, team: Team): Promise<void> {
+    assertCanGrantRole(ctx.team, team.role);
+  }
+
   /** A role can only be given by a team that holds all its permissions. */
   protected override async beforeSave(ctx: RequestContext, team: Team): Promise<void> {
     if (team.isNewRecord || team.changed('role')) assertCanGrantRole(ctx.team, team.role);

@@ -23,7 +23,7 @@ export class UserController extends ModelController<User> {
   override async update(req: AppRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
     const changesPassword = typeof req.data.password === 'string';
-    if (changesPassword && String(req.params.id) === String(ctx.user.id)) {
+    if (changesPassword && this.id(req) === ctx.user.id) {
       const current = req.data.currentPassword;
       const self = await Flux.User.findByPk(ctx.user.id);
       if (typeof current !== 'string' || !self || !(await self.checkPassword(current))) {
@@ -37,10 +37,6 @@ export class UserController extends ModelController<User> {
       }
     }
     await super.update(req, res);
-    if (changesPassword && res.statusCode === 200) {
-      const keep = String(req.params.id) === String(ctx.user.id) ? req.session?.id : undefined;
-      await authService.revokeOtherSessions(Number(req.params.id), keep);
-    }
   }
 
   /**
@@ -101,6 +97,12 @@ export class UserController extends ModelController<User> {
     }
   }
 
+  /** A new password logs out the user's other sessions (all of them when someone else set it). */
+  protected override async afterSave(ctx: RequestContext, user: User, changed: string[]): Promise<void> {
+    if (!changed.includes('password') || changed.includes('id')) return;
+    await authService.revokeOtherSessions(user.id, user.id === ctx.user.id ? ctx.sessionId : undefined);
+  }
+
   /** Putting a user into a team gives them its role: only a team holding all of it may do so. */
   protected override async beforeSave(ctx: RequestContext, user: User): Promise<void> {
     if (user.teamId === null || user.teamId === undefined || !(user.isNewRecord || user.changed('teamId')))
@@ -115,6 +117,7 @@ export class UserController extends ModelController<User> {
    */
   protected override async beforeDestroy(ctx: RequestContext, user: User): Promise<void> {
     await authService.revokeOtherSessions(user.id);
+    await Flux.Upload.update({ userId: null }, { where: { tenantId: ctx.tenant.id, userId: user.id } });
     await Flux.Message.update({ userId: null }, { where: { tenantId: ctx.tenant.id, userId: user.id } });
   }
 }

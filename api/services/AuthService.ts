@@ -50,6 +50,8 @@ export class AuthService {
   private readonly tenants = new Map<string, { tenant: Tenant | null; at: number }>();
   /** Who a session is (session, user, team, tenant), by session id: two queries saved per request. */
   private readonly contexts = new Map<number, { context: AuthContext; at: number }>();
+  /** Bumped by every forget: a context loaded across a change is not cached. */
+  private generation = 0;
 
   private jwt(): JwtCodec<TokenPayload> {
     const { secret, expiresIn } = Flux.config.jwt;
@@ -154,8 +156,10 @@ export class AuthService {
     const cached = this.contexts.get(sessionId);
     if (cached && cached.context.user.id === userId && Date.now() - cached.at < CONTEXT_CACHE_MS)
       return cached.context;
+    const generation = this.generation;
     const context = await this.loadContext(sessionId, userId);
-    this.contexts.set(sessionId, { context, at: Date.now() });
+    // a change announced while the rows were being read makes them stale: use them once, keep them not
+    if (generation === this.generation) this.contexts.set(sessionId, { context, at: Date.now() });
     if (this.contexts.size > MAX_CACHED_CONTEXTS)
       this.contexts.delete(this.contexts.keys().next().value as number);
     return context;
@@ -171,6 +175,11 @@ export class AuthService {
     teamIds?: number[];
     tenantIds?: number[];
   }): void {
+    this.generation++;
+    if (!changed.userIds?.length && !changed.teamIds?.length && !changed.tenantIds?.length) {
+      for (const id of changed.sessionIds ?? []) this.contexts.delete(id);
+      return;
+    }
     const sessions = new Set(changed.sessionIds ?? []);
     const users = new Set(changed.userIds ?? []);
     const teams = new Set(changed.teamIds ?? []);
@@ -259,7 +268,9 @@ export class AuthService {
     const cached = this.tenants.get(key);
     if (cached && Date.now() - cached.at < TENANT_CACHE_MS) return cached.tenant;
     const tenant = await load();
-    this.tenants.set(key, { tenant, at: Date.now() });
+    // misses are not kept: any slug from a header or a host name would otherwise grow the map
+    if (tenant) this.tenants.set(key, { tenant, at: Date.now() });
+    else this.tenants.delete(key);
     return tenant;
   }
 

@@ -96,6 +96,8 @@ export class SocketTransport extends EventEmitter {
       const data = socket.data as AuthSocketData;
       data.subscriptions = new Map();
       data.address = proxyaddr(socket.request, this.trust);
+      // a client that leaves during the handshake never gets `disconnect`: its binding must go anyway
+      socket.conn.once('close', () => this.detach(socket));
       data.inFlight = 0;
       this.authenticateHandshake(socket).then(
         () => next(),
@@ -109,7 +111,7 @@ export class SocketTransport extends EventEmitter {
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
       socket.on('disconnect', () => {
         const auth = (socket.data as AuthSocketData).auth;
-        this.forget(socket);
+        this.detach(socket);
         if (auth) this.emit('disconnect', socket.id, auth.sessionId);
       });
     });
@@ -197,6 +199,7 @@ export class SocketTransport extends EventEmitter {
    * user (or tenant) first leaves every subscription room: rooms were computed for the previous user.
    */
   bind(socket: Socket, auth: SocketAuth): void {
+    if (socket.conn.readyState === 'closed') return; // gone while its login ran
     const data = socket.data as AuthSocketData;
     const previous = data.auth;
     if (previous && (previous.userId !== auth.userId || previous.tenantId !== auth.tenantId)) {
@@ -244,11 +247,6 @@ export class SocketTransport extends EventEmitter {
     return sockets.length;
   }
 
-  /** Local sockets bound to `sessionId`. */
-  socketsOfSession(sessionId: number): Socket[] {
-    return [...(this.bySession.get(sessionId) ?? [])];
-  }
-
   /** Every local socket bound to a session of `userId`. */
   socketsOfUser(userId: number): Socket[] {
     const result: Socket[] = [];
@@ -268,10 +266,6 @@ export class SocketTransport extends EventEmitter {
     sockets?.delete(socket);
     if (sockets?.size === 0) this.bySession.delete(data.auth.sessionId);
     data.auth = undefined;
-  }
-
-  private forget(socket: Socket): void {
-    this.detach(socket);
   }
 }
 

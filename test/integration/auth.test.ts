@@ -250,6 +250,8 @@ describe('passwords and refreshes', () => {
       await me.request('PATCH', `/user/${id}`, { password: 'new-password-1', currentPassword: 'wrong-one' }),
       400,
     );
+    // the same id written another way is still one's own account
+    expectStatus(await me.request('PATCH', `/user/0${id}`, { password: 'new-password-1' }), 400);
     expectStatus(
       await me.request('PATCH', `/user/${id}`, {
         password: 'new-password-1',

@@ -324,6 +324,31 @@ describe.each(['http', 'socket'] as const)('administration without escalation ov
     coord.close();
   });
 
+  it('When the coordination changes or deletes the Admin team, then 403', async () => {
+    const coord = await as('coord');
+    const adminTeam = (await Flux.Team.findOne({ where: { name: 'Admin' } }))!;
+    expectStatus(await coord.request('PATCH', `/team/${adminTeam.id}`, { role: 'bar' }), 403);
+    expectStatus(await coord.request('PATCH', `/team/${adminTeam.id}`, { name: 'Not admins' }), 403);
+    expectStatus(await coord.request('DELETE', `/team/${adminTeam.id}`), 403);
+    expect((await Flux.Team.findByPk(adminTeam.id))!.role).toBe('admin');
+    coord.close();
+  });
+
+  it('When values are longer than their column or dates out of range, then 400 (never a database error)', async () => {
+    const coord = await as('coord');
+    expectStatus(await coord.request('PATCH', `/user/${user['bar-vip']}`, { name: 'x'.repeat(201) }), 400);
+    expectStatus(
+      await coord.request('POST', '/team', { name: `Long ${kind}`, role: 'bar', location: 'y'.repeat(201) }),
+      400,
+    );
+    expectStatus(await coord.request('GET', '/message', { filters: { createdAt: { gt: -8.64e15 } } }), 400);
+    expectStatus(
+      await coord.request('GET', '/message', { filters: { createdAt: { gt: '+275760-09-13' } } }),
+      400,
+    );
+    coord.close();
+  });
+
   it('When values collide with the encoding of groups or bcrypt, then 400', async () => {
     const coord = await as('coord');
     expectStatus(
