@@ -1,13 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createAdapter } from '@socket.io/redis-adapter';
 import bytes from 'bytes';
 import type { Express, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import { DataTypes, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
 import swaggerUi from 'swagger-ui-express';
 import {
@@ -21,9 +20,9 @@ import {
 } from './config.js';
 import { openDatabase, tuneDatabase } from './database.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
-import { FluxModel } from './FluxModel.js';
 import type { FluxMiddleware } from './http.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
+import { loadBootstrap, loadControllers, loadMiddlewares, loadModels } from './loader.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { Metrics } from './metrics.js';
@@ -68,27 +67,6 @@ export interface StartOptions {
 export type AppConfig = CoreConfig & Record<string, unknown>;
 
 const defaultRootdir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const sourceFile = /^[A-Za-z][A-Za-z0-9]*\.(ts|js)$/;
-
-async function importDir(dir: string): Promise<Array<[string, Record<string, unknown>]>> {
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => sourceFile.test(f) && !f.endsWith('.d.ts'))
-      .sort();
-  } catch {
-    return [];
-  }
-  return Promise.all(
-    files.map(
-      async (file): Promise<[string, Record<string, unknown>]> => [
-        path.basename(file, path.extname(file)),
-        (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>,
-      ],
-    ),
-  );
-}
-
 export class FluxApp {
   /** Absolute path of the application root (no trailing `/`). */
   rootdir = defaultRootdir;
@@ -391,14 +369,8 @@ export class FluxApp {
 
   /** Runs `api/bootstrap.ts`'s `bootstrap(flux)` when the file exists (first-start data, warm-up). */
   private async runBootstrap(): Promise<void> {
-    const file = ['ts', 'js']
-      .map((ext) => path.join(this.rootdir, 'api', `bootstrap.${ext}`))
-      .find((f) => existsSync(f));
-    if (!file) return;
-    const { bootstrap } = (await import(pathToFileURL(file).href)) as {
-      bootstrap?: (flux: FluxApp) => Promise<void>;
-    };
-    if (typeof bootstrap === 'function') await bootstrap(this);
+    const bootstrap = await loadBootstrap<FluxApp>(path.join(this.rootdir, 'api'));
+    if (bootstrap) await bootstrap(this);
   }
 
   /** `<model>/<level>` namespaces: every model's levels plus `config.permissions` (e.g. `auth: ['as']`). */
@@ -412,46 +384,21 @@ export class FluxApp {
   }
 
   private async loadModels(): Promise<void> {
-    const found: FluxModelClass[] = [];
-    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'models'))) {
-      const model = exports[name];
-      if (typeof model === 'function' && model.prototype instanceof FluxModel)
-        found.push(model as FluxModelClass);
-    }
-    for (const model of found) {
-      const attributes = { ...model.modelAttributes };
-      if (model.tenantScoped) {
-        attributes.tenantId = { type: DataTypes.INTEGER, allowNull: false };
-      }
-      model.init(attributes, { ...model.modelOptions, sequelize: this.sequelize, modelName: model.name });
-    }
-    this.models = {};
-    for (const model of found) {
-      this.models[model.name] = model;
+    this.models = await loadModels(path.join(this.rootdir, 'api', 'models'), this.sequelize);
+    for (const model of Object.values(this.models)) {
       Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
-    }
-    for (const model of found) {
-      const associate = (model as unknown as { associate?: (models: Record<string, FluxModelClass>) => void })
-        .associate;
-      associate?.call(model, this.models);
     }
   }
 
   private async loadControllers(): Promise<void> {
-    this.controllers = {};
-    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'controllers'))) {
-      const exported = exports[name];
-      if (typeof exported !== 'function') continue;
-      this.controllers[name] = new (exported as new () => object)();
-    }
+    this.controllers = await loadControllers(path.join(this.rootdir, 'api', 'controllers'));
   }
 
   private async loadMiddlewares(): Promise<void> {
-    this.middlewares = { ...(coreMiddlewares as unknown as Record<string, FluxMiddleware>) };
-    for (const [name, exports] of await importDir(path.join(this.rootdir, 'api', 'middlewares'))) {
-      const middleware = exports[name];
-      if (typeof middleware === 'function') this.middlewares[name] = middleware as FluxMiddleware;
-    }
+    this.middlewares = {
+      ...(coreMiddlewares as unknown as Record<string, FluxMiddleware>),
+      ...(await loadMiddlewares(path.join(this.rootdir, 'api', 'middlewares'))),
+    };
   }
 
   /** The upload chain of one `file` route, with `config.upload` limits (lib/upload.ts). */

@@ -1,0 +1,87 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DataTypes, type Sequelize } from 'sequelize';
+import { FluxModel } from './FluxModel.js';
+import type { FluxMiddleware } from './http.js';
+import type { FluxModelClass } from './ModelController.js';
+
+/**
+ * Loading the application's code by convention (SPEC §2): every `X.ts` (or `.js` once built) of a folder
+ * is imported, and its export named `X` is taken — a model, a controller, a middleware.
+ */
+
+const sourceFile = /^[A-Za-z][A-Za-z0-9]*\.(ts|js)$/;
+
+/** `[name, module]` for every source file of `dir` (none when the folder does not exist). */
+export async function importDir(dir: string): Promise<Array<[string, Record<string, unknown>]>> {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter((f) => sourceFile.test(f) && !f.endsWith('.d.ts'))
+      .sort();
+  } catch {
+    return [];
+  }
+  return Promise.all(
+    files.map(
+      async (file): Promise<[string, Record<string, unknown>]> => [
+        path.basename(file, path.extname(file)),
+        (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>,
+      ],
+    ),
+  );
+}
+
+/**
+ * Initializes every FluxModel class of `dir` on `sequelize` (adding `tenantId` to tenant-scoped ones),
+ * then lets each declare its associations (`static associate(models)`).
+ */
+export async function loadModels(dir: string, sequelize: Sequelize): Promise<Record<string, FluxModelClass>> {
+  const found: FluxModelClass[] = [];
+  for (const [name, exports] of await importDir(dir)) {
+    const model = exports[name];
+    if (typeof model === 'function' && model.prototype instanceof FluxModel)
+      found.push(model as FluxModelClass);
+  }
+  for (const model of found) {
+    const attributes = { ...model.modelAttributes };
+    if (model.tenantScoped) attributes.tenantId = { type: DataTypes.INTEGER, allowNull: false };
+    model.init(attributes, { ...model.modelOptions, sequelize, modelName: model.name });
+  }
+  const models = Object.fromEntries(found.map((model) => [model.name, model]));
+  for (const model of found) {
+    const associate = (model as unknown as { associate?: (all: Record<string, FluxModelClass>) => void })
+      .associate;
+    associate?.call(model, models);
+  }
+  return models;
+}
+
+/** One instance of every controller class of `dir`, by name. */
+export async function loadControllers(dir: string): Promise<Record<string, object>> {
+  const controllers: Record<string, object> = {};
+  for (const [name, exports] of await importDir(dir)) {
+    const exported = exports[name];
+    if (typeof exported === 'function') controllers[name] = new (exported as new () => object)();
+  }
+  return controllers;
+}
+
+/** Every middleware function of `dir`, by name. */
+export async function loadMiddlewares(dir: string): Promise<Record<string, FluxMiddleware>> {
+  const middlewares: Record<string, FluxMiddleware> = {};
+  for (const [name, exports] of await importDir(dir)) {
+    const middleware = exports[name];
+    if (typeof middleware === 'function') middlewares[name] = middleware as FluxMiddleware;
+  }
+  return middlewares;
+}
+
+/** The `bootstrap` export of `<dir>/bootstrap.ts` (or `.js`), if the file exists. */
+export async function loadBootstrap<T>(dir: string): Promise<((app: T) => Promise<void>) | undefined> {
+  const file = ['ts', 'js'].map((ext) => path.join(dir, `bootstrap.${ext}`)).find((f) => existsSync(f));
+  if (!file) return undefined;
+  const { bootstrap } = (await import(pathToFileURL(file).href)) as { bootstrap?: (app: T) => Promise<void> };
+  return typeof bootstrap === 'function' ? bootstrap : undefined;
+}
