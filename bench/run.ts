@@ -301,49 +301,48 @@ async function main(): Promise<void> {
     });
     await stopServer(server);
 
+    /** get, list of 20 and create over HTTP, with the peer's URLs and token. */
+    const httpScenarios = async (
+      peer: Server,
+      token: string,
+      urls: { get: string; list: string; create: string },
+    ) => {
+      await measure(peer, 'get', 'http', {
+        mode: 'http',
+        method: 'GET',
+        url: `${peer.url}${urls.get}`,
+        token,
+      });
+      await measure(peer, 'list', 'http', {
+        mode: 'http',
+        method: 'GET',
+        url: `${peer.url}${urls.list}`,
+        token,
+      });
+      await measure(peer, 'create', 'http', {
+        mode: 'http',
+        method: 'POST',
+        url: `${peer.url}${urls.create}`,
+        token,
+        body: created,
+      });
+    };
+
     log('Express 5 + Sequelize');
     server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
-    await measure(server, 'get', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/messages/1`,
-      token: server.token,
-    });
-    await measure(server, 'list', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/messages?channel=public:2&limit=20`,
-      token: server.token,
-    });
-    await measure(server, 'create', 'http', {
-      mode: 'http',
-      method: 'POST',
-      url: `${server.url}/messages`,
-      token: server.token,
-      body: created,
+    await httpScenarios(server, server.token, {
+      get: '/messages/1',
+      list: '/messages?channel=public:2&limit=20',
+      create: '/messages',
     });
     await stopServer(server);
 
     log('Feathers 5');
     server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
-    await measure(server, 'get', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/messages/1`,
-      token: server.token,
-    });
-    await measure(server, 'list', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/messages?channel=public:2&$limit=20`,
-      token: server.token,
-    });
-    await measure(server, 'create', 'http', {
-      mode: 'http',
-      method: 'POST',
-      url: `${server.url}/messages`,
-      token: server.token,
-      body: created,
+    await httpScenarios(server, server.token, {
+      get: '/messages/1',
+      list: '/messages?channel=public:2&$limit=20',
+      create: '/messages',
     });
     const feathersSocket = (method: string, args: unknown[]) => ({
       mode: 'socket',
@@ -361,20 +360,10 @@ async function main(): Promise<void> {
     const coord = await login(server.url, 'coord', 'festival-2026');
     const reader = await login(server.url, 'welcome', 'festival-2026');
     const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
-    const listUrl = `${server.url}/message?data=${encodeURIComponent(JSON.stringify(list))}`;
-    await measure(server, 'get', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/message/1`,
-      token: coord,
-    });
-    await measure(server, 'list', 'http', { mode: 'http', method: 'GET', url: listUrl, token: coord });
-    await measure(server, 'create', 'http', {
-      mode: 'http',
-      method: 'POST',
-      url: `${server.url}/message`,
-      token: coord,
-      body: created,
+    await httpScenarios(server, coord, {
+      get: '/message/1',
+      list: `/message?data=${encodeURIComponent(JSON.stringify(list))}`,
+      create: '/message',
     });
     const fluxSocket = (method: string, url: string, data?: unknown) => ({
       mode: 'socket',
