@@ -360,7 +360,7 @@ export class FluxApp {
   }
 
   /**
-   * A rate limiter (express-rate-limit) answering 429 `TooManyRequests` with `Retry-After`, counted in
+   * A rate limiter (rate-limiter-flexible) answering 429 `TooManyRequests` with `Retry-After`, counted in
    * Redis when it is configured (all instances together), else in this process.
    */
   rateLimiter(options: Omit<LimiterOptions, 'redis' | 'prefix'>): RequestHandler {

@@ -108,7 +108,7 @@ export const coreConfigSchema = z.looseObject({
     .default({ prefix: 'flux:' }),
   rateLimit: z
     .object({
-      /** Requests per address and window, HTTP and socket virtual requests alike (express-rate-limit). */
+      /** Requests per address and window, HTTP and socket virtual requests alike (rate-limiter-flexible). */
       windowMs: z.number().int().positive().default(60_000),
       limit: z.number().int().positive().default(600),
     })
