@@ -8,6 +8,7 @@ import {
   type PermissionTeam,
   type PermissionUser,
 } from './permissions.js';
+import { type AttributeInfo, type AttributeMap, attributeKind } from './query.js';
 
 /** The lowerCamelCase public name of a model: `AlertButton` → `alertButton` (events, permissions). */
 export function publicModelName(modelName: string): string {
@@ -115,7 +116,7 @@ export abstract class FluxModel<
   override toJSON<T extends TAttributes>(): T {
     const model = this.constructor as typeof FluxModel;
     const values: Record<string, unknown> = {};
-    for (const name of publicAttributeNames(model)) {
+    for (const name of publicAttributes(model).keys()) {
       const value = this.getDataValue(name as keyof TAttributes);
       values[name] = value === undefined ? null : value;
     }
@@ -123,18 +124,33 @@ export abstract class FluxModel<
   }
 }
 
-const publicNames = new WeakMap<object, string[]>();
+const attributeMaps = new WeakMap<object, Map<string, AttributeInfo>>();
 
-/** Names of a model's attributes that are not hidden, computed once per model. */
-function publicAttributeNames(model: typeof FluxModel): string[] {
-  let names = publicNames.get(model);
-  if (!names) {
-    names = Object.keys((model as unknown as ModelStatic<FluxModel>).getAttributes()).filter(
-      (name) => !model.hiddenAttributes.includes(name),
-    );
-    publicNames.set(model, names);
+/**
+ * Public (non-hidden) attributes of a model with their kinds, computed once per model: what replies and
+ * events carry (`toJSON`), what `find` may filter and sort on, what create/update type-check.
+ */
+export function publicAttributes(model: typeof FluxModel): AttributeMap {
+  let map = attributeMaps.get(model);
+  if (!map) {
+    map = new Map();
+    const attributes = (model as unknown as ModelStatic<FluxModel>).getAttributes() as Record<
+      string,
+      { type: unknown }
+    >;
+    for (const [name, attribute] of Object.entries(attributes)) {
+      if (model.hiddenAttributes.includes(name)) continue;
+      const type = attribute.type as { key: string; values?: string[]; options?: { length?: number } };
+      const maxLength = type.options?.length;
+      map.set(name, {
+        kind: attributeKind(type.key),
+        values: type.key === 'ENUM' ? type.values : undefined,
+        maxLength: type.key === 'STRING' && typeof maxLength === 'number' ? maxLength : undefined,
+      });
+    }
+    attributeMaps.set(model, map);
   }
-  return names;
+  return map;
 }
 
 /** Any class derived from {@link FluxModel}. */

@@ -7,7 +7,7 @@ import {
   type ValidationIssue,
 } from './errors.js';
 import { Flux } from './Flux.js';
-import type { FluxModel } from './FluxModel.js';
+import { type FluxModel, publicAttributes } from './FluxModel.js';
 import type { FluxRequest, FluxResponse, RequestTenant } from './http.js';
 import {
   type Group,
@@ -17,13 +17,7 @@ import {
   type PermissionTeam,
   type PermissionUser,
 } from './permissions.js';
-import {
-  type AttributeInfo,
-  type AttributeMap,
-  attributeKind,
-  parseFindQuery,
-  storableDate,
-} from './query.js';
+import { type AttributeInfo, parseFindQuery, storableDate } from './query.js';
 import { bindForSubscription } from './socket/transport.js';
 
 /** A Flux model class with Sequelize's static API. */
@@ -37,30 +31,6 @@ export interface RequestContext {
   tenant: RequestTenant;
   /** The session of the request, when it has one. */
   sessionId?: number;
-}
-
-const attributeMaps = new WeakMap<object, Map<string, AttributeInfo>>();
-
-/** Public (non-hidden) attributes of a model with their kinds, computed once per model. */
-export function publicAttributes(model: FluxModelClass): AttributeMap {
-  let map = attributeMaps.get(model);
-  if (!map) {
-    map = new Map();
-    for (const [name, attribute] of Object.entries(
-      model.getAttributes() as Record<string, { type: unknown }>,
-    )) {
-      if (model.hiddenAttributes.includes(name)) continue;
-      const type = attribute.type as unknown as { key: string; values?: string[] };
-      const maxLength = (type as { options?: { length?: number } }).options?.length;
-      map.set(name, {
-        kind: attributeKind(type.key),
-        values: type.key === 'ENUM' ? type.values : undefined,
-        maxLength: type.key === 'STRING' && typeof maxLength === 'number' ? maxLength : undefined,
-      });
-    }
-    attributeMaps.set(model, map);
-  }
-  return map;
 }
 
 function checkValue(

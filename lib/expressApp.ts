@@ -76,7 +76,8 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   );
   if (options.rateLimiter) app.use(options.rateLimiter);
   app.use(httpOnly(express.json({ limit: options.bodyLimit })));
-  app.use(maxDepth(options.maxDepth));
+  // socket `data` is depth-checked before injection (lib/socket/virtualRequest.ts): HTTP bodies only here
+  app.use(httpOnly(maxDepth(options.maxDepth)));
   app.use(extendRes as unknown as RequestHandler);
 
   for (const [path, handlers] of options.mounts ?? []) app.use(path, ...handlers);

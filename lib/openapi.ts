@@ -1,7 +1,8 @@
 import type { ModelStatic } from 'sequelize';
 import { z } from 'zod';
 import type { FluxModel } from './FluxModel.js';
-import { type FluxModelClass, ModelController, publicAttributes } from './ModelController.js';
+import { publicAttributes } from './FluxModel.js';
+import { type FluxModelClass, ModelController } from './ModelController.js';
 import type { AttributeInfo } from './query.js';
 import type { RouteRecord } from './routes.js';
 
