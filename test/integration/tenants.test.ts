@@ -234,3 +234,37 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
     writerB.close();
   });
 });
+
+describe('tenant routes, one scenario, two transports', () => {
+  it('gives the same status and body over HTTP and over the socket', async () => {
+    const token = await adminLogin(server.url);
+    const tokenB = await login(server.url, 'admin', 'admin-b-password', 'festival-b');
+    const requests: Array<[string, string, string, unknown?]> = [
+      [token, 'GET', '/tenant'],
+      [token, 'GET', `/tenant/${tenantB.id}`],
+      [token, 'GET', '/tenant/999999'],
+      [token, 'GET', '/tenant/abc'],
+      [
+        token,
+        'POST',
+        '/tenant',
+        { name: 'X', slug: 'Bad Slug', admin: { login: 'a', password: 'password-1' } },
+      ],
+      [token, 'PUT', `/tenant/${tenantB.id}/settings`, { settings: 'not an object' }],
+      [tokenB, 'GET', '/tenant'],
+      [tokenB, 'GET', `/tenant/${tenantB.id}/usage`],
+    ];
+    const socket = await connectSocket(server.url);
+    for (const [bearer, method, url, data] of requests) {
+      const overHttp = await httpTransport(server.url, bearer).request(method, url, data);
+      const overSocket = await socketTransport(socket, bearer).request(method, url, data);
+      expect({ method, url, status: overSocket.status, body: overSocket.body }).toEqual({
+        method,
+        url,
+        status: overHttp.status,
+        body: overHttp.body,
+      });
+    }
+    socket.close();
+  });
+});
