@@ -12,6 +12,8 @@
  *   npm run bench                 # SQLite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
+ *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (ceilings, express, feathers, flux, fanout,
+ *                                           # memory, publish); prints, writes no results file
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,12 @@ import pidusage from 'pidusage';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
+const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish'];
+const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
+const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
+if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
+/** Whether this run measures `part` (every part unless BENCH_ONLY names some). */
+const runs = (part: string): boolean => !ONLY || ONLY.includes(part);
 
 interface Row {
   scenario: string;
@@ -282,24 +290,27 @@ async function main(): Promise<void> {
     const list = { filters: { channel: 'public:2' }, limit: 20 };
     const created = { channel: 'public:2', text: 'Bench message' };
 
-    log('bare node:http');
-    let server = await startServer('bare-http', 'bench/servers/bare-http.mjs', env);
-    await measure(server, 'ceiling', 'http', {
-      mode: 'http',
-      method: 'GET',
-      url: `${server.url}/`,
-      token: '-',
-    });
-    await stopServer(server);
+    let server: Server;
+    if (runs('ceilings')) {
+      log('bare node:http');
+      server = await startServer('bare-http', 'bench/servers/bare-http.mjs', env);
+      await measure(server, 'ceiling', 'http', {
+        mode: 'http',
+        method: 'GET',
+        url: `${server.url}/`,
+        token: '-',
+      });
+      await stopServer(server);
 
-    log('bare socket.io');
-    server = await startServer('bare-socketio', 'bench/servers/bare-socketio.mjs', env);
-    await measure(server, 'ceiling', 'socket', {
-      mode: 'socket',
-      kind: 'bare',
-      op: { payload: { method: 'GET', url: '/' } },
-    });
-    await stopServer(server);
+      log('bare socket.io');
+      server = await startServer('bare-socketio', 'bench/servers/bare-socketio.mjs', env);
+      await measure(server, 'ceiling', 'socket', {
+        mode: 'socket',
+        kind: 'bare',
+        op: { payload: { method: 'GET', url: '/' } },
+      });
+      await stopServer(server);
+    }
 
     /** get, list of 20 and create over HTTP, with the peer's URLs and token. */
     const httpScenarios = async (
@@ -328,120 +339,133 @@ async function main(): Promise<void> {
       });
     };
 
-    log('Express 5 + Sequelize');
-    server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
-    await httpScenarios(server, server.token, {
-      get: '/messages/1',
-      list: '/messages?channel=public:2&limit=20',
-      create: '/messages',
-    });
-    await stopServer(server);
+    if (runs('express')) {
+      log('Express 5 + Sequelize');
+      server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
+      await httpScenarios(server, server.token, {
+        get: '/messages/1',
+        list: '/messages?channel=public:2&limit=20',
+        create: '/messages',
+      });
+      await stopServer(server);
+    }
 
-    log('Feathers 5');
-    server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
-    await httpScenarios(server, server.token, {
-      get: '/messages/1',
-      list: '/messages?channel=public:2&$limit=20',
-      create: '/messages',
-    });
-    const feathersSocket = (method: string, args: unknown[]) => ({
-      mode: 'socket',
-      kind: 'feathers',
-      token: server.token,
-      op: { method, args },
-    });
-    await measure(server, 'get', 'socket', feathersSocket('get', [1, {}]));
-    await measure(server, 'list', 'socket', feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]));
-    await measure(server, 'create', 'socket', feathersSocket('create', [created, {}]));
-    await stopServer(server);
+    if (runs('feathers')) {
+      log('Feathers 5');
+      server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
+      await httpScenarios(server, server.token, {
+        get: '/messages/1',
+        list: '/messages?channel=public:2&$limit=20',
+        create: '/messages',
+      });
+      const feathersSocket = (method: string, args: unknown[]) => ({
+        mode: 'socket',
+        kind: 'feathers',
+        token: server.token,
+        op: { method, args },
+      });
+      await measure(server, 'get', 'socket', feathersSocket('get', [1, {}]));
+      await measure(server, 'list', 'socket', feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]));
+      await measure(server, 'create', 'socket', feathersSocket('create', [created, {}]));
+      await stopServer(server);
+    }
 
     log('Flux (production build)');
     server = await startServer('flux', 'bench/servers/flux.mjs', env);
     const coord = await login(server.url, 'coord', 'festival-2026');
     const reader = await login(server.url, 'welcome', 'festival-2026');
     const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
-    await httpScenarios(server, coord, {
-      get: '/message/1',
-      list: `/message?data=${encodeURIComponent(JSON.stringify(list))}`,
-      create: '/message',
-    });
-    const fluxSocket = (method: string, url: string, data?: unknown) => ({
-      mode: 'socket',
-      kind: 'flux',
-      token: coord,
-      op: { payload: { method, url, data } },
-    });
-    await measure(server, 'get', 'socket', fluxSocket('GET', '/message/1'));
-    await measure(server, 'list', 'socket', fluxSocket('GET', '/message', list));
-    await measure(server, 'create', 'socket', fluxSocket('POST', '/message', created));
-    await measure(server, 'ceiling', 'socket', fluxSocket('GET', '/health'));
-
-    log('fan-out (Flux)');
-    const fanout: unknown[] = [];
-    // the issue's grid (200 and 1,000 sockets at 20 and 100 writes/s), plus 1,000 sockets at 40 writes/s:
-    // 500 readers × 40 = the 20,000 deliveries/s of the target
-    const grid: Array<[number, number]> = [
-      [200, 20],
-      [200, 100],
-      [1000, 20],
-      [1000, 40],
-      [1000, 100],
-    ];
-    for (const [sockets, rate] of grid) {
-      {
-        const { result, marks } = await load(server, {
-          mode: 'fanout',
-          readers: sockets / 2,
-          nonReaders: sockets / 2,
-          readerToken: reader,
-          nonReaderToken: nonReader,
-          writerToken: coord,
-          channel: 'public:2',
-          rate,
-          seconds: SECONDS,
-        });
-        const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-        const entry = {
-          sockets,
-          writesPerSecond: rate,
-          ...result,
-          serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
-        };
-        fanout.push(entry);
-        log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
-      }
+    if (runs('flux')) {
+      await httpScenarios(server, coord, {
+        get: '/message/1',
+        list: `/message?data=${encodeURIComponent(JSON.stringify(list))}`,
+        create: '/message',
+      });
+      const fluxSocket = (method: string, url: string, data?: unknown) => ({
+        mode: 'socket',
+        kind: 'flux',
+        token: coord,
+        op: { payload: { method, url, data } },
+      });
+      await measure(server, 'get', 'socket', fluxSocket('GET', '/message/1'));
+      await measure(server, 'list', 'socket', fluxSocket('GET', '/message', list));
+      await measure(server, 'create', 'socket', fluxSocket('POST', '/message', created));
+      await measure(server, 'ceiling', 'socket', fluxSocket('GET', '/health'));
     }
-    extra.fanout = fanout;
+
+    if (runs('fanout')) {
+      log('fan-out (Flux)');
+      const fanout: unknown[] = [];
+      // the issue's grid (200 and 1,000 sockets at 20 and 100 writes/s), plus 1,000 sockets at 40 writes/s:
+      // 500 readers × 40 = the 20,000 deliveries/s of the target
+      const grid: Array<[number, number]> = [
+        [200, 20],
+        [200, 100],
+        [1000, 20],
+        [1000, 40],
+        [1000, 100],
+      ];
+      for (const [sockets, rate] of grid) {
+        {
+          const { result, marks } = await load(server, {
+            mode: 'fanout',
+            readers: sockets / 2,
+            nonReaders: sockets / 2,
+            readerToken: reader,
+            nonReaderToken: nonReader,
+            writerToken: coord,
+            channel: 'public:2',
+            rate,
+            seconds: SECONDS,
+          });
+          const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+          const entry = {
+            sockets,
+            writesPerSecond: rate,
+            ...result,
+            serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
+          };
+          fanout.push(entry);
+          log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
+        }
+      }
+      extra.fanout = fanout;
+    }
 
     // on a fresh process: after the fan-out phases the heap has room to spare and RSS would not move
     await stopServer(server);
     server = await startServer('flux', 'bench/servers/flux.mjs', env, ['--expose-gc']);
-    log('memory per idle authenticated socket (Flux, 2,000 sockets, fresh process)');
-    const memory = await load(server, { mode: 'memory', count: 2000, token: reader });
-    extra.memoryPerSocketKB =
-      Math.round(((memory.heap.connected - memory.heap.baseline) / 2000 / 1024) * 10) / 10;
-    extra.rssPerSocketKB =
-      Math.round(((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024) * 10) / 10;
-    log(
-      `  ${extra.memoryPerSocketKB} KB per socket (heap + external after GC; RSS: ${extra.rssPerSocketKB} KB)`,
-    );
-
-    log('publish cost with 10 vs 2,000 subscribers who may not read the item (Flux)');
-    const publish: Record<string, number> = {};
-    for (const count of [10, 2000]) {
-      const { result, marks } = await load(server, {
-        mode: 'publish',
-        nonReaders: count,
-        nonReaderToken: nonReader,
-        writerToken: coord,
-        channel: 'public:2',
-        writes: 300,
-      });
-      publish[count] = Math.round(((marks.end.cpu - marks.start.cpu) * 1000) / result.writes);
-      log(`  ${count} non-readers: ${publish[count]} µs CPU per write`);
+    if (runs('memory')) {
+      log('memory per idle authenticated socket (Flux, 2,000 sockets, fresh process)');
+      const memory = await load(server, { mode: 'memory', count: 2000, token: reader });
+      extra.memoryPerSocketKB =
+        Math.round(((memory.heap.connected - memory.heap.baseline) / 2000 / 1024) * 10) / 10;
+      extra.rssPerSocketKB =
+        Math.round(((memory.marks.connected.memory - memory.marks.baseline.memory) / 2000 / 1024) * 10) / 10;
+      log(
+        `  ${extra.memoryPerSocketKB} KB per socket (heap + external after GC; RSS: ${extra.rssPerSocketKB} KB)`,
+      );
     }
-    extra.publishCpuUsPerWrite = publish;
-    extra.publishRatio2000to10 = Number((publish[2000] / publish[10]).toFixed(2));
+
+    if (runs('publish')) {
+      log('publish cost with 10 vs 2,000 subscribers who may not read the item (Flux)');
+      const publish: Record<string, number> = {};
+      for (const count of [10, 2000]) {
+        const { result, marks } = await load(server, {
+          mode: 'publish',
+          nonReaders: count,
+          nonReaderToken: nonReader,
+          writerToken: coord,
+          channel: 'public:2',
+          writes: 300,
+        });
+        publish[count] = Math.round(((marks.end.cpu - marks.start.cpu) * 1000) / result.writes);
+        log(`  ${count} non-readers: ${publish[count]} µs CPU per write`);
+      }
+      extra.publishCpuUsPerWrite = publish;
+      extra.publishRatio2000to10 = Number((publish[2000] / publish[10]).toFixed(2));
+    }
+
     await stopServer(server);
   } finally {
     await database.drop();
@@ -449,6 +473,10 @@ async function main(): Promise<void> {
 
   printTable();
   process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);
+  if (ONLY) {
+    log(`BENCH_ONLY=${ONLY.join(',')}: partial run, no results file written`);
+    return;
+  }
   const date = new Date().toISOString().slice(0, 10);
   const file = path.join(root, 'bench', 'results', `${date}.json`);
   mkdirSync(path.dirname(file), { recursive: true });

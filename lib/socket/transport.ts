@@ -15,6 +15,7 @@ import {
   injectVirtualRequest,
   parseVirtualRequest,
   type VirtualRequestInput,
+  type VirtualRequestOrigin,
   type VirtualResponse,
 } from './virtualRequest.js';
 
@@ -41,6 +42,8 @@ export interface AuthSocketData extends FluxSocketData {
   address: string;
   /** Virtual requests of this socket not answered yet. */
   inFlight: number;
+  /** Where this socket's virtual requests come from (one object per connection, reused). */
+  origin: VirtualRequestOrigin;
 }
 
 export type UnbindReason = 'revoked' | 'expired';
@@ -99,6 +102,13 @@ export class SocketTransport extends EventEmitter {
       // a client that leaves during the handshake never gets `disconnect`: its binding must go anyway
       socket.conn.once('close', () => this.detach(socket));
       data.inFlight = 0;
+      data.origin = {
+        socketId: socket.id,
+        remoteAddress: data.address,
+        host: socket.handshake.headers.host,
+        encrypted: socket.handshake.secure,
+        properties: { isSocket: true, ioSocket: socket },
+      };
       this.authenticateHandshake(socket).then(
         () => next(),
         (err: unknown) => {
@@ -119,13 +129,7 @@ export class SocketTransport extends EventEmitter {
 
   /** Runs one virtual request for `socket` (also usable by the server itself, e.g. the handshake). */
   request(socket: Socket, input: VirtualRequestInput): Promise<VirtualResponse> {
-    return injectVirtualRequest(this.options.dispatch, input, {
-      socketId: socket.id,
-      remoteAddress: (socket.data as AuthSocketData).address,
-      host: socket.handshake.headers.host,
-      encrypted: socket.handshake.secure,
-      properties: { isSocket: true, ioSocket: socket },
-    });
+    return injectVirtualRequest(this.options.dispatch, input, (socket.data as AuthSocketData).origin);
   }
 
   private async authenticateHandshake(socket: Socket): Promise<void> {

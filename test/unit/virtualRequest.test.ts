@@ -14,6 +14,9 @@ const origin: VirtualRequestOrigin = {
   properties: { isSocket: true },
 };
 
+const lateHeaderErrors: unknown[] = [];
+const finished: string[] = [];
+
 function echoApp() {
   const app = express();
   app.set('trust proxy', true); // even when proxies are trusted, socket clients cannot forge addresses
@@ -42,6 +45,34 @@ function echoApp() {
   });
   app.get('/throws', () => {
     throw new Error('boom');
+  });
+  app.get('/headers', (_req, res) => {
+    res.setHeader('X-Gone', '1');
+    res.removeHeader('X-Gone');
+    res.append('Vary', 'Origin');
+    res.append('Vary', 'Accept');
+    res.json({ names: res.getHeaderNames(), has: res.hasHeader('vary'), vary: res.get('Vary') });
+  });
+  app.get('/late-header', (_req, res) => {
+    res.status(202).json({ first: true });
+    try {
+      res.setHeader('X-Late', '1');
+    } catch (err) {
+      lateHeaderErrors.push((err as NodeJS.ErrnoException).code);
+    }
+  });
+  app.get('/bad-header', (_req, res) => {
+    res.setHeader('X-Bad', 'a\nb');
+    res.json({});
+  });
+  app.get('/destroyed', (_req, res) => {
+    res.write('partial');
+    res.destroy();
+  });
+  app.get('/finish-event', (_req, res) => {
+    res.on('finish', () => finished.push('finish'));
+    res.on('close', () => finished.push('close'));
+    res.json({ ok: true });
   });
   return app;
 }
@@ -180,5 +211,75 @@ describe('injectVirtualRequest', () => {
     replies.forEach((reply, i) => {
       expect(reply.data).toMatchObject({ id: String(i), body: { i } });
     });
+  });
+
+  it('keeps headers like http.OutgoingMessage: append, remove, names, case-insensitive reads', async () => {
+    const reply = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/headers' }),
+      origin,
+    );
+    expect(reply.data).toEqual({ names: ['x-powered-by', 'vary'], has: true, vary: ['Origin', 'Accept'] });
+    expect(reply.headers.vary).toEqual(['Origin', 'Accept']);
+    expect(reply.headers['x-gone']).toBeUndefined();
+  });
+
+  it('refuses a header set after the reply started (ERR_HTTP_HEADERS_SENT) and keeps the reply', async () => {
+    lateHeaderErrors.length = 0;
+    const reply = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/late-header' }),
+      origin,
+    );
+    expect(reply.statusCode).toBe(202);
+    expect(reply.headers['x-late']).toBeUndefined();
+    expect(lateHeaderErrors).toEqual(['ERR_HTTP_HEADERS_SENT']);
+  });
+
+  it('validates header values as HTTP does: a newline in a value is an error reply', async () => {
+    const reply = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/bad-header' }),
+      origin,
+    );
+    expect(reply.statusCode).toBe(500);
+    expect(reply.headers['x-bad']).toBeUndefined();
+  });
+
+  it('answers 500 when a handler destroys the response instead of ending it', async () => {
+    const reply = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/destroyed' }),
+      origin,
+    );
+    expect(reply.statusCode).toBe(500);
+    expect(reply.data).toMatchObject({ _error: { status: 500, code: 'InternalError' } });
+  });
+
+  it('emits finish then close after the reply', async () => {
+    finished.length = 0;
+    await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/finish-event' }),
+      origin,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(finished).toEqual(['finish', 'close']);
+  });
+
+  it('gives the requests of one origin the same socket, and other origins their own', async () => {
+    const app = express();
+    const sockets: unknown[] = [];
+    app.get('/s', (req, res) => {
+      sockets.push(req.socket);
+      res.json({ ip: req.ip });
+    });
+    const other: VirtualRequestOrigin = { ...origin, socketId: 'sock-2', remoteAddress: '10.9.9.9' };
+    await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
+    await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
+    const reply = await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), other);
+    expect(sockets[0]).toBe(sockets[1]);
+    expect(sockets[2]).not.toBe(sockets[0]);
+    expect(reply.data).toEqual({ ip: '10.9.9.9' });
   });
 });
