@@ -210,7 +210,7 @@ export class FluxApp {
         bodyLimit: this.config.server.bodyLimit,
         corsOrigin: this.config.server.cors.origin,
         trustProxy: this.config.server.trustProxy,
-        first: [this.trackInFlight(), this.metrics.middleware()],
+        first: [this.requestLifecycle()],
         mounts: [
           [
             '/docs',
@@ -289,18 +289,21 @@ export class FluxApp {
     this.log.info('Flux stopped');
   }
 
-  /** Counts the requests (HTTP and virtual) between their arrival and their response. */
-  private trackInFlight(): RequestHandler {
-    return (_req, res, next) => {
+  /**
+   * One global middleware for what every request (HTTP and virtual) is counted for: in flight between its
+   * arrival and its response (the graceful stop waits for them), and timed into the request metrics. One
+   * `close` listener: a response emits `close` once, after `finish` or when its connection is gone.
+   */
+  private requestLifecycle(): RequestHandler {
+    const metrics = this.metrics;
+    return (req, res, next) => {
       this.inFlight++;
-      let done = false;
-      const finished = () => {
-        if (done) return;
-        done = true;
+      const started = process.hrtime.bigint();
+      res.on('close', () => {
         this.inFlight--;
-      };
-      res.once('finish', finished);
-      res.once('close', finished);
+        if (res.writableEnded)
+          metrics.observeRequest(req, res, Number(process.hrtime.bigint() - started) / 1e9);
+      });
       next();
     };
   }

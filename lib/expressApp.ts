@@ -37,11 +37,12 @@ export interface ExpressAppOptions {
 /** The core middlewares of SPEC §6, by name, for the route table's checks. */
 export const coreMiddlewares = { dataParser, extendRes, notFoundHandler } as const;
 
-/** Runs `middleware` for HTTP requests only (virtual socket requests skip it). */
-function httpOnly(middleware: RequestHandler): RequestHandler {
-  return function httpOnly(req, res, next) {
-    if ((req as { isSocket?: boolean }).isSocket) next();
-    else middleware(req, res, next);
+/** Sends HTTP requests through `http` and virtual socket requests through `socket` (or on, if none). */
+function byTransport(http: RequestHandler, socket: RequestHandler | undefined): RequestHandler {
+  return function byTransport(req, res, next) {
+    if (!(req as { isSocket?: boolean }).isSocket) http(req, res, next);
+    else if (socket) socket(req, res, next);
+    else next();
   };
 }
 
@@ -56,7 +57,8 @@ function httpOnlyUpload(route: RouteRecord): RequestHandler {
 
 /**
  * Builds the one Express app that serves HTTP and socket virtual requests (SPEC §6). Order:
- * global helmet headers, CORS, the rate limiter, JSON body parser (size- and depth-limited), `extendRes`; per route `dataParser`,
+ * `first`; for HTTP helmet headers, CORS, the rate limiter, JSON body parser (size- and depth-limited), for
+ * virtual requests the rate limiter only; `extendRes`; mounts; per route `dataParser`,
  * `server.middlewares`, the route's middlewares, multer (for `file` routes), the action;
  * then `notFoundHandler` and `errorHandler`.
  */
@@ -68,19 +70,22 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   for (const middleware of options.first ?? []) app.use(middleware);
   // Browser-security headers, CORS and body parsing concern HTTP framing only: a virtual request has no
   // browser page, no origin and an already-parsed body, so it skips them (and the rest of the chain runs).
-  app.use(httpOnly(helmet()));
-  app.use(
-    httpOnly(
-      cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
-    ),
+  // The rate limiter counts both. One layer: HTTP goes through its framing chain, a virtual request
+  // straight to the rate limiter.
+  const http = express.Router();
+  http.use(
+    helmet(),
+    cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
   );
-  if (options.rateLimiter) app.use(options.rateLimiter);
-  app.use(httpOnly(express.json({ limit: options.bodyLimit })));
+  if (options.rateLimiter) http.use(options.rateLimiter);
+  http.use(express.json({ limit: options.bodyLimit }));
   // socket `data` is depth-checked before injection (lib/socket/virtualRequest.ts): HTTP bodies only here
-  app.use(httpOnly(maxDepth(options.maxDepth)));
+  http.use(maxDepth(options.maxDepth));
+  app.use(byTransport(http, options.rateLimiter));
   app.use(extendRes as unknown as RequestHandler);
 
-  for (const [path, handlers] of options.mounts ?? []) app.use(path, ...handlers);
+  // each mount is one layer (a router of its handlers): requests elsewhere step over it once
+  for (const [path, handlers] of options.mounts ?? []) app.use(path, express.Router().use(handlers));
   const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;
   for (const route of options.routes) {
     const controller = options.controllers[route.controller] as Record<

@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Server } from 'socket.io';
 import type { FluxSocketData, PubSub } from './pubsub.js';
@@ -62,25 +62,21 @@ export class Metrics {
     });
   }
 
-  /** Global middleware timing each request until its response finishes. */
-  middleware() {
-    const duration = this.duration;
-    return function requestMetrics(req: Request, res: Response, next: NextFunction): void {
-      const started = process.hrtime.bigint();
-      res.once('finish', () => {
-        const route = req.route?.path as string | undefined;
-        duration.observe(
-          {
-            method: req.method,
-            // the route pattern, never the raw URL: ids would explode the label space
-            route: route ? (req.baseUrl || '') + route : 'unmatched',
-            status: String(res.statusCode),
-            transport: (req as Request & { isSocket?: boolean }).isSocket ? 'socket' : 'http',
-          },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      });
-      next();
-    };
+  /**
+   * Records one answered request (HTTP or virtual) in `flux_request_duration_seconds`, labelled by the
+   * route pattern — never the raw URL, ids would explode the label space — or `unmatched`.
+   * @param seconds time from arrival to the end of the response
+   */
+  observeRequest(req: Request, res: Response, seconds: number): void {
+    const route = req.route?.path as string | undefined;
+    this.duration.observe(
+      {
+        method: req.method,
+        route: route ? (req.baseUrl || '') + route : 'unmatched',
+        status: String(res.statusCode),
+        transport: (req as Request & { isSocket?: boolean }).isSocket ? 'socket' : 'http',
+      },
+      seconds,
+    );
   }
 }

@@ -155,9 +155,7 @@ export class SocketTransport extends EventEmitter {
 
   private onRequest(socket: Socket, payload: unknown, ack: unknown): void {
     const reply =
-      typeof ack === 'function'
-        ? (response: VirtualResponse) => (ack as (r: VirtualResponse) => void)(response)
-        : legacyReply(socket, payload);
+      typeof ack === 'function' ? (ack as (response: VirtualResponse) => void) : legacyReply(socket, payload);
     if (!reply) return; // no ack and no usable requestId: nowhere to answer
     let input: VirtualRequestInput;
     try {
@@ -183,19 +181,24 @@ export class SocketTransport extends EventEmitter {
       return;
     }
     data.inFlight++;
-    this.request(socket, input)
-      .then(
-        (response) => {
-          if (socket.connected) reply(response);
-        },
-        (err: unknown) => {
-          this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
-          if (socket.connected) reply(errorResponse(err));
-        },
-      )
-      .finally(() => {
+    this.request(socket, input).then(
+      (response) => {
         data.inFlight--;
-      });
+        if (!socket.connected) return;
+        try {
+          reply(response);
+        } catch (err) {
+          // a body socket.io cannot encode (e.g. circular), where HTTP's res.json would have thrown
+          this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url}: reply not sent:`, err);
+          reply(errorResponse(err));
+        }
+      },
+      (err: unknown) => {
+        data.inFlight--;
+        this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
+        if (socket.connected) reply(errorResponse(err));
+      },
+    );
   }
 
   /**
