@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { Socket as TcpSocket } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { Server, Socket } from 'socket.io';
 import {
@@ -118,6 +119,9 @@ export class SocketTransport extends EventEmitter {
       );
     });
     io.on('connection', (socket) => {
+      // engine.io flushes the packets queued while a write was pending (replies to requests that arrived
+      // together) one WebSocket frame at a time: corked, they leave in one system call
+      socket.conn.on('flush', () => corkForThisTurn(socket));
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
       socket.on('disconnect', () => {
         const auth = (socket.data as AuthSocketData).auth;
@@ -285,6 +289,36 @@ export function bindForSubscription(transport: SocketTransport, socket: Socket, 
   const current = transport.auth(socket);
   if (current?.sessionId === auth.sessionId) return;
   transport.bind(socket, auth);
+}
+
+/**
+ * The TCP socket under a socket.io connection on the WebSocket transport (engine.io transport → ws
+ * WebSocket → its socket), or undefined on HTTP long-polling or if these libraries change their shape.
+ */
+function tcpSocketOf(socket: Socket): TcpSocket | undefined {
+  const transport = (socket.conn as unknown as { transport?: { socket?: { _socket?: unknown } } }).transport;
+  const tcp = transport?.socket?._socket;
+  return tcp instanceof TcpSocket ? tcp : undefined;
+}
+
+const corked = new WeakSet<TcpSocket>();
+
+/**
+ * Corks the connection's TCP socket until the end of this turn of the event loop: the frames written
+ * meanwhile leave in one write, one system call instead of one per frame (`writable.cork()`, Node stream
+ * docs). Nothing waits longer than the rest of this turn.
+ */
+function corkForThisTurn(socket: Socket): void {
+  const tcp = tcpSocketOf(socket);
+  if (!tcp || corked.has(tcp) || tcp.destroyed) return;
+  corked.add(tcp);
+  tcp.cork();
+  process.nextTick(uncork, tcp);
+}
+
+function uncork(tcp: TcpSocket): void {
+  corked.delete(tcp);
+  tcp.uncork();
 }
 
 function errorResponse(err: unknown): VirtualResponse {

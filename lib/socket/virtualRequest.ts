@@ -213,10 +213,11 @@ type HeaderValue = number | string | string[];
 /** What a virtual response collects; kept in one own property so the methods below can be shared. */
 interface Capture {
   /** Lower-cased name → [name as set, value], like Node's own header store. */
-  headers: Record<string, [string, HeaderValue]>;
+  headers: Map<string, [string, HeaderValue]>;
   chunks: Buffer[];
-  /** `res.json(value)`: the value itself. */
-  json: { value: unknown } | undefined;
+  /** Whether `res.json(value)` was called, and the value. */
+  hasJson: boolean;
+  json: unknown;
   resolve: (response: VirtualResponse) => void;
 }
 
@@ -246,33 +247,33 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     });
   validateHeaderName(name);
   validateHeaderValue(name, value as string);
-  this._capture.headers[name.toLowerCase()] = [name, value];
+  this._capture.headers.set(name.toLowerCase(), [name, value]);
   return this;
 }
 function appendHeader(this: VirtualServerResponse, name: string, value: HeaderValue): VirtualServerResponse {
-  const current = this._capture.headers[name.toLowerCase()]?.[1];
+  const current = this._capture.headers.get(name.toLowerCase())?.[1];
   if (current === undefined) return setHeader.call(this, name, value);
   return setHeader.call(this, name, [current, value].flat().map(String));
 }
 function getHeader(this: VirtualServerResponse, name: string): HeaderValue | undefined {
-  return this._capture.headers[name.toLowerCase()]?.[1];
+  return this._capture.headers.get(name.toLowerCase())?.[1];
 }
 function hasHeader(this: VirtualServerResponse, name: string): boolean {
-  return this._capture.headers[name.toLowerCase()] !== undefined;
+  return this._capture.headers.has(name.toLowerCase());
 }
 function removeHeader(this: VirtualServerResponse, name: string): void {
   if (this._header)
     throw Object.assign(new Error('Cannot remove headers after they are sent to the client'), {
       code: 'ERR_HTTP_HEADERS_SENT',
     });
-  delete this._capture.headers[name.toLowerCase()];
+  this._capture.headers.delete(name.toLowerCase());
 }
 function getHeaderNames(this: VirtualServerResponse): string[] {
-  return Object.keys(this._capture.headers);
+  return [...this._capture.headers.keys()];
 }
 function getHeaders(this: VirtualServerResponse): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  for (const key in this._capture.headers) headers[key] = this._capture.headers[key][1];
+  for (const [key, [, value]] of this._capture.headers) headers[key] = value;
   return headers;
 }
 function writeHead(
@@ -316,7 +317,7 @@ function end(
   capture.resolve({
     statusCode: this.statusCode,
     headers,
-    data: capture.json ? capture.json.value : decodeBody(headers, Buffer.concat(capture.chunks)),
+    data: capture.hasJson ? capture.json : decodeBody(headers, Buffer.concat(capture.chunks)),
   });
   process.nextTick(emitFinish, this, callback);
   return this;
@@ -333,17 +334,18 @@ function emitFinish(res: VirtualServerResponse, callback: unknown): void {
  */
 function json(this: VirtualServerResponse, value: unknown): VirtualServerResponse {
   if (!this.hasHeader('Content-Type')) this.setHeader('Content-Type', 'application/json; charset=utf-8');
-  this._capture.json = { value: value === undefined ? null : value };
+  this._capture.hasJson = true;
+  this._capture.json = value === undefined ? null : value;
   return this.end();
 }
 /** A destroyed response (a handler gave up on it) still answers: 500, so the socket's slot is freed. */
 function destroy(this: VirtualServerResponse): VirtualServerResponse {
   if (this.finished) return this;
-  this._capture.headers = {};
-  this._capture.chunks = [];
-  this._capture.json = {
-    value: { _error: { status: 500, code: 'InternalError', message: 'The response was aborted' } },
-  };
+  const capture = this._capture;
+  capture.headers.clear();
+  capture.chunks.length = 0;
+  capture.hasJson = true;
+  capture.json = { _error: { status: 500, code: 'InternalError', message: 'The response was aborted' } };
   this.statusCode = 500;
   return this.end();
 }
@@ -351,15 +353,109 @@ function setTimeout(this: VirtualServerResponse): VirtualServerResponse {
   return this;
 }
 
-/** Prototypes to build virtual requests on: the Express app's own when `dispatch` is an Express app. */
-function prototypesOf(dispatch: Dispatch): { request: object; response: object } {
+type Fields = Record<string, unknown>;
+interface Constructors {
+  Request: new (input: VirtualRequestInput, origin: VirtualRequestOrigin) => IncomingMessage & Fields;
+  Response: new (req: IncomingMessage, resolve: Capture['resolve']) => VirtualServerResponse;
+}
+
+/**
+ * Constructors of virtual requests and responses whose instances have `prototypes` as their own prototypes
+ * (so Express's prototype swap is a no-op), and declare up front every field Express and Flux set during
+ * a request: all virtual requests share one object shape, which keeps the code that reads them fast.
+ */
+function constructorsFor(prototypes: { request: object; response: object }): Constructors {
+  function VirtualRequest(this: Fields, input: VirtualRequestInput, origin: VirtualRequestOrigin) {
+    this.method = input.method;
+    this.url = input.url;
+    this.originalUrl = input.url;
+    this.httpVersion = '1.1';
+    this.httpVersionMajor = 1;
+    this.httpVersionMinor = 1;
+    this.complete = true;
+    this.socket = socketOf(origin);
+    const headers: Record<string, string> = { ...input.headers };
+    if (origin.host) headers.host = origin.host;
+    const hasBody = input.data !== undefined && input.data !== null;
+    if (hasBody) headers['content-type'] = 'application/json';
+    this.headers = headers;
+    this.rawHeaders = [];
+    this.body = hasBody ? input.data : undefined;
+    // set later by Express (router, app.handle) and Flux (extendRes, dataParser, auth)
+    this.res = undefined;
+    this.next = undefined;
+    this.baseUrl = '';
+    this.params = undefined;
+    this.route = undefined;
+    this._parsedUrl = undefined;
+    this.data = undefined;
+    this.requestId = undefined;
+    this.user = undefined;
+    this.team = undefined;
+    this.session = undefined;
+    this.tenant = undefined;
+    this.authExpiresAt = undefined;
+    const properties = origin.properties;
+    if (properties) for (const key in properties) this[key] = properties[key];
+  }
+  VirtualRequest.prototype = prototypes.request;
+
+  function VirtualResponse(this: Fields, req: IncomingMessage, resolve: Capture['resolve']) {
+    this.req = req;
+    this.locals = undefined;
+    this.statusCode = 200;
+    this.statusMessage = '';
+    this.finished = false;
+    this.socket = null;
+    this._header = null;
+    this._capture = { headers: new Map(), chunks: [], hasJson: false, json: undefined, resolve };
+    this.setHeader = setHeader;
+    this.appendHeader = appendHeader;
+    this.getHeader = getHeader;
+    this.hasHeader = hasHeader;
+    this.removeHeader = removeHeader;
+    this.getHeaderNames = getHeaderNames;
+    this.getHeaders = getHeaders;
+    this.writeHead = writeHead;
+    this.flushHeaders = flushHeaders;
+    this.write = write;
+    this.end = end;
+    this.json = json;
+    this.destroy = destroy;
+    this.setTimeout = setTimeout;
+    // Flux's reply helpers (extendRes)
+    this.ok = undefined;
+    this.created = undefined;
+    this.error = undefined;
+  }
+  VirtualResponse.prototype = prototypes.response;
+  return { Request: VirtualRequest, Response: VirtualResponse } as unknown as Constructors;
+}
+
+const constructorsByApp = new WeakMap<Dispatch, Constructors>();
+let plainConstructors: Constructors | undefined;
+
+/** Constructors for `dispatch`: on the Express app's own prototypes when `dispatch` is an Express app. */
+function constructorsOf(dispatch: Dispatch): Constructors {
   const app = dispatch as Dispatch & { request?: unknown; response?: unknown };
-  return typeof app.request === 'object' &&
-    app.request !== null &&
-    typeof app.response === 'object' &&
-    app.response !== null
-    ? { request: app.request, response: app.response }
-    : { request: IncomingMessage.prototype, response: ServerResponse.prototype };
+  if (
+    typeof app.request !== 'object' ||
+    app.request === null ||
+    typeof app.response !== 'object' ||
+    app.response === null
+  ) {
+    plainConstructors ??= constructorsFor({
+      request: IncomingMessage.prototype,
+      response: ServerResponse.prototype,
+    });
+    return plainConstructors;
+  }
+  let constructors = constructorsByApp.get(dispatch);
+  if (!constructors) {
+    constructors = constructorsFor({ request: app.request, response: app.response });
+    constructorsByApp.set(dispatch, constructors);
+  }
+  return constructors;
 }
 
 /**
@@ -371,48 +467,10 @@ export function injectVirtualRequest(
   input: VirtualRequestInput,
   origin: VirtualRequestOrigin,
 ): Promise<VirtualResponse> {
+  const { Request, Response } = constructorsOf(dispatch);
   return new Promise<VirtualResponse>((resolve, reject) => {
-    const prototypes = prototypesOf(dispatch);
-    const req = Object.create(prototypes.request) as IncomingMessage & Record<string, unknown>;
-    req.method = input.method;
-    req.url = input.url;
-    req.httpVersion = '1.1';
-    req.httpVersionMajor = 1;
-    req.httpVersionMinor = 1;
-    req.complete = true;
-    req.socket = socketOf(origin) as never;
-    const headers: Record<string, string> = { ...input.headers };
-    if (origin.host) headers.host = origin.host;
-    const hasBody = input.data !== undefined && input.data !== null;
-    if (hasBody) headers['content-type'] = 'application/json';
-    req.headers = headers;
-    req.rawHeaders = [];
-    if (hasBody) req.body = input.data;
-    if (origin.properties) for (const key in origin.properties) req[key] = origin.properties[key];
-
-    const res = Object.create(prototypes.response) as VirtualServerResponse;
-    (res as unknown as Record<string, unknown>).req = req;
-    res.statusCode = 200;
-    res.statusMessage = '';
-    res.finished = false;
-    (res as unknown as Record<string, unknown>).socket = null;
-    res._header = null;
-    res._capture = { headers: Object.create(null), chunks: [], json: undefined, resolve };
-    res.setHeader = setHeader as never;
-    res.appendHeader = appendHeader as never;
-    res.getHeader = getHeader as never;
-    res.hasHeader = hasHeader;
-    res.removeHeader = removeHeader;
-    res.getHeaderNames = getHeaderNames;
-    res.getHeaders = getHeaders;
-    res.writeHead = writeHead as never;
-    res.flushHeaders = flushHeaders;
-    res.write = write as never;
-    res.end = end as never;
-    res.destroy = destroy as never;
-    res.setTimeout = setTimeout as never;
-    (res as VirtualServerResponse & { json: typeof json }).json = json;
-
+    const req = new Request(input, origin);
+    const res = new Response(req, resolve);
     try {
       dispatch(req, res);
     } catch (err) {
