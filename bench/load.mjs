@@ -1,10 +1,11 @@
 // The load generator of `npm run bench`, always in a process of its own so that the server under test
 // has the CPU it measures to itself. One JSON argument says what to do; it prints `mark <name>` lines
 // when the orchestrator should sample the server, and a last line `result <json>`.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
 
-const job = JSON.parse(process.argv[2]);
+const job = isMainThread ? JSON.parse(process.argv[2]) : workerData;
 const mark = (name) => process.stdout.write(`mark ${name}\n`);
 const done = (result) => {
   process.stdout.write(`result ${JSON.stringify(result)}\n`);
@@ -126,7 +127,12 @@ async function post(text) {
   if (response.status !== 201) throw new Error(`write: ${response.status}`);
 }
 
-async function fanoutJob() {
+/**
+ * The subscribers of a fan-out job, in a worker thread: a client process handles one socket.io message at a
+ * time, and 500 receipts per write would queue behind each other there, so the receivers are spread over
+ * `job.threads` threads (latency is `Date.now()` at receipt minus the writer's `Date.now()`, one clock).
+ */
+async function fanoutSubscribers() {
   const latencies = [];
   let nonReaderDeliveries = 0;
   const readers = await subscribers(job.readers, job.readerToken, (event) => {
@@ -135,6 +141,34 @@ async function fanoutJob() {
   const others = await subscribers(job.nonReaders, job.nonReaderToken, () => {
     nonReaderDeliveries++;
   });
+  parentPort.postMessage({ ready: true });
+  parentPort.once('message', () => {
+    for (const socket of [...readers, ...others]) socket.close();
+    parentPort.postMessage({ latencies, nonReaderDeliveries });
+  });
+}
+
+async function fanoutJob() {
+  const threads = job.threads ?? 2;
+  const share = (total, i) => Math.floor(total / threads) + (i < total % threads ? 1 : 0);
+  const workers = Array.from(
+    { length: threads },
+    (_, i) =>
+      new Worker(new URL(import.meta.url), {
+        workerData: {
+          ...job,
+          mode: 'fanoutSubscribers',
+          readers: share(job.readers, i),
+          nonReaders: share(job.nonReaders, i),
+        },
+      }),
+  );
+  const next = (worker) =>
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  await Promise.all(workers.map(next));
   mark('start');
   const writes = job.rate * job.seconds;
   const started = Date.now();
@@ -145,9 +179,16 @@ async function fanoutJob() {
   }
   await new Promise((r) => setTimeout(r, 2000));
   mark('end');
-  latencies.sort((a, b) => a - b);
+  const reports = await Promise.all(
+    workers.map((worker) => {
+      const report = next(worker);
+      worker.postMessage('report');
+      return report;
+    }),
+  );
+  const latencies = reports.flatMap((report) => report.latencies).sort((a, b) => a - b);
+  const nonReaderDeliveries = reports.reduce((sum, report) => sum + report.nonReaderDeliveries, 0);
   const expected = writes * job.readers;
-  for (const socket of [...readers, ...others]) socket.close();
   done({
     writes,
     expected,
@@ -189,7 +230,14 @@ async function publishJob() {
   done({ writes: job.writes, subscribers: others.length });
 }
 
-const jobs = { http: httpJob, socket: socketJob, fanout: fanoutJob, memory: memoryJob, publish: publishJob };
+const jobs = {
+  http: httpJob,
+  socket: socketJob,
+  fanout: fanoutJob,
+  fanoutSubscribers,
+  memory: memoryJob,
+  publish: publishJob,
+};
 jobs[job.mode]().catch((err) => {
   process.stderr.write(`load: ${err.stack}\n`);
   process.exit(1);

@@ -121,7 +121,9 @@ export class SocketTransport extends EventEmitter {
     io.on('connection', (socket) => {
       // engine.io flushes the packets queued while a write was pending (replies to requests that arrived
       // together) one WebSocket frame at a time: corked, they leave in one system call
-      socket.conn.on('flush', () => corkForThisTurn(socket));
+      socket.conn.on('flush', (packets: unknown[]) => {
+        if (packets.length > 1) corkForThisTurn(socket);
+      });
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
       socket.on('disconnect', () => {
         const auth = (socket.data as AuthSocketData).auth;
