@@ -136,7 +136,9 @@ async function fanoutSubscribers() {
   const latencies = [];
   let nonReaderDeliveries = 0;
   const readers = await subscribers(job.readers, job.readerToken, (event) => {
-    if (event.verb === 'created') latencies.push(Date.now() - JSON.parse(event.data.text).t);
+    if (event.verb !== 'created') return;
+    const { t, warmUp } = JSON.parse(event.data.text);
+    if (!warmUp) latencies.push(Date.now() - t);
   });
   const others = await subscribers(job.nonReaders, job.nonReaderToken, () => {
     nonReaderDeliveries++;
@@ -169,14 +171,24 @@ async function fanoutJob() {
       worker.once('error', reject);
     });
   await Promise.all(workers.map(next));
+  /** `count` writes at `job.rate` per second. */
+  const write = async (count, warmUp) => {
+    const started = Date.now();
+    for (let i = 0; i < count; i++) {
+      const due = started + (i * 1000) / job.rate;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      post(JSON.stringify({ t: Date.now(), i, warmUp })).catch((err) =>
+        process.stderr.write(`${err.message}\n`),
+      );
+    }
+  };
+  // Warm-up, not measured: the writer's first HTTP connection, and the first runs of every code path
+  // (V8 compiles hot functions after some calls) cost tens of ms that a running server does not pay.
+  await write(Math.ceil(job.rate * (job.warmUpSeconds ?? 1)), true);
+  await new Promise((r) => setTimeout(r, 500));
   mark('start');
   const writes = job.rate * job.seconds;
-  const started = Date.now();
-  for (let i = 0; i < writes; i++) {
-    const due = started + (i * 1000) / job.rate;
-    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-    post(JSON.stringify({ t: Date.now(), i })).catch((err) => process.stderr.write(`${err.message}\n`));
-  }
+  await write(writes, false);
   await new Promise((r) => setTimeout(r, 2000));
   mark('end');
   const reports = await Promise.all(
