@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
+import { Sequelize } from 'sequelize';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -206,6 +207,30 @@ async function login(url: string, login: string, password: string): Promise<stri
   return ((await response.json()) as { jwt: string }).jwt;
 }
 
+/**
+ * Puts the `Messages` table back to what the seed left (the create scenarios add thousands of rows), so
+ * that every server lists and reads the same data, whichever ran before it.
+ */
+async function resetMessages(url: string, seeded: number): Promise<void> {
+  const sequelize = new Sequelize(url, { logging: false });
+  try {
+    await sequelize.query('DELETE FROM "Messages" WHERE id > :seeded', { replacements: { seeded } });
+    if (sequelize.getDialect() === 'postgres') await sequelize.query('VACUUM ANALYZE "Messages"');
+  } finally {
+    await sequelize.close();
+  }
+}
+
+async function lastMessageId(url: string): Promise<number> {
+  const sequelize = new Sequelize(url, { logging: false });
+  try {
+    const [rows] = await sequelize.query('SELECT max(id) AS id FROM "Messages"');
+    return Number((rows as Array<{ id: number | string }>)[0].id);
+  } finally {
+    await sequelize.close();
+  }
+}
+
 async function prepareDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const pgUrl = process.env.DATABASE_URL;
   if (!pgUrl) {
@@ -287,6 +312,7 @@ async function main(): Promise<void> {
       ),
     );
 
+    const seeded = await lastMessageId(database.url);
     const list = { filters: { channel: 'public:2' }, limit: 20 };
     const created = { channel: 'public:2', text: 'Bench message' };
 
@@ -340,6 +366,7 @@ async function main(): Promise<void> {
     };
 
     if (runs('express')) {
+      await resetMessages(database.url, seeded);
       log('Express 5 + Sequelize');
       server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
       await httpScenarios(server, server.token, {
@@ -351,6 +378,7 @@ async function main(): Promise<void> {
     }
 
     if (runs('feathers')) {
+      await resetMessages(database.url, seeded);
       log('Feathers 5');
       server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
       await httpScenarios(server, server.token, {
@@ -370,6 +398,7 @@ async function main(): Promise<void> {
       await stopServer(server);
     }
 
+    await resetMessages(database.url, seeded);
     log('Flux (production build)');
     server = await startServer('flux', 'bench/servers/flux.mjs', env);
     const coord = await login(server.url, 'coord', 'festival-2026');

@@ -37,7 +37,8 @@ import { deeperThan } from '../limits.js';
  *   `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
  *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included);
  *   otherwise the parsed JSON body when the content type is JSON, the text for `text/*`, a Buffer, `null`
- *   when empty. `res.destroy()` before `end` answers 500 `InternalError` (the socket's slot is freed).
+ *   when empty — and `null` for `HEAD` and for 204 and 304 replies, which carry no body over HTTP either.
+ *   `res.destroy()` before `end` answers 500 `InternalError` (the socket's slot is freed).
  * - Errors: the app's own error handler produces error replies; this module only rejects when the app
  *   itself throws synchronously, which the caller maps with the same error mapper as HTTP.
  *
@@ -314,10 +315,17 @@ function end(
   this.finished = true;
   const capture = this._capture;
   const headers = this.getHeaders();
+  const status = this.statusCode;
+  // as over HTTP, where Node sends no body for these (RFC 9110 §9.3.2, §15.3.5, §15.4.5)
+  const bodiless = this.req.method === 'HEAD' || status === 204 || status === 304;
   capture.resolve({
-    statusCode: this.statusCode,
+    statusCode: status,
     headers,
-    data: capture.hasJson ? capture.json : decodeBody(headers, Buffer.concat(capture.chunks)),
+    data: bodiless
+      ? null
+      : capture.hasJson
+        ? capture.json
+        : decodeBody(headers, Buffer.concat(capture.chunks)),
   });
   process.nextTick(emitFinish, this, callback);
   return this;

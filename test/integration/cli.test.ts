@@ -37,11 +37,13 @@ describe('flux migrate', () => {
     expect(fresh.stdout).toMatch(/pending\s+0001-core/);
     const up = await flux(['migrate', 'up']);
     expect(up).toMatchObject({ code: 0 });
-    expect(up.stdout).toContain('applied 0001-core, 0002-domain, 0003-uploads');
+    expect(up.stdout).toContain('applied 0001-core, 0002-domain, 0003-uploads, 0004-message-order');
     expect((await flux(['migrate'])).stdout).toContain('nothing to apply');
     const down = await flux(['migrate', 'down']);
-    expect(down.stdout).toContain('reverted 0003-uploads');
-    expect((await flux(['migrate', 'status'])).stdout).toMatch(/up\s+0002-domain\npending\s+0003-uploads/);
+    expect(down.stdout).toContain('reverted 0004-message-order');
+    expect((await flux(['migrate', 'status'])).stdout).toMatch(
+      /up\s+0003-uploads\npending\s+0004-message-order/,
+    );
     expect((await flux(['migrate', 'up'])).code).toBe(0);
     const bad = await flux(['migrate', 'sideways']);
     expect(bad.code).toBe(1);

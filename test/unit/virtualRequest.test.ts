@@ -69,6 +69,15 @@ function echoApp() {
     res.write('partial');
     res.destroy();
   });
+  app.get('/json', (_req, res) => {
+    res.json({ a: 1 });
+  });
+  app.get('/no-content', (_req, res) => {
+    res.status(204).json({ ignored: true });
+  });
+  app.get('/cookies', (_req, res) => {
+    res.cookie('a', 'b').cookie('c', 'd').json({});
+  });
   app.get('/finish-event', (_req, res) => {
     res.on('finish', () => finished.push('finish'));
     res.on('close', () => finished.push('close'));
@@ -281,5 +290,37 @@ describe('injectVirtualRequest', () => {
     expect(sockets[0]).toBe(sockets[1]);
     expect(sockets[2]).not.toBe(sockets[0]);
     expect(reply.data).toEqual({ ip: '10.9.9.9' });
+  });
+
+  it('sends no body for HEAD, 204 and 304, as HTTP does', async () => {
+    const head = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'HEAD', url: '/json' }),
+      origin,
+    );
+    expect(head).toMatchObject({ statusCode: 200, data: null });
+    expect(head.headers['content-type']).toMatch(/application\/json/);
+    const noContent = await injectVirtualRequest(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/no-content' }),
+      origin,
+    );
+    expect(noContent).toMatchObject({ statusCode: 204, data: null });
+  });
+
+  it("keeps Express's reply helpers: redirects, OPTIONS, appended cookies", async () => {
+    const app = echoApp();
+    const options = await injectVirtualRequest(
+      app,
+      parseVirtualRequest({ method: 'OPTIONS', url: '/json' }),
+      origin,
+    );
+    expect(options).toMatchObject({ statusCode: 200, headers: { allow: 'GET, HEAD' }, data: 'GET, HEAD' });
+    const cookies = await injectVirtualRequest(
+      app,
+      parseVirtualRequest({ method: 'GET', url: '/cookies' }),
+      origin,
+    );
+    expect(cookies.headers['set-cookie']).toEqual(['a=b; Path=/', 'c=d; Path=/']);
   });
 });
