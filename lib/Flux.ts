@@ -26,6 +26,7 @@ import { loadBootstrap, loadControllers, loadMiddlewares, loadModels } from './l
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { Metrics } from './metrics.js';
+import { requestLifecycle } from './middlewares/requestLifecycle.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
@@ -210,7 +211,17 @@ export class FluxApp {
         bodyLimit: this.config.server.bodyLimit,
         corsOrigin: this.config.server.cors.origin,
         trustProxy: this.config.server.trustProxy,
-        first: [this.requestLifecycle()],
+        first: [
+          requestLifecycle({
+            started: () => {
+              this.inFlight++;
+            },
+            ended: (req, res, seconds) => {
+              this.inFlight--;
+              if (seconds !== undefined) this.metrics.observeRequest(req, res, seconds);
+            },
+          }),
+        ],
         mounts: [
           [
             '/docs',
@@ -287,25 +298,6 @@ export class FluxApp {
       this.stopping = false;
     }
     this.log.info('Flux stopped');
-  }
-
-  /**
-   * One global middleware for what every request (HTTP and virtual) is counted for: in flight between its
-   * arrival and its response (the graceful stop waits for them), and timed into the request metrics. One
-   * `close` listener: a response emits `close` once, after `finish` or when its connection is gone.
-   */
-  private requestLifecycle(): RequestHandler {
-    const metrics = this.metrics;
-    return (req, res, next) => {
-      this.inFlight++;
-      const started = process.hrtime.bigint();
-      res.on('close', () => {
-        this.inFlight--;
-        if (res.writableEnded)
-          metrics.observeRequest(req, res, Number(process.hrtime.bigint() - started) / 1e9);
-      });
-      next();
-    };
   }
 
   private async release(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
  * only sees "Unexpected error".
  */
 export function errorHandler(log: Logger) {
-  return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, next: NextFunction): void {
+  return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, _next: NextFunction): void {
     const reply = toErrorReply(err);
     // Errors of the global body parser happen before `extendRes` stamped the request.
     if (!req.requestId) {
@@ -21,7 +21,10 @@ export function errorHandler(log: Logger) {
       log.error(`[${req.requestId ?? '-'}] ${req.method} ${req.path} failed:`, err);
     }
     if (res.headersSent) {
-      next(err);
+      // Too late for an error reply: the response is cut off, as Express's final handler would (it
+      // destroys the TCP socket). `res.destroy()` does that over HTTP, and answers 500 to a virtual
+      // request, whose socket is the shared socket.io connection.
+      if (!res.writableEnded) res.destroy();
       return;
     }
     for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);

@@ -45,7 +45,12 @@ export interface AuthSocketData extends FluxSocketData {
   inFlight: number;
   /** Where this socket's virtual requests come from (one object per connection, reused). */
   origin: VirtualRequestOrigin;
+  /** Unbinds the socket when its engine.io connection closes during the handshake. */
+  detachOnClose?: () => void;
 }
+
+/** An engine.io connection (what `socket.conn` is). */
+type EngineSocket = Socket['conn'];
 
 export type UnbindReason = 'revoked' | 'expired';
 
@@ -101,7 +106,11 @@ export class SocketTransport extends EventEmitter {
       data.subscriptions = new Map();
       data.address = proxyaddr(socket.request, this.trust);
       // a client that leaves during the handshake never gets `disconnect`: its binding must go anyway
-      socket.conn.once('close', () => this.detach(socket));
+      // (removed once the socket connects or is refused: one engine.io connection may carry many
+      // namespace connections over its life, and must not collect a listener for each)
+      const detachOnClose = () => this.detach(socket);
+      data.detachOnClose = detachOnClose;
+      socket.conn.once('close', detachOnClose);
       data.inFlight = 0;
       data.origin = {
         socketId: socket.id,
@@ -113,20 +122,26 @@ export class SocketTransport extends EventEmitter {
       this.authenticateHandshake(socket).then(
         () => next(),
         (err: unknown) => {
+          socket.conn.off('close', detachOnClose);
           const reply = toErrorReply(err);
           next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
         },
       );
     });
-    io.on('connection', (socket) => {
-      // engine.io flushes the packets queued while a write was pending (replies to requests that arrived
-      // together) one WebSocket frame at a time: corked, they leave in one system call
-      socket.conn.on('flush', (packets: unknown[]) => {
-        if (packets.length > 1) corkForThisTurn(socket);
+    // engine.io flushes the packets queued while a write was pending (replies to requests that arrived
+    // together) one WebSocket frame at a time: corked, they leave in one system call. One listener per
+    // engine.io connection (not per namespace socket).
+    io.engine?.on('connection', (conn: EngineSocket) => {
+      conn.on('flush', (packets: unknown[]) => {
+        if (packets.length > 1) corkForThisTurn(conn);
       });
+    });
+    io.on('connection', (socket) => {
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
       socket.on('disconnect', () => {
-        const auth = (socket.data as AuthSocketData).auth;
+        const data = socket.data as AuthSocketData;
+        if (data.detachOnClose) socket.conn.off('close', data.detachOnClose);
+        const auth = data.auth;
         this.detach(socket);
         if (auth) this.emit('disconnect', socket.id, auth.sessionId);
       });
@@ -297,8 +312,8 @@ export function bindForSubscription(transport: SocketTransport, socket: Socket, 
  * The TCP socket under a socket.io connection on the WebSocket transport (engine.io transport → ws
  * WebSocket → its socket), or undefined on HTTP long-polling or if these libraries change their shape.
  */
-function tcpSocketOf(socket: Socket): TcpSocket | undefined {
-  const transport = (socket.conn as unknown as { transport?: { socket?: { _socket?: unknown } } }).transport;
+function tcpSocketOf(conn: EngineSocket): TcpSocket | undefined {
+  const transport = (conn as unknown as { transport?: { socket?: { _socket?: unknown } } }).transport;
   const tcp = transport?.socket?._socket;
   return tcp instanceof TcpSocket ? tcp : undefined;
 }
@@ -310,8 +325,8 @@ const corked = new WeakSet<TcpSocket>();
  * meanwhile leave in one write, one system call instead of one per frame (`writable.cork()`, Node stream
  * docs). Nothing waits longer than the rest of this turn.
  */
-function corkForThisTurn(socket: Socket): void {
-  const tcp = tcpSocketOf(socket);
+function corkForThisTurn(conn: EngineSocket): void {
+  const tcp = tcpSocketOf(conn);
   if (!tcp || corked.has(tcp) || tcp.destroyed) return;
   corked.add(tcp);
   tcp.cork();

@@ -41,6 +41,14 @@ function app() {
         middlewares: ['routeOne', 'routeTwo'],
       },
       { key: 'get /boom', method: 'get', path: '/boom', controller: 'C', action: 'boom', middlewares: [] },
+      {
+        key: 'get /half',
+        method: 'get',
+        path: '/half',
+        controller: 'C',
+        action: 'half',
+        middlewares: [],
+      },
       { key: 'post /made', method: 'post', path: '/made', controller: 'C', action: 'made', middlewares: [] },
       {
         key: 'post /upload',
@@ -54,6 +62,10 @@ function app() {
     ],
     controllers: {
       C: {
+        async half(_req: FluxRequest, res: FluxResponse) {
+          res.write('partial');
+          throw new Error('failed after the first chunk');
+        },
         async echo(req: FluxRequest, res: FluxResponse) {
           calls.push('action');
           res.ok({ data: req.data, isSocket: req.isSocket });
@@ -122,6 +134,19 @@ describe('buildExpressApp', () => {
     expect(logged).toHaveLength(1);
     expect(String(logged[0][0])).toContain(requestId);
     expect(String((logged[0][1] as Error).message)).toContain('SELECT password');
+  });
+
+  it('cuts off a response that fails after its first bytes: HTTP sees the connection end, a socket a 500', async () => {
+    const base = await serve();
+    // over HTTP the body is cut short: the client sees an error instead of a complete reply
+    await expect(fetch(`${base}/half`).then((response) => response.text())).rejects.toThrow();
+    const overSocket = await injectVirtualRequest(
+      app(),
+      parseVirtualRequest({ method: 'GET', url: '/half' }),
+      { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } },
+    );
+    expect(overSocket).toMatchObject({ statusCode: 500, data: { _error: { code: 'InternalError' } } });
+    expect(logged).toHaveLength(2);
   });
 
   it('answers 404 NotFound for an unknown route, 400 for malformed JSON, 413 for a large body', async () => {

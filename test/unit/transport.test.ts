@@ -1,9 +1,10 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Socket as EngineClient } from 'engine.io-client';
 import express from 'express';
 import { Server } from 'socket.io';
 import type { Socket as ClientSocket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Logger } from '../../lib/log.js';
 import { LocalBus, PubSub } from '../../lib/pubsub.js';
 import { SocketTransport } from '../../lib/socket/transport.js';
@@ -66,5 +67,34 @@ describe('SocketTransport', () => {
     replies.forEach((reply, n) => {
       expect(reply).toMatchObject({ statusCode: 200, data: { n } });
     });
+  });
+
+  it('keeps a constant number of listeners on an engine.io connection whose namespace sockets come and go', async () => {
+    // socket.io protocol 5 over one engine.io connection: CONNECT "0", connect ack "0{sid}", DISCONNECT "1"
+    const engine = new EngineClient(url, { transports: ['websocket'], path: '/socket.io' });
+    const messages: string[] = [];
+    const next = () =>
+      new Promise<string>((resolve) => {
+        const poll = () => (messages.length ? resolve(messages.shift() as string) : setTimeout(poll, 2));
+        poll();
+      });
+    engine.on('message', (data) => messages.push(String(data)));
+    await new Promise<void>((resolve) => engine.once('open', () => resolve()));
+    const conn = () =>
+      (io.engine as unknown as { clients: Record<string, NodeJS.EventEmitter> }).clients[engine.id as string];
+    const counts = () => ({ flush: conn().listenerCount('flush'), close: conn().listenerCount('close') });
+    engine.send('0');
+    expect(await next()).toMatch(/^0\{"sid"/);
+    const before = counts();
+    for (let i = 0; i < 20; i++) {
+      const connected = io.of('/').sockets.size;
+      engine.send('1');
+      await vi.waitUntil(() => io.of('/').sockets.size < connected);
+      engine.send('0');
+      expect(await next()).toMatch(/^0\{"sid"/);
+    }
+    expect(counts()).toEqual(before);
+    expect(before.flush).toBe(1);
+    engine.close();
   });
 });
