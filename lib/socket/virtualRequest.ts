@@ -35,7 +35,9 @@ import { deeperThan } from '../limits.js';
  *   and values are validated as `http.OutgoingMessage` does (`validateHeaderName`/`validateHeaderValue`),
  *   and a header set after the reply started throws `ERR_HTTP_HEADERS_SENT`, as over HTTP. `finish` and
  *   `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
- *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included);
+ *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included, when it
+ *   sends the ack — so a handler must not change a value after passing it to `res.json`; the app's
+ *   `json replacer`/`json spaces` settings do not apply);
  *   otherwise the parsed JSON body when the content type is JSON, the text for `text/*`, a Buffer, `null`
  *   when empty — and `null` for `HEAD` and for 204 and 304 replies, which carry no body over HTTP either.
  *   `res.destroy()` before `end` answers 500 `InternalError` (the socket's slot is freed).
@@ -389,7 +391,7 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.headers = headers;
     this.rawHeaders = [];
     this.body = hasBody ? input.data : undefined;
-    // set later by Express (router, app.handle) and Flux (extendRes, dataParser, auth)
+    // set later by Express (router, app.handle) and by Flux: the fields of `FluxRequest` (lib/http.ts)
     this.res = undefined;
     this.next = undefined;
     this.baseUrl = '';
