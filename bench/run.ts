@@ -365,10 +365,15 @@ async function main(): Promise<void> {
       });
     };
 
-    if (runs('express')) {
+    /** Puts the messages back as seeded (each server reads the same data), then starts a server. */
+    const startFresh = async (name: string, label: string, script: string): Promise<Server> => {
       await resetMessages(database.url, seeded);
-      log('Express 5 + Sequelize');
-      server = await startServer('express', 'bench/servers/express-sequelize.mjs', env);
+      log(label);
+      return startServer(name, script, env);
+    };
+
+    if (runs('express')) {
+      server = await startFresh('express', 'Express 5 + Sequelize', 'bench/servers/express-sequelize.mjs');
       await httpScenarios(server, server.token, {
         get: '/messages/1',
         list: '/messages?channel=public:2&limit=20',
@@ -378,9 +383,7 @@ async function main(): Promise<void> {
     }
 
     if (runs('feathers')) {
-      await resetMessages(database.url, seeded);
-      log('Feathers 5');
-      server = await startServer('feathers', 'bench/servers/feathers.mjs', env);
+      server = await startFresh('feathers', 'Feathers 5', 'bench/servers/feathers.mjs');
       await httpScenarios(server, server.token, {
         get: '/messages/1',
         list: '/messages?channel=public:2&$limit=20',
@@ -398,9 +401,7 @@ async function main(): Promise<void> {
       await stopServer(server);
     }
 
-    await resetMessages(database.url, seeded);
-    log('Flux (production build)');
-    server = await startServer('flux', 'bench/servers/flux.mjs', env);
+    server = await startFresh('flux', 'Flux (production build)', 'bench/servers/flux.mjs');
     const coord = await login(server.url, 'coord', 'festival-2026');
     const reader = await login(server.url, 'welcome', 'festival-2026');
     const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
