@@ -41,6 +41,8 @@ export class MessageController extends ModelController<Message> {
     const match = channelPattern.exec(message.channel);
     const teamId = match?.[2];
     if (!teamId) return;
+    // the author's own team is known to exist (the identity is dropped when a team changes): no query
+    if (ctx.team.id !== 0 && Number(teamId) === ctx.team.id) return;
     if (!(await Flux.Team.count({ where: { id: Number(teamId), tenantId: ctx.tenant.id } }))) {
       throw new BadRequestError('Invalid data', [
         { path: 'channel', message: 'no such team', type: 'reference' },
