@@ -57,7 +57,7 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
       where: { id: sessionId, socketId },
     }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err));
   });
-  const { sessionCleanupMs } = (flux.config.auth ?? {}) as { sessionCleanupMs?: number };
+  const { sessionCleanupMs } = flux.config.auth;
   if (sessionCleanupMs) {
     const timer = setInterval(() => {
       authService

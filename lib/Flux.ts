@@ -36,7 +36,7 @@ import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { SocketTransport } from './socket/transport.js';
-import { type UploadOptions, uploadMiddleware } from './upload.js';
+import { uploadMiddleware } from './upload.js';
 
 /**
  * The Flux singleton (SPEC §3): one object, importable anywhere, always the same instance.
@@ -398,12 +398,12 @@ export class FluxApp {
 
   /** The upload chain of one `file` route, with `config.upload` limits (lib/upload.ts). */
   private uploadMiddleware(field: string): RequestHandler[] {
-    const upload = (this.config.upload ?? {}) as Partial<UploadOptions>;
+    const upload = this.config.upload;
     return uploadMiddleware(field, {
-      dir: path.resolve(this.rootdir, upload.dir ?? 'uploads'),
-      maxFileSize: upload.maxFileSize ?? 5 * 1024 * 1024,
-      maxFiles: upload.maxFiles ?? 1,
-      mimeTypes: upload.mimeTypes ?? ['image/png', 'image/jpeg', 'image/webp', 'image/gif'],
+      dir: path.resolve(this.rootdir, upload.dir),
+      maxFileSize: upload.maxFileSize,
+      maxFiles: upload.maxFiles,
+      mimeTypes: upload.mimeTypes,
     });
   }
 }

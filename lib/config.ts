@@ -78,6 +78,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): PlainObject {
 }
 
 const logLevels = ['error', 'warn', 'info', 'debug'] as const;
+const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
+const defaultMimeTypes = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 
 /** Schema of the keys the framework reads. Application keys (e.g. `roles`) are validated by their owners. */
 export const coreConfigSchema = z.looseObject({
@@ -137,6 +139,60 @@ export const coreConfigSchema = z.looseObject({
       maxInFlight: z.number().int().positive().default(32),
     })
     .default({ path: '/socket.io', maxInFlight: 32 }),
+  /** Passwords, sessions and login limits (SPEC §9); defaults in `config/auth.ts`. */
+  auth: z
+    .object({
+      /** bcrypt cost factor: bcrypt accepts 4 to 31. */
+      bcryptRounds: z.number().int().min(4).max(31).default(12),
+      minPasswordLength: z.number().int().min(1).max(1024).default(8),
+      sessionTouchMs: z.number().int().min(0).default(60_000),
+      /** 0: never. */
+      sessionCleanupMs: z.number().int().min(0).default(3_600_000),
+      loginLimit: z
+        .object({
+          windowMs: z.number().int().positive().default(900_000),
+          perAccount: z.number().int().positive().default(10),
+          perAddress: z.number().int().positive().default(100),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** Uploads (SPEC §14); defaults in `config/upload.ts`. */
+  upload: z
+    .object({
+      dir: z.string().min(1).default('uploads'),
+      /** Bytes. */
+      maxFileSize: z
+        .number()
+        .int()
+        .positive()
+        .default(5 * 1024 * 1024),
+      maxFiles: z.number().int().positive().default(1),
+      mimeTypes: z
+        .array(z.string().regex(mimeType, 'a media type such as image/png'))
+        .min(1)
+        .default([...defaultMimeTypes]),
+      /** Direct uploads with pre-signed URLs; unset: those routes answer 404. */
+      s3: z
+        .object({
+          bucket: z.string().min(1),
+          region: z.string().min(1),
+          endpoint: z.url().optional(),
+          forcePathStyle: z.boolean().optional(),
+          accessKeyId: z.string().min(1).optional(),
+          secretAccessKey: z.string().min(1).optional(),
+          /** Largest object, bytes. */
+          maxSize: z.number().int().positive().optional(),
+          /** Lifetime of a pre-signed URL, seconds. */
+          expiresIn: z.number().int().positive().max(604_800).optional(),
+          contentTypes: z
+            .array(z.string().regex(mimeType, 'a media type such as image/png'))
+            .min(1)
+            .optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
 });
 
 export type CoreConfig = z.infer<typeof coreConfigSchema>;

@@ -49,10 +49,7 @@ export async function auth(req: AppRequest, _res: FluxResponse, next: NextFuncti
     req.authError = err;
   }
   if (req.session) {
-    authService.touch(
-      req.session,
-      (Flux.config.auth as { sessionTouchMs?: number } | undefined)?.sessionTouchMs,
-    );
+    authService.touch(req.session, Flux.config.auth.sessionTouchMs);
   }
   if (!req.tenant) {
     const slug = req.headers['x-tenant'];

@@ -6,12 +6,6 @@ import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import type { AppRequest } from '../types.js';
 
-interface LoginLimitConfig {
-  windowMs: number;
-  perAccount: number;
-  perAddress: number;
-}
-
 interface Limiters {
   byAccount: RateLimiterAbstract;
   byAddress: RateLimiterAbstract;
@@ -23,11 +17,7 @@ const built = new WeakMap<object, Limiters>();
 function limiters(): Limiters {
   let found = built.get(Flux.express);
   if (!found) {
-    const config = ((Flux.config.auth ?? {}) as { loginLimit?: LoginLimitConfig }).loginLimit ?? {
-      windowMs: 15 * 60_000,
-      perAccount: 10,
-      perAddress: 100,
-    };
+    const config = Flux.config.auth.loginLimit;
     const duration = Math.max(1, Math.ceil(config.windowMs / 1000));
     const make = (name: string, points: number) =>
       Flux.redis

@@ -63,8 +63,7 @@ export class User
       validate: {
         // Runs on the clear password before `beforeSave` hashes it (a 60-character bcrypt hash passes too).
         isValidLength(value: string) {
-          const min =
-            (Flux.config.auth as { minPasswordLength?: number } | undefined)?.minPasswordLength ?? 8;
+          const min = Flux.config.auth.minPasswordLength;
           if (value.length < min) throw new Error(`password must have at least ${min} characters`);
           // bcrypt reads only the first 72 bytes: longer passwords would be silently truncated
           if (Buffer.byteLength(value) > 72) throw new Error('password must have at most 72 bytes');
@@ -83,7 +82,7 @@ export class User
     hooks: {
       async beforeSave(user: User) {
         if (user.changed('password')) {
-          const rounds = (Flux.config.auth as { bcryptRounds?: number } | undefined)?.bcryptRounds ?? 12;
+          const rounds = Flux.config.auth.bcryptRounds;
           user.password = await bcrypt.hash(user.password, rounds);
         }
       },

@@ -101,7 +101,7 @@ export class AuthService {
     });
     // Compare against a dummy hash for unknown logins, so that timing does not reveal which logins exist.
     // the same cost as real hashes, or the time of a refusal would tell unknown logins from known ones
-    const rounds = (Flux.config.auth as { bcryptRounds?: number } | undefined)?.bcryptRounds ?? 12;
+    const rounds = Flux.config.auth.bcryptRounds;
     if (this.dummy?.rounds !== rounds)
       this.dummy = { rounds, hash: bcrypt.hash('flux-dummy-password', rounds) };
     const valid = user

@@ -12,8 +12,7 @@ export const AVATAR_SIZE = 512;
 const MAX_INPUT_PIXELS = 40_000_000;
 
 export function avatarPath(tenantId: number, userId: number): string {
-  const upload = (Flux.config.upload ?? {}) as { dir?: string };
-  return path.resolve(Flux.rootdir, upload.dir ?? 'uploads', 'avatars', String(tenantId), `${userId}.webp`);
+  return path.resolve(Flux.rootdir, Flux.config.upload.dir, 'avatars', String(tenantId), `${userId}.webp`);
 }
 
 /** Resizes the uploaded image at `source` into the user's avatar (atomically replacing the old one). */

@@ -1,20 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { CoreConfig } from '../../lib/config.js';
 import { Flux } from '../../lib/Flux.js';
 
-/** `config.upload.s3`: where direct uploads go. */
-export interface S3Config {
-  bucket: string;
-  region: string;
-  endpoint?: string;
-  forcePathStyle?: boolean;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  maxSize?: number;
-  expiresIn?: number;
-  contentTypes?: string[];
-}
+/** `config.upload.s3`: where direct uploads go (validated at start: lib/config.ts). */
+export type S3Config = NonNullable<CoreConfig['upload']['s3']>;
 
 export const DEFAULT_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'];
 
@@ -22,7 +13,7 @@ let cached: { config: S3Config; client: S3Client } | undefined;
 
 /** The S3 configuration, or undefined when direct uploads are off. */
 export function s3Config(): S3Config | undefined {
-  return (Flux.config.upload as { s3?: S3Config } | undefined)?.s3;
+  return Flux.config.upload.s3;
 }
 
 function client(config: S3Config): S3Client {

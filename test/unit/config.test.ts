@@ -83,6 +83,42 @@ describe('validateConfig', () => {
     expect(() => validateConfig({ ...valid, log: { level: 'loud' } })).toThrow(/log\.level/);
   });
 
+  it('validates the auth and upload keys, with the defaults of config/auth.ts and config/upload.ts', () => {
+    const config = validateConfig(valid);
+    expect(config.auth).toEqual({
+      bcryptRounds: 12,
+      minPasswordLength: 8,
+      sessionTouchMs: 60_000,
+      sessionCleanupMs: 3_600_000,
+      loginLimit: { windowMs: 900_000, perAccount: 10, perAddress: 100 },
+    });
+    expect(config.upload).toMatchObject({ dir: 'uploads', maxFileSize: 5 * 1024 * 1024, maxFiles: 1 });
+    expect(config.upload.s3).toBeUndefined();
+    expect(validateConfig({ ...valid, auth: { loginLimit: { perAccount: 3 } } }).auth.loginLimit).toEqual({
+      windowMs: 900_000,
+      perAccount: 3,
+      perAddress: 100,
+    });
+    expect(() => validateConfig({ ...valid, auth: { bcryptRounds: '12' } })).toThrow(/auth\.bcryptRounds/);
+    expect(() => validateConfig({ ...valid, auth: { bcryptRounds: 40 } })).toThrow(/auth\.bcryptRounds/);
+    expect(() => validateConfig({ ...valid, auth: { loginLimit: { windowMs: 0 } } })).toThrow(
+      /auth\.loginLimit\.windowMs/,
+    );
+    expect(() => validateConfig({ ...valid, upload: { maxFileSize: '5mb' } })).toThrow(/upload\.maxFileSize/);
+    expect(() => validateConfig({ ...valid, upload: { mimeTypes: ['png'] } })).toThrow(
+      /upload\.mimeTypes\.0/,
+    );
+    expect(() => validateConfig({ ...valid, upload: { s3: { region: 'eu-west-3' } } })).toThrow(
+      /upload\.s3\.bucket/,
+    );
+    expect(
+      validateConfig({
+        ...valid,
+        upload: { s3: { bucket: 'b', region: 'r', endpoint: 'http://127.0.0.1:4569' } },
+      }).upload.s3,
+    ).toEqual({ bucket: 'b', region: 'r', endpoint: 'http://127.0.0.1:4569' });
+  });
+
   it('keeps application keys it does not know', () => {
     expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
   });
