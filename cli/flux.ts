@@ -76,13 +76,21 @@ program
         if (action === 'status') {
           for (const m of await migrator.executed()) print(`up       ${m.name}`);
           for (const m of await migrator.pending()) print(`pending  ${m.name}`);
-        } else if (action === 'up') {
-          const applied = await migrator.up();
-          print(applied.length ? `applied ${applied.map((m) => m.name).join(', ')}` : 'nothing to apply');
-        } else {
-          const reverted = await migrator.down();
-          if (!reverted.length) throw new CliError('no migration to revert');
-          print(`reverted ${reverted.map((m) => m.name).join(', ')}`);
+          return;
+        }
+        // not while an instance starting on the same database migrates
+        const release = await Flux.startupLock();
+        try {
+          if (action === 'up') {
+            const applied = await migrator.up();
+            print(applied.length ? `applied ${applied.map((m) => m.name).join(', ')}` : 'nothing to apply');
+          } else {
+            const reverted = await migrator.down();
+            if (!reverted.length) throw new CliError('no migration to revert');
+            print(`reverted ${reverted.map((m) => m.name).join(', ')}`);
+          }
+        } finally {
+          await release?.();
         }
       },
       { migrate: false, bootstrap: false },

@@ -36,6 +36,7 @@ import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { SocketTransport } from './socket/transport.js';
+import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
 import { uploadMiddleware } from './upload.js';
 
 /**
@@ -152,8 +153,11 @@ export class FluxApp {
       this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
 
     this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
+    let releaseStartupLock: ReleaseLock | undefined;
     try {
       await this.sequelize.authenticate();
+      // instances starting together on one database migrate and create first-start data one at a time
+      releaseStartupLock = await this.startupLock();
       await tuneDatabase(this.sequelize);
       await this.loadModels();
       this.roles = parseRoles(
@@ -248,6 +252,7 @@ export class FluxApp {
       if (this.bus instanceof RedisBus) await this.bus.whenReady();
 
       if (options.bootstrap !== false) await this.runBootstrap();
+      await releaseStartupLock?.();
 
       if (options.listen === false) {
         this.running = true;
@@ -261,6 +266,7 @@ export class FluxApp {
         });
       });
     } catch (err) {
+      await releaseStartupLock?.();
       await this.release();
       throw err;
     }
@@ -342,6 +348,17 @@ export class FluxApp {
     client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));
     this.redisClients.push(client);
     return client;
+  }
+
+  /**
+   * Takes the startup lock of the database (lib/startupLock.ts) when it is PostgreSQL, so that schema
+   * changes of several processes (instances starting, `flux migrate`) run one at a time.
+   * @returns its release function; undefined for SQLite (one process by nature)
+   */
+  async startupLock(): Promise<ReleaseLock | undefined> {
+    const url = this.config.database.url;
+    if (this.sequelize.getDialect() !== 'postgres' || !url) return undefined;
+    return acquireStartupLock(url, this.log);
   }
 
   /** The umzug migrator of `migrations/` over the open database. */
