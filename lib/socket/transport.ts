@@ -112,11 +112,18 @@ export class SocketTransport extends EventEmitter {
       data.detachOnClose = detachOnClose;
       socket.conn.once('close', detachOnClose);
       data.inFlight = 0;
+      // behind a trusted proxy, the public host and scheme are the ones it forwarded, as `req.hostname`
+      // and `req.protocol` read them over HTTP (Express: the first value of X-Forwarded-Host/-Proto)
+      const peer = socket.request.socket.remoteAddress;
+      const viaTrustedProxy = peer !== undefined && this.trust(peer, 0);
+      const headers = socket.handshake.headers;
+      const forwardedHost = viaTrustedProxy ? firstValue(headers['x-forwarded-host']) : undefined;
+      const forwardedProto = viaTrustedProxy ? firstValue(headers['x-forwarded-proto']) : undefined;
       data.origin = {
         socketId: socket.id,
         remoteAddress: data.address,
-        host: socket.handshake.headers.host,
-        encrypted: socket.handshake.secure,
+        host: forwardedHost || headers.host,
+        encrypted: forwardedProto ? forwardedProto === 'https' : socket.handshake.secure,
         properties: { isSocket: true, ioSocket: socket },
       };
       this.authenticateHandshake(socket).then(
@@ -336,6 +343,12 @@ function corkForThisTurn(conn: EngineSocket): void {
 function uncork(tcp: TcpSocket): void {
   corked.delete(tcp);
   tcp.uncork();
+}
+
+/** The first of the comma-separated values of a forwarding header, trimmed (undefined when absent). */
+function firstValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value?.split(',')[0].trim() || undefined;
 }
 
 function errorResponse(err: unknown): VirtualResponse {

@@ -21,6 +21,14 @@ beforeAll(async () => {
     { login: 'kiosk', password: 'kiosk-password' },
   );
   expectStatus(await admin.request('PATCH', `/user/${kiosk.userId}`, { ip: '10.20.30.40' }), 200);
+  expectStatus(
+    await admin.request('POST', '/tenant', {
+      name: 'Festival B',
+      slug: 'festival-b',
+      admin: { login: 'admin', password: 'admin-b-password' },
+    }),
+    201,
+  );
 });
 
 afterAll(async () => {
@@ -60,6 +68,19 @@ describe('trusted proxy', () => {
       headers: { 'x-forwarded-for': '10.20.30.40' },
     });
     expect(reply.statusCode).toBe(401);
+    socket.close();
+  });
+
+  it('When the proxy forwards the public host, then HTTP and the socket resolve the same sub-domain tenant', async () => {
+    const credentials = { login: 'admin', password: 'admin-b-password' };
+    const forwarded = { 'x-forwarded-host': 'festival-b.events.example' };
+    expectStatus(await httpTransport(server.url).request('POST', '/auth/login', credentials, forwarded), 200);
+    // without it, the host is 127.0.0.1: the default tenant, whose admin has another password
+    expectStatus(await httpTransport(server.url).request('POST', '/auth/login', credentials), 401);
+    const socket = io(server.url, { transports: ['websocket'], extraHeaders: forwarded, forceNew: true });
+    await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    const reply = await socketRequest(socket, { method: 'POST', url: '/auth/login', data: credentials });
+    expect(reply.statusCode).toBe(200);
     socket.close();
   });
 });
