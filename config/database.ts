@@ -7,4 +7,9 @@ export default {
   storage: 'data/flux.sqlite',
   /** Log every SQL statement at debug level. */
   logging: false,
+  /**
+   * PostgreSQL connections of each instance (Sequelize pool). Keep instances × `max` under the server's
+   * `max_connections` (100 by default). `idle` and `acquire` in ms.
+   */
+  pool: { max: 10, min: 0, idle: 10_000, acquire: 60_000 },
 };

@@ -119,6 +119,16 @@ export const coreConfigSchema = z.looseObject({
     url: z.string().optional(),
     storage: z.string().default('data/flux.sqlite'),
     logging: z.boolean().default(false),
+    /** PostgreSQL connection pool of each instance (Sequelize `pool`); idle and acquire in ms. */
+    pool: z
+      .object({
+        max: z.number().int().min(1).max(1000).default(10),
+        min: z.number().int().min(0).default(0),
+        idle: z.number().int().min(0).default(10_000),
+        acquire: z.number().int().positive().default(60_000),
+      })
+      .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max' })
+      .prefault({}),
   }),
   jwt: z.object({
     secret: z.string().min(1),

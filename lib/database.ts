@@ -5,16 +5,25 @@ import type { Logger } from './log.js';
 
 /**
  * Opens the database: PostgreSQL when `url` is set (`postgres://…`), else the embedded SQLite file
- * `storage` (relative paths are resolved against `rootdir`; `:memory:` is accepted for tools).
+ * `storage` (relative paths are resolved against `rootdir`; `:memory:` is accepted for tools). `pool`
+ * sizes PostgreSQL's connection pool (Sequelize `pool` options; default 10 connections).
  */
 export function openDatabase(
-  options: { url?: string; storage: string; logging: boolean },
+  options: {
+    url?: string;
+    storage: string;
+    logging: boolean;
+    pool?: { max: number; min: number; idle: number; acquire: number };
+  },
   rootdir: string,
   log: Logger,
 ): Sequelize {
   const logging = options.logging ? (sql: string) => log.debug(sql) : false;
   if (options.url) {
-    return new Sequelize(options.url, { logging, pool: { max: 10, min: 0, idle: 10_000 } });
+    return new Sequelize(options.url, {
+      logging,
+      pool: options.pool ?? { max: 10, min: 0, idle: 10_000, acquire: 60_000 },
+    });
   }
   const storage = options.storage === ':memory:' ? options.storage : path.resolve(rootdir, options.storage);
   if (storage !== ':memory:') mkdirSync(path.dirname(storage), { recursive: true });

@@ -6,6 +6,8 @@ import {
   mergeConfig,
   validateConfig,
 } from '../../lib/config.js';
+import { openDatabase } from '../../lib/database.js';
+import { Logger } from '../../lib/log.js';
 
 describe('mergeConfig', () => {
   it('merges plain objects deeply, later sources winning', () => {
@@ -119,6 +121,15 @@ describe('validateConfig', () => {
     ).toEqual({ bucket: 'b', region: 'r', endpoint: 'http://127.0.0.1:4569' });
   });
 
+  it('sizes the PostgreSQL pool, refusing a minimum above the maximum', () => {
+    expect(validateConfig(valid).database.pool).toEqual({ max: 10, min: 0, idle: 10_000, acquire: 60_000 });
+    expect(validateConfig({ ...valid, database: { pool: { max: 40 } } }).database.pool.max).toBe(40);
+    expect(() => validateConfig({ ...valid, database: { pool: { max: 0 } } })).toThrow(/database\.pool\.max/);
+    expect(() => validateConfig({ ...valid, database: { pool: { max: 2, min: 5 } } })).toThrow(
+      /database\.pool: min must not exceed max/,
+    );
+  });
+
   it('keeps application keys it does not know', () => {
     expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
   });
@@ -138,5 +149,23 @@ describe('loadConfigDir', () => {
       port: 99,
       middlewares: ['a', 'b'],
     });
+  });
+});
+
+describe('openDatabase', () => {
+  it('gives PostgreSQL the configured pool', async () => {
+    const sequelize = openDatabase(
+      {
+        url: 'postgres://flux:secret@127.0.0.1:1/flux',
+        storage: 'unused',
+        logging: false,
+        pool: { max: 3, min: 1, idle: 5_000, acquire: 2_000 },
+      },
+      '/tmp',
+      new Logger({ level: 'error', dir: false }),
+    );
+    expect(sequelize.getDialect()).toBe('postgres');
+    expect(sequelize.config.pool).toMatchObject({ max: 3, min: 1, idle: 5_000, acquire: 2_000 });
+    await sequelize.close();
   });
 });
