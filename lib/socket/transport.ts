@@ -325,8 +325,6 @@ function tcpSocketOf(conn: EngineSocket): TcpSocket | undefined {
   return tcp instanceof TcpSocket ? tcp : undefined;
 }
 
-const corked = new WeakSet<TcpSocket>();
-
 /**
  * Corks the connection's TCP socket until the end of this turn of the event loop: the frames written
  * meanwhile leave in one write, one system call instead of one per frame (`writable.cork()`, Node stream
@@ -334,15 +332,10 @@ const corked = new WeakSet<TcpSocket>();
  */
 function corkForThisTurn(conn: EngineSocket): void {
   const tcp = tcpSocketOf(conn);
-  if (!tcp || corked.has(tcp) || tcp.destroyed) return;
-  corked.add(tcp);
+  // corked already means corked by an earlier flush of this turn (ws uncorks its own before returning)
+  if (!tcp || tcp.writableCorked > 0 || tcp.destroyed) return;
   tcp.cork();
-  process.nextTick(uncork, tcp);
-}
-
-function uncork(tcp: TcpSocket): void {
-  corked.delete(tcp);
-  tcp.uncork();
+  process.nextTick(() => tcp.uncork());
 }
 
 /** The first of the comma-separated values of a forwarding header, trimmed (undefined when absent). */

@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
 import {
-  IncomingMessage,
+  type IncomingMessage,
   type OutgoingHttpHeaders,
-  ServerResponse,
+  type ServerResponse,
   validateHeaderName,
   validateHeaderValue,
 } from 'node:http';
+import type { Express } from 'express';
 import { PayloadTooLargeError } from '../errors.js';
 import { deeperThan } from '../limits.js';
 
@@ -84,8 +85,8 @@ export interface VirtualRequestOrigin {
   properties?: Record<string, unknown>;
 }
 
-/** A request handler such as an Express app. */
-export type Dispatch = (req: IncomingMessage, res: ServerResponse) => void;
+/** The Express app virtual requests run through (its `request`/`response` prototypes are reused). */
+export type Dispatch = Express;
 
 export const allowedMethods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
@@ -359,7 +360,8 @@ function destroy(this: VirtualServerResponse): VirtualServerResponse {
   this.statusCode = 500;
   return this.end();
 }
-function setTimeout(this: VirtualServerResponse): VirtualServerResponse {
+/** `res.setTimeout`: a virtual response has no connection to time out. */
+function ignoreTimeout(this: VirtualServerResponse): VirtualServerResponse {
   return this;
 }
 
@@ -432,7 +434,7 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.end = end;
     this.json = json;
     this.destroy = destroy;
-    this.setTimeout = setTimeout;
+    this.setTimeout = ignoreTimeout;
     // Flux's reply helpers (extendRes)
     this.ok = undefined;
     this.created = undefined;
@@ -443,26 +445,12 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
 }
 
 const constructorsByApp = new WeakMap<Dispatch, Constructors>();
-let plainConstructors: Constructors | undefined;
 
-/** Constructors for `dispatch`: on the Express app's own prototypes when `dispatch` is an Express app. */
+/** The constructors of virtual requests for the Express app `dispatch`, built once per app. */
 function constructorsOf(dispatch: Dispatch): Constructors {
-  const app = dispatch as Dispatch & { request?: unknown; response?: unknown };
-  if (
-    typeof app.request !== 'object' ||
-    app.request === null ||
-    typeof app.response !== 'object' ||
-    app.response === null
-  ) {
-    plainConstructors ??= constructorsFor({
-      request: IncomingMessage.prototype,
-      response: ServerResponse.prototype,
-    });
-    return plainConstructors;
-  }
   let constructors = constructorsByApp.get(dispatch);
   if (!constructors) {
-    constructors = constructorsFor({ request: app.request, response: app.response });
+    constructors = constructorsFor({ request: dispatch.request, response: dispatch.response });
     constructorsByApp.set(dispatch, constructors);
   }
   return constructors;
