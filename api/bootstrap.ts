@@ -36,8 +36,10 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
     if (!changed) return;
     authService.forgetContexts(changed); // here at once, elsewhere through the bus
     afterCommit(options, () => {
-      Promise.resolve(flux.bus.publish(AUTH_CHANGED, changed)).catch((err: unknown) =>
-        flux.log.error('could not announce a change:', err),
+      flux.waitUntil(
+        Promise.resolve(flux.bus.publish(AUTH_CHANGED, changed)).catch((err: unknown) =>
+          flux.log.error('could not announce a change:', err),
+        ),
       );
     });
   };
@@ -53,9 +55,11 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
     );
   });
   flux.sockets.on('disconnect', (socketId: string, sessionId: number) => {
-    flux.models.Session.update({ disconnectedAt: new Date(), socketId: null } as never, {
-      where: { id: sessionId, socketId },
-    }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err));
+    flux.waitUntil(
+      flux.models.Session.update({ disconnectedAt: new Date(), socketId: null } as never, {
+        where: { id: sessionId, socketId },
+      }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err)),
+    );
   });
   const { sessionCleanupMs } = flux.config.auth;
   if (sessionCleanupMs) {

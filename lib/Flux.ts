@@ -102,6 +102,8 @@ export class FluxApp {
   stopping = false;
   /** Requests being served (HTTP and socket virtual requests). */
   private inFlight = 0;
+  /** Background work `stop()` lets finish before closing Redis and the database (see `waitUntil`). */
+  private readonly background = new Set<Promise<unknown>>();
   sockets!: SocketTransport;
   private startOptions: StartOptions = {};
   private unknownConfigFiles: string[] = [];
@@ -323,6 +325,8 @@ export class FluxApp {
       await new Promise<void>((resolve) => this.server.close(() => resolve()));
     }
     this.server?.closeAllConnections?.();
+    // closing the sockets starts writes (disconnections) whose commits publish: both finish first
+    await this.settleBackground(Date.now() + (this.config?.server?.shutdownTimeoutMs ?? 10_000));
     await this.pubsub?.close();
     for (const client of [...this.redisClients.splice(0), this.redis]) {
       await client?.quit().catch(() => client.disconnect());
@@ -343,6 +347,25 @@ export class FluxApp {
   }
 
   /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */
+  /** Waits for the work passed to `waitUntil` (and the work it starts), at most until `deadline` (ms). */
+  private async settleBackground(deadline: number): Promise<void> {
+    while (this.background.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.log.warn(`Stopping with ${this.background.size} background task(s) unfinished`);
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(this.background),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, left);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
   private redisClient(): Redis {
     const client = this.redis!.duplicate();
     client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));
@@ -364,6 +387,21 @@ export class FluxApp {
   /** The umzug migrator of `migrations/` over the open database. */
   migrator() {
     return createMigrator(this.sequelize, path.join(this.rootdir, 'migrations'), this.log);
+  }
+
+  /**
+   * Lets background work started outside a request's reply — a write after a disconnect, a session's
+   * activity, an announcement on the bus — finish before `stop()` closes Redis and the database (it waits
+   * at most `server.shutdownTimeoutMs`). Handle the promise's rejection yourself: `waitUntil` only waits.
+   * Named after the service-worker `ExtendableEvent.waitUntil`. Returns `promise`.
+   */
+  waitUntil<T>(promise: Promise<T>): Promise<T> {
+    const settled: Promise<unknown> = promise.then(
+      () => this.background.delete(settled),
+      () => this.background.delete(settled),
+    );
+    this.background.add(settled);
+    return promise;
   }
 
   /** Registers cleanup run by `stop()` (timers, connections of the application), last registered first. */

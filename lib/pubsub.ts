@@ -98,6 +98,8 @@ export function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
 export class PubSub {
   /** Counters for metrics and tests. */
   readonly stats = { published: 0, delivered: 0 };
+  /** Publishes not yet handed to the bus (Redis): `close()` waits for them. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly io: Server,
@@ -161,10 +163,13 @@ export class PubSub {
   /** Sends a committed change to every instance. */
   publish(change: ModelChange): void {
     this.stats.published++;
-    Promise.resolve(this.bus.publish(CHANGE_TOPIC, change)).catch((err: unknown) => {
-      // the write is committed; only its live event is lost (clients re-sync with find)
-      this.onError(err);
-    });
+    const sent = Promise.resolve(this.bus.publish(CHANGE_TOPIC, change))
+      .catch((err: unknown) => {
+        // the write is committed; only its live event is lost (clients re-sync with find)
+        this.onError(err);
+      })
+      .finally(() => this.pending.delete(sent));
+    this.pending.add(sent);
   }
 
   /** Delivers a change to this instance's subscribers. */
@@ -213,7 +218,9 @@ export class PubSub {
     return ids;
   }
 
+  /** Closes the bus once the changes already published are sent. */
   async close(): Promise<void> {
+    await Promise.all(this.pending);
     await this.bus.close();
   }
 }

@@ -3,7 +3,13 @@ import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../lib/erro
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
-import { type AuthContext, authService, DEFAULT_TENANT, type IssuedToken } from '../services/AuthService.js';
+import {
+  type AuthContext,
+  authService,
+  DEFAULT_TENANT,
+  type IssuedToken,
+  type SessionMeta,
+} from '../services/AuthService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
@@ -17,7 +23,9 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (session.socketId !== req.ioSocket.id) {
     session.socketId = req.ioSocket.id;
     session.disconnectedAt = null;
-    session.save().catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err));
+    Flux.waitUntil(
+      session.save().catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
+    );
   }
   Flux.sockets.bind(req.ioSocket, {
     sessionId: context.session.id,
@@ -27,9 +35,14 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   });
 }
 
-function meta(req: AppRequest) {
+function meta(req: AppRequest): SessionMeta {
   const userAgent = req.isSocket ? req.ioSocket?.handshake.headers['user-agent'] : req.headers['user-agent'];
-  return { ip: req.ip, userAgent: typeof userAgent === 'string' ? userAgent : undefined };
+  return {
+    ip: req.ip,
+    userAgent: typeof userAgent === 'string' ? userAgent : undefined,
+    // a login over a socket records the socket with the session (one write, done before the reply)
+    socketId: req.isSocket ? req.ioSocket?.id : undefined,
+  };
 }
 
 /** Login, tokens and identity (SPEC §9). */
@@ -98,7 +111,8 @@ export class AuthController {
     Flux.log.warn(
       `auth/as: user ${req.user!.id} (${req.user!.login}) took the identity of user ${user.id} (${user.login})`,
     );
-    const context = await authService.openSession(req.tenant!, user, meta(req));
+    // the token is for someone else: this socket stays bound to its own session
+    const context = await authService.openSession(req.tenant!, user, { ...meta(req), socketId: undefined });
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 

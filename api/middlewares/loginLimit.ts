@@ -73,7 +73,7 @@ export async function loginLimit(req: AppRequest, res: FluxResponse, next: NextF
     const returned = taken.map(([limiter, key]) =>
       limiter === byAccount && res.statusCode === 200 ? limiter.delete(key) : limiter.reward(key),
     );
-    Promise.all(returned).catch((err: unknown) => Flux.log.warn('login limiter:', err));
+    Flux.waitUntil(Promise.all(returned).catch((err: unknown) => Flux.log.warn('login limiter:', err)));
   });
   next();
 }

@@ -29,6 +29,14 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
+/** Where a session is opened from, recorded with it. */
+export interface SessionMeta {
+  ip?: string;
+  userAgent?: string;
+  /** The socket.io socket id when the session is opened over a socket and bound to it. */
+  socketId?: string;
+}
+
 export const DEFAULT_TENANT = 'default';
 /** Bus topic: rows behind cached auth contexts changed (`{sessionIds?, userIds?, teamIds?, tenantIds?}`). */
 export const AUTH_CHANGED = 'auth:changed';
@@ -93,7 +101,7 @@ export class AuthService {
     tenant: Tenant,
     login: string,
     password: string,
-    meta: { ip?: string; userAgent?: string },
+    meta: SessionMeta,
   ): Promise<AuthContext & IssuedToken> {
     const user = await Flux.User.findOne({
       where: { tenantId: tenant.id, login },
@@ -112,17 +120,13 @@ export class AuthService {
   }
 
   /** Opens a session for `user` (login, `/auth/ip`, `/auth/as`) and signs its token. */
-  async openSession(
-    tenant: Tenant,
-    user: User,
-    meta: { ip?: string; userAgent?: string },
-  ): Promise<AuthContext & IssuedToken> {
+  async openSession(tenant: Tenant, user: User, meta: SessionMeta): Promise<AuthContext & IssuedToken> {
     const session = await Flux.Session.create({
       tenantId: tenant.id,
       userId: user.id,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent?.slice(0, 512) ?? null,
-      socketId: null,
+      socketId: meta.socketId ?? null,
       lastAction: new Date(),
       disconnectedAt: null,
       revokedAt: null,
@@ -247,7 +251,9 @@ export class AuthService {
     const now = Date.now();
     if (session.lastAction && now - session.lastAction.getTime() < everyMs) return;
     session.lastAction = new Date(now);
-    session.save().catch((err: unknown) => Flux.log.warn('could not record the session activity:', err));
+    Flux.waitUntil(
+      session.save().catch((err: unknown) => Flux.log.warn('could not record the session activity:', err)),
+    );
   }
 
   async tenantById(id: number): Promise<Tenant | null> {

@@ -50,7 +50,7 @@ describe('what a session records', () => {
       data: { login: 'bar', password: 'bar-password' },
     });
     const id = sessionOf((reply.data as { jwt: string }).jwt);
-    await new Promise((r) => setTimeout(r, 50));
+    // written with the session, before the reply
     expect((await Flux.Session.findByPk(id))!.socketId).toBe(socket.id);
     socket.close();
     let session = await Flux.Session.findByPk(id);

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
 import { connectSocket, socketRequest } from '../helpers/clients.js';
 import { startNode, waitForOutput } from '../helpers/processes.js';
-import { createTestDatabase } from '../helpers/server.js';
+import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
 
 /**
  * Graceful shutdown (SPEC §16): `npm start`'s process, under concurrent HTTP and socket load, receives
@@ -65,4 +66,59 @@ describe('SIGTERM', () => {
     expect(shutdownNotices).toEqual([{ reason: 'Server shutting down' }]);
     socket.close();
   }, 60_000);
+});
+
+describe('work left after the last reply', () => {
+  /** Starts Flux in this process on `database` (Redis too when `REDIS_URL` is set). */
+  async function start(config: Record<string, unknown>): Promise<string> {
+    const address = await Flux.start({
+      config: {
+        server: { port: 0, host: '127.0.0.1' },
+        database: config,
+        bootstrap: { adminPassword: ADMIN_PASSWORD },
+        redis: { url: process.env.REDIS_URL, prefix: `flux-stop-${process.pid}:` },
+      },
+    });
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  it('When Flux stops with sockets connected and work pending, then the work finishes, disconnections are recorded and published, and nothing fails', async () => {
+    const own = await createTestDatabase();
+    try {
+      const base = await start(own.config);
+      const errors = [vi.spyOn(Flux.log, 'error'), vi.spyOn(Flux.log, 'warn')];
+      const sockets = await Promise.all([connectSocket(base), connectSocket(base)]);
+      const sessionIds: number[] = [];
+      for (const socket of sockets) {
+        const reply = await socketRequest(socket, {
+          method: 'POST',
+          url: '/auth/login',
+          data: { login: 'admin', password: ADMIN_PASSWORD },
+        });
+        expect(reply.statusCode).toBe(200);
+        sessionIds.push(JSON.parse(atob((reply.data as { jwt: string }).jwt.split('.')[1])).sessionId);
+      }
+      const published = Flux.pubsub.stats.published;
+      // background work that still needs the database when stop() begins
+      const late = Flux.waitUntil(new Promise((r) => setTimeout(r, 100)).then(() => Flux.Session.count()));
+      await Flux.stop();
+      expect(await late).toBeGreaterThanOrEqual(2);
+      // the two disconnections were written, and their changes handed to the bus, before it closed
+      expect(Flux.pubsub.stats.published - published).toBeGreaterThanOrEqual(2);
+      expect(errors.flatMap((spy) => spy.mock.calls)).toEqual([]);
+      for (const spy of errors) spy.mockRestore();
+
+      await start(own.config);
+      const sessions = await Flux.Session.findAll({ where: { id: sessionIds } });
+      expect(sessions.map((s) => [s.socketId, s.disconnectedAt instanceof Date])).toEqual([
+        [null, true],
+        [null, true],
+      ]);
+      await Flux.stop();
+      for (const socket of sockets) socket.close();
+    } finally {
+      await Flux.stop();
+      await own.drop();
+    }
+  });
 });
