@@ -86,6 +86,8 @@ export interface SocketTransportOptions {
 export class SocketTransport extends EventEmitter {
   /** Local sockets by bound session id. */
   private readonly bySession = new Map<number, Set<Socket>>();
+  /** Local sockets by the user of their bound session. */
+  private readonly byUser = new Map<number, Set<Socket>>();
 
   private readonly trust: (address: string, hop: number) => boolean;
   private draining = false;
@@ -242,9 +244,8 @@ export class SocketTransport extends EventEmitter {
     }
     if (previous) this.detach(socket);
     data.auth = auth;
-    const sockets = this.bySession.get(auth.sessionId) ?? new Set<Socket>();
-    this.bySession.set(auth.sessionId, sockets);
-    sockets.add(socket);
+    addTo(this.bySession, auth.sessionId, socket);
+    addTo(this.byUser, auth.userId, socket);
     this.armExpiry(socket, auth);
   }
 
@@ -284,12 +285,7 @@ export class SocketTransport extends EventEmitter {
 
   /** Every local socket bound to a session of `userId`. */
   socketsOfUser(userId: number): Socket[] {
-    const result: Socket[] = [];
-    for (const sockets of this.bySession.values()) {
-      for (const socket of sockets)
-        if ((socket.data as AuthSocketData).auth?.userId === userId) result.push(socket);
-    }
-    return result;
+    return [...(this.byUser.get(userId) ?? [])];
   }
 
   private detach(socket: Socket): void {
@@ -297,11 +293,22 @@ export class SocketTransport extends EventEmitter {
     if (data.expiryTimer) clearTimeout(data.expiryTimer);
     data.expiryTimer = undefined;
     if (!data.auth) return;
-    const sockets = this.bySession.get(data.auth.sessionId);
-    sockets?.delete(socket);
-    if (sockets?.size === 0) this.bySession.delete(data.auth.sessionId);
+    removeFrom(this.bySession, data.auth.sessionId, socket);
+    removeFrom(this.byUser, data.auth.userId, socket);
     data.auth = undefined;
   }
+}
+
+function addTo(index: Map<number, Set<Socket>>, key: number, socket: Socket): void {
+  const sockets = index.get(key);
+  if (sockets) sockets.add(socket);
+  else index.set(key, new Set([socket]));
+}
+
+function removeFrom(index: Map<number, Set<Socket>>, key: number, socket: Socket): void {
+  const sockets = index.get(key);
+  sockets?.delete(socket);
+  if (sockets?.size === 0) index.delete(key);
 }
 
 /**

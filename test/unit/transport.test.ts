@@ -16,6 +16,7 @@ describe('SocketTransport', () => {
   let io: Server;
   let url: string;
   let client: ClientSocket;
+  let transport: SocketTransport;
 
   beforeAll(async () => {
     const app = express();
@@ -29,7 +30,7 @@ describe('SocketTransport', () => {
     });
     http = createServer(app);
     io = new Server(http);
-    new SocketTransport({
+    transport = new SocketTransport({
       io,
       dispatch: app,
       pubsub: new PubSub(io, new LocalBus()),
@@ -96,5 +97,31 @@ describe('SocketTransport', () => {
     expect(counts()).toEqual(before);
     expect(before.flush).toBe(1);
     engine.close();
+  });
+
+  it('finds the sockets of a user through its bindings: bind, rebind to another user, unbind, disconnect', async () => {
+    const clients = await Promise.all([connectSocket(url), connectSocket(url), connectSocket(url)]);
+    const [a, b, c] = clients.map((one) => io.of('/').sockets.get(one.id as string)!);
+    const ids = (userId: number) =>
+      transport
+        .socketsOfUser(userId)
+        .map((socket) => socket.id)
+        .sort();
+    transport.bind(a, { sessionId: 1, userId: 7, tenantId: 1 });
+    transport.bind(b, { sessionId: 2, userId: 7, tenantId: 1 });
+    transport.bind(c, { sessionId: 3, userId: 8, tenantId: 1 });
+    expect(ids(7)).toEqual([a.id, b.id].sort());
+    expect(ids(8)).toEqual([c.id]);
+    transport.bind(b, { sessionId: 4, userId: 8, tenantId: 1 }); // the socket logs in as another user
+    expect(ids(7)).toEqual([a.id]);
+    expect(ids(8)).toEqual([b.id, c.id].sort());
+    transport.unbind(a, 'revoked');
+    expect(ids(7)).toEqual([]);
+    clients[2].close();
+    await vi.waitUntil(() => !io.of('/').sockets.has(c.id));
+    expect(ids(8)).toEqual([b.id]);
+    expect(transport.unbindSession(4, 'revoked')).toBe(1);
+    expect(ids(8)).toEqual([]);
+    for (const one of clients) one.close();
   });
 });
