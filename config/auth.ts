@@ -6,6 +6,11 @@ export default {
   minPasswordLength: 8,
   /** Least time between two updates of a session's `lastAction`, ms. */
   sessionTouchMs: 60_000,
+  /**
+   * Longest life of a session, ms from its login (0: no bound): tokens are refreshed up to it, never past
+   * it; then the user logs in again. 30 days outlasts any event.
+   */
+  sessionMaxAgeMs: 30 * 24 * 3600_000,
   /** How often sessions whose token expired more than a day ago are deleted, ms (0: never). */
   sessionCleanupMs: 60 * 60_000,
   /** Failed logins allowed per window, per account (tenant + login) and per address, before 429. */

@@ -156,6 +156,12 @@ export const coreConfigSchema = z.looseObject({
       bcryptRounds: z.number().int().min(4).max(31).default(12),
       minPasswordLength: z.number().int().min(1).max(1024).default(8),
       sessionTouchMs: z.number().int().min(0).default(60_000),
+      /** From login, ms; 0: no bound. */
+      sessionMaxAgeMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 24 * 3_600_000),
       /** 0: never. */
       sessionCleanupMs: z.number().int().min(0).default(3_600_000),
       loginLimit: z

@@ -16,14 +16,22 @@ export class JwtCodec<TPayload extends object> {
     this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
-  /** Signs `payload`; returns the token and its expiry (ms since epoch). */
-  sign(payload: TPayload): { token: string; expiresAt: number } {
+  /**
+   * Signs `payload` for the configured lifetime, or until `notAfter` (ms since epoch) when that comes
+   * first; returns the token and its expiry (`exp`, RFC 7519 §4.1.4, in ms since epoch).
+   */
+  sign(payload: TPayload, notAfter?: number): { token: string; expiresAt: number } {
     const token = jwt.sign(payload, this.key, {
       algorithm: 'HS256',
       expiresIn: this.expiresIn as jwt.SignOptions['expiresIn'],
     });
     const { exp } = jwt.decode(token) as { exp: number };
-    return { token, expiresAt: exp * 1000 };
+    if (notAfter === undefined || exp * 1000 <= notAfter) return { token, expiresAt: exp * 1000 };
+    const capped = Math.floor(notAfter / 1000);
+    return {
+      token: jwt.sign({ ...payload, exp: capped }, this.key, { algorithm: 'HS256' }),
+      expiresAt: capped * 1000,
+    };
   }
 
   /**

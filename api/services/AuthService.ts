@@ -69,8 +69,13 @@ export class AuthService {
     return this.codec.codec;
   }
 
-  /** Signs a fresh token for `session` and extends the session's expiry to it. */
+  /**
+   * Signs a fresh token for `session` and extends the session's expiry to it (at most to the session's
+   * end of life, `auth.sessionMaxAgeMs` after its login).
+   * @throws TokenError 403 `TokenExpired` when the session has reached that age.
+   */
   async refresh(session: Session): Promise<IssuedToken> {
+    this.assertYoungEnough(session);
     const issued = this.issue(session);
     session.expiresAt = new Date(issued.expiresAt);
     await session.save();
@@ -85,12 +90,24 @@ export class AuthService {
 
   /** Signs a token for `session`. */
   issue(session: Session): IssuedToken {
-    const { token, expiresAt } = this.jwt().sign({
-      userId: session.userId,
-      sessionId: session.id,
-      tenantId: session.tenantId,
-    });
+    const { token, expiresAt } = this.jwt().sign(
+      { userId: session.userId, sessionId: session.id, tenantId: session.tenantId },
+      this.endOfLife(session),
+    );
     return { jwt: token, expiresAt };
+  }
+
+  /** When `session` reaches `auth.sessionMaxAgeMs` (ms since epoch), or undefined without a bound. */
+  endOfLife(session: Session): number | undefined {
+    const maxAge = Flux.config.auth.sessionMaxAgeMs;
+    return maxAge ? session.createdAt.getTime() + maxAge : undefined;
+  }
+
+  /** @throws TokenError 403 `TokenExpired` once `session` reached `auth.sessionMaxAgeMs`. */
+  private assertYoungEnough(session: Session): void {
+    const end = this.endOfLife(session);
+    if (end !== undefined && Date.now() >= end)
+      throw new TokenError('TokenExpired', 'Session too old: log in again');
   }
 
   /**
@@ -153,15 +170,20 @@ export class AuthService {
 
   /**
    * Loads an unrevoked session with its user, team and tenant.
-   * @throws TokenError 403 `TokenRevoked` when the session was revoked, `InvalidToken` when it is gone.
+   * @throws TokenError 403 `TokenRevoked` when the session was revoked, `InvalidToken` when it is gone,
+   *   `TokenExpired` when it is older than `auth.sessionMaxAgeMs`.
    */
   async authenticateSession(sessionId: number, userId: number): Promise<AuthContext> {
     if (await Flux.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
     const cached = this.contexts.get(sessionId);
-    if (cached && cached.context.user.id === userId && Date.now() - cached.at < CONTEXT_CACHE_MS)
+    if (cached && cached.context.user.id === userId && Date.now() - cached.at < CONTEXT_CACHE_MS) {
+      // tokens end with their session's life; a lowered `sessionMaxAgeMs` ends older ones too
+      this.assertYoungEnough(cached.context.session);
       return cached.context;
+    }
     const generation = this.generation;
     const context = await this.loadContext(sessionId, userId);
+    this.assertYoungEnough(context.session);
     // a change announced while the rows were being read makes them stale: use them once, keep them not
     if (generation === this.generation) this.contexts.set(sessionId, { context, at: Date.now() });
     if (this.contexts.size > MAX_CACHED_CONTEXTS)

@@ -91,6 +91,7 @@ describe('validateConfig', () => {
       bcryptRounds: 12,
       minPasswordLength: 8,
       sessionTouchMs: 60_000,
+      sessionMaxAgeMs: 30 * 24 * 3_600_000,
       sessionCleanupMs: 3_600_000,
       loginLimit: { windowMs: 900_000, perAccount: 10, perAddress: 100 },
     });
@@ -103,6 +104,7 @@ describe('validateConfig', () => {
     });
     expect(() => validateConfig({ ...valid, auth: { bcryptRounds: '12' } })).toThrow(/auth\.bcryptRounds/);
     expect(() => validateConfig({ ...valid, auth: { bcryptRounds: 40 } })).toThrow(/auth\.bcryptRounds/);
+    expect(() => validateConfig({ ...valid, auth: { sessionMaxAgeMs: -1 } })).toThrow(/auth\.sessionMaxAgeMs/);
     expect(() => validateConfig({ ...valid, auth: { loginLimit: { windowMs: 0 } } })).toThrow(
       /auth\.loginLimit\.windowMs/,
     );
