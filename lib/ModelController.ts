@@ -1,4 +1,4 @@
-import { type ModelStatic, Op, type WhereOptions } from 'sequelize';
+import { type ModelStatic, Op, type Transaction, type WhereOptions } from 'sequelize';
 import {
   BadRequestError,
   ForbiddenError,
@@ -224,7 +224,10 @@ export class ModelController<M extends FluxModel = FluxModel> {
     this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
     await this.checkItem(ctx, item, 'destroy');
     await this.beforeDestroy(ctx, item);
-    await item.destroy();
+    await Flux.sequelize.transaction(async (transaction) => {
+      await this.cascade(ctx, item, transaction);
+      await item.destroy({ transaction });
+    });
     res.ok(item);
   }
 
@@ -254,8 +257,19 @@ export class ModelController<M extends FluxModel = FluxModel> {
    */
   protected async afterSave(_ctx: RequestContext, _item: M, _changed: string[]): Promise<void> {}
 
-  /** Domain checks before a permitted destroy (throw an ExpectedError to refuse). */
+  /**
+   * Domain checks before a permitted destroy (throw an ExpectedError to refuse), and effects outside the
+   * database that must come first (e.g. logging the user out).
+   */
   protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}
+
+  /**
+   * Writes that go with a destroy — references to the item cleared or removed, as SQL's `ON DELETE SET
+   * NULL` would, but through the models so that each change is published — in the destroy's transaction:
+   * pass `{ transaction }` to every query. If the destroy fails, none of them happened; their events
+   * are published after the commit.
+   */
+  protected async cascade(_ctx: RequestContext, _item: M, _transaction: Transaction): Promise<void> {}
 
   /** `POST /<model>/subscribe` (socket only): joins one room per user read group. */
   async subscribe(req: FluxRequest, res: FluxResponse): Promise<void> {

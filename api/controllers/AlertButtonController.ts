@@ -1,3 +1,4 @@
+import type { Transaction } from 'sequelize';
 import { z } from 'zod';
 import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
@@ -56,7 +57,14 @@ export class AlertButtonController extends ModelController<AlertButton> {
   }
 
   /** Alerts keep their content when their button goes: their `buttonId` is cleared (and published). */
-  protected override async beforeDestroy(ctx: RequestContext, button: AlertButton): Promise<void> {
-    await Flux.Alert.update({ buttonId: null }, { where: { tenantId: ctx.tenant.id, buttonId: button.id } });
+  protected override async cascade(
+    ctx: RequestContext,
+    button: AlertButton,
+    transaction: Transaction,
+  ): Promise<void> {
+    await Flux.Alert.update(
+      { buttonId: null },
+      { where: { tenantId: ctx.tenant.id, buttonId: button.id }, transaction },
+    );
   }
 }

@@ -1,3 +1,4 @@
+import type { Transaction } from 'sequelize';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
@@ -111,13 +112,15 @@ export class UserController extends ModelController<User> {
     if (team) assertCanGrantRole(ctx.team, team.role);
   }
 
-  /**
-   * A destroyed user is logged out everywhere first (its sessions are revoked, its sockets unbound);
-   * messages outlive their author: their `userId` is cleared (and published).
-   */
-  protected override async beforeDestroy(ctx: RequestContext, user: User): Promise<void> {
+  /** A destroyed user is logged out everywhere first (its sessions are revoked, its sockets unbound). */
+  protected override async beforeDestroy(_ctx: RequestContext, user: User): Promise<void> {
     await authService.revokeOtherSessions(user.id);
-    await Flux.Upload.update({ userId: null }, { where: { tenantId: ctx.tenant.id, userId: user.id } });
-    await Flux.Message.update({ userId: null }, { where: { tenantId: ctx.tenant.id, userId: user.id } });
+  }
+
+  /** Messages and uploads outlive their author: their `userId` is cleared (and published). */
+  protected override async cascade(ctx: RequestContext, user: User, transaction: Transaction): Promise<void> {
+    const where = { tenantId: ctx.tenant.id, userId: user.id };
+    await Flux.Upload.update({ userId: null }, { where, transaction });
+    await Flux.Message.update({ userId: null }, { where, transaction });
   }
 }

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
 import { Flux } from '../../lib/Flux.js';
-import { httpTransport, settle, waitFor } from '../helpers/clients.js';
+import type { ModelEventPayload } from '../../lib/pubsub.js';
+import {
+  collect,
+  connectSocket,
+  httpTransport,
+  settle,
+  socketTransport,
+  waitFor,
+} from '../helpers/clients.js';
 import { client, expectStatus, login } from '../helpers/fixtures.js';
 import { startNode } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -407,6 +415,78 @@ describe('destroying a user', () => {
     leaving.close();
   });
 });
+
+describe.each(['http', 'socket'] as const)('destroying with references over %s', (kind) => {
+  /** A Bar Sud user created by the coordination, who wrote one message; and a message subscriber. */
+  async function authorWithMessage(name: string) {
+    const coord = await client(server.url, kind, 'coord', DEMO_PASSWORD);
+    const author = expectStatus<Row>(
+      await coord.request('POST', '/user', {
+        login: name,
+        password: 'author-password',
+        teamId: team['Bar Sud'],
+      }),
+      201,
+    );
+    const writer = await client(server.url, 'http', name, 'author-password');
+    const message = expectStatus<Row>(
+      await writer.request('POST', '/message', {
+        channel: `public:${team['Bar Sud']}`,
+        text: 'Closing the bar',
+      }),
+      201,
+    );
+    return { coord, authorId: author.id, messageId: message.id };
+  }
+
+  it('When a user who wrote messages is destroyed, then the messages stay without author, and subscribers see it', async () => {
+    const { coord, authorId, messageId } = await authorWithMessage(`author-${kind}-1`);
+    const events = await messageEvents();
+    expectStatus(await coord.request('DELETE', `/user/${authorId}`), 200);
+    await waitFor(() => events.list.length >= 1, 3000, 'the message update');
+    expect(events.list).toEqual([expect.objectContaining({ verb: 'updated', id: messageId })]);
+    expect((events.list[0].data as Row).userId).toBeNull();
+    expect((await Flux.Message.findByPk(messageId))!.userId).toBeNull();
+    expect(await Flux.User.findByPk(authorId)).toBeNull();
+    events.close();
+    coord.close();
+  });
+
+  it('When the destroy itself fails, then the references it cleared are kept and nothing is published', async () => {
+    const { coord, authorId, messageId } = await authorWithMessage(`author-${kind}-2`);
+    const events = await messageEvents();
+    Flux.User.addHook('beforeDestroy', 'failingDestroy', () => {
+      throw new Error('the disk is full');
+    });
+    try {
+      expectStatus(await coord.request('DELETE', `/user/${authorId}`), 500);
+    } finally {
+      Flux.User.removeHook('beforeDestroy', 'failingDestroy');
+    }
+    expect((await Flux.Message.findByPk(messageId))!.userId).toBe(authorId);
+    expect(await Flux.User.findByPk(authorId)).not.toBeNull();
+    // positive control: the same destroy, once it can succeed, is published
+    expectStatus(await coord.request('DELETE', `/user/${authorId}`), 200);
+    await waitFor(() => events.list.length >= 1, 3000, 'the message update');
+    await settle();
+    expect(events.list.map((e) => [e.verb, e.id])).toEqual([['updated', messageId]]);
+    events.close();
+    coord.close();
+  });
+});
+
+/** The `model:message` events of a coordination socket subscribed to messages. */
+async function messageEvents(): Promise<{ list: ModelEventPayload[]; close(): void }> {
+  const socket = await connectSocket(server.url);
+  const list = collect<ModelEventPayload>(socket, 'model:message');
+  const watcher = socketTransport(socket);
+  expectStatus(
+    await watcher.request('POST', '/auth/login', { login: 'coord', password: DEMO_PASSWORD }),
+    200,
+  );
+  expectStatus(await watcher.request('POST', '/message/subscribe'), 200);
+  return { list, close: () => socket.close() };
+}
 
 describe('README walkthrough', () => {
   it('When Bar Nord presses "Out of beer", then the coordination’s live feed prints the alert once', async () => {

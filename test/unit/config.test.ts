@@ -104,7 +104,9 @@ describe('validateConfig', () => {
     });
     expect(() => validateConfig({ ...valid, auth: { bcryptRounds: '12' } })).toThrow(/auth\.bcryptRounds/);
     expect(() => validateConfig({ ...valid, auth: { bcryptRounds: 40 } })).toThrow(/auth\.bcryptRounds/);
-    expect(() => validateConfig({ ...valid, auth: { sessionMaxAgeMs: -1 } })).toThrow(/auth\.sessionMaxAgeMs/);
+    expect(() => validateConfig({ ...valid, auth: { sessionMaxAgeMs: -1 } })).toThrow(
+      /auth\.sessionMaxAgeMs/,
+    );
     expect(() => validateConfig({ ...valid, auth: { loginLimit: { windowMs: 0 } } })).toThrow(
       /auth\.loginLimit\.windowMs/,
     );
