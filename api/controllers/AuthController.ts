@@ -95,7 +95,10 @@ export class AuthController {
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 
-  /** `POST /auth/as/:id`: a token for another user of the same tenant; needs `auth/as`. */
+  /**
+   * `POST /auth/as/:id`: a token for another user of the same tenant; needs `auth/as`. The new session
+   * records the caller as its `actorId` (listed by `GET /session`), and the log has a line.
+   */
   async as(req: AppRequest, res: FluxResponse): Promise<void> {
     if (!req.team?.can('auth/as')) throw new ForbiddenError('Needs permission auth/as');
     const id = Number(req.data.id);
@@ -111,8 +114,12 @@ export class AuthController {
     Flux.log.warn(
       `auth/as: user ${req.user!.id} (${req.user!.login}) took the identity of user ${user.id} (${user.login})`,
     );
-    // the token is for someone else: this socket stays bound to its own session
-    const context = await authService.openSession(req.tenant!, user, { ...meta(req), socketId: undefined });
+    // the token is for someone else: this socket stays bound to its own session; the session records who
+    const context = await authService.openSession(req.tenant!, user, {
+      ...meta(req),
+      socketId: undefined,
+      actorId: req.user!.id,
+    });
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 

@@ -15,6 +15,8 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
   declare id: CreationOptional<number>;
   declare tenantId: number;
   declare userId: number;
+  /** Who opened the session as `userId` through `POST /auth/as/:id`; null for a login. */
+  declare actorId: CreationOptional<number | null>;
   declare ip: string | null;
   declare userAgent: string | null;
   declare socketId: string | null;
@@ -31,6 +33,7 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
   static override modelAttributes = {
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
     userId: { type: DataTypes.INTEGER, allowNull: false },
+    actorId: { type: DataTypes.INTEGER, allowNull: true },
     ip: { type: DataTypes.STRING(64), allowNull: true },
     userAgent: { type: DataTypes.STRING(512), allowNull: true },
     socketId: { type: DataTypes.STRING(64), allowNull: true },

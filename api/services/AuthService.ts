@@ -35,6 +35,8 @@ export interface SessionMeta {
   userAgent?: string;
   /** The socket.io socket id when the session is opened over a socket and bound to it. */
   socketId?: string;
+  /** The user opening the session as someone else (`POST /auth/as/:id`). */
+  actorId?: number;
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -144,6 +146,7 @@ export class AuthService {
       ip: meta.ip ?? null,
       userAgent: meta.userAgent?.slice(0, 512) ?? null,
       socketId: meta.socketId ?? null,
+      actorId: meta.actorId ?? null,
       lastAction: new Date(),
       disconnectedAt: null,
       revokedAt: null,

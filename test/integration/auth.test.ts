@@ -197,8 +197,19 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
       200,
     );
     expect(me.user.id).toBe(bar.userId);
+    // the session says who acted; the bar sees it among its own sessions, its logins have no actor
+    const admin = expectStatus<{ user: { id: number } }>(await asAdmin.request('GET', '/auth/me'), 200).user;
+    const barSessions = expectStatus<Array<{ id: number; actorId: number | null }>>(
+      await httpTransport(server.url, token).request('GET', '/session', { limit: 1000 }),
+      200,
+    );
+    const sessionOf = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()).sessionId;
+    const barToken = await login(server.url, 'bar', 'bar-password');
+    expect(barSessions.find((s) => s.id === sessionOf(token))?.actorId).toBe(admin.id);
+    expect((await Flux.Session.findByPk(sessionOf(barToken)))?.actorId).toBeNull();
     expectStatus(await asAdmin.request('POST', '/auth/as/999999'), 404);
-    const asBar = await anonymous(kind, await login(server.url, 'bar', 'bar-password'));
+    const asBar = await anonymous(kind, barToken);
     expectStatus(await asBar.request('POST', '/auth/as/1'), 403);
     asAdmin.close();
     asBar.close();

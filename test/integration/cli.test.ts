@@ -37,12 +37,14 @@ describe('flux migrate', () => {
     expect(fresh.stdout).toMatch(/pending\s+0001-core/);
     const up = await flux(['migrate', 'up']);
     expect(up).toMatchObject({ code: 0 });
-    expect(up.stdout).toContain('applied 0001-core, 0002-domain, 0003-uploads, 0004-message-order');
+    expect(up.stdout).toContain(
+      'applied 0001-core, 0002-domain, 0003-uploads, 0004-message-order, 0005-session-actor',
+    );
     expect((await flux(['migrate'])).stdout).toContain('nothing to apply');
     const down = await flux(['migrate', 'down']);
-    expect(down.stdout).toContain('reverted 0004-message-order');
+    expect(down.stdout).toContain('reverted 0005-session-actor');
     expect((await flux(['migrate', 'status'])).stdout).toMatch(
-      /up\s+0003-uploads\npending\s+0004-message-order/,
+      /up\s+0004-message-order\npending\s+0005-session-actor/,
     );
     expect((await flux(['migrate', 'up'])).code).toBe(0);
     const bad = await flux(['migrate', 'sideways']);

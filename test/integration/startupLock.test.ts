@@ -49,6 +49,7 @@ describe('instances starting together', () => {
           '0002-domain',
           '0003-uploads',
           '0004-message-order',
+          '0005-session-actor',
         ]);
         const admins = await client.query(`SELECT count(*)::int AS n FROM "Users" WHERE login = 'admin'`);
         expect(admins.rows[0].n).toBe(1);
