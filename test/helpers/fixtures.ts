@@ -58,3 +58,18 @@ export async function createTeamWithUser(
   );
   return { teamId: created.id, userId: member.id };
 }
+
+/** Creates a tenant with its own `admin` through the API as an operator of the default tenant. */
+export async function createTenant(
+  operator: Transport,
+  tenant: { name: string; slug: string; adminPassword: string },
+): Promise<{ id: number } & Record<string, unknown>> {
+  return expectStatus<{ id: number }>(
+    await operator.request('POST', '/tenant', {
+      name: tenant.name,
+      slug: tenant.slug,
+      admin: { login: 'admin', password: tenant.adminPassword },
+    }),
+    201,
+  );
+}

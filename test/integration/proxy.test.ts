@@ -1,7 +1,7 @@
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
-import { adminLogin, createTeamWithUser, expectStatus } from '../helpers/fixtures.js';
+import { adminLogin, createTeamWithUser, createTenant, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -21,14 +21,7 @@ beforeAll(async () => {
     { login: 'kiosk', password: 'kiosk-password' },
   );
   expectStatus(await admin.request('PATCH', `/user/${kiosk.userId}`, { ip: '10.20.30.40' }), 200);
-  expectStatus(
-    await admin.request('POST', '/tenant', {
-      name: 'Festival B',
-      slug: 'festival-b',
-      admin: { login: 'admin', password: 'admin-b-password' },
-    }),
-    201,
-  );
+  await createTenant(admin, { name: 'Festival B', slug: 'festival-b', adminPassword: 'admin-b-password' });
 });
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import {
   type Transport,
   waitFor,
 } from '../helpers/clients.js';
-import { adminLogin, expectStatus, login } from '../helpers/fixtures.js';
+import { adminLogin, createTenant, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /** Tenants (SPEC §13): the operator's routes, and nothing of one tenant readable, writable or delivered in another. */
@@ -25,14 +25,11 @@ let tenantB: Row;
 beforeAll(async () => {
   server = await startTestServer();
   operator = httpTransport(server.url, await adminLogin(server.url));
-  tenantB = expectStatus<Row>(
-    await operator.request('POST', '/tenant', {
-      name: 'Festival B',
-      slug: 'festival-b',
-      admin: { login: 'admin', password: 'admin-b-password' },
-    }),
-    201,
-  );
+  tenantB = await createTenant(operator, {
+    name: 'Festival B',
+    slug: 'festival-b',
+    adminPassword: 'admin-b-password',
+  });
 });
 
 afterAll(async () => {
