@@ -102,8 +102,10 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** The item `id` if it exists in the tenant and the user may read it. @throws NotFoundError */
   protected async findReadable(ctx: RequestContext, id: number): Promise<M> {
     const where = this.readableWhere(ctx);
-    const item =
-      where === NOTHING ? null : await this.model.findOne({ where: { [Op.and]: [where, { id }] } });
+    // `findAll` with a limit is what `findOne` runs here, minus one deep copy of the options and a
+    // lodash chain over the unique keys (a tenth of a socket `get`'s CPU)
+    const [item] =
+      where === NOTHING ? [] : await this.model.findAll({ where: { [Op.and]: [where, { id }] }, limit: 1 });
     if (!item) throw new NotFoundError(`No ${this.model.publicName} ${id}`);
     return item;
   }
