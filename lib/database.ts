@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Sequelize } from 'sequelize';
+import { Sequelize, Transaction } from 'sequelize';
 import type { Logger } from './log.js';
 
 /**
  * Opens the database: PostgreSQL when `url` is set (`postgres://…`), else the embedded SQLite file
  * `storage` (relative paths are resolved against `rootdir`; `:memory:` is accepted for tools). `pool`
- * sizes PostgreSQL's connection pool (Sequelize `pool` options; default 10 connections).
+ * sizes PostgreSQL's connection pool (Sequelize `pool` options; default 10 connections). SQLite
+ * transactions are `IMMEDIATE`.
  */
 export function openDatabase(
   options: {
@@ -27,8 +28,10 @@ export function openDatabase(
   }
   const storage = options.storage === ':memory:' ? options.storage : path.resolve(rootdir, options.storage);
   if (storage !== ':memory:') mkdirSync(path.dirname(storage), { recursive: true });
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage, logging });
-  return sequelize;
+  // Transactions take the write lock when they begin (BEGIN IMMEDIATE): a deferred one that read, then
+  // wrote after another connection committed, would fail SQLITE_BUSY at once (no wait can help it);
+  // others wait for an immediate one instead (https://www.sqlite.org/lang_transaction.html)
+  return new Sequelize({ dialect: 'sqlite', storage, logging, transactionType: Transaction.TYPES.IMMEDIATE });
 }
 
 /** SQLite: wait for locks instead of failing, and enforce foreign keys. No-op on other dialects. */

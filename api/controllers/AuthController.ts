@@ -97,7 +97,8 @@ export class AuthController {
 
   /**
    * `POST /auth/as/:id`: a token for another user of the same tenant; needs `auth/as`. The new session
-   * records the caller as its `actorId` (listed by `GET /session`), and the log has a line.
+   * records the caller as its `actorId` (listed by `GET /session`) and ends no later than the caller's
+   * own session; the log has a line.
    */
   async as(req: AppRequest, res: FluxResponse): Promise<void> {
     if (!req.team?.can('auth/as')) throw new ForbiddenError('Needs permission auth/as');
@@ -114,11 +115,13 @@ export class AuthController {
     Flux.log.warn(
       `auth/as: user ${req.user!.id} (${req.user!.login}) took the identity of user ${user.id} (${user.login})`,
     );
-    // the token is for someone else: this socket stays bound to its own session; the session records who
+    // the token is for someone else: this socket stays bound to its own session. The new session records
+    // who acted, and ends with the actor's own: impersonating cannot extend a session's life
     const context = await authService.openSession(req.tenant!, user, {
       ...meta(req),
       socketId: undefined,
       actorId: req.user!.id,
+      notAfter: authService.endOfLife(req.session!),
     });
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }

@@ -112,9 +112,13 @@ export class UserController extends ModelController<User> {
     if (team) assertCanGrantRole(ctx.team, team.role);
   }
 
-  /** A destroyed user is logged out everywhere first (its sessions are revoked, its sockets unbound). */
+  /**
+   * A destroyed user is logged out everywhere first (its sessions, and those it opened as others through
+   * `/auth/as`, are revoked; their sockets unbound).
+   */
   protected override async beforeDestroy(_ctx: RequestContext, user: User): Promise<void> {
     await authService.revokeOtherSessions(user.id);
+    await authService.revokeSessionsActedBy(user.id);
   }
 
   /** Messages and uploads outlive their author: their `userId` is cleared (and published). */

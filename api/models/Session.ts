@@ -24,6 +24,8 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
   declare disconnectedAt: Date | null;
   declare revokedAt: Date | null;
   declare expiresAt: Date | null;
+  /** A fixed end of life (an impersonation ends with its actor's session); null: `auth.sessionMaxAgeMs`. */
+  declare notAfter: CreationOptional<Date | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 
@@ -41,6 +43,7 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
     disconnectedAt: { type: DataTypes.DATE, allowNull: true },
     revokedAt: { type: DataTypes.DATE, allowNull: true },
     expiresAt: { type: DataTypes.DATE, allowNull: true },
+    notAfter: { type: DataTypes.DATE, allowNull: true },
     createdAt: DataTypes.DATE,
     updatedAt: DataTypes.DATE,
   };

@@ -37,6 +37,8 @@ export interface SessionMeta {
   socketId?: string;
   /** The user opening the session as someone else (`POST /auth/as/:id`). */
   actorId?: number;
+  /** A fixed end of life, ms since epoch (an impersonation ends with the actor's own session). */
+  notAfter?: number;
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -90,6 +92,12 @@ export class AuthService {
     for (const session of sessions) if (session.id !== keepSessionId) await this.revoke(session);
   }
 
+  /** Revokes every session `actorId` opened as someone else (`/auth/as`), e.g. when the actor is deleted. */
+  async revokeSessionsActedBy(actorId: number): Promise<void> {
+    const sessions = await Flux.Session.findAll({ where: { actorId, revokedAt: null } });
+    for (const session of sessions) await this.revoke(session);
+  }
+
   /** Signs a token for `session`. */
   issue(session: Session): IssuedToken {
     const { token, expiresAt } = this.jwt().sign(
@@ -99,13 +107,18 @@ export class AuthService {
     return { jwt: token, expiresAt };
   }
 
-  /** When `session` reaches `auth.sessionMaxAgeMs` (ms since epoch), or undefined without a bound. */
+  /**
+   * When `session` ends, ms since epoch: `auth.sessionMaxAgeMs` after its login, or its own `notAfter`
+   * if that comes first; undefined when neither bounds it.
+   */
   endOfLife(session: Session): number | undefined {
     const maxAge = Flux.config.auth.sessionMaxAgeMs;
-    return maxAge ? session.createdAt.getTime() + maxAge : undefined;
+    const ends = [maxAge ? session.createdAt.getTime() + maxAge : undefined, session.notAfter?.getTime()];
+    const bounds = ends.filter((end): end is number => end !== undefined);
+    return bounds.length ? Math.min(...bounds) : undefined;
   }
 
-  /** @throws TokenError 403 `TokenExpired` once `session` reached `auth.sessionMaxAgeMs`. */
+  /** @throws TokenError 403 `TokenExpired` once `session` reached its end of life (`endOfLife`). */
   private assertYoungEnough(session: Session): void {
     const end = this.endOfLife(session);
     if (end !== undefined && Date.now() >= end)
@@ -147,6 +160,7 @@ export class AuthService {
       userAgent: meta.userAgent?.slice(0, 512) ?? null,
       socketId: meta.socketId ?? null,
       actorId: meta.actorId ?? null,
+      notAfter: meta.notAfter === undefined ? null : new Date(meta.notAfter),
       lastAction: new Date(),
       disconnectedAt: null,
       revokedAt: null,

@@ -214,6 +214,34 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
     asAdmin.close();
     asBar.close();
   });
+
+  it('When the user who acted as another is deleted, then the sessions it opened end too, and still name it', async () => {
+    const admin = await anonymous(kind, await adminLogin(server.url));
+    const me = expectStatus<{ team: { id: number } }>(await admin.request('GET', '/auth/me'), 200);
+    const actor = expectStatus<{ id: number }>(
+      await admin.request('POST', '/user', {
+        login: `actor-${kind}`,
+        password: 'actor-password',
+        teamId: me.team.id,
+      }),
+      201,
+    );
+    const asActor = httpTransport(server.url, await login(server.url, `actor-${kind}`, 'actor-password'));
+    const { jwt: token } = expectStatus<{ jwt: string }>(
+      await asActor.request('POST', `/auth/as/${bar.userId}`),
+      200,
+    );
+    expectStatus(await httpTransport(server.url, token).request('GET', '/auth/me'), 200);
+    expectStatus(await admin.request('DELETE', `/user/${actor.id}`), 200);
+    const refused = expectStatus<ErrorReply>(
+      await httpTransport(server.url, token).request('GET', '/auth/me'),
+      403,
+    );
+    expect(refused._error.code).toBe('TokenRevoked');
+    const sessionId = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sessionId;
+    expect((await Flux.Session.findByPk(sessionId))?.actorId).toBe(actor.id);
+    admin.close();
+  });
 });
 
 describe('cached identities', () => {

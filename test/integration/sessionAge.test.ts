@@ -7,7 +7,7 @@ import {
   socketTransport,
   type Transport,
 } from '../helpers/clients.js';
-import { expectStatus } from '../helpers/fixtures.js';
+import { adminLogin, createTeamWithUser, expectStatus } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -17,9 +17,14 @@ import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/ser
 
 const MAX_AGE_MS = 2000;
 let server: TestServer;
+let barId: number;
 
 beforeAll(async () => {
   server = await startTestServer({ jwt: { expiresIn: 60 }, auth: { sessionMaxAgeMs: MAX_AGE_MS } });
+  const admin = httpTransport(server.url, await adminLogin(server.url));
+  barId = (
+    await createTeamWithUser(admin, { name: 'Bar', role: 'bar' }, { login: 'bar', password: 'bar-password' })
+  ).userId;
 });
 
 afterAll(async () => {
@@ -71,6 +76,25 @@ describe.each(['http', 'socket'] as const)('session lifetime over %s', (kind) =>
       expect(expired).toEqual([{ reason: 'expired' }]);
       expect((await t.request('GET', '/auth/me')).status).toBe(401);
     }
+    t.close();
+  });
+
+  it('When a user acts as another, then that session ends with the actor’s own, not a full life later', async () => {
+    const { t, jwt } = await loggedIn(kind);
+    const actorSession = (await Flux.Session.findByPk(claims(jwt).sessionId))!;
+    const actorEnd = actorSession.createdAt.getTime() + MAX_AGE_MS;
+    await new Promise((r) => setTimeout(r, 800));
+    const { jwt: acting } = expectStatus<{ jwt: string }>(
+      await t.request('POST', `/auth/as/${barId}`, undefined, bearer(jwt)),
+      200,
+    );
+    // a login now would end about 2 s from now; this session ends with the actor's, 0.8 s earlier
+    expect(claims(acting).exp * 1000).toBeLessThanOrEqual(actorEnd);
+    const refreshed = expectStatus<{ jwt: string }>(
+      await t.request('POST', '/auth/jwt', { jwt: acting }),
+      200,
+    ).jwt;
+    expect(claims(refreshed).exp * 1000).toBeLessThanOrEqual(actorEnd);
     t.close();
   });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -6,7 +9,7 @@ import {
   mergeConfig,
   validateConfig,
 } from '../../lib/config.js';
-import { openDatabase } from '../../lib/database.js';
+import { openDatabase, tuneDatabase } from '../../lib/database.js';
 import { Logger } from '../../lib/log.js';
 
 describe('mergeConfig', () => {
@@ -171,5 +174,34 @@ describe('openDatabase', () => {
     expect(sequelize.getDialect()).toBe('postgres');
     expect(sequelize.config.pool).toMatchObject({ max: 3, min: 1, idle: 5_000, acquire: 2_000 });
     await sequelize.close();
+  });
+
+  it('gives SQLite transactions the write lock at once: one that reads, then writes after another write, succeeds', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flux-sqlite-'));
+    const sequelize = openDatabase(
+      { storage: path.join(dir, 'lock.sqlite'), logging: false },
+      dir,
+      new Logger({ level: 'error', dir: false }),
+    );
+    try {
+      await tuneDatabase(sequelize);
+      await sequelize.query('CREATE TABLE counter (n INTEGER)');
+      await sequelize.query('INSERT INTO counter VALUES (0)');
+      let outside: Promise<unknown> = Promise.resolve();
+      await sequelize.transaction(async (transaction) => {
+        await sequelize.query('SELECT n FROM counter', { transaction });
+        // a write of another connection while the transaction runs (a deferred one would let it commit
+        // first, and then fail its own write with SQLITE_BUSY)
+        outside = sequelize.query('UPDATE counter SET n = n + 100');
+        await new Promise((r) => setTimeout(r, 100));
+        await sequelize.query('UPDATE counter SET n = n + 1', { transaction });
+      });
+      await outside;
+      const [rows] = await sequelize.query('SELECT n FROM counter');
+      expect(rows).toEqual([{ n: 101 }]);
+    } finally {
+      await sequelize.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
