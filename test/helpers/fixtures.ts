@@ -73,3 +73,21 @@ export async function createTenant(
     201,
   );
 }
+
+/** Fails the test unless the socket answers `method url` with the status and body HTTP gave. */
+export async function expectSameReply(
+  http: Transport,
+  socket: Transport,
+  method: string,
+  url: string,
+  data?: unknown,
+): Promise<void> {
+  const overHttp = await http.request(method, url, data);
+  const overSocket = await socket.request(method, url, data);
+  expect({ method, url, status: overSocket.status, body: overSocket.body }).toEqual({
+    method,
+    url,
+    status: overHttp.status,
+    body: overHttp.body,
+  });
+}

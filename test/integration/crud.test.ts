@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transport } from '../helpers/clients.js';
 import { httpTransport } from '../helpers/clients.js';
-import { adminLogin, client, createTeamWithUser, expectStatus } from '../helpers/fixtures.js';
+import {
+  adminLogin,
+  client,
+  createTeamWithUser,
+  expectSameReply,
+  expectStatus,
+} from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -292,18 +298,7 @@ describe('one scenario, two transports', () => {
       ['POST', '/auth/login', { login: 'bar1', password: 'wrong-password' }],
       ['POST', '/auth/login', { login: 'bar1' }],
     ];
-    for (const [method, url, data] of requests) {
-      const [overHttp, overSocket] = [
-        await http.request(method, url, data),
-        await socket.request(method, url, data),
-      ];
-      expect({ method, url, status: overSocket.status, body: overSocket.body }).toEqual({
-        method,
-        url,
-        status: overHttp.status,
-        body: overHttp.body,
-      });
-    }
+    for (const [method, url, data] of requests) await expectSameReply(http, socket, method, url, data);
     socket.close();
   });
 });
