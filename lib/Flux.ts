@@ -204,9 +204,11 @@ export class FluxApp {
           createAdapter(this.redisClient(), this.redisClient(), { key: `${redisConfig.prefix}io` }),
         );
       }
-      this.pubsub = new PubSub(this.io, this.bus, (err) =>
-        this.log.error('could not publish a change:', err),
-      );
+      this.pubsub = new PubSub(this.io, this.bus, {
+        onError: (err) => this.log.error('could not publish a change:', err),
+        // a publish in flight when stop() begins still reaches the bus before it closes
+        waitUntil: (sent) => this.waitUntil(sent),
+      });
       this.metrics = new Metrics(this.io, this.pubsub);
       attachPublishHooks(this.sequelize, this.pubsub);
       this.express = buildExpressApp({
@@ -346,7 +348,6 @@ export class FluxApp {
     return this.openapiDocument;
   }
 
-  /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */
   /** Waits for the work passed to `waitUntil` (and the work it starts), at most until `deadline` (ms). */
   private async settleBackground(deadline: number): Promise<void> {
     while (this.background.size > 0) {
@@ -366,6 +367,7 @@ export class FluxApp {
     }
   }
 
+  /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */
   private redisClient(): Redis {
     const client = this.redis!.duplicate();
     client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));

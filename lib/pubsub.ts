@@ -98,13 +98,18 @@ export function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
 export class PubSub {
   /** Counters for metrics and tests. */
   readonly stats = { published: 0, delivered: 0 };
-  /** Publishes not yet handed to the bus (Redis): `close()` waits for them. */
-  private readonly pending = new Set<Promise<void>>();
 
+  /**
+   * `onError`: a change that could not be sent (its write is committed; only its live event is lost).
+   * `waitUntil`: given each send in flight, so that the owner's stop can wait for it (`Flux.waitUntil`).
+   */
   constructor(
     private readonly io: Server,
     private readonly bus: Bus,
-    private readonly onError: (err: unknown) => void = () => {},
+    private readonly options: {
+      onError?: (err: unknown) => void;
+      waitUntil?: (sent: Promise<void>) => void;
+    } = {},
   ) {
     bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change as ModelChange));
   }
@@ -163,13 +168,11 @@ export class PubSub {
   /** Sends a committed change to every instance. */
   publish(change: ModelChange): void {
     this.stats.published++;
-    const sent = Promise.resolve(this.bus.publish(CHANGE_TOPIC, change))
-      .catch((err: unknown) => {
-        // the write is committed; only its live event is lost (clients re-sync with find)
-        this.onError(err);
-      })
-      .finally(() => this.pending.delete(sent));
-    this.pending.add(sent);
+    const sent = Promise.resolve(this.bus.publish(CHANGE_TOPIC, change)).catch((err: unknown) => {
+      // the write is committed; only its live event is lost (clients re-sync with find)
+      this.options.onError?.(err);
+    });
+    this.options.waitUntil?.(sent);
   }
 
   /** Delivers a change to this instance's subscribers. */
@@ -218,9 +221,7 @@ export class PubSub {
     return ids;
   }
 
-  /** Closes the bus once the changes already published are sent. */
   async close(): Promise<void> {
-    await Promise.all(this.pending);
     await this.bus.close();
   }
 }

@@ -113,9 +113,11 @@ export class AuthService {
    */
   endOfLife(session: Session): number | undefined {
     const maxAge = Flux.config.auth.sessionMaxAgeMs;
-    const ends = [maxAge ? session.createdAt.getTime() + maxAge : undefined, session.notAfter?.getTime()];
-    const bounds = ends.filter((end): end is number => end !== undefined);
-    return bounds.length ? Math.min(...bounds) : undefined;
+    const end = Math.min(
+      maxAge ? session.createdAt.getTime() + maxAge : Number.POSITIVE_INFINITY,
+      session.notAfter?.getTime() ?? Number.POSITIVE_INFINITY,
+    );
+    return Number.isFinite(end) ? end : undefined;
   }
 
   /** @throws TokenError 403 `TokenExpired` once `session` reached its end of life (`endOfLife`). */
