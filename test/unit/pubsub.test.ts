@@ -1,11 +1,10 @@
 import { Server } from 'socket.io';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Bus, PubSub } from '../../lib/pubsub.js';
 
 /** PubSub's sends: handed to the owner while in flight (so that a stop waits for them), errors reported. */
 describe('PubSub.publish', () => {
-  const io = new Server();
-  afterAll(() => io.close());
+  const io = new Server(); // not attached to an HTTP server: nothing to close
 
   /** A bus whose publishes stay pending until `settle` is called. */
   function slowBus(): Bus & { settle(err?: Error): void } {
