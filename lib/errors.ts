@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 /**
  * The one error hierarchy of Flux and the one mapper that turns anything thrown into the wire body
  * `{"_error": {status, code, message, validation?}}` (SPEC §7). HTTP (`errorHandler`) and the socket
@@ -144,9 +146,17 @@ function fromLibraryError(err: unknown): ExpectedError | undefined {
       return new PayloadTooLargeError('File too large');
     return new BadRequestError(`Upload refused (${e.code ?? 'invalid'})`);
   }
-  // other http-errors marked safe to expose, e.g. "Malformed part header" from busboy via multer
+  // Express 5's router marks a path parameter it cannot percent-decode (`/user/%ff`) with status 400 on
+  // the URIError it rethrows: the client's URL, not a fault of the server
+  if (err instanceof URIError && e.status === 400)
+    return new BadRequestError('Malformed percent-encoding in the URL path');
+  // any other http-errors error with a 4xx (Express, router, body-parser, send): `expose` is how
+  // http-errors marks the client-caused ones. The code and message come from the status only: the
+  // library's message may quote the request.
   if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    return new ExpectedError(e.status, e.status === 413 ? 'PayloadTooLarge' : 'BadRequest', 'Bad request');
+    const phrase = STATUS_CODES[e.status] ?? 'Bad Request';
+    const code = phrase.replace(/[^A-Za-z]/g, '');
+    return new ExpectedError(e.status, code, phrase.charAt(0) + phrase.slice(1).toLowerCase());
   }
   return undefined;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromFile } from 'file-type';
 import multer from 'multer';
-import { BadRequestError } from './errors.js';
+import { BadRequestError, ExpectedError } from './errors.js';
 
 /**
  * Multipart uploads of `file` routes (SPEC §14): multer stores the single file of the route's field under
@@ -13,6 +13,11 @@ import { BadRequestError } from './errors.js';
  * with file-type (magic bytes) and checked against the allow-list — a renamed extension does not pass.
  * Refused files are deleted. The action receives `req.file` ({path, size, mimetype = detected type,
  * originalname}) and must move or delete it.
+ *
+ * Refused with 400 `BadRequest` before anything is stored: a malformed multipart body (no boundary, a
+ * part header that never ends, a body that ends inside a part, a type other than multipart/form-data)
+ * and a client file name that names a path (`/`, `\`, `.` or `..`, control characters). Errors of the
+ * disk itself stay unexpected (500).
  */
 export interface UploadOptions {
   dir: string;
@@ -24,8 +29,16 @@ export interface UploadOptions {
 export function uploadMiddleware(field: string, options: UploadOptions): RequestHandler[] {
   const tmp = path.join(options.dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
-  const receive = multer({
+  const multipart = multer({
     dest: tmp,
+    // the client's name as sent, so that a name that climbs directories is refused rather than silently
+    // cut to its last segment (it is never used as a path either way)
+    preservePath: true,
+    fileFilter: (_req, file, accept) => {
+      const problem = fileNameProblem(file.originalname);
+      if (problem) accept(new BadRequestError(`Refused file name: ${problem}`));
+      else accept(null, true);
+    },
     limits: {
       fileSize: options.maxFileSize,
       files: options.maxFiles,
@@ -34,6 +47,9 @@ export function uploadMiddleware(field: string, options: UploadOptions): Request
       parts: 30,
     },
   }).single(field);
+  const receive = function receiveUpload(req: Request, res: Response, next: NextFunction) {
+    multipart(req, res, (err?: unknown) => next(err === undefined ? undefined : asUploadError(err)));
+  };
   const checkContent = async function checkUploadContent(req: Request, _res: Response, next: NextFunction) {
     const file = req.file;
     if (!file) throw new BadRequestError(`Send the file as multipart/form-data field "${field}"`);
@@ -55,4 +71,45 @@ export function uploadMiddleware(field: string, options: UploadOptions): Request
     next();
   };
   return [receive, cleanUp, checkContent];
+}
+
+/**
+ * Why a client file name is refused, or undefined when it is a plain name: a path separator (`/`, `\\`),
+ * a name that is `.` or `..`, or a control character (NUL included).
+ */
+export function fileNameProblem(name: string): string | undefined {
+  if (/[/\\]/.test(name)) return 'it contains a path separator';
+  if (name === '.' || name === '..') return 'it names a directory';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'it contains a control character';
+  return undefined;
+}
+
+/** busboy's and multer's messages for a body that is not well-formed multipart, as told to the client. */
+const malformedMultipart: Array<[RegExp, string]> = [
+  [/^Multipart: Boundary not found$/, 'the Content-Type has no boundary'],
+  [/^(Malformed content type|Missing Content-Type)$/, 'the Content-Type cannot be read'],
+  [/^Unsupported content type/, 'send multipart/form-data'],
+  [/^Malformed part header$/, 'a part header is malformed or too long'],
+  [/^Unexpected end of (form|file)$/, 'the body ends inside a part'],
+  [/^Request (aborted|closed|error)$/, 'the upload was interrupted'],
+];
+
+/**
+ * What the multipart parser's error means for the client. Multer's own limit errors and Flux errors pass
+ * as they are (`fromLibraryError` maps the former); an error of the disk (a system error on a file path:
+ * ENOSPC, EACCES…) stays unexpected; anything else comes from reading the client's body: 400, with a
+ * fixed message (the parser's may quote the request's Content-Type).
+ */
+function asUploadError(err: unknown): unknown {
+  if (err instanceof ExpectedError || (err as { name?: unknown })?.name === 'MulterError') return err;
+  const {
+    syscall,
+    path: file,
+    message,
+  } = (err ?? {}) as { syscall?: unknown; path?: unknown; message?: unknown };
+  if (typeof syscall === 'string' && typeof file === 'string') return err;
+  const text = typeof message === 'string' ? message : '';
+  const reason = malformedMultipart.find(([pattern]) => pattern.test(text))?.[1] ?? 'it cannot be parsed';
+  return new BadRequestError(`Malformed multipart body: ${reason}`);
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
 import {
   connectSocket,
   httpTransport,
@@ -72,6 +73,44 @@ describe('HTTP', () => {
   it('When a method has no route, then 404', async () => {
     expectStatus(await admin.request('PUT', '/user'), 404);
     expectStatus(await admin.request('DELETE', '/auth/login'), 404);
+  });
+});
+
+describe('path parameters', () => {
+  /** Every route with a `:param`, each param replaced by a percent-encoding that does not decode. */
+  const malformed = ['%ff', '%E0%A4%A', '%', '%zz', '%C3%28'];
+  const withParams = () =>
+    Flux.routes
+      .filter((route) => route.path.includes('/:'))
+      .map((route, i) => ({
+        route,
+        url: route.path.replace(/:[A-Za-z_]\w*/g, () => malformed[i % malformed.length]),
+      }));
+
+  it('When a path parameter is malformed percent-encoding, then every /:param route answers 400 BadRequest over HTTP and socket', async () => {
+    const routes = withParams();
+    expect(routes.length).toBeGreaterThan(10);
+    const socket = await connectSocket(server.url);
+    const overSocket = socketTransport(socket, token);
+    const before = await databaseChecksum();
+    const seen: unknown[] = [];
+    for (const { route, url } of routes) {
+      const transports = route.httpOnly ? [admin] : [admin, overSocket];
+      for (const transport of transports) {
+        const reply = await transport.request(route.method, url, route.method === 'get' ? undefined : {});
+        seen.push({ via: transport.name, method: route.method, url, status: reply.status, body: reply.body });
+      }
+    }
+    const expected = seen.map((entry) => ({
+      ...(entry as object),
+      status: 400,
+      body: {
+        _error: { status: 400, code: 'BadRequest', message: 'Malformed percent-encoding in the URL path' },
+      },
+    }));
+    expect(seen).toEqual(expected);
+    expect(await databaseChecksum()).toBe(before);
+    socket.close();
   });
 });
 

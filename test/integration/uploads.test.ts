@@ -1,5 +1,5 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import S3rver from 's3rver';
@@ -149,7 +149,7 @@ describe('avatars', () => {
     });
     expect(none.status).toBe(400);
     const escaping = await postAvatar(barToken, bar.userId, await image(20, 20), '../../../../tmp/evil.png');
-    expect(escaping.status).toBe(200);
+    expect(escaping.status).toBe(400);
     await noLeftovers();
     const everything = readdirSync(uploadDir, { recursive: true }).map(String);
     expect(everything.some((file) => file.includes('evil'))).toBe(false);
@@ -171,6 +171,138 @@ describe('avatars', () => {
       headers: { authorization: `Bearer ${adminToken}` },
     });
     expect(missing.status).toBe(404);
+  });
+});
+
+/** A POST of `body` as is to the avatar route of `bar` (Content-Length is the body's). */
+async function postRaw(contentType: string, body: string | Buffer) {
+  const response = await fetch(`${server.url}/user/avatar/${bar.userId}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${barToken}`, 'content-type': contentType },
+    body: typeof body === 'string' ? Buffer.from(body, 'latin1') : body,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A multipart/form-data body with boundary `b` and one file part of field `avatar`. */
+const filePart = (disposition: string, content: Buffer) =>
+  Buffer.concat([
+    Buffer.from(`--b\r\nContent-Disposition: form-data; name="avatar"; ${disposition}\r\n`),
+    Buffer.from('Content-Type: image/png\r\n\r\n'),
+    content,
+    Buffer.from('\r\n--b--\r\n'),
+  ]);
+
+describe('malformed multipart bodies', () => {
+  const partHeader = '--b\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n';
+  it.each([
+    ['no boundary', 'multipart/form-data', `${partHeader}\r\nx\r\n--b--\r\n`],
+    ['a boundary that never comes', 'multipart/form-data; boundary=b', 'just text, no part at all'],
+    ['no part at all', 'multipart/form-data; boundary=b', ''],
+    [
+      'a body cut off inside a file',
+      'multipart/form-data; boundary=b',
+      `${partHeader}\r\n\x89PNG\r\n\x1a\n0123`,
+    ],
+    ['a body cut off inside a part header', 'multipart/form-data; boundary=b', '--b\r\nContent-Dispos'],
+    [
+      'a part header that never ends',
+      'multipart/form-data; boundary=b',
+      `${partHeader}X-Pad: ${'a'.repeat(90_000)}`,
+    ],
+    [
+      'a part header with too many lines',
+      'multipart/form-data; boundary=b',
+      `${partHeader}${'X-Pad: 1\r\n'.repeat(3000)}\r\nx\r\n--b--\r\n`,
+    ],
+    ['another multipart type', 'multipart/mixed; boundary=b', `${partHeader}\r\nx\r\n--b--\r\n`],
+  ])(
+    'When the body has %s, then 400 BadRequest, nothing stored, nothing logged as an error',
+    async (_what, type, body) => {
+      const errors = vi.spyOn(Flux.log, 'error');
+      try {
+        const reply = await postRaw(type, body);
+        expect(reply).toEqual({
+          status: 400,
+          body: {
+            _error: {
+              status: 400,
+              code: 'BadRequest',
+              message: expect.stringMatching(/^Malformed multipart body: /),
+            },
+          },
+        });
+        expect(JSON.stringify(reply.body)).not.toContain('boundary=b');
+        await noLeftovers();
+        expect(errors).not.toHaveBeenCalled();
+        // the server is alive and well
+        expect((await postAvatar(barToken, bar.userId, await image(16, 16))).status).toBe(200);
+      } finally {
+        errors.mockRestore();
+      }
+    },
+  );
+
+  it('When a client hangs up in the middle of a file, then the partial file is removed and nothing is logged as an error', async () => {
+    const errors = vi.spyOn(Flux.log, 'error');
+    try {
+      const { port } = new URL(server.url);
+      const part = Buffer.concat([
+        Buffer.from(`${partHeader}Content-Type: image/png\r\n\r\n`),
+        await image(64, 64),
+      ]);
+      const client = net.connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => client.once('connect', resolve));
+      client.write(
+        `POST /user/avatar/${bar.userId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${barToken}\r\n` +
+          `Content-Type: multipart/form-data; boundary=b\r\nContent-Length: ${part.length + 100_000}\r\n\r\n`,
+      );
+      client.write(part);
+      // the temporary file exists once multer has started writing it, then the client is gone
+      await vi.waitUntil(() => leftovers().length > 0, { timeout: 2000 });
+      client.destroy();
+      await noLeftovers();
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      errors.mockRestore();
+    }
+  });
+});
+
+describe('client file names', () => {
+  it.each([
+    ['../../x.png', 'filename="../../x.png"'],
+    ['..\\x.png', 'filename="..\\\\x.png"'],
+    ['a/b.png', 'filename="a/b.png"'],
+    ['/etc/x.png', 'filename="/etc/x.png"'],
+    ['..', 'filename=".."'],
+    ['a NUL', "filename*=UTF-8''a%00.png"],
+    ['a line break', 'filename="a%0Ab.png"'],
+    ['an escape sequence', "filename*=UTF-8''a%1B%5B31m.png"],
+    ['an RFC 5987 path', "filename*=UTF-8''..%2F..%2Fx.png"],
+  ])('When the file name is %s, then 400 and nothing is stored', async (_what, disposition) => {
+    const before = await Flux.User.findByPk(bar.userId);
+    const reply = await postRaw(
+      'multipart/form-data; boundary=b',
+      filePart(disposition, await image(16, 16)),
+    );
+    expect(reply).toEqual({
+      status: 400,
+      body: {
+        _error: { status: 400, code: 'BadRequest', message: expect.stringMatching(/^Refused file name: /) },
+      },
+    });
+    await noLeftovers();
+    expect((await Flux.User.findByPk(bar.userId))!.avatarUpdatedAt).toEqual(before!.avatarUpdatedAt);
+  });
+
+  it('When the file name is plain, even with dots and spaces, then the avatar is stored', async () => {
+    const reply = await postRaw(
+      'multipart/form-data; boundary=b',
+      filePart('filename="my photo..v2.png"', await image(16, 16)),
+    );
+    expect(reply.status).toBe(200);
+    await noLeftovers();
   });
 });
 

@@ -80,3 +80,37 @@ describe('toErrorReply', () => {
     });
   });
 });
+
+describe('toErrorReply of the 4xx errors of Express and its libraries', () => {
+  it('When the router cannot percent-decode a path parameter, then 400 BadRequest without the URL', () => {
+    const err = Object.assign(new URIError("Failed to decode param '%ff'"), { status: 400, statusCode: 400 });
+    expect(toErrorReply(err)).toEqual({
+      status: 400,
+      body: {
+        _error: { status: 400, code: 'BadRequest', message: 'Malformed percent-encoding in the URL path' },
+      },
+      headers: {},
+      unexpected: false,
+    });
+  });
+
+  it('When an http-errors error is exposed with a 4xx, then it keeps its status with a code named after it', () => {
+    const rangeError = Object.assign(new Error('Range Not Satisfiable: bytes=9-'), {
+      status: 416,
+      expose: true,
+    });
+    expect(toErrorReply(rangeError).body).toEqual({
+      _error: { status: 416, code: 'RangeNotSatisfiable', message: 'Range not satisfiable' },
+    });
+    const unsupported = Object.assign(new Error('unsupported charset "X"'), { status: 415, expose: true });
+    expect(toErrorReply(unsupported).body._error).toMatchObject({
+      status: 415,
+      code: 'UnsupportedMediaType',
+    });
+  });
+
+  it('When an error carries a 4xx status but is not marked exposed (e.g. an upstream reply), then 500', () => {
+    expect(toErrorReply(Object.assign(new Error('upstream said 404'), { status: 404 })).status).toBe(500);
+    expect(toErrorReply(Object.assign(new URIError('URI malformed'), {})).status).toBe(500);
+  });
+});
