@@ -2,10 +2,17 @@ import type { CreateOptions, DestroyOptions, Model, Sequelize, Transaction, Upda
 import { FluxModel } from './FluxModel.js';
 import { type ModelChange, type PubSub, sameGroups, type Verb } from './pubsub.js';
 
-/** Runs `fn` once the write's transaction commits (never after a rollback), or now without one. */
-export function afterCommit(options: { transaction?: Transaction | null }, fn: () => void): void {
+/**
+ * Runs `fn` once the write's transaction commits (never after a rollback), or now without one. What `fn`
+ * returns is awaited by the write (Sequelize awaits hooks, and `commit()` its after-commit callbacks):
+ * return a promise to finish work before the write is acknowledged.
+ */
+export function afterCommit(
+  options: { transaction?: Transaction | null },
+  fn: () => void | Promise<void>,
+): void | Promise<void> {
   if (options.transaction) options.transaction.afterCommit(fn);
-  else fn();
+  else return fn();
 }
 
 /**

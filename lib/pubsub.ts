@@ -95,9 +95,15 @@ export function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
   return b.every((g) => set.has(g));
 }
 
+/** Longest a {@link PubSub.holdDeliveries} may hold deliveries back, ms. */
+const MAX_HOLD_MS = 5_000;
+
 export class PubSub {
   /** Counters for metrics and tests. */
   readonly stats = { published: 0, delivered: 0 };
+  /** Changes waiting for the holds in place (undefined: none in place). */
+  private held?: ModelChange[];
+  private holds = 0;
 
   /**
    * `onError`: a change that could not be sent (its write is committed; only its live event is lost).
@@ -175,8 +181,39 @@ export class PubSub {
     this.options.waitUntil?.(sent);
   }
 
-  /** Delivers a change to this instance's subscribers. */
+  /**
+   * Holds back the delivery of changes on this instance until `work` settles (at most `maxMs`), then
+   * delivers them in order. For work that changes rooms after a permission change — the recomputation
+   * of some users' subscriptions: called when the announcement of the change arrives, it makes every
+   * change published after it wait for the new rooms, so a demoted socket never receives what it may no
+   * longer read. Holds nest; deliveries resume when the last one is released.
+   */
+  holdDeliveries(work: Promise<unknown>, maxMs = MAX_HOLD_MS): void {
+    this.holds++;
+    this.held ??= [];
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      if (--this.holds > 0) return;
+      const held = this.held ?? [];
+      this.held = undefined;
+      for (const change of held) this.deliverNow(change);
+    };
+    // a recomputation that hangs (database down) must not stop every live event of the instance
+    const timer = setTimeout(release, maxMs);
+    timer.unref();
+    work.then(release, release);
+  }
+
+  /** Delivers a change to this instance's subscribers (after the holds in place, if any). */
   deliver(change: ModelChange): void {
+    if (this.held) this.held.push(change);
+    else this.deliverNow(change);
+  }
+
+  private deliverNow(change: ModelChange): void {
     const event = `model:${change.model}`;
     const rooms = (groups: readonly Group[] | undefined) =>
       (groups ?? []).map((group) => roomName(change.tenantId, change.model, group));

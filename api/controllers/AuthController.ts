@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../lib/errors.js';
+import { ForbiddenError, NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
@@ -19,6 +19,14 @@ const jwtSchema = z.object({ jwt: z.string().min(1).max(4096), refresh: z.boolea
 /** Binds the socket of a virtual request to the session it just authenticated (SPEC §9). */
 function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (!req.isSocket || !req.ioSocket) return;
+  const bound = Flux.sockets.bind(req.ioSocket, {
+    sessionId: context.session.id,
+    userId: context.user.id,
+    tenantId: context.tenant.id,
+    expiresAt: context.expiresAt,
+  });
+  // revoked while this request ran (after its token was checked): the socket stays anonymous
+  if (!bound) throw new TokenError('TokenRevoked', 'Token revoked');
   const { session } = context;
   if (session.socketId !== req.ioSocket.id) {
     session.socketId = req.ioSocket.id;
@@ -27,12 +35,6 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
       session.save().catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
     );
   }
-  Flux.sockets.bind(req.ioSocket, {
-    sessionId: context.session.id,
-    userId: context.user.id,
-    tenantId: context.tenant.id,
-    expiresAt: context.expiresAt,
-  });
 }
 
 function meta(req: AppRequest): SessionMeta {

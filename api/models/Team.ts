@@ -60,9 +60,10 @@ export class Team
     indexes: [{ unique: true, fields: ['tenantId', 'name'] }],
     hooks: {
       afterUpdate(team: Team, options: { transaction?: Transaction | null }) {
-        // role and group both feed the read groups of the team's members
+        // role and group both feed the read groups of the team's members. Announced before the write is
+        // acknowledged: a change published after the reply reaches every instance after the announcement
         if (team.changed('role') || team.changed('group'))
-          afterCommit(options, () => void announceTeamGroupChange(team.id).catch(Flux.log.error));
+          return afterCommit(options, () => announceTeamGroupChange(team.id).catch(Flux.log.error));
       },
     },
   };

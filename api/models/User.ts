@@ -87,8 +87,9 @@ export class User
         }
       },
       afterUpdate(user: User, options: { transaction?: Transaction | null }) {
+        // announced before the write is acknowledged, as a team's new role (see Team)
         if (user.changed('teamId'))
-          afterCommit(options, () => void announceGroupChange([user.id]).catch(Flux.log.error));
+          return afterCommit(options, () => announceGroupChange([user.id]).catch(Flux.log.error));
       },
     },
   };

@@ -11,10 +11,20 @@ import { noTeam } from '../../lib/permissions.js';
 /** Bus topic: `{userIds}` have new read groups; every instance recomputes its sockets of those users. */
 export const USER_GROUPS_CHANGED = 'user:groups';
 
-/** Recomputes the rooms of this instance's sockets of `userIds` (a no-op without such sockets). */
-export async function refreshUserSockets(userIds: number[]): Promise<void> {
+/**
+ * Recomputes the rooms of this instance's sockets of `userIds` (a no-op without such sockets). Changes
+ * that reach this instance meanwhile wait for the new rooms (`PubSub.holdDeliveries`): call it as soon as
+ * the announcement arrives, before the changes published after it are delivered.
+ */
+export function refreshUserSockets(userIds: number[]): Promise<void> {
   const ids = userIds.filter((id) => Flux.sockets.socketsOfUser(id).length > 0);
-  if (ids.length === 0) return;
+  if (ids.length === 0) return Promise.resolve();
+  const refreshed = recomputeRooms(ids);
+  Flux.pubsub.holdDeliveries(refreshed);
+  return refreshed;
+}
+
+async function recomputeRooms(ids: number[]): Promise<void> {
   const users = await Flux.User.findAll({
     where: { id: { [Op.in]: ids } },
     include: [{ association: 'team' }],

@@ -6,6 +6,7 @@ import {
   BadRequestError,
   type ErrorBody,
   ExpectedError,
+  TokenError,
   TooManyRequestsError,
   toErrorReply,
 } from '../errors.js';
@@ -47,12 +48,22 @@ export interface AuthSocketData extends FluxSocketData {
   origin: VirtualRequestOrigin;
   /** Unbinds the socket when its engine.io connection closes during the handshake. */
   detachOnClose?: () => void;
+  /** Gives back this socket's place in the count of its address's connections (idempotent). */
+  releaseConnection?: () => void;
 }
 
 /** An engine.io connection (what `socket.conn` is). */
 type EngineSocket = Socket['conn'];
 
 export type UnbindReason = 'revoked' | 'expired';
+
+/**
+ * How long a revoked session stays refused by `bind` without asking the revocation list: longer than any
+ * request can take between its authentication and the binding of its socket.
+ */
+export const REVOKED_MEMORY_MS = 10 * 60_000;
+/** Most revoked sessions remembered at once (a mass revocation forgets its oldest first). */
+const MAX_REVOKED_REMEMBERED = 100_000;
 
 /** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -78,6 +89,12 @@ export interface SocketTransportOptions {
   maxDepth: number;
   /** Requests one socket may have in flight; more are answered 429 at once. */
   maxInFlight: number;
+  /**
+   * Connections one client address (`data.address`) may hold at once on this instance; more are refused
+   * at the handshake with a `connect_error` whose `data` is the 429 `TooManyRequests` body. 0 or
+   * undefined: no cap.
+   */
+  maxConnectionsPerAddress?: number;
 }
 
 /**
@@ -88,9 +105,13 @@ export class SocketTransport extends EventEmitter {
   private readonly bySession = new Map<number, Set<Socket>>();
   /** Local sockets by the user of their bound session. */
   private readonly byUser = new Map<number, Set<Socket>>();
+  /** Sessions revoked in the last {@link REVOKED_MEMORY_MS}: id → when (ms since epoch), oldest first. */
+  private readonly revokedSessions = new Map<number, number>();
 
   private readonly trust: (address: string, hop: number) => boolean;
   private draining = false;
+  /** Connections of this instance by client address: handshaking or connected (see `takeConnection`). */
+  private readonly connectionsByAddress = new Map<string, number>();
 
   /** From now on new requests are answered 503 `ShuttingDown`; those in flight finish (graceful stop). */
   drain(): void {
@@ -107,10 +128,23 @@ export class SocketTransport extends EventEmitter {
       const data = socket.data as AuthSocketData;
       data.subscriptions = new Map();
       data.address = proxyaddr(socket.request, this.trust);
-      // a client that leaves during the handshake never gets `disconnect`: its binding must go anyway
-      // (removed once the socket connects or is refused: one engine.io connection may carry many
-      // namespace connections over its life, and must not collect a listener for each)
-      const detachOnClose = () => this.detach(socket);
+      const releaseConnection = this.takeConnection(data.address);
+      if (!releaseConnection) {
+        const max = this.options.maxConnectionsPerAddress;
+        const reply = toErrorReply(
+          new TooManyRequestsError(1, `At most ${max} connections at once from one address`),
+        );
+        next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
+        return;
+      }
+      data.releaseConnection = releaseConnection;
+      // a client that leaves during the handshake never gets `disconnect`: its binding and its place in
+      // the count must go anyway (removed once the socket connects or is refused: one engine.io connection
+      // may carry many namespace connections over its life, and must not collect a listener for each)
+      const detachOnClose = () => {
+        this.detach(socket);
+        releaseConnection();
+      };
       data.detachOnClose = detachOnClose;
       socket.conn.once('close', detachOnClose);
       data.inFlight = 0;
@@ -132,6 +166,7 @@ export class SocketTransport extends EventEmitter {
         () => next(),
         (err: unknown) => {
           socket.conn.off('close', detachOnClose);
+          releaseConnection();
           const reply = toErrorReply(err);
           next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
         },
@@ -150,11 +185,32 @@ export class SocketTransport extends EventEmitter {
       socket.on('disconnect', () => {
         const data = socket.data as AuthSocketData;
         if (data.detachOnClose) socket.conn.off('close', data.detachOnClose);
+        data.releaseConnection?.();
         const auth = data.auth;
         this.detach(socket);
         if (auth) this.emit('disconnect', socket.id, auth.sessionId);
       });
     });
+  }
+
+  /**
+   * Counts one more connection from `address`, unless it holds `maxConnectionsPerAddress` already.
+   * @returns the function that gives the place back (once, however often it is called), or undefined
+   *   when the address is at its cap
+   */
+  private takeConnection(address: string): (() => void) | undefined {
+    const max = this.options.maxConnectionsPerAddress ?? 0;
+    const count = this.connectionsByAddress.get(address) ?? 0;
+    if (max > 0 && count >= max) return undefined;
+    this.connectionsByAddress.set(address, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.connectionsByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.connectionsByAddress.set(address, left);
+      else this.connectionsByAddress.delete(address);
+    };
   }
 
   /** Runs one virtual request for `socket` (also usable by the server itself, e.g. the handshake). */
@@ -234,9 +290,13 @@ export class SocketTransport extends EventEmitter {
   /**
    * Binds `socket` to a session; its virtual requests are then authenticated by it. Binding to another
    * user (or tenant) first leaves every subscription room: rooms were computed for the previous user.
+   * @returns false, binding nothing, when the session was revoked here or announced revoked by another
+   *   instance (see {@link unbindSession}): a request authenticated just before the revocation must not
+   *   bind its socket after the revocation unbound the session's sockets. The caller answers 403.
    */
-  bind(socket: Socket, auth: SocketAuth): void {
-    if (socket.conn.readyState === 'closed') return; // gone while its login ran
+  bind(socket: Socket, auth: SocketAuth): boolean {
+    if (this.wasRevoked(auth.sessionId)) return false;
+    if (socket.conn.readyState === 'closed') return true; // gone while its login ran
     const data = socket.data as AuthSocketData;
     const previous = data.auth;
     if (previous && (previous.userId !== auth.userId || previous.tenantId !== auth.tenantId)) {
@@ -247,6 +307,7 @@ export class SocketTransport extends EventEmitter {
     addTo(this.bySession, auth.sessionId, socket);
     addTo(this.byUser, auth.userId, socket);
     this.armExpiry(socket, auth);
+    return true;
   }
 
   private armExpiry(socket: Socket, auth: SocketAuth): void {
@@ -276,11 +337,33 @@ export class SocketTransport extends EventEmitter {
     socket.emit(`auth:${reason}`, { reason });
   }
 
-  /** Unbinds every local socket of a session (logout or revocation). */
+  /**
+   * Unbinds every local socket of a session (logout or revocation). A revoked session is remembered for
+   * {@link REVOKED_MEMORY_MS}, and {@link bind} refuses it: every instance calls this synchronously when
+   * the revocation reaches it (before any change published after the revocation), so no socket of the
+   * session can join a room afterwards, however late the request that binds it was authenticated.
+   */
   unbindSession(sessionId: number, reason: UnbindReason): number {
+    if (reason === 'revoked') this.rememberRevoked(sessionId);
     const sockets = [...(this.bySession.get(sessionId) ?? [])];
     for (const socket of sockets) this.unbind(socket, reason);
     return sockets.length;
+  }
+
+  private rememberRevoked(sessionId: number): void {
+    const now = Date.now();
+    this.revokedSessions.delete(sessionId);
+    this.revokedSessions.set(sessionId, now);
+    // oldest first (insertion order): forget those past the memory, and never more than the cap
+    for (const [id, at] of this.revokedSessions) {
+      if (now - at < REVOKED_MEMORY_MS && this.revokedSessions.size <= MAX_REVOKED_REMEMBERED) break;
+      this.revokedSessions.delete(id);
+    }
+  }
+
+  private wasRevoked(sessionId: number): boolean {
+    const at = this.revokedSessions.get(sessionId);
+    return at !== undefined && Date.now() - at < REVOKED_MEMORY_MS;
   }
 
   /** Every local socket bound to a session of `userId`. */
@@ -319,7 +402,7 @@ function removeFrom(index: Map<number, Set<Socket>>, key: number, socket: Socket
 export function bindForSubscription(transport: SocketTransport, socket: Socket, auth: SocketAuth): void {
   const current = transport.auth(socket);
   if (current?.sessionId === auth.sessionId) return;
-  transport.bind(socket, auth);
+  if (!transport.bind(socket, auth)) throw new TokenError('TokenRevoked', 'Token revoked');
 }
 
 /**

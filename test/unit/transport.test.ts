@@ -124,4 +124,19 @@ describe('SocketTransport', () => {
     expect(ids(8)).toEqual([]);
     for (const one of clients) one.close();
   });
+
+  it('refuses to bind a socket to a session revoked while the binding request was running', async () => {
+    // the interleaving of a subscription authenticated just before its session's revocation: the
+    // revocation unbinds the session's sockets (none yet), then the request binds and joins rooms
+    const one = await connectSocket(url);
+    const socket = io.of('/').sockets.get(one.id as string)!;
+    transport.unbindSession(42, 'revoked');
+    expect(transport.bind(socket, { sessionId: 42, userId: 9, tenantId: 1 })).toBe(false);
+    expect(transport.auth(socket)).toBeUndefined();
+    expect(transport.socketsOfUser(9)).toEqual([]);
+    // another session of the same user binds as usual
+    expect(transport.bind(socket, { sessionId: 43, userId: 9, tenantId: 1 })).toBe(true);
+    expect(transport.auth(socket)?.sessionId).toBe(43);
+    one.close();
+  });
 });
