@@ -188,6 +188,16 @@ export const coreConfigSchema = z.looseObject({
         .array(z.string().regex(mimeType, 'a media type such as image/png'))
         .min(1)
         .default([...defaultMimeTypes]),
+      /** Largest image declared (width × height, pixels); over it 400 before decoding. */
+      maxImagePixels: z
+        .number()
+        .int()
+        .positive()
+        .default(4096 * 4096),
+      /** Images processed at once; each holds one libuv pool thread. */
+      imageConcurrency: z.number().int().positive().default(1),
+      /** Images waiting for their turn; past it 503 `Busy`. */
+      imageQueueLength: z.number().int().min(0).default(8),
       /** Direct uploads with pre-signed URLs; unset: those routes answer 404. */
       s3: z
         .object({

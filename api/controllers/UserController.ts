@@ -43,8 +43,9 @@ export class UserController extends ModelController<User> {
   /**
    * `POST /user/avatar/:id` (multipart field `avatar`): the image, resized to fit 512×512, becomes the
    * user's avatar; `avatarUpdatedAt` moves (and is published). Own avatar, or `user/admin` over users one
-   * may change. PNG, JPEG, WebP or GIF by content.
-   * @throws 400 no file / not an image, 403 not allowed, 404 unreadable user, 413 too large.
+   * may change. PNG, JPEG, WebP or GIF by content, at most `upload.maxImagePixels` pixels.
+   * @throws 400 no file / not an image / too many pixels, 403 not allowed, 404 unreadable user, 413 too
+   *   large, 503 `Busy` when the image queue is full.
    */
   async uploadAvatar(req: AppRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
@@ -55,11 +56,7 @@ export class UserController extends ModelController<User> {
       await this.checkItem(ctx, target);
     }
     if (!req.file) throw new BadRequestError('Send the image as multipart/form-data field "avatar"');
-    try {
-      await storeAvatar(req.file.path, ctx.tenant.id, target.id);
-    } catch {
-      throw new BadRequestError('The image could not be read');
-    }
+    await storeAvatar(req.file.path, ctx.tenant.id, target.id);
     target.avatarUpdatedAt = new Date();
     await target.save();
     res.ok(target);

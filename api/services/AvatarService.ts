@@ -1,35 +1,106 @@
 import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import sharp from 'sharp';
+import { BadRequestError, ExpectedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 
 /**
  * Avatars (SPEC §14): resized with sharp to fit in 512×512 (never enlarged), stored as WebP at
  * `<upload.dir>/avatars/<tenantId>/<userId>.webp` — a path built from ids only, outside any served folder.
+ *
+ * Decoding an image costs time on a libuv pool thread (4 by default, shared with file I/O, sqlite3 and
+ * bcrypt) in proportion to its pixels, not its bytes: a 1.5 kB WebP may declare 6300×6300. So the
+ * declared size is read from the header first (`upload.maxImagePixels`, 400 over it), and at most
+ * `upload.imageConcurrency` images are processed at once, with at most `upload.imageQueueLength`
+ * waiting (503 `Busy` with `Retry-After` past that).
  */
 export const AVATAR_SIZE = 512;
-/** Refuses images whose pixel count would exhaust memory while decoding (decompression bombs). */
-const MAX_INPUT_PIXELS = 40_000_000;
+/** Longest one image may be processed, seconds: sharp stops the work past it (400). */
+const IMAGE_TIMEOUT_SECONDS = 10;
 
 export function avatarPath(tenantId: number, userId: number): string {
   return path.resolve(Flux.rootdir, Flux.config.upload.dir, 'avatars', String(tenantId), `${userId}.webp`);
 }
 
-/** Resizes the uploaded image at `source` into the user's avatar (atomically replacing the old one). */
+/**
+ * Resizes the uploaded image at `source` into the user's avatar (atomically replacing the old one), in the
+ * image queue.
+ * @throws BadRequestError when the image declares more than `upload.maxImagePixels` pixels (checked from
+ *   its header, before decoding) or cannot be read; ExpectedError 503 `Busy` when the queue is full.
+ */
 export async function storeAvatar(source: string, tenantId: number, userId: number): Promise<void> {
-  const target = avatarPath(tenantId, userId);
-  await mkdir(path.dirname(target), { recursive: true });
-  const partial = `${target}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await sharp(source, { limitInputPixels: MAX_INPUT_PIXELS })
-      .rotate()
-      .resize(AVATAR_SIZE, AVATAR_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: 85 })
-      .toFile(partial);
-    await rename(partial, target);
-  } finally {
-    await unlink(partial).catch(() => undefined);
+  const { maxImagePixels } = Flux.config.upload;
+  await inImageQueue(async () => {
+    // the header only: no pixel is decoded (so no pixel limit here: sharp's own would hide the size)
+    const meta = await sharp(source, { limitInputPixels: false })
+      .metadata()
+      .catch(() => {
+        throw new BadRequestError('The image could not be read');
+      });
+    const pixels = (meta.width ?? 0) * (meta.pageHeight ?? meta.height ?? 0);
+    if (!pixels || pixels > maxImagePixels) {
+      throw new BadRequestError(
+        pixels
+          ? `The image is too large: ${meta.width}×${meta.pageHeight ?? meta.height} pixels, at most ${maxImagePixels} in all`
+          : 'The image could not be read',
+      );
+    }
+    const target = avatarPath(tenantId, userId);
+    await mkdir(path.dirname(target), { recursive: true });
+    const partial = `${target}.${process.pid}.${Date.now()}.tmp`;
+    try {
+      // limitInputPixels again: the header read above and the decoder could disagree
+      await sharp(source, { limitInputPixels: maxImagePixels })
+        .timeout({ seconds: IMAGE_TIMEOUT_SECONDS })
+        .rotate()
+        .resize(AVATAR_SIZE, AVATAR_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 85 })
+        .toFile(partial)
+        .catch(() => {
+          throw new BadRequestError('The image could not be read');
+        });
+      await rename(partial, target);
+    } finally {
+      await unlink(partial).catch(() => undefined);
+    }
+  });
+}
+
+/** The image queue of this process (p-limit), made on first use, following `upload.imageConcurrency`. */
+let imageQueue: ReturnType<typeof pLimit> | undefined;
+const imageWorkCount = { active: 0, peak: 0 };
+
+/**
+ * The image work of this process: jobs running now, waiting now, and the most that ever ran at once.
+ * Counted inside the jobs themselves, so it tells whether the queue really bounds them.
+ */
+export function imageWork(): { active: number; waiting: number; peak: number } {
+  return { ...imageWorkCount, waiting: imageQueue?.pendingCount ?? 0 };
+}
+
+async function inImageQueue<T>(job: () => Promise<T>): Promise<T> {
+  const { imageConcurrency, imageQueueLength } = Flux.config.upload;
+  if (!imageQueue) {
+    imageQueue = pLimit(imageConcurrency);
+    // one libvips thread per image: the queue then bounds the CPU too, not only the pool threads
+    sharp.concurrency(1);
   }
+  if (imageQueue.concurrency !== imageConcurrency) imageQueue.concurrency = imageConcurrency;
+  if (imageQueue.activeCount >= imageConcurrency && imageQueue.pendingCount >= imageQueueLength) {
+    throw new ExpectedError(503, 'Busy', 'Too many images are being processed: retry in a moment', {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  return imageQueue(async () => {
+    imageWorkCount.active++;
+    imageWorkCount.peak = Math.max(imageWorkCount.peak, imageWorkCount.active);
+    try {
+      return await job();
+    } finally {
+      imageWorkCount.active--;
+    }
+  });
 }
 
 /** Bytes used by the avatars of a tenant. */

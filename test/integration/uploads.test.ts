@@ -2,9 +2,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { imageWork } from '../../api/services/AvatarService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
@@ -39,6 +41,8 @@ beforeAll(async () => {
     upload: {
       dir: uploadDir,
       maxFileSize: MAX_FILE,
+      imageConcurrency: 1,
+      imageQueueLength: 2,
       s3: {
         bucket: 'flux-test',
         region: 'us-east-1',
@@ -192,6 +196,76 @@ const filePart = (disposition: string, content: Buffer) =>
     content,
     Buffer.from('\r\n--b--\r\n'),
   ]);
+
+/** A PNG whose header declares `width`×`height` over one real pixel of data (its CRC fixed up). */
+async function declaredPng(width: number, height: number): Promise<Buffer> {
+  const png = Buffer.from(await image(1, 1));
+  // signature (8), IHDR length (4), 'IHDR' (4), width (4), height (4), 5 more bytes, then the CRC
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+describe('image work', () => {
+  it('When an image declares more pixels than upload.maxImagePixels, then 400 names the size, read before decoding', async () => {
+    // 1.6 kB on the wire, 6300×6300 once decoded
+    const webp = await sharp({
+      create: { width: 6300, height: 6300, channels: 3, background: { r: 200, g: 30, b: 30 } },
+    })
+      .webp({ lossless: true })
+      .toBuffer();
+    expect(webp.length).toBeLessThan(4096);
+    const before = (await Flux.User.findByPk(bar.userId))!.avatarUpdatedAt;
+    for (const [file, name, type] of [
+      [webp, 'big.webp', 'image/webp'],
+      [await declaredPng(50_000, 50_000), 'bomb.png', 'image/png'],
+    ] as const) {
+      const reply = await postAvatar(barToken, bar.userId, file, name, type);
+      expect(reply).toEqual({
+        status: 400,
+        body: {
+          _error: {
+            status: 400,
+            code: 'BadRequest',
+            message: expect.stringMatching(
+              /^The image is too large: \d+×\d+ pixels, at most 16777216 in all$/,
+            ),
+          },
+        },
+      });
+    }
+    expect((await Flux.User.findByPk(bar.userId))!.avatarUpdatedAt).toEqual(before);
+    await noLeftovers();
+  });
+
+  it('When many images arrive at once, then at most upload.imageConcurrency are processed together and past the queue length the others get 503 Busy', async () => {
+    const { imageConcurrency, imageQueueLength } = Flux.config.upload;
+    expect([imageConcurrency, imageQueueLength]).toEqual([1, 2]);
+    // a few kB each, 16 M pixels to decode: each takes a while on the pool
+    const heavy = await image(4000, 4000);
+    expect(heavy.length).toBeLessThan(MAX_FILE);
+    const peakBefore = imageWork().peak;
+    expect(peakBefore).toBeLessThanOrEqual(1);
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, () => postAvatar(barToken, bar.userId, heavy)),
+    );
+    const statuses = replies.map((reply) => reply.status).sort();
+    expect(imageWork().peak).toBe(1);
+    expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.filter((status) => status === 503).length).toBeGreaterThanOrEqual(1);
+    expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
+    expect(replies.find((reply) => reply.status === 503)?.body).toEqual({
+      _error: {
+        status: 503,
+        code: 'Busy',
+        message: 'Too many images are being processed: retry in a moment',
+      },
+    });
+    expect(imageWork()).toMatchObject({ active: 0, waiting: 0 });
+    await noLeftovers();
+  });
+});
 
 describe('malformed multipart bodies', () => {
   const partHeader = '--b\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n';
