@@ -35,18 +35,21 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
               : null;
     if (!changed) return;
     authService.forgetContexts(changed); // here at once, elsewhere through the bus
-    afterCommit(options, () => {
+    // announced before the write is acknowledged: once the client has the reply, the announcement is
+    // on its way to every instance, which may use the old identity (e.g. a team's old role) for no
+    // longer than the bus takes to carry it
+    return afterCommit(options, () =>
       flux.waitUntil(
         Promise.resolve(flux.bus.publish(AUTH_CHANGED, changed)).catch((err: unknown) =>
           flux.log.error('could not announce a change:', err),
         ),
-      );
-    });
+      ),
+    );
   };
   flux.sequelize.addHook('afterUpdate', (instance: Model, options: { transaction?: Transaction | null }) => {
     // a session's activity, socket or expiry changes nothing its cached context holds; a revocation does
     if (instance.constructor.name === 'Session' && !instance.changed('revokedAt' as never)) return;
-    announce(instance, options);
+    return announce(instance, options);
   });
   flux.sequelize.addHook('afterDestroy', announce);
   flux.bus.subscribe(USER_GROUPS_CHANGED, (message) => {

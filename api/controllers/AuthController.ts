@@ -123,6 +123,7 @@ export class AuthController {
       ...meta(req),
       socketId: undefined,
       actorId: req.user!.id,
+      actorSessionId: req.session!.id,
       notAfter: authService.endOfLife(req.session!),
     });
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });

@@ -6,6 +6,7 @@ import { ModelController, type RequestContext } from '../../lib/ModelController.
 import { User } from '../models/User.js';
 import { authService } from '../services/AuthService.js';
 import { findAvatar, storeAvatar } from '../services/AvatarService.js';
+import { checkPasswordLimited } from '../services/LoginLimitService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
@@ -27,7 +28,14 @@ export class UserController extends ModelController<User> {
     if (changesPassword && this.id(req) === ctx.user.id) {
       const current = req.data.currentPassword;
       const self = await Flux.User.findByPk(ctx.user.id);
-      if (typeof current !== 'string' || !self || !(await self.checkPassword(current))) {
+      // a guess of the current password counts against the login limits, as a login would
+      const valid =
+        typeof current === 'string' &&
+        self !== null &&
+        (await checkPasswordLimited({ tenantId: ctx.tenant.id, login: self.login, address: req.ip }, () =>
+          self.checkPassword(current),
+        ));
+      if (!valid) {
         throw new BadRequestError('Invalid data', [
           {
             path: 'currentPassword',
@@ -95,10 +103,14 @@ export class UserController extends ModelController<User> {
     }
   }
 
-  /** A new password logs out the user's other sessions (all of them when someone else set it). */
+  /**
+   * A new password logs out the user's other sessions (all of them when someone else set it), and every
+   * session the user opened as someone else (`/auth/as`), from this session too.
+   */
   protected override async afterSave(ctx: RequestContext, user: User, changed: string[]): Promise<void> {
     if (!changed.includes('password') || changed.includes('id')) return;
     await authService.revokeOtherSessions(user.id, user.id === ctx.user.id ? ctx.sessionId : undefined);
+    await authService.revokeSessionsActedBy(user.id);
   }
 
   /** Putting a user into a team gives them its role: only a team holding all of it may do so. */

@@ -17,6 +17,8 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
   declare userId: number;
   /** Who opened the session as `userId` through `POST /auth/as/:id`; null for a login. */
   declare actorId: CreationOptional<number | null>;
+  /** The actor's session it was opened from (`POST /auth/as/:id`): revoking that one revokes this one. */
+  declare actorSessionId: CreationOptional<number | null>;
   declare ip: string | null;
   declare userAgent: string | null;
   declare socketId: string | null;
@@ -36,6 +38,7 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
     userId: { type: DataTypes.INTEGER, allowNull: false },
     actorId: { type: DataTypes.INTEGER, allowNull: true },
+    actorSessionId: { type: DataTypes.INTEGER, allowNull: true },
     ip: { type: DataTypes.STRING(64), allowNull: true },
     userAgent: { type: DataTypes.STRING(512), allowNull: true },
     socketId: { type: DataTypes.STRING(64), allowNull: true },

@@ -37,6 +37,8 @@ export interface SessionMeta {
   socketId?: string;
   /** The user opening the session as someone else (`POST /auth/as/:id`). */
   actorId?: number;
+  /** The session of that user: revoking it revokes the new one. */
+  actorSessionId?: number;
   /** A fixed end of life, ms since epoch (an impersonation ends with the actor's own session). */
   notAfter?: number;
 }
@@ -162,6 +164,7 @@ export class AuthService {
       userAgent: meta.userAgent?.slice(0, 512) ?? null,
       socketId: meta.socketId ?? null,
       actorId: meta.actorId ?? null,
+      actorSessionId: meta.actorSessionId ?? null,
       notAfter: meta.notAfter === undefined ? null : new Date(meta.notAfter),
       lastAction: new Date(),
       disconnectedAt: null,
@@ -261,9 +264,16 @@ export class AuthService {
    * Revokes a session on every instance: its tokens answer 403 `TokenRevoked` from now on (revocation
    * list, shared through Redis, then `revokedAt` in the database), and its sockets everywhere are unbound
    * (they leave every subscription room and receive `auth:revoked`), through the bus topic
-   * {@link SESSION_REVOKED}.
+   * {@link SESSION_REVOKED}. The sessions opened from it (`POST /auth/as/:id`) are revoked with it, and
+   * theirs in turn.
    */
   async revoke(session: Session): Promise<void> {
+    await this.revokeOne(session);
+    const opened = await Flux.Session.findAll({ where: { actorSessionId: session.id, revokedAt: null } });
+    for (const child of opened) await this.revoke(child);
+  }
+
+  private async revokeOne(session: Session): Promise<void> {
     const until = session.expiresAt ? session.expiresAt.getTime() : Date.now() + 366 * 24 * 3600_000;
     // the database first: it is the reference every instance falls back to if Redis fails
     if (!session.revokedAt) {

@@ -1,5 +1,6 @@
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -248,5 +249,81 @@ describe('parallel guesses', () => {
     const statuses = (await Promise.all(guesses)).map((r) => r.status);
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe('password checks outside the login', () => {
+  it('When a logged-in user guesses its current password, then the guesses count against the login limits, in parallel too', async () => {
+    const created = expectStatus<{ id: number }>(
+      await admin.request('POST', '/user', { login: 'oracle', password: 'oracle-password' }),
+      201,
+    );
+    const loginReply = await httpTransport(server.url).request(
+      'POST',
+      '/auth/login',
+      { login: 'oracle', password: 'oracle-password' },
+      from(nextAddress()),
+    );
+    const self = httpTransport(server.url, expectStatus<{ jwt: string }>(loginReply, 200).jwt);
+    const change = (currentPassword: string) =>
+      self.request(
+        'PATCH',
+        `/user/${created.id}`,
+        { password: 'oracle-new-password', currentPassword },
+        from(nextAddress()),
+      );
+    const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => change(`guess-${i}`)))).map(
+      (reply) => reply.status,
+    );
+    expect(statuses.filter((status) => status === 400).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(17);
+    // the account is blocked for the right password too, and for a login
+    const right = await change('oracle-password');
+    expect(expectStatus<{ _error: { code: string } }>(right, 429)._error.code).toBe('TooManyRequests');
+    expect(Number(right.headers['retry-after'])).toBeGreaterThan(0);
+    const login = await httpTransport(server.url).request(
+      'POST',
+      '/auth/login',
+      { login: 'oracle', password: 'oracle-password' },
+      from(nextAddress()),
+    );
+    expect(login.status).toBe(429);
+    // nothing changed: the old password is still the one (checked directly, the login being blocked)
+    const user = await Flux.User.findByPk(created.id);
+    expect(await user!.checkPassword('oracle-password')).toBe(true);
+  });
+
+  it('When a socket guesses its user’s current password, then it is refused with 429 after the account limit', async () => {
+    const created = expectStatus<{ id: number }>(
+      await admin.request('POST', '/user', { login: 'oracle2', password: 'oracle2-password' }),
+      201,
+    );
+    const socket = io(server.url, {
+      transports: ['websocket'],
+      extraHeaders: from(nextAddress()),
+      forceNew: true,
+    });
+    await new Promise((resolve) => socket.once('connect', resolve as () => void));
+    const login = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'oracle2', password: 'oracle2-password' },
+    });
+    expect(login.statusCode).toBe(200);
+    const change = (currentPassword: string) =>
+      socketRequest(socket, {
+        method: 'PATCH',
+        url: `/user/${created.id}`,
+        data: { password: 'oracle2-new-password', currentPassword },
+      });
+    for (let i = 0; i < 3; i++) {
+      const reply = await change(`guess-${i}`);
+      expect(reply.statusCode).toBe(400);
+      expect((reply.data as { _error: { code: string } })._error.code).toBe('ValidationError');
+    }
+    const blocked = await change('oracle2-password');
+    expect(blocked.statusCode).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    socket.close();
   });
 });
