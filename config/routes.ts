@@ -1,16 +1,17 @@
 import { crudRoutes, type RouteTable } from '../lib/routes.js';
 
 /**
- * The route table (SPEC §6): `'<method> <path>'` → `{action: 'Controller.action', middlewares?, file?}`.
- * Every route serves HTTP and socket virtual requests alike. Checked at start.
+ * The route table: `'<method> <path>'` → `{action: 'Controller.action', middlewares?, file?, httpOnly?}`.
+ * Every route serves HTTP and socket virtual requests alike, except `httpOnly` ones (operator routes, which
+ * a reverse proxy can only block by path for HTTP): over a socket they answer 404. Checked at start.
  */
 const authenticated = ['auth', 'requireAuth'];
 
 export default {
   'get /health': { action: 'SystemController.health' },
   'get /ready': { action: 'SystemController.ready' },
-  'get /metrics': { action: 'SystemController.metrics' },
-  'get /openapi.json': { action: 'SystemController.openapi' },
+  'get /metrics': { action: 'SystemController.metrics', httpOnly: true },
+  'get /openapi.json': { action: 'SystemController.openapi', httpOnly: true },
 
   'post /auth/login': { action: 'AuthController.login', middlewares: ['auth', 'loginLimit'] },
   'post /auth/jwt': { action: 'AuthController.jwt', middlewares: ['auth'] },

@@ -25,7 +25,7 @@ import { createRateLimiter, type LimiterOptions } from './limits.js';
 import { loadBootstrap, loadControllers, loadMiddlewares, loadModels } from './loader.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
-import { Metrics } from './metrics.js';
+import { Metrics, metricsListener } from './metrics.js';
 import { requestLifecycle } from './middlewares/requestLifecycle.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
@@ -35,6 +35,7 @@ import { type Bus, LocalBus, PubSub } from './pubsub.js';
 import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
+import { readOrCreateSecret } from './secretFile.js';
 import { SocketTransport } from './socket/transport.js';
 import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
 import { uploadMiddleware } from './upload.js';
@@ -65,8 +66,14 @@ export interface StartOptions {
   bootstrap?: boolean;
 }
 
-/** The application config: the validated core keys plus every other `config/X.ts`. */
-export type AppConfig = CoreConfig & Record<string, unknown>;
+/**
+ * The application config: the validated core keys plus every other `config/X.ts`. `jwt.secret` is always
+ * set once loaded (from the config, or the file of `jwt.secretFile`).
+ */
+export type AppConfig = CoreConfig & { jwt: { secret: string } } & Record<string, unknown>;
+
+/** The signing secret `config/jwt.ts` once shipped: public, so never used. */
+const publishedSecret = 'flux-development-secret-do-not-use-in-production';
 
 const defaultRootdir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export class FluxApp {
@@ -85,6 +92,11 @@ export class FluxApp {
   sequelize!: Sequelize;
   express!: Express;
   server!: HttpServer;
+  /**
+   * The listener of `GET /metrics` when `metrics.port` is set (its `address()` gives the bound port),
+   * else undefined; closed by `stop()`.
+   */
+  metricsServer?: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
   /** Prometheus metrics of this instance (`GET /metrics`). */
@@ -121,17 +133,29 @@ export class FluxApp {
     const merged = mergeConfig(loaded.config, configFromEnv(process.env), this.startOptions.config ?? {});
     const core = validateConfig(merged);
     if (this.env === 'production') {
-      const secret = core.jwt.secret;
-      if (!process.env.JWT_SECRET || secret.length < 32) {
+      if (!process.env.JWT_SECRET || (core.jwt.secret ?? '').length < 32) {
         throw new ConfigError(
           'jwt.secret: NODE_ENV=production needs JWT_SECRET set to at least 32 characters',
         );
       }
     }
-    if (this.env !== 'production' && this.env !== 'test' && !process.env.JWT_SECRET) {
+    // the constant config/jwt.ts once shipped is public: a leftover local config setting it counts as unset
+    if (core.jwt.secret === publishedSecret) {
+      this.log.warn('jwt.secret: ignoring the development secret once shipped in config/jwt.ts (public)');
+      core.jwt.secret = undefined;
+    }
+    if (core.jwt.secret === undefined) {
+      const file = path.resolve(this.rootdir, core.jwt.secretFile);
+      const kept = await readOrCreateSecret(file).catch((err: Error) => {
+        throw new ConfigError(`jwt.secretFile: ${err.message}`);
+      });
+      core.jwt.secret = kept.secret;
+      const where = path.relative(this.rootdir, file) || file;
       this.log.warn(
-        'JWT_SECRET is not set: tokens are signed with the secret of config/jwt.ts (fine for development only)',
+        `JWT_SECRET is not set: tokens are signed with the random secret ${kept.created ? 'just made in' : 'of'} ${where} ` +
+          '(fine for development; instances sharing a database need the same JWT_SECRET)',
       );
+      if (kept.exposed) this.log.warn(`${where} is readable by other users: chmod 600 it`);
     }
     this.config = { ...merged, ...core } as AppConfig;
     this.log.configure({
@@ -234,6 +258,8 @@ export class FluxApp {
           [
             '/docs',
             [...swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } })],
+            // an operator page, like /openapi.json: a proxy can block it by path for HTTP, not in a socket
+            { httpOnly: true },
           ],
         ],
         rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
@@ -252,6 +278,7 @@ export class FluxApp {
         maxBodyBytes: bytes.parse(this.config.server.bodyLimit) ?? 100 * 1024,
         maxDepth: this.config.server.maxDepth,
         maxInFlight: this.config.socket.maxInFlight,
+        maxConnectionsPerAddress: this.config.socket.maxConnectionsPerAddress,
       });
       if (this.bus instanceof RedisBus) await this.bus.whenReady();
 
@@ -262,13 +289,12 @@ export class FluxApp {
         this.running = true;
         return { address: '', family: '', port: 0 };
       }
-      await new Promise<void>((resolve, reject) => {
-        this.server.once('error', reject);
-        this.server.listen(this.config.server.port, this.config.server.host, () => {
-          this.server.off('error', reject);
-          resolve();
-        });
-      });
+      await listen(this.server, this.config.server.port, this.config.server.host);
+      const { metrics } = this.config;
+      if (metrics.port !== undefined) {
+        this.metricsServer = createServer(metricsListener(this.metrics, this.log));
+        await listen(this.metricsServer, metrics.port, metrics.host ?? this.config.server.host);
+      }
     } catch (err) {
       await releaseStartupLock?.();
       await this.release();
@@ -279,6 +305,10 @@ export class FluxApp {
     this.log.info(
       `Flux listening on http://${address.address}:${address.port} (${this.env}, ${this.sequelize.getDialect()})`,
     );
+    if (this.metricsServer) {
+      const metricsAddress = this.metricsServer.address() as AddressInfo;
+      this.log.info(`Metrics on http://${metricsAddress.address}:${metricsAddress.port}/metrics`);
+    }
     return address;
   }
 
@@ -327,6 +357,15 @@ export class FluxApp {
       await new Promise<void>((resolve) => this.server.close(() => resolve()));
     }
     this.server?.closeAllConnections?.();
+    if (this.metricsServer) {
+      const metricsServer = this.metricsServer;
+      this.metricsServer = undefined;
+      if (metricsServer.listening) {
+        const closed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        metricsServer.closeAllConnections();
+        await closed;
+      }
+    }
     // closing the sockets starts writes (disconnections) whose commits publish: both finish first
     await this.settleBackground(Date.now() + (this.config?.server?.shutdownTimeoutMs ?? 10_000));
     await this.pubsub?.close();
@@ -463,6 +502,17 @@ export class FluxApp {
       mimeTypes: upload.mimeTypes,
     });
   }
+}
+
+/** Listens on `port` and `host`; rejects with the server's error (e.g. EADDRINUSE). */
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -131,7 +131,13 @@ export const coreConfigSchema = z.looseObject({
       .prefault({}),
   }),
   jwt: z.object({
-    secret: z.string().min(1),
+    /**
+     * HS256 signing secret (env `JWT_SECRET`). Unset (development, tests): the random secret of
+     * `secretFile`, made on the first start. Required, at least 32 characters, with `NODE_ENV=production`.
+     */
+    secret: z.string().min(1).optional(),
+    /** Where the generated secret is kept (mode 0600), relative to the root dir. */
+    secretFile: z.string().min(1).default('data/jwt-secret'),
     /** Token lifetime, seconds or a `ms`-style string such as `'7d'`. */
     expiresIn: z.union([z.number().int().positive(), z.string()]).default('7d'),
   }),
@@ -147,8 +153,25 @@ export const coreConfigSchema = z.looseObject({
       handshakeAuth: z.object({ url: z.string(), tokenField: z.string() }).optional(),
       /** Requests one socket may have in flight at once; more are answered 429 at once. */
       maxInFlight: z.number().int().positive().default(32),
+      /**
+       * socket.io connections one client address (the forwarded one behind a trusted proxy) may hold at
+       * once on this instance; more are refused at the handshake with 429 `TooManyRequests`. 0: no cap.
+       */
+      maxConnectionsPerAddress: z.number().int().min(0).default(50),
     })
-    .default({ path: '/socket.io', maxInFlight: 32 }),
+    .prefault({}),
+  /** Prometheus metrics: by default `GET /metrics` on the main port (HTTP only). */
+  metrics: z
+    .object({
+      /**
+       * Serve `GET /metrics` on its own HTTP listener on this port instead (then 404 on the main port),
+       * e.g. one that only the monitoring network reaches. Unset: the main port.
+       */
+      port: z.coerce.number().int().min(0).max(65535).optional(),
+      /** Address of that listener; default `server.host`. */
+      host: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** Passwords, sessions and login limits (SPEC §9); defaults in `config/auth.ts`. */
   auth: z
     .object({

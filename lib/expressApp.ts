@@ -1,5 +1,11 @@
 import cors, { type CorsOptions } from 'cors';
-import express, { type Express, type RequestHandler } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import helmet from 'helmet';
 import { BadRequestError } from './errors.js';
 import type { FluxMiddleware } from './http.js';
@@ -23,8 +29,11 @@ export interface ExpressAppOptions {
   trustProxy: boolean | string | string[];
   /** Global middlewares run before everything else (e.g. request metrics). */
   first?: RequestHandler[];
-  /** Sub-apps mounted before the routes (e.g. the API docs UI at `/docs`). */
-  mounts?: Array<[string, RequestHandler[]]>;
+  /**
+   * Sub-apps mounted before the routes (e.g. the API docs UI at `/docs`). With `{httpOnly: true}`,
+   * socket virtual requests step over the mount (and end as 404 `NotFound`, like an unknown path).
+   */
+  mounts?: Array<[string, RequestHandler[], MountOptions?]>;
   /** Global rate limiter (counts HTTP and socket virtual requests alike). */
   rateLimiter?: RequestHandler;
   /** Deepest accepted nesting of a JSON body. */
@@ -32,6 +41,12 @@ export interface ExpressAppOptions {
   /** Builds the upload chain (multer and content checks) of a `file` route. */
   upload: (field: string) => RequestHandler | RequestHandler[];
   log: Logger;
+}
+
+/** Options of one entry of {@link ExpressAppOptions.mounts}. */
+export interface MountOptions {
+  /** Serve HTTP requests only: a socket virtual request steps over the mount. */
+  httpOnly?: boolean;
 }
 
 /** The core middlewares of SPEC §6, by name, for the route table's checks. */
@@ -46,6 +61,21 @@ function byTransport(http: RequestHandler, socket: RequestHandler | undefined): 
   };
 }
 
+/**
+ * First handler of an `httpOnly` route: a virtual request leaves the route (`next('route')`) as if its
+ * path had not matched, so it gets whatever a request to an unknown route gets — the 404 of
+ * `notFoundHandler` — and nothing of the route's chain runs.
+ */
+function httpOnlyRoute(req: Request, _res: Response, next: NextFunction): void {
+  if (!(req as { isSocket?: boolean }).isSocket) {
+    next();
+    return;
+  }
+  // unmatched in the request metrics too, like any unknown route
+  req.route = undefined;
+  next('route');
+}
+
 /** Refuses uploads on a socket: files only travel over HTTP multipart. */
 function httpOnlyUpload(route: RouteRecord): RequestHandler {
   const message = `File uploads need HTTP: send multipart/form-data with field "${route.file}" to ${route.method.toUpperCase()} ${route.path}`;
@@ -58,9 +88,9 @@ function httpOnlyUpload(route: RouteRecord): RequestHandler {
 /**
  * Builds the one Express app that serves HTTP and socket virtual requests (SPEC §6). Order:
  * `first`; for HTTP helmet headers, CORS, the rate limiter, JSON body parser (size- and depth-limited), for
- * virtual requests the rate limiter only; `extendRes`; mounts; per route `dataParser`,
- * `server.middlewares`, the route's middlewares, multer (for `file` routes), the action;
- * then `notFoundHandler` and `errorHandler`.
+ * virtual requests the rate limiter only; `extendRes`; mounts (HTTP only for `httpOnly` ones); per route
+ * (HTTP only for `httpOnly` routes) `dataParser`, `server.middlewares`, the route's middlewares, multer
+ * (for `file` routes), the action; then `notFoundHandler` and `errorHandler`.
  */
 export function buildExpressApp(options: ExpressAppOptions): Express {
   const app = express();
@@ -85,7 +115,10 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   app.use(extendRes as unknown as RequestHandler);
 
   // each mount is one layer (a router of its handlers): requests elsewhere step over it once
-  for (const [path, handlers] of options.mounts ?? []) app.use(path, express.Router().use(handlers));
+  for (const [path, handlers, mount] of options.mounts ?? []) {
+    const router = express.Router().use(handlers);
+    app.use(path, mount?.httpOnly ? byTransport(router, undefined) : router);
+  }
   const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;
   for (const route of options.routes) {
     const controller = options.controllers[route.controller] as Record<
@@ -95,6 +128,7 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
     const action = controller[route.action].bind(controller) as RequestHandler;
     Object.defineProperty(action, 'name', { value: `${route.controller}.${route.action}` });
     const chain: RequestHandler[] = [
+      ...(route.httpOnly ? [httpOnlyRoute] : []),
       dataParser as unknown as RequestHandler,
       ...options.routeMiddlewares.map(named),
       ...route.middlewares.map(named),

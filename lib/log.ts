@@ -7,7 +7,8 @@ import chalk from 'chalk';
  * Flux's logger (SPEC §5): `error` red, `warn` orange, `info` blue, `debug` green on the console;
  * error and warn are appended to `production.log` and `development.log`, info and debug to
  * `development.log` only. `level` filters the console; files always get their share.
- * Secrets (passwords, tokens, authorization headers) are redacted from every logged object.
+ * Secrets (passwords, tokens, authorization headers) are redacted from every logged object. Control
+ * characters are escaped (see {@link escapeControl}): one call writes exactly one line.
  */
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -41,9 +42,34 @@ export function redact(value: unknown, seen = new WeakSet<object>()): unknown {
   return out;
 }
 
+// C0 controls (tab and newline included), DEL, C1 controls, and the two Unicode line terminators
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with every control character written as an escape: `\n`, `\r`, `\t`, else `\xHH` (or `\u2028`,
+ * `\u2029`). A client-supplied string (URL, header, login) can then neither start a forged log line nor
+ * send terminal escape sequences to whoever reads the log.
+ * @example escapeControl('a\nb\u001b[31m') // => 'a\\nb\\x1b[31m'
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    controlCharacters,
+    (c) =>
+      named[c] ??
+      (c.charCodeAt(0) <= 0xff
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : `\\u${c.charCodeAt(0).toString(16)}`),
+  );
+}
+
+const inspectOptions = { depth: 6, compact: true, breakLength: Number.POSITIVE_INFINITY };
+
+/** One log call, one line: strings and `inspect` output (objects, errors and their stacks) escaped. */
 function format(args: unknown[]): string {
   return args
-    .map((arg) => (typeof arg === 'string' ? arg : inspect(redact(arg), { depth: 6, breakLength: 140 })))
+    .map((arg) => escapeControl(typeof arg === 'string' ? arg : inspect(redact(arg), inspectOptions)))
     .join(' ');
 }
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Server } from 'socket.io';
@@ -79,4 +80,38 @@ export class Metrics {
       seconds,
     );
   }
+}
+
+/**
+ * The request listener of the metrics port (`metrics.port`): `GET`/`HEAD /metrics` answers the
+ * Prometheus text exposition of `metrics`; any other path 404 and any other method 405, with the usual
+ * `{"_error": …}` body. Nothing else of the application is reachable there.
+ */
+export function metricsListener(metrics: Metrics, log: { error(...args: unknown[]): void }): RequestListener {
+  const fail = (res: ServerResponse, status: number, code: string, message: string): void => {
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify({ _error: { status, code, message } }));
+  };
+  return function metricsListener(req: IncomingMessage, res: ServerResponse): void {
+    const pathname = (req.url ?? '').split('?')[0];
+    if (pathname !== '/metrics') {
+      fail(res, 404, 'NotFound', 'Unknown route');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      fail(res, 405, 'MethodNotAllowed', 'Only GET /metrics');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (err: unknown) => {
+        log.error('metrics: could not collect:', err);
+        fail(res, 500, 'UnexpectedError', 'Unexpected error');
+      },
+    );
+  };
 }

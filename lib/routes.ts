@@ -1,5 +1,6 @@
 /**
- * The route table (SPEC §6): `config/routes.ts` maps `'<method> <path>'` to `{action, middlewares?, file?}`.
+ * The route table: `config/routes.ts` maps `'<method> <path>'` to
+ * `{action, middlewares?, file?, httpOnly?}`.
  * It is parsed and checked once, at start, into typed records: an unknown controller, action or
  * middleware, or a malformed key, throws a {@link RouteTableError} naming the route, and the server does
  * not start. Pure: no Express in here.
@@ -16,6 +17,12 @@ export interface RouteDefinition {
   middlewares?: string[];
   /** Multipart field taken by multer (single file); the route then only accepts HTTP uploads. */
   file?: string;
+  /**
+   * Serve HTTP requests only: a socket virtual request to this route is answered 404 `NotFound` as if
+   * the route did not exist. For operator routes (metrics, API description) that a reverse proxy can
+   * block by path for HTTP, but not inside the socket.io connection it must pass.
+   */
+  httpOnly?: boolean;
 }
 
 export type RouteTable = Record<string, RouteDefinition>;
@@ -29,6 +36,8 @@ export interface RouteRecord {
   action: string;
   middlewares: string[];
   file?: string;
+  /** Set when socket virtual requests must not reach the route (see {@link RouteDefinition.httpOnly}). */
+  httpOnly?: true;
 }
 
 export class RouteTableError extends Error {
@@ -41,6 +50,7 @@ export class RouteTableError extends Error {
 const keyPattern = /^(get|post|put|patch|delete) (\/[A-Za-z0-9_\-./:]*)$/;
 const actionPattern = /^([A-Z][A-Za-z0-9]*Controller)\.([a-zA-Z_][A-Za-z0-9_]*)$/;
 const fieldPattern = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const routeOptions = ['action', 'middlewares', 'file', 'httpOnly'];
 
 /** What the table may refer to. */
 export interface RouteTargets {
@@ -52,7 +62,8 @@ export interface RouteTargets {
 
 /**
  * Parses and checks a route table.
- * @throws RouteTableError for a malformed key, an unknown controller, action or middleware, a bad `file`.
+ * @throws RouteTableError for a malformed key, an unknown option, controller, action or middleware, a bad
+ *   `file` or a non-boolean `httpOnly`.
  */
 export function parseRouteTable(table: unknown, targets: RouteTargets): RouteRecord[] {
   if (typeof table !== 'object' || table === null || Array.isArray(table)) {
@@ -62,9 +73,9 @@ export function parseRouteTable(table: unknown, targets: RouteTargets): RouteRec
     const match = keyPattern.exec(key);
     if (!match) throw new RouteTableError(key, 'the key must be "<get|post|put|patch|delete> /path"');
     if (typeof raw !== 'object' || raw === null)
-      throw new RouteTableError(key, 'must be {action, middlewares?, file?}');
+      throw new RouteTableError(key, 'must be {action, middlewares?, file?, httpOnly?}');
     const definition = raw as Partial<Record<keyof RouteDefinition, unknown>>;
-    const unknownKeys = Object.keys(definition).filter((k) => !['action', 'middlewares', 'file'].includes(k));
+    const unknownKeys = Object.keys(definition).filter((k) => !routeOptions.includes(k));
     if (unknownKeys.length) throw new RouteTableError(key, `unknown option "${unknownKeys[0]}"`);
     const actionMatch = typeof definition.action === 'string' ? actionPattern.exec(definition.action) : null;
     if (!actionMatch) throw new RouteTableError(key, 'action must be "SomethingController.action"');
@@ -87,6 +98,9 @@ export function parseRouteTable(table: unknown, targets: RouteTargets): RouteRec
     ) {
       throw new RouteTableError(key, 'file must be a multipart field name');
     }
+    if (definition.httpOnly !== undefined && typeof definition.httpOnly !== 'boolean') {
+      throw new RouteTableError(key, 'httpOnly must be true or false');
+    }
     return {
       key,
       method: match[1] as HttpMethod,
@@ -95,6 +109,7 @@ export function parseRouteTable(table: unknown, targets: RouteTargets): RouteRec
       action: actionName,
       middlewares: middlewares as string[],
       ...(definition.file ? { file: definition.file as string } : {}),
+      ...(definition.httpOnly ? { httpOnly: true as const } : {}),
     };
   });
 }

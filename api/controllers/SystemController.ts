@@ -1,4 +1,4 @@
-import { ExpectedError } from '../../lib/errors.js';
+import { ExpectedError, NotFoundError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxRequest, FluxResponse } from '../../lib/http.js';
 
@@ -33,8 +33,12 @@ export class SystemController {
     res.ok(Flux.openapi());
   }
 
-  /** `GET /metrics` → Prometheus text exposition format. */
+  /**
+   * `GET /metrics` (HTTP only) → Prometheus text exposition format. With `metrics.port` set, the metrics
+   * are served on that port alone: here 404 `NotFound`, as for an unknown route.
+   */
   async metrics(_req: FluxRequest, res: FluxResponse): Promise<void> {
+    if (Flux.config.metrics.port !== undefined) throw new NotFoundError('Unknown route');
     const { registry } = Flux.metrics;
     res.setHeader('Content-Type', registry.contentType);
     res.status(200).send(await registry.metrics());

@@ -1,20 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import type { NextFunction } from 'express';
 import { toErrorReply } from '../errors.js';
 import type { FluxRequest, FluxResponse } from '../http.js';
 import type { Logger } from '../log.js';
+import { requestIdOf } from './extendRes.js';
 
 /**
  * Builds the Express error handler: every error becomes the SPEC §7 body through {@link toErrorReply},
- * the same mapper the socket transport uses. Unexpected errors are logged with the request id; the client
- * only sees "Unexpected error".
+ * the same mapper the socket transport uses. Unexpected errors are logged with the request id (method and
+ * path escaped by the logger: one line whatever the client sent); the client only sees "Unexpected error".
  */
 export function errorHandler(log: Logger) {
   return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, _next: NextFunction): void {
     const reply = toErrorReply(err);
-    // Errors of the global body parser happen before `extendRes` stamped the request.
+    // Errors of the global body parser happen before `extendRes` stamped the request: same rule as there.
     if (!req.requestId) {
-      req.requestId = randomUUID();
+      req.requestId = requestIdOf(req.headers);
       if (!res.headersSent) res.setHeader('X-Request-Id', req.requestId);
     }
     if (reply.unexpected) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { NextFunction } from 'express';
 import type { ErrorBody } from '../errors.js';
 import type { FluxRequest, FluxResponse } from '../http.js';
@@ -16,15 +17,26 @@ function error(this: FluxResponse, status: number, code: string, message: string
   this.status(status).json(body);
 }
 
+/** What a client-supplied request id must look like to be kept. */
+export const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The id of a request: its `X-Request-Id` header when it matches {@link requestIdPattern} (a proxy in
+ * front set it, so that its logs and ours can be joined), else a fresh UUID. The same rule for HTTP and
+ * socket virtual requests: an id carrying spaces, control characters or a forged log prefix is dropped.
+ */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const incoming = headers['x-request-id'];
+  return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+}
+
 /**
  * Adds `res.ok`, `res.created` and `res.error` (SPEC §6), stamps the request with `isSocket` and a
- * request id (echoed as `X-Request-Id`). Global, before any route.
+ * request id (see {@link requestIdOf}, echoed as `X-Request-Id`). Global, before any route.
  */
 export function extendRes(req: FluxRequest, res: FluxResponse, next: NextFunction): void {
   if (req.isSocket !== true) req.isSocket = false;
-  // a request id set by a proxy in front is kept, so that its logs and ours can be joined
-  const incoming = req.headers['x-request-id'];
-  req.requestId = typeof incoming === 'string' && /^[\w.-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+  req.requestId = requestIdOf(req.headers);
   res.setHeader('X-Request-Id', req.requestId);
   res.ok = ok;
   res.created = created;

@@ -51,6 +51,15 @@ function app() {
       },
       { key: 'post /made', method: 'post', path: '/made', controller: 'C', action: 'made', middlewares: [] },
       {
+        key: 'get /ops',
+        method: 'get',
+        path: '/ops',
+        controller: 'C',
+        action: 'ops',
+        middlewares: ['routeOne'],
+        httpOnly: true,
+      },
+      {
         key: 'post /upload',
         method: 'post',
         path: '/upload',
@@ -76,6 +85,10 @@ function app() {
         async made(_req: FluxRequest, res: FluxResponse) {
           res.created({ made: true });
         },
+        async ops(_req: FluxRequest, res: FluxResponse) {
+          calls.push('ops');
+          res.ok({ ops: true });
+        },
         async upload(
           req: FluxRequest & { file?: { originalname: string; size: number } },
           res: FluxResponse,
@@ -90,6 +103,7 @@ function app() {
     corsOrigin: true,
     trustProxy: false,
     maxDepth: 8,
+    mounts: [['/panel', [(_req, res) => void res.status(200).send('panel')], { httpOnly: true }]],
     upload: (field) => multer({ storage: multer.memoryStorage(), limits: { fileSize: 1000 } }).single(field),
     log: new RecordingLogger(),
   });
@@ -211,6 +225,36 @@ describe('buildExpressApp', () => {
       origin,
     );
     expect(notObject.statusCode).toBe(400);
+  });
+
+  it('When a route or a mount is httpOnly, then HTTP reaches it and a virtual request gets the 404 of an unknown route, running none of its chain', async () => {
+    const base = await serve();
+    const overHttp = await fetch(`${base}/ops`);
+    expect(overHttp.status).toBe(200);
+    expect(await overHttp.json()).toEqual({ ops: true });
+    expect(calls).toEqual(['global', 'routeOne', 'ops']);
+    const panel = await fetch(`${base}/panel/`);
+    expect(panel.status).toBe(200);
+    expect(await panel.text()).toBe('panel');
+
+    calls.length = 0;
+    const express = app();
+    const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
+    const unknown = await injectVirtualRequest(
+      express,
+      parseVirtualRequest({ method: 'GET', url: '/nowhere' }),
+      origin,
+    );
+    expect(unknown.statusCode).toBe(404);
+    for (const url of ['/ops', '/panel/', '/panel']) {
+      const reply = await injectVirtualRequest(express, parseVirtualRequest({ method: 'GET', url }), origin);
+      expect(reply.statusCode, url).toBe(404);
+      expect(reply.data, url).toEqual({
+        _error: { status: 404, code: 'NotFound', message: 'Unknown route' },
+      });
+      expect(reply.data, url).toEqual(unknown.data);
+    }
+    expect(calls).toEqual([]);
   });
 
   it('takes a file route through multer over HTTP, and refuses it over a socket naming the HTTP route', async () => {

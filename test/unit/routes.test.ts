@@ -48,10 +48,26 @@ describe('parseRouteTable', () => {
     ['get /user', { action: 'UserController.find', middlewares: ['auht'] }, /unknown middleware "auht"/],
     ['get /user', { action: 'UserController.find', file: '../x' }, /file/],
     ['get /user', { action: 'UserController.find', extra: 1 }, /unknown option "extra"/],
+    ['get /user', { action: 'UserController.find', httpOnly: 'yes' }, /httpOnly must be true or false/],
   ])('refuses %s %j, naming the route', (key, definition, message) => {
     expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(RouteTableError);
     expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(message);
     expect(() => parseRouteTable({ [key]: definition }, targets)).toThrow(`Route "${key}"`);
+  });
+});
+
+describe('httpOnly', () => {
+  it('When a route says httpOnly: true, then its record carries it; false or absent leaves it out', () => {
+    const routes = parseRouteTable(
+      {
+        'get /metrics': { action: 'UserController.find', httpOnly: true },
+        'get /user': { action: 'UserController.find', httpOnly: false },
+        'get /user/:id': { action: 'UserController.get' },
+      },
+      targets,
+    );
+    expect(routes.map((route) => route.httpOnly)).toEqual([true, undefined, undefined]);
+    expect(routes[1]).not.toHaveProperty('httpOnly');
   });
 });
 
