@@ -108,4 +108,55 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
     expect((me.data as { permissions: string[] }).permissions).toContain('alert/restrictedReceiver');
     socket.close();
   });
+
+  it('When a team is demoted on instance 1, then an alert raised on instance 2 right after the reply does not reach its members there', async () => {
+    const [one, two] = instances;
+    const writer = httpTransport(one.url, await login(one.url, 'admin', ADMIN_PASSWORD));
+    const raiser = httpTransport(two.url, await login(two.url, 'admin', ADMIN_PASSWORD));
+    const adminTeamId = expectStatus<{ team: { id: number } }>(await raiser.request('GET', '/auth/me'), 200)
+      .team.id;
+    const team = expectStatus<{ id: number }>(
+      await writer.request('POST', '/team', { name: 'Demoted desk', role: 'orga' }),
+      201,
+    );
+    expectStatus(
+      await writer.request('POST', '/user', {
+        login: 'demoted',
+        password: 'demoted-password',
+        teamId: team.id,
+      }),
+      201,
+    );
+    const socket = await connectSocket(two.url, {
+      token: await login(two.url, 'demoted', 'demoted-password'),
+    });
+    const control = await connectSocket(two.url, { token: await login(two.url, 'admin', ADMIN_PASSWORD) });
+    const events = collect<ModelEventPayload>(socket, 'model:alert');
+    const seen = collect<ModelEventPayload>(control, 'model:alert');
+    const refresh = collect<{ models: string[] }>(socket, 'subscription:refresh');
+    for (const s of [socket, control])
+      expect((await socketRequest(s, { method: 'POST', url: '/alert/subscribe' })).statusCode).toBe(200);
+    const leaks: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      expectStatus(await writer.request('PATCH', `/team/${team.id}`, { role: 'bar' }), 200);
+      const alert = expectStatus<{ id: number }>(
+        await raiser.request('POST', '/alert', {
+          title: `after demotion ${round}`,
+          severity: 'warning',
+          senderTeamId: adminTeamId,
+          receiverTeamId: null,
+        }),
+        201,
+      );
+      await waitFor(() => seen.some((e) => e.id === alert.id), 5000, 'the control event');
+      await settle(30);
+      if (events.some((e) => e.id === alert.id)) leaks.push(round);
+      const refreshed = refresh.length;
+      expectStatus(await writer.request('PATCH', `/team/${team.id}`, { role: 'orga' }), 200);
+      await waitFor(() => refresh.length > refreshed, 5000, 'subscription:refresh after promotion');
+    }
+    expect(leaks).toEqual([]);
+    socket.close();
+    control.close();
+  });
 });

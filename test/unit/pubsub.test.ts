@@ -50,3 +50,54 @@ describe('PubSub.publish', () => {
     expect(errors).toEqual([new Error('Connection is closed.')]);
   });
 });
+
+/** Deliveries held back while rooms are recomputed after a permission change, then made in order. */
+describe('PubSub.holdDeliveries', () => {
+  const io = new Server();
+  const bus: Bus = { publish: () => {}, subscribe: () => {}, close: async () => {} };
+  const change = (id: number) => ({ tenantId: 1, model: 'team', verb: 'created' as const, id, data: {} });
+
+  /** PubSub whose deliveries are recorded by id, in the order they are made. */
+  function recording(): { pubsub: PubSub; delivered: number[] } {
+    const pubsub = new PubSub(io, bus);
+    const delivered: number[] = [];
+    const deliverNow = (pubsub as unknown as { deliverNow(c: { id: number }): void }).deliverNow.bind(pubsub);
+    (pubsub as unknown as { deliverNow(c: { id: number }): void }).deliverNow = (c) => {
+      delivered.push(c.id);
+      deliverNow(c);
+    };
+    return { pubsub, delivered };
+  }
+
+  it('delivers nothing while a hold is in place, then everything held, in order, once the last one is released', async () => {
+    const { pubsub, delivered } = recording();
+    let first!: () => void;
+    let second!: () => void;
+    pubsub.holdDeliveries(new Promise<void>((resolve) => (first = resolve)));
+    pubsub.deliver(change(1));
+    pubsub.holdDeliveries(new Promise<void>((resolve) => (second = resolve)));
+    pubsub.deliver(change(2));
+    first();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(delivered).toEqual([]);
+    second();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(delivered).toEqual([1, 2]);
+    pubsub.deliver(change(3));
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(pubsub.stats.delivered).toBe(3);
+  });
+
+  it('releases a hold whose work fails, and one whose work never ends after maxMs', async () => {
+    const { pubsub, delivered } = recording();
+    pubsub.holdDeliveries(Promise.reject(new Error('database down')));
+    pubsub.deliver(change(1));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(delivered).toEqual([1]);
+    pubsub.holdDeliveries(new Promise(() => {}), 30);
+    pubsub.deliver(change(2));
+    expect(delivered).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(delivered).toEqual([1, 2]);
+  });
+});
