@@ -1,9 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import express from 'express';
+import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
+import { Logger } from '../../lib/log.js';
+import { LocalBus, PubSub } from '../../lib/pubsub.js';
+import { SocketTransport } from '../../lib/socket/transport.js';
 import { connectSocket, httpTransport, socketRequest, waitFor } from '../helpers/clients.js';
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
 import { createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
@@ -299,9 +306,73 @@ describe('connections per address', () => {
   it('When handshakes are refused (a bad token), then they give their place back', async () => {
     for (const socket of open.splice(0)) socket.close();
     await waitFor(() => Flux.io.of('/').sockets.size === 0, 3000, 'the disconnections');
-    const refused = await Promise.all(Array.from({ length: 2 * cap }, () => attempt({ token: 'not-a-jwt' })));
-    for (const { error } of refused) expect(error).toMatchObject({ _error: { status: 403 } });
+    // one after the other: a handshake holds its place while it runs
+    for (let i = 0; i < 2 * cap; i++) {
+      expect((await attempt({ token: 'not-a-jwt' })).error).toMatchObject({ _error: { status: 403 } });
+    }
     const accepted = await Promise.all(Array.from({ length: cap }, () => attempt()));
     expect(accepted.filter((r) => r.socket)).toHaveLength(cap);
+  });
+});
+
+describe('connections per address, handshakes abandoned', () => {
+  it('When a client leaves in the middle of its handshake, then its place is given back', async () => {
+    // a handshake token is replayed to a route that answers only when told to: handshakes stay open
+    let hits = 0;
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const app = express();
+    app.post('/slow-auth', (_req, res) => {
+      hits++;
+      void answered.then(() => res.json({}));
+    });
+    const http = createServer(app);
+    const ioServer = new Server(http);
+    new SocketTransport({
+      io: ioServer,
+      dispatch: app,
+      pubsub: new PubSub(ioServer, new LocalBus()),
+      log: new Logger({ level: 'error', dir: false }),
+      handshakeAuth: { url: '/slow-auth', tokenField: 'jwt' },
+      trustProxy: false,
+      maxBodyBytes: 1024,
+      maxDepth: 8,
+      maxInFlight: 8,
+      maxConnectionsPerAddress: 2,
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const options = { transports: ['websocket'], reconnection: false, forceNew: true };
+    const outcome = (socket: Socket) =>
+      new Promise<unknown>((resolve) => {
+        socket.once('connect', () => resolve('connected'));
+        socket.once('connect_error', (err: Error & { data?: unknown }) => resolve(err.data ?? err.message));
+      });
+    const clients: Socket[] = [];
+    try {
+      const leaving = io(url, { ...options, auth: { token: 'a' } });
+      const waiting = io(url, { ...options, auth: { token: 'b' } });
+      clients.push(leaving, waiting);
+      const waited = outcome(waiting);
+      await waitFor(() => hits === 2, 3000, 'both handshakes under way');
+      leaving.close();
+      await waitFor(() => ioServer.engine.clientsCount === 1, 3000, 'the server to see the client leave');
+
+      const anonymous = io(url, options);
+      clients.push(anonymous);
+      expect(await outcome(anonymous)).toBe('connected');
+      const beyond = io(url, options);
+      clients.push(beyond);
+      expect(await outcome(beyond)).toMatchObject({ _error: { status: 429, code: 'TooManyRequests' } });
+
+      answer();
+      expect(await waited).toBe('connected');
+    } finally {
+      answer();
+      for (const client of clients) client.close();
+      await ioServer.close();
+    }
   });
 });
