@@ -137,6 +137,19 @@ describe('validateConfig', () => {
     );
   });
 
+  it('When the secret, the metrics port and the connection cap are not configured, then the secret stays unset for the start to fill, metrics stay on the main port and the cap is 50', () => {
+    const config = validateConfig({ ...valid, jwt: {} });
+    expect(config.jwt).toEqual({ secretFile: 'data/jwt-secret', expiresIn: '7d' });
+    expect(config.metrics).toEqual({});
+    expect(config.socket.maxConnectionsPerAddress).toBe(50);
+    expect(validateConfig({ ...valid, metrics: { port: '9464' } }).metrics.port).toBe(9464);
+    expect(() => validateConfig({ ...valid, metrics: { port: 70_000 } })).toThrow(/metrics\.port/);
+    expect(() => validateConfig({ ...valid, socket: { maxConnectionsPerAddress: -1 } })).toThrow(
+      /socket\.maxConnectionsPerAddress/,
+    );
+    expect(() => validateConfig({ ...valid, jwt: { secret: '' } })).toThrow(/jwt\.secret/);
+  });
+
   it('keeps application keys it does not know', () => {
     expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
   });
