@@ -138,6 +138,11 @@ export class FluxApp {
           'jwt.secret: NODE_ENV=production needs JWT_SECRET set to at least 32 characters',
         );
       }
+      if (core.jwt.secret === publishedSecret) {
+        throw new ConfigError(
+          'jwt.secret: JWT_SECRET is the public development secret once shipped in config/jwt.ts',
+        );
+      }
     }
     // the constant config/jwt.ts once shipped is public: a leftover local config setting it counts as unset
     if (core.jwt.secret === publishedSecret) {

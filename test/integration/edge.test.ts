@@ -227,7 +227,7 @@ describe('the token secret without JWT_SECRET', () => {
     }
   });
 
-  it('When NODE_ENV=production has no JWT_SECRET, then the server refuses to start and makes no secret file', async () => {
+  it('When NODE_ENV=production has no JWT_SECRET, or the public one of old, then the server refuses to start and makes no secret file', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'flux-edge-root-'));
     const secretFile = path.join(dir, 'data', 'jwt-secret');
     const database = await createTestDatabase();
@@ -239,8 +239,13 @@ describe('the token secret without JWT_SECRET', () => {
           config: { ...base, database: database.config, jwt: { secret: undefined, secretFile } },
         }),
       ).rejects.toThrow(/JWT_SECRET/);
+      process.env.JWT_SECRET = publishedSecret;
+      await expect(
+        Flux.start({ config: { ...base, database: database.config, jwt: { secretFile } } }),
+      ).rejects.toThrow(/public development secret/);
       expect(() => statSync(secretFile)).toThrow();
     } finally {
+      delete process.env.JWT_SECRET;
       Flux.env = env;
       await database.drop();
     }
