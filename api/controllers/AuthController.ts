@@ -28,11 +28,20 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   // revoked while this request ran (after its token was checked): the socket stays anonymous
   if (!bound) throw new TokenError('TokenRevoked', 'Token revoked');
   const { session } = context;
-  if (session.socketId !== req.ioSocket.id) {
-    session.socketId = req.ioSocket.id;
+  const socket = req.ioSocket;
+  if (session.socketId !== socket.id) {
+    session.socketId = socket.id;
     session.disconnectedAt = null;
     Flux.waitUntil(
-      session.save().catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
+      session
+        .save()
+        .then(() => {
+          // the socket went while this write ran: the disconnection written meanwhile matched the
+          // previous socket id and changed nothing, or this write undid it. Once this one is committed,
+          // the disconnection is asked for again, so it is always written last.
+          if (Flux.sockets.isGone(socket)) Flux.sockets.emit('disconnect', socket.id, session.id);
+        })
+        .catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
     );
   }
 }

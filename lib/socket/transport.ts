@@ -50,6 +50,8 @@ export interface AuthSocketData extends FluxSocketData {
   detachOnClose?: () => void;
   /** Gives back this socket's place in the count of its address's connections (idempotent). */
   releaseConnection?: () => void;
+  /** Set when the socket disconnected (see {@link SocketTransport.isGone}). */
+  gone?: true;
 }
 
 /** An engine.io connection (what `socket.conn` is). */
@@ -98,7 +100,8 @@ export interface SocketTransportOptions {
 }
 
 /**
- * Events: `disconnect` `(socketId, sessionId)` when a socket bound to a session disconnects.
+ * Events: `disconnect` `(socketId, sessionId)` when a socket bound to a session disconnects, or when
+ * {@link SocketTransport.bind} is asked to bind a socket that is already gone.
  */
 export class SocketTransport extends EventEmitter {
   /** Local sockets by bound session id. */
@@ -142,8 +145,11 @@ export class SocketTransport extends EventEmitter {
       // the count must go anyway (removed once the socket connects or is refused: one engine.io connection
       // may carry many namespace connections over its life, and must not collect a listener for each)
       const detachOnClose = () => {
+        const auth = data.auth;
         this.detach(socket);
         releaseConnection();
+        // bound by the handshake, then gone before connecting: no `disconnect` comes for that session
+        if (auth) this.emit('disconnect', socket.id, auth.sessionId);
       };
       data.detachOnClose = detachOnClose;
       socket.conn.once('close', detachOnClose);
@@ -184,6 +190,7 @@ export class SocketTransport extends EventEmitter {
       socket.on('request', (payload: unknown, ack?: unknown) => this.onRequest(socket, payload, ack));
       socket.on('disconnect', () => {
         const data = socket.data as AuthSocketData;
+        data.gone = true;
         if (data.detachOnClose) socket.conn.off('close', data.detachOnClose);
         data.releaseConnection?.();
         const auth = data.auth;
@@ -296,7 +303,12 @@ export class SocketTransport extends EventEmitter {
    */
   bind(socket: Socket, auth: SocketAuth): boolean {
     if (this.wasRevoked(auth.sessionId)) return false;
-    if (socket.conn.readyState === 'closed') return true; // gone while its login ran
+    if (this.isGone(socket)) {
+      // gone while its login ran, before it was bound: its own `disconnect` passed (or, closed during
+      // the handshake, never comes) without naming this session, so it is emitted now
+      this.emit('disconnect', socket.id, auth.sessionId);
+      return true;
+    }
     const data = socket.data as AuthSocketData;
     const previous = data.auth;
     if (previous && (previous.userId !== auth.userId || previous.tenantId !== auth.tenantId)) {
@@ -308,6 +320,11 @@ export class SocketTransport extends EventEmitter {
     addTo(this.byUser, auth.userId, socket);
     this.armExpiry(socket, auth);
     return true;
+  }
+
+  /** Whether `socket` has disconnected, or its connection closed (during the handshake too). */
+  isGone(socket: Socket): boolean {
+    return (socket.data as AuthSocketData).gone === true || socket.conn.readyState === 'closed';
   }
 
   private armExpiry(socket: Socket, auth: SocketAuth): void {

@@ -125,3 +125,62 @@ describe.each(['http', 'socket'] as const)('sessions over %s', (kind) => {
     asAdmin.close();
   });
 });
+
+describe('a socket that goes while it is being bound', () => {
+  it('When sockets log in or bind a token and disconnect at once, then every session ends with no socket and a disconnection time', async () => {
+    const { userId } = await createTeamWithUser(
+      admin,
+      { name: 'Racers', role: 'bar' },
+      { login: 'racer', password: 'racer-password' },
+    );
+    const since = new Date();
+    const tokenSessions = new Set<number>();
+    const acks: Array<Promise<unknown>> = [];
+    for (let round = 0; round < 30; round++) {
+      // a login (the session is created with the socket id) and the binding of a token of a fresh
+      // session (the socket id is written afterwards, in the background), each on a socket that closes
+      // right after its request
+      const token = await login(server.url, 'racer', 'racer-password');
+      tokenSessions.add(sessionOf(token));
+      const loggingIn = await connectSocket(server.url);
+      const binding = await connectSocket(server.url);
+      const request = (socket: typeof binding, url: string, data: unknown) =>
+        // with an ack: a request without one is not run
+        acks.push(
+          socket
+            .timeout(2000)
+            .emitWithAck('request', { method: 'POST', url, data })
+            .catch(() => null),
+        );
+      request(loggingIn, '/auth/login', { login: 'racer', password: 'racer-password' });
+      request(binding, '/auth/jwt', { jwt: token, refresh: false });
+      // socket.io drops a request whose socket closed in the same turn: the closes come 0 to 4 ms later,
+      // landing at different points of the binding
+      await new Promise((r) => setTimeout(r, round % 5));
+      loggingIn.close();
+      binding.close();
+    }
+    await Promise.all(acks);
+    // settled when no session claims a socket any more (a poll: the writes are in the background)
+    const sessions = async () => Flux.Session.findAll({ where: { userId }, order: [['id', 'ASC']] });
+    const started = Date.now();
+    let found = await sessions();
+    while (found.some((session) => session.socketId !== null) && Date.now() - started < 10_000) {
+      await new Promise((r) => setTimeout(r, 50));
+      found = await sessions();
+    }
+    const socketLogins = found.filter((session) => !tokenSessions.has(session.id));
+    expect(socketLogins.length).toBeGreaterThan(0);
+    expect(found.every((session) => session.createdAt >= since)).toBe(true);
+    // a session bound to a socket ends with none and a disconnection time; one whose binding request was
+    // dropped never had a socket
+    const state = (session: (typeof found)[number]) => ({
+      id: session.id,
+      socketId: session.socketId,
+      disconnected: tokenSessions.has(session.id) || session.disconnectedAt instanceof Date,
+    });
+    expect(found.map(state)).toEqual(
+      found.map((session) => ({ id: session.id, socketId: null, disconnected: true })),
+    );
+  }, 60_000);
+});
