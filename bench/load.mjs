@@ -1,6 +1,7 @@
 // The load generator of `npm run bench`, always in a process of its own so that the server under test
 // has the CPU it measures to itself. One JSON argument says what to do; it prints `mark <name>` lines
 // when the orchestrator should sample the server, and a last line `result <json>`.
+import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
@@ -242,7 +243,93 @@ async function publishJob() {
   done({ writes: job.writes, subscribers: others.length });
 }
 
+/** One request of the abuse catalogue over HTTP (`?data=` for GET, JSON or multipart otherwise). */
+async function httpAttack(attack) {
+  const headers = attack.token ? { authorization: `Bearer ${attack.token}` } : {};
+  let url = `${job.url}${attack.url}`;
+  let body;
+  if (attack.method === 'GET' && attack.data)
+    url += `?data=${encodeURIComponent(JSON.stringify(attack.data))}`;
+  else if (attack.uploadFile) {
+    body = new FormData();
+    body.append('avatar', new Blob([readFileSync(attack.uploadFile)], { type: 'image/png' }), 'avatar.png');
+  } else if (attack.data) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(attack.data);
+  }
+  const response = await fetch(url, { method: attack.method, headers, body });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/**
+ * The abuse job: `job.attackers` loops send the adversarial request `job.attack` at once (over HTTP, or
+ * over one socket with that many in flight) for `job.seconds`, while a prober sends the unrelated request
+ * `job.probe` every `job.probeEveryMs` and times it. Without `job.attack`, the prober alone (baseline).
+ */
+async function abuseJob() {
+  const attack = job.attack;
+  const socket = attack?.transport === 'socket' ? await connect(job.url, { token: attack.token }) : undefined;
+  const send = socket
+    ? async () => {
+        const [reply] = await emit(socket, 'request', {
+          method: attack.method,
+          url: attack.url,
+          data: attack.data,
+        });
+        return reply.statusCode;
+      }
+    : () => httpAttack(attack);
+  const statuses = {};
+  const attackLatencies = [];
+  if (attack) {
+    const status = await send(); // warm-up, and what the request answers
+    statuses[`warm-up ${status}`] = 1;
+  }
+  const probeLatencies = [];
+  let probeErrors = 0;
+  const until = Date.now() + job.seconds * 1000;
+  mark('start');
+  const attacker = async () => {
+    while (Date.now() < until) {
+      const started = process.hrtime.bigint();
+      const status = await send().catch(() => 'error');
+      attackLatencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  };
+  const prober = async () => {
+    while (Date.now() < until) {
+      const started = process.hrtime.bigint();
+      const response = await fetch(`${job.url}${job.probe.url}`, {
+        headers: { authorization: `Bearer ${job.probe.token}` },
+      }).catch(() => undefined);
+      if (response) await response.arrayBuffer();
+      if (response?.status !== 200) probeErrors++;
+      probeLatencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      await new Promise((r) => setTimeout(r, job.probeEveryMs ?? 20));
+    }
+  };
+  await Promise.all([prober(), ...(attack ? Array.from({ length: job.attackers ?? 4 }, attacker) : [])]);
+  mark('end');
+  socket?.close();
+  attackLatencies.sort((a, b) => a - b);
+  probeLatencies.sort((a, b) => a - b);
+  done({
+    attacks: attackLatencies.length,
+    statuses,
+    attackP50: percentile(attackLatencies, 50),
+    attackMax: attackLatencies.at(-1) ?? 0,
+    probes: probeLatencies.length,
+    probeP50: percentile(probeLatencies, 50),
+    probeP99: percentile(probeLatencies, 99),
+    probeMax: probeLatencies.at(-1) ?? 0,
+    probeErrors,
+  });
+}
+
 const jobs = {
+  abuse: abuseJob,
   http: httpJob,
   socket: socketJob,
   fanout: fanoutJob,

@@ -13,7 +13,7 @@
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (ceilings, express, feathers, flux, fanout,
- *                                           # memory, publish); prints, writes no results file
+ *                                           # memory, publish, abuse); prints, writes no results file
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { Sequelize } from 'sequelize';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
-const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish'];
+const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish', 'abuse'];
 const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
 const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
 if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
@@ -141,8 +141,11 @@ async function stopServer(server: Server): Promise<void> {
   server.process.kill('SIGKILL');
 }
 
-/** Runs one load job against `server`, sampling the server's CPU (and memory) at the job's marks. */
-async function load(server: Server, job: Record<string, unknown>) {
+/**
+ * Runs one load job against `server`, sampling the server's CPU (and memory) at the job's marks, and
+ * calling `onMark` there too (e.g. to sample the database's processes).
+ */
+async function load(server: Server, job: Record<string, unknown>, onMark?: (name: string) => Promise<void>) {
   const pid = server.process.pid!;
   const marks: Record<string, { cpu: number; memory: number }> = {};
   const heap: Record<string, number> = {};
@@ -163,6 +166,7 @@ async function load(server: Server, job: Record<string, unknown>) {
           marks[name] = { cpu, memory };
         }),
       );
+      if (onMark) pending.push(onMark(name));
     } else if (line.startsWith('result ')) {
       result = JSON.parse(line.slice(7));
     }
@@ -257,6 +261,165 @@ async function prepareDatabase(): Promise<{ url: string; drop: () => Promise<voi
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await client.end();
     },
+  };
+}
+
+/** 500 messages of 5,000 characters in the bars' group channel: rows a pattern must scan to the end. */
+async function seedLongMessages(url: string): Promise<void> {
+  const sequelize = new Sequelize(url, { logging: false });
+  try {
+    const now = new Date().toISOString();
+    const [[coord]] = (await sequelize.query('SELECT id FROM "Users" WHERE login = \'coord\'')) as [
+      Array<{ id: number }>,
+      unknown,
+    ];
+    for (let batch = 0; batch < 5; batch++) {
+      const values = Array.from({ length: 100 }, (_, i) => ({
+        text: `${'a'.repeat(4990)}${String(batch * 100 + i).padStart(10, '0')}`,
+      }));
+      await sequelize.query(
+        `INSERT INTO "Messages" ("tenantId", channel, text, "userId", "createdAt", "updatedAt") VALUES ${values
+          .map((_, i) => `(1, 'group:bars', :text${i}, :userId, :now, :now)`)
+          .join(', ')}`,
+        {
+          replacements: {
+            userId: coord.id,
+            now,
+            ...Object.fromEntries(values.map((value, i) => [`text${i}`, value.text])),
+          },
+        },
+      );
+    }
+  } finally {
+    await sequelize.close();
+  }
+}
+
+/**
+ * CPU time (ms) of the PostgreSQL backends serving `url`'s database, by pid; empty for SQLite (its work is
+ * in the server's own process, counted with the server's CPU).
+ */
+async function databaseCpu(url: string): Promise<Map<number, number>> {
+  if (url.startsWith('sqlite')) return new Map();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: backends } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    const cpu = new Map<number, number>();
+    for (const { pid } of backends) {
+      const usage = await pidusage(pid).catch(() => undefined);
+      if (usage) cpu.set(pid, usage.ctime);
+    }
+    return cpu;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The abuse part: each request of the adversarial catalogue, sent in a loop by several attackers at once
+ * (over one socket: `socket.maxInFlight` at once), with a prober timing `GET /alert` of an unrelated user
+ * meanwhile. Server CPU per request is net of the prober's own cost (measured alone first).
+ */
+async function abuse(server: Server, databaseUrl: string) {
+  const catalogue = './adversarial.mjs'; // plain JavaScript, shared with nothing typed
+  const { adversarial } = (await import(catalogue)) as {
+    adversarial: Array<{
+      name: string;
+      role: 'anonymous' | 'bar' | 'coord' | 'admin';
+      transport: 'http' | 'socket';
+      method: string;
+      url: string;
+      data?: unknown;
+      upload?: string;
+      why: string;
+    }>;
+  };
+  const tokens = {
+    anonymous: '',
+    bar: await login(server.url, 'bar-sud', 'festival-2026'),
+    coord: await login(server.url, 'coord', 'festival-2026'),
+    admin: await login(server.url, 'admin', 'bench-admin-password'),
+  };
+  const barId = (
+    (await (
+      await fetch(`${server.url}/auth/me`, { headers: { authorization: `Bearer ${tokens.bar}` } })
+    ).json()) as { user: { id: number } }
+  ).user.id;
+  const probe = { url: '/alert', token: await login(server.url, 'welcome', 'festival-2026') };
+  // an image at the largest size an avatar may declare (upload.maxImagePixels, 4096×4096 by default)
+  const image = path.join(os.tmpdir(), `flux-bench-avatar-${process.pid}.png`);
+  const { default: sharp } = await import('sharp');
+  await sharp({ create: { width: 4096, height: 4096, channels: 3, background: '#c0ffee' } })
+    .png({ compressionLevel: 9 })
+    .toFile(image);
+
+  const phase = async (attack?: Record<string, unknown>) => {
+    const db: Record<string, Map<number, number>> = {};
+    const { result, marks } = await load(
+      server,
+      {
+        mode: 'abuse',
+        seconds: SECONDS,
+        probe,
+        probeEveryMs: 20,
+        attackers: attack?.transport === 'socket' ? 32 : 4,
+        attack,
+      },
+      async (name) => {
+        db[name] = await databaseCpu(databaseUrl);
+      },
+    );
+    let dbCpu = 0;
+    for (const [pid, end] of db.end ?? []) dbCpu += end - (db.start?.get(pid) ?? 0);
+    return { result, cpuMs: marks.end.cpu - marks.start.cpu, dbCpuMs: dbCpu };
+  };
+
+  const baseline = await phase();
+  const probeCpuPerSecond = baseline.cpuMs / SECONDS;
+  log(
+    `  baseline (prober alone): probe p99 ${baseline.result.probeP99.toFixed(1)} ms, ${probeCpuPerSecond.toFixed(0)} ms CPU/s`,
+  );
+  const entries: unknown[] = [];
+  for (const entry of adversarial) {
+    const attack = {
+      transport: entry.transport,
+      method: entry.method,
+      url: entry.url.replace(':self', String(barId)),
+      data: entry.data,
+      token: tokens[entry.role],
+      uploadFile: entry.upload ? image : undefined,
+    };
+    const { result, cpuMs, dbCpuMs } = await phase(attack);
+    const attacks = Math.max(1, result.attacks as number);
+    const row = {
+      name: entry.name,
+      role: entry.role,
+      transport: entry.transport,
+      statuses: result.statuses,
+      attacks: result.attacks,
+      attackP50Ms: Number((result.attackP50 as number).toFixed(1)),
+      attackMaxMs: Number((result.attackMax as number).toFixed(1)),
+      serverCpuMsPerRequest: Number(Math.max(0, (cpuMs - probeCpuPerSecond * SECONDS) / attacks).toFixed(2)),
+      dbCpuMsPerRequest: databaseUrl.startsWith('sqlite') ? null : Number((dbCpuMs / attacks).toFixed(2)),
+      probeP50Ms: Number((result.probeP50 as number).toFixed(1)),
+      probeP99Ms: Number((result.probeP99 as number).toFixed(1)),
+      probeMaxMs: Number((result.probeMax as number).toFixed(1)),
+      probeErrors: result.probeErrors,
+    };
+    entries.push(row);
+    log(`  ${entry.name} (${entry.role}, ${entry.transport}): ${JSON.stringify(row)}`);
+  }
+  rmSync(image, { force: true });
+  return {
+    baseline: {
+      probeP50Ms: Number(baseline.result.probeP50.toFixed(1)),
+      probeP99Ms: Number(baseline.result.probeP99.toFixed(1)),
+      probeCpuMsPerSecond: Math.round(probeCpuPerSecond),
+    },
+    entries,
   };
 }
 
@@ -497,6 +660,15 @@ async function main(): Promise<void> {
     }
 
     await stopServer(server);
+
+    if (runs('abuse')) {
+      log('abuse (Flux with its shipped limits): the adversarial catalogue of bench/adversarial.mjs');
+      await resetMessages(database.url, seeded);
+      await seedLongMessages(database.url);
+      server = await startServer('flux', 'bench/servers/flux.mjs', { ...env, BENCH_ABUSE: '1' });
+      extra.abuse = await abuse(server, database.url);
+      await stopServer(server);
+    }
   } finally {
     await database.drop();
   }
