@@ -12,4 +12,10 @@ export default {
    * `max_connections` (100 by default). `idle` and `acquire` in ms.
    */
   pool: { max: 10, min: 0, idle: 10_000, acquire: 60_000 },
+  /**
+   * Longest run of any one SQL statement, ms: PostgreSQL cancels it (`statement_timeout`), SQLite is
+   * interrupted. The request then answers 503 `QueryTimeout` and the connection serves the next one.
+   * Migrations run under it too: give `flux migrate` a larger value for a long one. 0: no timeout.
+   */
+  statementTimeoutMs: 5_000,
 };

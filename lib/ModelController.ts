@@ -167,7 +167,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `GET /<model>`: readable items; `filters`, `sort`, `limit`, `offset`, `count`, `subscribe`. */
   async find(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const query = parseFindQuery(req.data, publicAttributes(this.model));
+    const query = parseFindQuery(req.data, publicAttributes(this.model), Flux.config.query);
     // Join the rooms before reading, so that no change committed after the query is missed.
     if (query.subscribe) this.subscribeSocket(req, ctx);
     const readable = this.readableWhere(ctx);

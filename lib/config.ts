@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import deepmerge from 'deepmerge';
 import { z } from 'zod';
+import { DEFAULT_QUERY_LIMITS } from './query.js';
 
 /**
  * Configuration loading (SPEC §4): `config/X.ts` becomes `config.X`; `X.<NODE_ENV>.ts` is deep-merged over
@@ -129,7 +130,23 @@ export const coreConfigSchema = z.looseObject({
       })
       .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max' })
       .prefault({}),
+    /**
+     * Longest run of any one SQL statement, ms (PostgreSQL `statement_timeout`; SQLite interrupts it);
+     * past it the request answers 503 `QueryTimeout`. 0: no timeout.
+     */
+    statementTimeoutMs: z.number().int().min(0).default(5_000),
   }),
+  /** Bounds on `find` filters (400 `ValidationError` over one); defaults in `config/query.ts`. */
+  query: z
+    .object({
+      /** Conditions in all: every object and every key of a filter, nested `and`/`or`/`not` included. */
+      maxConditions: z.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxConditions),
+      /** Characters in all the `like`/`notLike` patterns of one filter. */
+      maxPatternLength: z.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxPatternLength),
+      /** Wildcards (`%`, `_`) in all the `like`/`notLike` patterns of one filter. */
+      maxWildcards: z.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxWildcards),
+    })
+    .prefault({}),
   jwt: z.object({
     /**
      * HS256 signing secret (env `JWT_SECRET`). Unset (development, tests): the random secret of

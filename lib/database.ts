@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Sequelize, Transaction } from 'sequelize';
+import { type QueryOptions, Sequelize, Transaction } from 'sequelize';
 import type { Logger } from './log.js';
 
 /**
@@ -8,6 +8,11 @@ import type { Logger } from './log.js';
  * `storage` (relative paths are resolved against `rootdir`; `:memory:` is accepted for tools). `pool`
  * sizes PostgreSQL's connection pool (Sequelize `pool` options; default 10 connections). SQLite
  * transactions are `IMMEDIATE`.
+ *
+ * Every statement runs under `statementTimeoutMs` (default 5000; 0: none): PostgreSQL cancels it
+ * (`statement_timeout` of each pooled connection, SQLSTATE 57014), SQLite is interrupted
+ * (`SQLITE_INTERRUPT`). Either way the query rejects, `toErrorReply` answers 503 `QueryTimeout`, the
+ * connection serves the next statement, and one warn line (no SQL, no stack) names the statement's type.
  */
 export function openDatabase(
   options: {
@@ -15,23 +20,126 @@ export function openDatabase(
     storage: string;
     logging: boolean;
     pool?: { max: number; min: number; idle: number; acquire: number };
+    statementTimeoutMs?: number;
   },
   rootdir: string,
   log: Logger,
 ): Sequelize {
   const logging = options.logging ? (sql: string) => log.debug(sql) : false;
+  const timeoutMs = options.statementTimeoutMs ?? 5_000;
+  let sequelize: Sequelize;
   if (options.url) {
-    return new Sequelize(options.url, {
+    sequelize = new Sequelize(options.url, {
       logging,
       pool: options.pool ?? { max: 10, min: 0, idle: 10_000, acquire: 60_000 },
+      // sent by pg as a startup parameter of every connection (a `?statement_timeout=` in the URL wins)
+      dialectOptions: timeoutMs > 0 ? { statement_timeout: timeoutMs } : {},
     });
+  } else {
+    const storage = options.storage === ':memory:' ? options.storage : path.resolve(rootdir, options.storage);
+    if (storage !== ':memory:') mkdirSync(path.dirname(storage), { recursive: true });
+    // Transactions take the write lock when they begin (BEGIN IMMEDIATE): a deferred one that read, then
+    // wrote after another connection committed, would fail SQLITE_BUSY at once (no wait can help it);
+    // others wait for an immediate one instead (https://www.sqlite.org/lang_transaction.html)
+    sequelize = new Sequelize({
+      dialect: 'sqlite',
+      storage,
+      logging,
+      transactionType: Transaction.TYPES.IMMEDIATE,
+    });
+    serializeConnections(sequelize);
   }
-  const storage = options.storage === ':memory:' ? options.storage : path.resolve(rootdir, options.storage);
-  if (storage !== ':memory:') mkdirSync(path.dirname(storage), { recursive: true });
-  // Transactions take the write lock when they begin (BEGIN IMMEDIATE): a deferred one that read, then
-  // wrote after another connection committed, would fail SQLITE_BUSY at once (no wait can help it);
-  // others wait for an immediate one instead (https://www.sqlite.org/lang_transaction.html)
-  return new Sequelize({ dialect: 'sqlite', storage, logging, transactionType: Transaction.TYPES.IMMEDIATE });
+  if (timeoutMs > 0) watchStatements(sequelize, timeoutMs, log);
+  return sequelize;
+}
+
+/** What Flux uses of node-sqlite3's `Database`. */
+interface SqliteConnection {
+  /** Without a callback: run this connection's statements one after another from now on. */
+  serialize(): void;
+  /** `sqlite3_interrupt`: stop the statement running on this connection. */
+  interrupt(): void;
+}
+
+/**
+ * Puts every SQLite connection in node-sqlite3's serialized mode. In the default (parallel) mode, each
+ * queued statement waits in a libuv pool thread for the connection's mutex, and the main thread, which
+ * finalizes a finished statement under that same mutex, blocks behind whichever statement runs next: one
+ * slow statement froze the event loop, every request with it, and the timers that should stop it.
+ * Serialized, a statement starts once the previous one is finalized.
+ */
+function serializeConnections(sequelize: Sequelize): void {
+  const serialized = new WeakSet<object>();
+  sequelize.addHook('beforeQuery', (_options: QueryOptions, query) => {
+    const connection = query.connection as unknown as SqliteConnection;
+    if (serialized.has(connection)) return;
+    connection.serialize();
+    serialized.add(connection);
+  });
+}
+
+/** The statements under way on one connection, oldest first, and since when the current one runs. */
+interface ConnectionWatch {
+  pending: Map<object, string>;
+  since: number;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Watches every connection through Sequelize's `beforeQuery`/`afterQuery` hooks (they wrap every
+ * `sequelize.query`, model methods included). A connection runs one statement at a time (node-sqlite3
+ * holds the database mutex for a whole statement; pg queues a client's queries), and statements wait
+ * there behind one another, so a statement's run time is measured from the moment the connection
+ * became busy or finished the one before, not from when it was queued. Past `timeoutMs` without a
+ * statement finishing: a warn line, and on SQLite `sqlite3_interrupt` on the connection, since SQLite
+ * has no timeout of its own (https://www.sqlite.org/c3ref/interrupt.html); PostgreSQL cancels by itself.
+ */
+function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): void {
+  const sqlite = sequelize.getDialect() === 'sqlite';
+  const watches = new WeakMap<object, ConnectionWatch>();
+
+  const arm = (connection: object, watch: ConnectionWatch): void => {
+    clearTimeout(watch.timer);
+    if (watch.pending.size === 0) return;
+    watch.timer = setTimeout(
+      () => {
+        // the oldest statement under way on a connection is the one running
+        const [running] = watch.pending.values();
+        log.warn(
+          `database: a ${running} statement ran past statementTimeoutMs (${timeoutMs} ms); ` +
+            (sqlite ? 'interrupting it' : 'PostgreSQL cancels it'),
+        );
+        if (sqlite) (connection as SqliteConnection).interrupt();
+        // the next statement gets its full time, whether the interrupt landed or the statement just ended
+        watch.since = Date.now();
+        arm(connection, watch);
+      },
+      Math.max(0, watch.since + timeoutMs - Date.now()),
+    );
+    watch.timer.unref();
+  };
+
+  sequelize.addHook('beforeQuery', (options: QueryOptions, query) => {
+    const connection = query.connection as object;
+    let watch = watches.get(connection);
+    if (!watch) {
+      watch = { pending: new Map(), since: Date.now() };
+      watches.set(connection, watch);
+    }
+    const model = (options as { model?: { name?: string } }).model?.name;
+    watch.pending.set(query, [options.type ?? 'SQL', model].filter(Boolean).join(' '));
+    if (watch.pending.size === 1) {
+      watch.since = Date.now();
+      arm(connection, watch);
+    }
+  });
+  sequelize.addHook('afterQuery', (_options: QueryOptions, query) => {
+    const connection = query.connection as object;
+    const watch = watches.get(connection);
+    if (!watch?.pending.delete(query)) return;
+    watch.since = Date.now();
+    arm(connection, watch);
+  });
 }
 
 /** SQLite: wait for locks instead of failing, and enforce foreign keys. No-op on other dialects. */

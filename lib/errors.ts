@@ -114,9 +114,23 @@ interface SequelizeLikeValidationError {
 
 const sequelizeValidationNames = new Set(['SequelizeValidationError', 'SequelizeUniqueConstraintError']);
 
-/** Errors from libraries in the request path that carry a client-caused 4xx (body-parser, multer, jwt). */
+// A statement stopped by `database.statementTimeoutMs` (lib/database.ts): PostgreSQL's SQLSTATE 57014
+// `query_canceled` (https://www.postgresql.org/docs/current/errcodes-appendix.html), SQLite's
+// SQLITE_INTERRUPT. Sequelize keeps the driver's error as `parent`.
+const statementTimeoutCodes = new Set(['57014', 'SQLITE_INTERRUPT']);
+
+function isStatementTimeout(err: object): boolean {
+  const { code, parent } = err as { code?: unknown; parent?: { code?: unknown } };
+  return statementTimeoutCodes.has(String(code)) || statementTimeoutCodes.has(String(parent?.code));
+}
+
+/**
+ * Errors from libraries in the request path that carry a client-caused 4xx (body-parser, multer, jwt),
+ * and statement timeouts (503 `QueryTimeout`: expected, so not logged as a failure).
+ */
 function fromLibraryError(err: unknown): ExpectedError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
+  if (isStatementTimeout(err)) return new ExpectedError(503, 'QueryTimeout', 'The query took too long');
   const e = err as { name?: string; type?: string; code?: string; status?: unknown; expose?: boolean };
   if (e.name && sequelizeValidationNames.has(e.name)) {
     const items = (err as SequelizeLikeValidationError).errors ?? [];

@@ -56,88 +56,203 @@ export function attributeKind(typeKey: string): AttributeKind {
 }
 
 const MAX_DEPTH = 6;
-const MAX_LIST = 1000;
+/** Values in all the lists of one filter (`in`, `notIn`, plain lists, `between`). */
+const MAX_VALUES = 1000;
 const MAX_STRING = 2000;
-const MAX_CONDITIONS = 200;
 
-const comparison = { eq: Op.eq, ne: Op.ne, gt: Op.gt, gte: Op.gte, lt: Op.lt, lte: Op.lte } as const;
-const lists = { in: Op.in, notIn: Op.notIn } as const;
-const patterns = { like: Op.like, notLike: Op.notLike } as const;
+/** Bounds on what one `find` filter may make the database and Sequelize do (config `query`). */
+export interface QueryLimits {
+  /**
+   * Conditions in all: every object (the filter itself, each element of `and`/`or`, each operand of
+   * `not`, each operator object) and every key in it.
+   */
+  maxConditions: number;
+  /** Characters in all the `like`/`notLike` patterns of one filter. */
+  maxPatternLength: number;
+  /** Wildcards (`%` and `_`, escaped or not) in all the `like`/`notLike` patterns of one filter. */
+  maxWildcards: number;
+}
+
+/** The defaults of `config/query.ts`, for callers without a config. */
+export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = {
+  maxConditions: 200,
+  maxPatternLength: 100,
+  maxWildcards: 10,
+};
+
+// Maps, not object literals: `name in {…}` would accept `constructor`, `toString`, `__proto__`…
+const comparisons = new Map<string, symbol>([
+  ['eq', Op.eq],
+  ['ne', Op.ne],
+  ['gt', Op.gt],
+  ['gte', Op.gte],
+  ['lt', Op.lt],
+  ['lte', Op.lte],
+]);
+const lists = new Map<string, symbol>([
+  ['in', Op.in],
+  ['notIn', Op.notIn],
+]);
+const patterns = new Map<string, symbol>([
+  ['like', Op.like],
+  ['notLike', Op.notLike],
+]);
 
 type Scalar = string | number | boolean | null;
 
+/** A 400 `ValidationError` naming the filter and the limit it broke. */
+function limitError(path: string, message: string, type: string): BadRequestError {
+  return new BadRequestError(`${path}: ${message}`, [{ path, message, type }]);
+}
+
 class FilterParser {
   private conditions = 0;
+  private values = 0;
+  private patternLength = 0;
+  private wildcards = 0;
 
-  constructor(private readonly attributes: AttributeMap) {}
+  constructor(
+    private readonly attributes: AttributeMap,
+    private readonly limits: QueryLimits,
+  ) {}
 
-  parse(filters: unknown, depth = 0): WhereOptions {
-    if (depth > MAX_DEPTH) throw new BadRequestError('filters: nested too deeply');
-    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) {
-      throw new BadRequestError('filters: must be an object');
+  /** Counts one condition; `path` names where the limit was crossed. */
+  private count(path: string): void {
+    if (++this.conditions > this.limits.maxConditions) {
+      throw limitError(path, `more than ${this.limits.maxConditions} conditions in all`, 'maxConditions');
     }
+  }
+
+  parse(filters: unknown, depth = 0, path = 'filters'): WhereOptions {
+    if (depth > MAX_DEPTH)
+      throw limitError(path, `nested too deeply (at most ${MAX_DEPTH} levels)`, 'maxDepth');
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) {
+      throw new BadRequestError(`${path}: must be an object`);
+    }
+    this.count(path);
+    const entries = Object.entries(filters);
+    // `{}` inside `and`/`or`/`not` matches everything (Sequelize even turns `or: [{}, {}]` into `0 = 1`):
+    // never what a client means, and free padding if it were not counted
+    if (entries.length === 0 && depth > 0) throw new BadRequestError(`${path}: empty filter`);
     const where: Record<string | symbol, unknown> = {};
-    for (const [key, value] of Object.entries(filters)) {
-      if (++this.conditions > MAX_CONDITIONS) throw new BadRequestError('filters: too many conditions');
+    for (const [key, value] of entries) {
+      const at = `${path}.${key}`;
+      this.count(at);
       if (key === 'and' || key === 'or') {
-        if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) {
-          throw new BadRequestError(`filters: "${key}" takes a non-empty list of filters`);
+        if (!Array.isArray(value) || value.length === 0) {
+          throw new BadRequestError(`${at}: takes a non-empty list of filters`);
         }
-        where[key === 'and' ? Op.and : Op.or] = value.map((sub) => this.parse(sub, depth + 1));
+        where[key === 'and' ? Op.and : Op.or] = value.map((sub, i) =>
+          this.parse(sub, depth + 1, `${at}[${i}]`),
+        );
       } else if (key === 'not') {
-        where[Op.not] = this.parse(value, depth + 1);
+        where[Op.not] = this.parse(value, depth + 1, at);
       } else {
         const info = this.attributes.get(key);
-        if (!info) throw new BadRequestError(`filters: unknown attribute "${key}"`);
-        if (info.kind === 'json') throw new BadRequestError(`filters: attribute "${key}" cannot be filtered`);
-        where[key] = this.condition(key, info, value);
+        if (!info) throw new BadRequestError(`${path}: unknown attribute "${key}"`);
+        if (info.kind === 'json') throw new BadRequestError(`${at}: attribute "${key}" cannot be filtered`);
+        where[key] = this.condition(key, info, value, at);
       }
     }
     return where as WhereOptions;
   }
 
-  private condition(attribute: string, info: AttributeInfo, value: unknown): unknown {
+  private condition(attribute: string, info: AttributeInfo, value: unknown, path: string): unknown {
     if (value === null) return { [Op.is]: null };
-    if (Array.isArray(value)) return { [Op.in]: this.list(attribute, info, value) };
+    if (Array.isArray(value)) return { [Op.in]: this.list(attribute, info, value, path) };
     if (typeof value !== 'object') return this.scalar(attribute, info, value);
+    this.count(path);
     const operators = Object.entries(value as Record<string, unknown>);
-    if (operators.length === 0) throw new BadRequestError(`filters.${attribute}: empty condition`);
+    if (operators.length === 0) throw new BadRequestError(`${path}: empty condition`);
     const result: Record<symbol, unknown> = {};
     for (const [name, operand] of operators) {
-      if (++this.conditions > MAX_CONDITIONS) throw new BadRequestError('filters: too many conditions');
-      const where = `filters.${attribute}.${name}`;
-      if (name in comparison) {
-        result[comparison[name as keyof typeof comparison]] =
+      const where = `${path}.${name}`;
+      this.count(where);
+      const comparison = comparisons.get(name);
+      const list = lists.get(name);
+      const pattern = patterns.get(name);
+      if (comparison) {
+        result[comparison] =
           operand === null && (name === 'eq' || name === 'ne') ? null : this.scalar(attribute, info, operand);
-      } else if (name in lists) {
+      } else if (list) {
         if (!Array.isArray(operand)) throw new BadRequestError(`${where}: must be a list`);
-        result[lists[name as keyof typeof lists]] = this.list(attribute, info, operand);
-      } else if (name in patterns) {
-        if (info.kind !== 'string' || typeof operand !== 'string' || operand.length > MAX_STRING) {
-          throw new BadRequestError(`${where}: needs a string attribute and a string pattern`);
-        }
-        result[patterns[name as keyof typeof patterns]] = operand;
+        result[list] = this.list(attribute, info, operand, where);
+      } else if (pattern) {
+        result[pattern] = this.pattern(info, operand, where);
       } else if (name === 'between') {
         if (!Array.isArray(operand) || operand.length !== 2)
           throw new BadRequestError(`${where}: must be [low, high]`);
-        result[Op.between] = operand.map((v) => this.scalar(attribute, info, v));
-      } else if (name === 'is') {
-        if (operand !== null && operand !== true && operand !== false) {
-          throw new BadRequestError(`${where}: must be null, true or false`);
-        }
-        result[Op.is] = operand;
-      } else if (name === 'not') {
-        result[Op.not] =
-          operand === null || typeof operand === 'boolean' ? operand : this.scalar(attribute, info, operand);
+        result[Op.between] = this.list(attribute, info, operand, where);
+      } else if (name === 'is' || name === 'not') {
+        result[name === 'is' ? Op.is : Op.not] = this.truth(attribute, info, name, operand, where);
       } else {
-        throw new BadRequestError(`filters.${attribute}: unknown operator "${name}"`);
+        throw new BadRequestError(`${path}: unknown operator "${name}"`);
       }
     }
     return result;
   }
 
-  private list(attribute: string, info: AttributeInfo, values: unknown[]): Scalar[] {
-    if (values.length > MAX_LIST) throw new BadRequestError(`filters.${attribute}: list too long`);
+  /**
+   * The operand of `is` and `not`. Sequelize writes `IS [NOT] NULL` for null and `IS [NOT] TRUE/FALSE`
+   * for a boolean, which PostgreSQL only accepts on boolean columns; `not` with another value becomes
+   * `!=`, so it takes what `ne` takes. `is` takes nothing else.
+   */
+  private truth(
+    attribute: string,
+    info: AttributeInfo,
+    name: string,
+    operand: unknown,
+    where: string,
+  ): Scalar {
+    if (operand === null) return null;
+    if (typeof operand === 'boolean') {
+      if (info.kind !== 'boolean')
+        throw new BadRequestError(`${where}: true and false need a boolean attribute`);
+      return operand;
+    }
+    if (name === 'is') throw new BadRequestError(`${where}: must be null, true or false`);
+    return this.scalar(attribute, info, operand);
+  }
+
+  /**
+   * A `like`/`notLike` pattern. Matching costs up to (pattern length × text length) for each row scanned,
+   * and a filter may hold many patterns: the limits bound the sum over all of them. PostgreSQL refuses a
+   * pattern that ends with its escape character (`\`).
+   */
+  private pattern(info: AttributeInfo, operand: unknown, where: string): string {
+    // an ENUM column has no LIKE operator on PostgreSQL
+    if (info.kind !== 'string' || info.values || typeof operand !== 'string') {
+      throw new BadRequestError(`${where}: needs a free-text string attribute and a string pattern`);
+    }
+    const { maxPatternLength, maxWildcards } = this.limits;
+    this.patternLength += operand.length;
+    if (this.patternLength > maxPatternLength) {
+      throw limitError(
+        where,
+        `patterns longer than ${maxPatternLength} characters in all`,
+        'maxPatternLength',
+      );
+    }
+    this.wildcards += operand.match(/[%_]/g)?.length ?? 0;
+    if (this.wildcards > maxWildcards) {
+      throw limitError(
+        where,
+        `more than ${maxWildcards} wildcards (% and _) in all patterns`,
+        'maxWildcards',
+      );
+    }
+    if ((/\\*$/.exec(operand)?.[0].length ?? 0) % 2 === 1) {
+      throw new BadRequestError(`${where}: a pattern cannot end with an escape character (\\)`);
+    }
+    if (operand.includes('\u0000')) throw new BadRequestError(`${where}: NUL characters are not allowed`);
+    return operand;
+  }
+
+  private list(attribute: string, info: AttributeInfo, values: unknown[], where: string): Scalar[] {
+    this.values += values.length;
+    if (this.values > MAX_VALUES) {
+      throw limitError(where, `more than ${MAX_VALUES} values in all lists`, 'maxValues');
+    }
     return values.map((v) => this.scalar(attribute, info, v));
   }
 
@@ -158,7 +273,9 @@ class FilterParser {
         return storableDate(date) ? date.toISOString() : bad();
       }
       default:
-        if (typeof value !== 'string' || value.length > MAX_STRING) return bad();
+        // SQLite cuts the statement at a NUL (the edge refuses NUL, but JSON text in a query string
+        // only becomes a string here)
+        if (typeof value !== 'string' || value.length > MAX_STRING || value.includes('\u0000')) return bad();
         if (info.values && !info.values.includes(value)) {
           throw new BadRequestError(`filters.${attribute}: must be one of ${info.values.join(', ')}`);
         }
@@ -169,11 +286,18 @@ class FilterParser {
 
 /**
  * Turns a client's `filters` into a Sequelize where object.
- * @throws BadRequestError (400) for unknown attributes or operators, wrong value types, excess size.
+ * @param limits bounds on conditions and patterns; {@link DEFAULT_QUERY_LIMITS} for missing ones
+ * @throws BadRequestError (400 `BadRequest`) for unknown attributes or operators, wrong value types or
+ *   operands; 400 `ValidationError` (with `validation: [{path, message, type}]`, `type` naming the limit:
+ *   `maxConditions`, `maxPatternLength`, `maxWildcards`, `maxValues`, `maxDepth`) over a limit.
  * @example parseFilters({ age: { gte: 18 }, or: [{ name: 'a' }, { name: null }] }, attributes)
  */
-export function parseFilters(filters: unknown, attributes: AttributeMap): WhereOptions {
-  return new FilterParser(attributes).parse(filters);
+export function parseFilters(
+  filters: unknown,
+  attributes: AttributeMap,
+  limits: Partial<QueryLimits> = {},
+): WhereOptions {
+  return new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits }).parse(filters);
 }
 
 /**
@@ -230,7 +354,11 @@ export const MAX_LIMIT = 1000;
  * Parses the whole of `find`'s data. Query-string values arrive as strings and are accepted for `limit`,
  * `offset`, `count` and `subscribe`; `filters` and `sort` may also arrive as JSON text from a query string.
  */
-export function parseFindQuery(data: Record<string, unknown>, attributes: AttributeMap): FindQuery {
+export function parseFindQuery(
+  data: Record<string, unknown>,
+  attributes: AttributeMap,
+  limits: Partial<QueryLimits> = {},
+): FindQuery {
   const json = (name: string, value: unknown): unknown => {
     if (typeof value !== 'string' || !/^[[{]/.test(value)) return value;
     try {
@@ -240,7 +368,7 @@ export function parseFindQuery(data: Record<string, unknown>, attributes: Attrib
     }
   };
   return {
-    where: data.filters === undefined ? {} : parseFilters(json('filters', data.filters), attributes),
+    where: data.filters === undefined ? {} : parseFilters(json('filters', data.filters), attributes, limits),
     order: parseSort(json('sort', data.sort), attributes),
     limit: integer('limit', data.limit, 1, MAX_LIMIT, DEFAULT_LIMIT),
     offset: integer('offset', data.offset, 0, Number.MAX_SAFE_INTEGER, 0),

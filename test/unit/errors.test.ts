@@ -70,6 +70,38 @@ describe('toErrorReply', () => {
     expect(reply.status).toBe(500);
   });
 
+  it.each([
+    [
+      'PostgreSQL statement_timeout (SQLSTATE 57014), wrapped by Sequelize',
+      { name: 'SequelizeDatabaseError', parent: { code: '57014' } },
+    ],
+    [
+      'SQLite interrupted, wrapped by Sequelize',
+      { name: 'SequelizeDatabaseError', parent: { code: 'SQLITE_INTERRUPT' } },
+    ],
+    [
+      'the bare pg error',
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+    ],
+    [
+      'the bare sqlite3 error',
+      Object.assign(new Error('SQLITE_INTERRUPT: interrupted'), { code: 'SQLITE_INTERRUPT' }),
+    ],
+  ])('When a statement was stopped by the timeout (%s), then 503 QueryTimeout, expected', (_what, error) => {
+    expect(toErrorReply(error)).toEqual({
+      status: 503,
+      body: { _error: { status: 503, code: 'QueryTimeout', message: 'The query took too long' } },
+      headers: {},
+      unexpected: false,
+    });
+  });
+
+  it('When another database error has a code, then it stays a 500', () => {
+    for (const code of ['57P01', 'SQLITE_ERROR', '23505']) {
+      expect(toErrorReply({ name: 'SequelizeDatabaseError', parent: { code } }).status).toBe(500);
+    }
+  });
+
   it('hides everything about unknown errors', () => {
     const reply = toErrorReply(new Error('SELECT * FROM secret; stack...'));
     expect(reply).toEqual({
