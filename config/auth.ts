@@ -2,6 +2,13 @@
 export default {
   /** bcrypt cost factor (each +1 doubles the time of a login). */
   bcryptRounds: 12,
+  /**
+   * bcrypt operations at once per process. Each holds one of the 4 libuv pool threads (file I/O and
+   * SQLite use them too) for its whole cost: 2 leaves half the pool to the database during a login storm.
+   */
+  hashConcurrency: 2,
+  /** bcrypt operations that may wait their turn; past it 503 `Busy` with `Retry-After`. */
+  hashQueueLength: 200,
   /** Shortest accepted password. */
   minPasswordLength: 8,
   /** Least time between two updates of a session's `lastAction`, ms. */

@@ -194,6 +194,10 @@ export const coreConfigSchema = z.looseObject({
     .object({
       /** bcrypt cost factor: bcrypt accepts 4 to 31. */
       bcryptRounds: z.number().int().min(4).max(31).default(12),
+      /** bcrypt operations at once per process (each holds a libuv pool thread for its whole cost). */
+      hashConcurrency: z.number().int().min(1).max(64).default(2),
+      /** bcrypt operations that may wait for their turn; past it 503 `Busy` with `Retry-After`. */
+      hashQueueLength: z.number().int().min(0).default(200),
       minPasswordLength: z.number().int().min(1).max(1024).default(8),
       sessionTouchMs: z.number().int().min(0).default(60_000),
       /** From login, ms; 0: no bound. */

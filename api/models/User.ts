@@ -1,4 +1,3 @@
-import bcrypt from 'bcrypt';
 import {
   type CreationOptional,
   DataTypes,
@@ -11,6 +10,7 @@ import { Flux } from '../../lib/Flux.js';
 import { FluxModel } from '../../lib/FluxModel.js';
 import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+import { comparePassword, hashPassword } from '../services/PasswordService.js';
 import { announceGroupChange } from '../services/SubscriptionService.js';
 import type { Team } from './Team.js';
 
@@ -82,8 +82,7 @@ export class User
     hooks: {
       async beforeSave(user: User) {
         if (user.changed('password')) {
-          const rounds = Flux.config.auth.bcryptRounds;
-          user.password = await bcrypt.hash(user.password, rounds);
+          user.password = await hashPassword(user.password);
         }
       },
       afterUpdate(user: User, options: { transaction?: Transaction | null }) {
@@ -100,7 +99,7 @@ export class User
 
   /** Compares a clear-text password with the stored hash (bcrypt, constant time). */
   checkPassword(password: string): Promise<boolean> {
-    return bcrypt.compare(password, this.password);
+    return comparePassword(password, this.password);
   }
 
   static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {

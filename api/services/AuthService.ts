@@ -1,4 +1,3 @@
-import bcrypt from 'bcrypt';
 import { Op } from 'sequelize';
 import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
@@ -7,6 +6,7 @@ import type { Session } from '../models/Session.js';
 import type { Team } from '../models/Team.js';
 import type { Tenant } from '../models/Tenant.js';
 import type { User } from '../models/User.js';
+import { comparePassword, hashPassword } from './PasswordService.js';
 
 /** What a Flux JWT carries (SPEC §9). */
 export interface TokenPayload {
@@ -147,10 +147,10 @@ export class AuthService {
     // the same cost as real hashes, or the time of a refusal would tell unknown logins from known ones
     const rounds = Flux.config.auth.bcryptRounds;
     if (this.dummy?.rounds !== rounds)
-      this.dummy = { rounds, hash: bcrypt.hash('flux-dummy-password', rounds) };
+      this.dummy = { rounds, hash: hashPassword('flux-dummy-password', rounds) };
     const valid = user
       ? await user.checkPassword(password)
-      : (await bcrypt.compare(password, await this.dummy.hash)) && false;
+      : (await comparePassword(password, await this.dummy.hash)) && false;
     if (!user || !valid) throw new UnauthorizedError('Wrong login or password');
     return this.openSession(tenant, user, meta);
   }

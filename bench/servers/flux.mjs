@@ -15,7 +15,8 @@ const address = await Flux.start({
       loginLimit: { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 },
       sessionTouchMs: 3_600_000,
     },
-    socket: abuse ? {} : { maxInFlight: 10_000 },
+    // the load generator opens up to 2,000 sockets from one address
+    socket: abuse ? {} : { maxInFlight: 10_000, maxConnectionsPerAddress: 0 },
     log: { level: 'error', dir: false },
   },
 });
