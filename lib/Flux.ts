@@ -319,8 +319,9 @@ export class FluxApp {
 
   /**
    * Graceful stop (SPEC §16): stops accepting connections and requests, lets the requests in flight
-   * (HTTP and socket alike) finish — at most `server.shutdownTimeoutMs` — then tells every socket
-   * `server:shutdown` and closes it, closes Redis and the database. Safe to call twice.
+   * (HTTP and socket alike) finish — at most `server.shutdownTimeoutMs`; past it, socket requests still
+   * running are answered 503 `ShuttingDown` and HTTP connections still open are closed — then tells every
+   * socket `server:shutdown` and closes it, closes Redis and the database. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
@@ -335,14 +336,41 @@ export class FluxApp {
       const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
       while (this.inFlight > 0 && Date.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 10));
-      if (this.inFlight > 0) this.log.warn(`Stopping with ${this.inFlight} request(s) still in flight`);
+      if (this.inFlight > 0) {
+        this.log.warn(`Stopping with ${this.inFlight} request(s) still in flight`);
+        // past the deadline: a socket request still running gets its ack now (503), before its socket
+        // closes; an HTTP request still running (a slow handler, a body still arriving) loses its
+        // connection, which would otherwise keep the server open until the client gives up
+        this.sockets?.abandonInFlight();
+        this.server?.closeAllConnections?.();
+      }
       for (const socket of this.io?.of('/').sockets.values() ?? [])
         socket.emit('server:shutdown', { reason: 'Server shutting down' });
+      await this.flushSockets(1000);
       await this.release();
     } finally {
       this.stopping = false;
     }
     this.log.info('Flux stopped');
+  }
+
+  /**
+   * Waits (at most `ms`) until every socket has handed its queued packets to the network: closing the
+   * server drops what engine.io still buffers, e.g. a `server:shutdown` queued behind an ack being written.
+   */
+  private async flushSockets(ms: number): Promise<void> {
+    const buffered = [...(this.io?.of('/').sockets.values() ?? [])]
+      .map((socket) => socket.conn)
+      .filter((conn) => (conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length > 0);
+    if (buffered.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(buffered.map((conn) => new Promise((resolve) => conn.once('drain', resolve)))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private async release(): Promise<void> {

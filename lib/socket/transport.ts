@@ -113,6 +113,8 @@ export class SocketTransport extends EventEmitter {
 
   private readonly trust: (address: string, hop: number) => boolean;
   private draining = false;
+  /** Requests in flight not answered yet (see {@link abandonInFlight}). */
+  private readonly unanswered = new Set<{ socket: Socket; reply: (response: VirtualResponse) => void }>();
   /** Connections of this instance by client address: handshaking or connected (see `takeConnection`). */
   private readonly connectionsByAddress = new Map<string, number>();
 
@@ -274,10 +276,13 @@ export class SocketTransport extends EventEmitter {
       return;
     }
     data.inFlight++;
+    // answered once: by its own reply, or earlier by `abandonInFlight` when the server stops first
+    const pending = { socket, reply };
+    this.unanswered.add(pending);
     this.request(socket, input).then(
       (response) => {
         data.inFlight--;
-        if (!socket.connected) return;
+        if (!this.unanswered.delete(pending) || !socket.connected) return;
         try {
           reply(response);
         } catch (err) {
@@ -289,9 +294,29 @@ export class SocketTransport extends EventEmitter {
       (err: unknown) => {
         data.inFlight--;
         this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
-        if (socket.connected) reply(errorResponse(err));
+        if (this.unanswered.delete(pending) && socket.connected) reply(errorResponse(err));
       },
     );
+  }
+
+  /**
+   * Answers every request still in flight at once with 503 `ShuttingDown` (a stop past its deadline):
+   * the clients get an ack before their sockets close; the requests' own replies, if they come, are
+   * dropped.
+   * @returns how many requests were abandoned (those of sockets already gone get no ack).
+   */
+  abandonInFlight(): number {
+    const pending = [...this.unanswered];
+    this.unanswered.clear();
+    const reply = errorResponse(
+      new ExpectedError(
+        503,
+        'ShuttingDown',
+        'The server is shutting down: the request did not finish in time',
+      ),
+    );
+    for (const { socket, reply: send } of pending) if (socket.connected) send(reply);
+    return pending.length;
   }
 
   /**

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, socketRequest } from '../helpers/clients.js';
@@ -126,6 +127,94 @@ describe('work left after the last reply', () => {
       const late = Flux.waitUntil(new Promise((r) => setTimeout(r, 200)).then(() => Flux.User.count()));
       await Flux.stop();
       expect(await late).toBe(1);
+    } finally {
+      await Flux.stop();
+      await own.drop();
+    }
+  });
+});
+
+describe('a stop past its deadline', () => {
+  const shutdownTimeoutMs = 300;
+
+  /** Starts Flux here with a short shutdown deadline and slow logins (bcrypt at cost 13). */
+  async function start(database: Record<string, unknown>): Promise<string> {
+    const address = await Flux.start({
+      config: {
+        server: { port: 0, host: '127.0.0.1', shutdownTimeoutMs },
+        database,
+        auth: { bcryptRounds: 13 },
+        bootstrap: { adminPassword: ADMIN_PASSWORD },
+        redis: { url: process.env.REDIS_URL, prefix: `flux-deadline-${process.pid}:` },
+      },
+    });
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Resolves with 'stopped' when `stop` resolves, or 'still running' after `ms`. */
+  const within = (stop: Promise<void>, ms: number) =>
+    Promise.race([
+      stop.then(() => 'stopped' as const),
+      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), ms)),
+    ]);
+
+  it('When a client sends its body slowly as Flux stops, then the stop does not wait for it past the deadline', async () => {
+    const own = await createTestDatabase();
+    const client = new net.Socket();
+    try {
+      const base = await start(own.config);
+      const { port } = new URL(base);
+      await new Promise<void>((resolve) => client.connect(Number(port), '127.0.0.1', resolve));
+      client.on('error', () => undefined);
+      // headers and the first bytes of a 1000-byte body: the server waits for the rest
+      client.write(
+        'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"login":',
+      );
+      await vi.waitUntil(() => (Flux as unknown as { inFlight: number }).inFlight === 1, { timeout: 2000 });
+      const drip = setInterval(() => client.write(' '), 50);
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      try {
+        expect(await within(Flux.stop(), shutdownTimeoutMs + 5000)).toBe('stopped');
+      } finally {
+        clearInterval(drip);
+      }
+      await closed;
+    } finally {
+      client.destroy();
+      await Flux.stop();
+      await own.drop();
+    }
+  });
+
+  it('When a socket request is still running past the deadline, then its ack is 503 ShuttingDown before the socket closes', async () => {
+    const own = await createTestDatabase();
+    try {
+      const base = await start(own.config);
+      const socket = await connectSocket(base);
+      const notices: unknown[] = [];
+      socket.on('server:shutdown', (notice: unknown) => notices.push(notice));
+      // a login at bcrypt cost 13 outlasts the deadline
+      const ack = socketRequest(
+        socket,
+        { method: 'POST', url: '/auth/login', data: { login: 'admin', password: ADMIN_PASSWORD } },
+        10_000,
+      );
+      await vi.waitUntil(() => (Flux as unknown as { inFlight: number }).inFlight === 1, { timeout: 2000 });
+      const stopped = Flux.stop();
+      expect(await ack).toEqual({
+        statusCode: 503,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        data: {
+          _error: {
+            status: 503,
+            code: 'ShuttingDown',
+            message: 'The server is shutting down: the request did not finish in time',
+          },
+        },
+      });
+      await stopped;
+      expect(notices).toEqual([{ reason: 'Server shutting down' }]);
+      socket.close();
     } finally {
       await Flux.stop();
       await own.drop();
