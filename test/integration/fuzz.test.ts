@@ -8,7 +8,8 @@ import { databaseChecksum, startTestServer, type TestServer } from '../helpers/s
 /**
  * Fuzzing the edge (SPEC §7, §18), seeded and reproducible (`FLUX_FUZZ_SEED`): thousands of malformed
  * requests over HTTP and over the socket — bad JSON, wrong types, huge and deep bodies, unknown operators,
- * SQL and path-traversal strings, non-object payloads, wrong methods, garbage tokens. Every reply must be
+ * SQL and path-traversal strings, non-object payloads, wrong methods, garbage tokens, and filters over the
+ * cost limits or with operands the database would refuse. Every reply must be
  * a documented 4xx with the SPEC error body, the server must keep serving, and no row may change.
  */
 
@@ -95,6 +96,120 @@ const filterOperator = fc
       ].includes(op),
   );
 
+/** A free-text attribute of each collection, for `like` patterns. */
+const textAttribute: Record<string, string> = {
+  team: 'name',
+  user: 'login',
+  alert: 'title',
+  alertbutton: 'title',
+  message: 'text',
+  session: 'userAgent',
+};
+const prototypeKeys = fc.constantFrom(
+  'constructor',
+  'toString',
+  '__proto__',
+  'hasOwnProperty',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupSetter__',
+);
+const DAY_MS = 86_400_000;
+/** Dates no database column holds: out of years 1–9999 (in UTC), or no date at all. */
+const oddDate = fc.oneof(
+  fc.integer({ min: 253_402_300_800_000, max: 8.64e15 }),
+  fc.integer({ min: -8.64e15, max: -62_135_596_800_001 }),
+  fc.integer({ min: 8.64e15 + 1, max: Number.MAX_SAFE_INTEGER }),
+  fc.constantFrom(
+    '2020-13-45',
+    '2020-02-30T25:61:00Z',
+    '+010000-01-01',
+    '+275760-09-13T00:00:00.001Z',
+    '-000001-01-01',
+    '0000-12-31T23:59:59.999Z',
+    '0001-01-01T00:00:00+01:00',
+    '9999-12-31T23:59:59-01:00',
+    '',
+    'yesterday',
+  ),
+  fc.string({ maxLength: 12 }).filter((s) => Number.isNaN(new Date(s).getTime())),
+  fc.boolean(),
+);
+/**
+ * Filters refused before any SQL because of what they would cost or make the database refuse: keys of
+ * Object.prototype as operators or attributes, empty objects deep in and/or/not, patterns over the length
+ * or wildcard limits, patterns ending in an escape, is/not operands the attribute cannot take, odd dates.
+ */
+const costlyFilter = (route: string) => {
+  const text = textAttribute[route];
+  return fc.oneof(
+    fc
+      .tuple(prototypeKeys, fc.constantFrom('id', text, 'createdAt'), fc.jsonValue(), fc.boolean())
+      .map(([key, attribute, value, asAttribute]) =>
+        JSON.parse(
+          asAttribute
+            ? `{"or": [{"id": 1}, {"${key}": ${JSON.stringify(value) ?? 'null'}}]}`
+            : `{"${attribute}": {"${key}": ${JSON.stringify(value) ?? 'null'}}}`,
+        ),
+      ),
+    fc
+      .record({
+        path: fc.array(fc.constantFrom('and', 'or', 'not'), { minLength: 1, maxLength: 5 }),
+        padding: fc.integer({ min: 0, max: 20 }),
+      })
+      .map(({ path, padding }) =>
+        path.reduceRight<unknown>(
+          (inner, key) =>
+            key === 'not' ? { not: inner } : { [key]: [...Array(padding).fill({ id: 1 }), inner] },
+          {},
+        ),
+      ),
+    fc
+      .oneof(
+        fc.string({ unit: fc.constantFrom('%', '_', 'a', 'b'), minLength: 101, maxLength: 400 }),
+        fc.string({ unit: fc.constantFrom('%', '_'), minLength: 11, maxLength: 100 }),
+        fc.string({ unit: fc.constantFrom('%', 'a'), maxLength: 60 }).map((p) => `${p}${'%'.repeat(11)}`),
+      )
+      .chain((pattern) =>
+        fc.constantFrom(
+          { [text]: { like: pattern } },
+          { [text]: { notLike: pattern } },
+          { or: [{ [text]: { like: pattern.slice(0, 60) } }, { [text]: { like: pattern.slice(-60) } }] },
+        ),
+      ),
+    fc
+      .tuple(fc.string({ maxLength: 20 }), fc.integer({ min: 0, max: 3 }))
+      .map(([s, n]) => ({ [text]: { like: `${s.replace(/\\+$/, '')}${'\\'.repeat(2 * n + 1)}` } })),
+    fc
+      .record({
+        attribute: fc.constantFrom('id', text, 'createdAt', 'updatedAt'),
+        operator: fc.constantFrom('is', 'not'),
+        operand: fc.boolean(),
+      })
+      .map(({ attribute, operator, operand }) => ({ [attribute]: { [operator]: operand } })),
+    fc
+      .oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.double({ noNaN: true }), fc.constant([]))
+      .map((operand) => ({ createdAt: { is: operand } })),
+    fc
+      .tuple(
+        fc.constantFrom('eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'not', 'in', 'between'),
+        oddDate,
+        fc.integer(),
+      )
+      .map(([operator, date, other]) => ({
+        createdAt:
+          operator === 'in'
+            ? { in: [other * DAY_MS, date] }
+            : operator === 'between'
+              ? { between: [date, 0] }
+              : { [operator]: date },
+      })),
+  );
+};
+
 /** One malformed request; each kind is invalid by construction. */
 const malformed = fc.oneof(
   // bad JSON in a write body
@@ -134,6 +249,16 @@ const malformed = fc.oneof(
       fc.record({ id: fc.record({ in: fc.constant('not a list') }) }),
     ),
   }),
+  // filters over the cost limits, or with operands the database would refuse
+  fc
+    .constantFrom(...collections)
+    .chain((route) =>
+      fc.record({
+        kind: fc.constant('costlyFilter'),
+        route: fc.constant(route),
+        filters: costlyFilter(route),
+      }),
+    ),
   // known attributes with values of the wrong type
   fc.record({
     kind: fc.constant('wrongTypes'),
@@ -193,6 +318,7 @@ function toRequest(c: Malformed): {
         headers: auth,
       };
     case 'badFilter':
+    case 'costlyFilter':
       return { method: 'GET', url: `/${c.route}`, data: { filters: c.filters }, headers: auth };
     case 'wrongTypes': {
       const fields: Record<string, string[]> = {
