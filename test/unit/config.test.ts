@@ -150,6 +150,27 @@ describe('validateConfig', () => {
     expect(() => validateConfig({ ...valid, jwt: { secret: '' } })).toThrow(/jwt\.secret/);
   });
 
+  it('When the query limits and the statement timeout are not configured, then the defaults of config/query.ts and config/database.ts apply; out-of-range values are refused naming the key', async () => {
+    const shipped = {
+      query: (await import('../../config/query.js')).default,
+      database: (await import('../../config/database.js')).default,
+    };
+    const config = validateConfig(valid);
+    expect(config.query).toEqual(shipped.query);
+    expect(config.database.statementTimeoutMs).toBe(shipped.database.statementTimeoutMs);
+    expect(
+      validateConfig({ ...valid, database: { statementTimeoutMs: 0 } }).database.statementTimeoutMs,
+    ).toBe(0);
+    expect(() => validateConfig({ ...valid, database: { statementTimeoutMs: -1 } })).toThrow(
+      /database\.statementTimeoutMs/,
+    );
+    expect(() => validateConfig({ ...valid, query: { maxConditions: 0 } })).toThrow(/query\.maxConditions/);
+    expect(() => validateConfig({ ...valid, query: { maxPatternLength: 1.5 } })).toThrow(
+      /query\.maxPatternLength/,
+    );
+    expect(validateConfig({ ...valid, query: { maxWildcards: 0 } }).query.maxWildcards).toBe(0);
+  });
+
   it('keeps application keys it does not know', () => {
     expect(validateConfig({ ...valid, roles: { admin: [] } }).roles).toEqual({ admin: [] });
   });
@@ -187,6 +208,25 @@ describe('openDatabase', () => {
     expect(sequelize.getDialect()).toBe('postgres');
     expect(sequelize.config.pool).toMatchObject({ max: 3, min: 1, idle: 5_000, acquire: 2_000 });
     await sequelize.close();
+  });
+
+  it('When statementTimeoutMs is set, then every PostgreSQL connection gets it as statement_timeout; 0 sets none', async () => {
+    const open = (statementTimeoutMs: number) =>
+      openDatabase(
+        {
+          url: 'postgres://flux:secret@127.0.0.1:1/flux',
+          storage: 'unused',
+          logging: false,
+          statementTimeoutMs,
+        },
+        '/tmp',
+        new Logger({ level: 'error', dir: false }),
+      );
+    const timed = open(1_500);
+    const untimed = open(0);
+    expect(timed.config.dialectOptions).toMatchObject({ statement_timeout: 1_500 });
+    expect(untimed.config.dialectOptions).not.toHaveProperty('statement_timeout');
+    await Promise.all([timed.close(), untimed.close()]);
   });
 
   it('gives SQLite transactions the write lock at once: one that reads, then writes after another write, succeeds', async () => {
