@@ -12,7 +12,8 @@ import type { Logger } from './log.js';
  * Every statement runs under `statementTimeoutMs` (default 5000; 0: none): PostgreSQL cancels it
  * (`statement_timeout` of each pooled connection, SQLSTATE 57014), SQLite is interrupted
  * (`SQLITE_INTERRUPT`). Either way the query rejects, `toErrorReply` answers 503 `QueryTimeout`, the
- * connection serves the next statement, and one warn line (no SQL, no stack) names the statement's type.
+ * connection serves the next statement, and one warn line (no SQL, no stack) names the statement's type
+ * and model.
  */
 export function openDatabase(
   options: {
@@ -78,7 +79,7 @@ function serializeConnections(sequelize: Sequelize): void {
   });
 }
 
-/** The statements under way on one connection, oldest first, and since when the current one runs. */
+/** The statements under way on one connection, oldest first, and since when the oldest one runs. */
 interface ConnectionWatch {
   pending: Map<object, string>;
   since: number;
@@ -86,37 +87,32 @@ interface ConnectionWatch {
 }
 
 /**
- * Watches every connection through Sequelize's `beforeQuery`/`afterQuery` hooks (they wrap every
- * `sequelize.query`, model methods included). A connection runs one statement at a time (node-sqlite3
- * holds the database mutex for a whole statement; pg queues a client's queries), and statements wait
- * there behind one another, so a statement's run time is measured from the moment the connection
- * became busy or finished the one before, not from when it was queued. Past `timeoutMs` without a
- * statement finishing: a warn line, and on SQLite `sqlite3_interrupt` on the connection, since SQLite
- * has no timeout of its own (https://www.sqlite.org/c3ref/interrupt.html); PostgreSQL cancels by itself.
+ * Times every statement through Sequelize's `beforeQuery`/`afterQuery` hooks (they wrap every
+ * `sequelize.query`, model methods included). A connection runs one statement at a time (SQLite
+ * serialized, see {@link serializeConnections}; pg queues a client's queries), so the oldest statement
+ * under way on a connection is the one running, and it runs since the connection became busy or finished
+ * the statement before: time spent queued behind another does not count. SQLite has no timeout of its
+ * own: past `timeoutMs`, `sqlite3_interrupt` stops the connection's running statement
+ * (https://www.sqlite.org/c3ref/interrupt.html); PostgreSQL cancels by itself. A statement that ends past
+ * `timeoutMs` logs one warn line with its type and model (no SQL: it holds values).
  */
 function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): void {
   const sqlite = sequelize.getDialect() === 'sqlite';
   const watches = new WeakMap<object, ConnectionWatch>();
 
-  const arm = (connection: object, watch: ConnectionWatch): void => {
+  const interruptLater = (connection: object, watch: ConnectionWatch): void => {
     clearTimeout(watch.timer);
-    if (watch.pending.size === 0) return;
+    watch.timer = undefined;
+    if (!sqlite || watch.pending.size === 0) return;
     watch.timer = setTimeout(
-      () => {
-        // the oldest statement under way on a connection is the one running
-        const [running] = watch.pending.values();
-        log.warn(
-          `database: a ${running} statement ran past statementTimeoutMs (${timeoutMs} ms); ` +
-            (sqlite ? 'interrupting it' : 'PostgreSQL cancels it'),
-        );
-        if (sqlite) (connection as SqliteConnection).interrupt();
-        // the next statement gets its full time, whether the interrupt landed or the statement just ended
-        watch.since = Date.now();
-        arm(connection, watch);
+      function interruptStatement() {
+        (connection as SqliteConnection).interrupt();
+        // the statement now ends and afterQuery arms the timer for the next one; should the interrupt
+        // have come as it ended on its own, try again for whatever runs on
+        watch.timer = setTimeout(interruptStatement, timeoutMs).unref();
       },
       Math.max(0, watch.since + timeoutMs - Date.now()),
-    );
-    watch.timer.unref();
+    ).unref();
   };
 
   sequelize.addHook('beforeQuery', (options: QueryOptions, query) => {
@@ -130,15 +126,23 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
     watch.pending.set(query, [options.type ?? 'SQL', model].filter(Boolean).join(' '));
     if (watch.pending.size === 1) {
       watch.since = Date.now();
-      arm(connection, watch);
+      interruptLater(connection, watch);
     }
   });
   sequelize.addHook('afterQuery', (_options: QueryOptions, query) => {
     const connection = query.connection as object;
     const watch = watches.get(connection);
-    if (!watch?.pending.delete(query)) return;
-    watch.since = Date.now();
-    arm(connection, watch);
+    const statement = watch?.pending.get(query);
+    if (!watch || statement === undefined) return;
+    watch.pending.delete(query);
+    const now = Date.now();
+    if (now - watch.since >= timeoutMs) {
+      log.warn(
+        `database: a ${statement} statement ran ${now - watch.since} ms, past statementTimeoutMs (${timeoutMs} ms)`,
+      );
+    }
+    watch.since = now;
+    interruptLater(connection, watch);
   });
 }
 
