@@ -17,4 +17,17 @@ export default {
   maxPatternLength: 100,
   /** Wildcards (`%` and `_`, escaped or not) in all the patterns of one filter. */
   maxWildcards: 10,
+  /**
+   * Reads with patterns running at once per process. Each costs in proportion to the rows it may read
+   * (up to `database.statementTimeoutMs`): 1 keeps every other database connection (on SQLite, the
+   * main one: such a read runs on a connection of its own) free for ordinary requests.
+   */
+  patternConcurrency: 1,
+  /** Reads with patterns that may wait their turn; past it 503 `Busy` with `Retry-After`. */
+  patternQueueLength: 16,
+  /**
+   * Reads with patterns one client (a session; an address when anonymous) may have admitted at once;
+   * more answer 429 at once: one socket's requests in flight cannot fill the queue.
+   */
+  patternsPerClient: 1,
 };

@@ -32,6 +32,7 @@ import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
+import { QueryGate } from './queryGate.js';
 import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
@@ -99,6 +100,8 @@ export class FluxApp {
   metricsServer?: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
+  /** Admission of reads whose cost grows with the data (`find` with patterns): `config.query`. */
+  queryGate!: QueryGate;
   /** Prometheus metrics of this instance (`GET /metrics`). */
   metrics!: Metrics;
   /** Carries model changes and application topics to every instance. */
@@ -184,6 +187,12 @@ export class FluxApp {
       this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
 
     this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
+    const { patternConcurrency, patternQueueLength, patternsPerClient } = this.config.query;
+    this.queryGate = new QueryGate({
+      concurrency: patternConcurrency,
+      queueLength: patternQueueLength,
+      perClient: patternsPerClient,
+    });
     let releaseStartupLock: ReleaseLock | undefined;
     try {
       await this.sequelize.authenticate();

@@ -1,4 +1,11 @@
-import { type ModelStatic, Op, type Transaction, type WhereOptions } from 'sequelize';
+import {
+  type Attributes,
+  type FindOptions,
+  type ModelStatic,
+  Op,
+  Transaction,
+  type WhereOptions,
+} from 'sequelize';
 import {
   BadRequestError,
   ForbiddenError,
@@ -177,12 +184,37 @@ export class ModelController<M extends FluxModel = FluxModel> {
       return;
     }
     const where = { [Op.and]: [readable, query.where] };
-    const [items, total] = await Promise.all([
-      this.model.findAll({ where, order: query.order, limit: query.limit, offset: query.offset }),
-      query.count ? this.model.count({ where }) : Promise.resolve(undefined),
-    ]);
+    const options = { where, order: query.order, limit: query.limit, offset: query.offset };
+    const [items, total] =
+      query.patterns === 0
+        ? await Promise.all([
+            this.model.findAll(options),
+            query.count ? this.model.count({ where }) : Promise.resolve(undefined),
+          ])
+        : await Flux.queryGate.run(req.session ? `session:${req.session.id}` : `address:${req.ip}`, () =>
+            this.scan(options, query.count),
+          );
     if (total !== undefined) res.setHeader('X-Total-Count', String(total));
     res.ok(items);
+  }
+
+  /**
+   * A read whose cost grows with the rows it may read (a pattern scans them all), admitted by the query
+   * gate: its statements run one after the other (one connection at a time), on SQLite in a read
+   * transaction, which has a connection of its own (WAL lets it read beside the main connection, which
+   * stays free for every other request).
+   */
+  private async scan(
+    options: FindOptions<Attributes<M>>,
+    count: boolean,
+  ): Promise<[M[], number | undefined]> {
+    const read = async (transaction?: Transaction): Promise<[M[], number | undefined]> => {
+      const items = await this.model.findAll({ ...options, transaction });
+      return [items, count ? await this.model.count({ where: options.where, transaction }) : undefined];
+    };
+    const sequelize = this.model.sequelize!;
+    if (sequelize.getDialect() !== 'sqlite') return read();
+    return sequelize.transaction({ type: Transaction.TYPES.DEFERRED }, read);
   }
 
   /** `GET /<model>/:id`: 404 when missing or unreadable. */

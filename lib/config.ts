@@ -145,6 +145,12 @@ export const coreConfigSchema = z.looseObject({
       maxPatternLength: z.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxPatternLength),
       /** Wildcards (`%`, `_`) in all the `like`/`notLike` patterns of one filter. */
       maxWildcards: z.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxWildcards),
+      /** Reads with patterns running at once in the process (each scans every row it may read). */
+      patternConcurrency: z.number().int().min(1).max(100).default(1),
+      /** Reads with patterns that may wait their turn; past it 503 `Busy` with `Retry-After`. */
+      patternQueueLength: z.number().int().min(0).default(16),
+      /** Reads with patterns one client (session, or address) may have admitted at once; past it 429. */
+      patternsPerClient: z.number().int().min(1).default(1),
     })
     .prefault({}),
   jwt: z.object({

@@ -106,6 +106,8 @@ function limitError(path: string, message: string, type: string): BadRequestErro
 }
 
 class FilterParser {
+  /** `like`/`notLike` patterns of the filter: each makes the database scan the rows it may read. */
+  patterns = 0;
   private conditions = 0;
   private values = 0;
   private patternLength = 0;
@@ -233,6 +235,7 @@ class FilterParser {
         'maxPatternLength',
       );
     }
+    this.patterns++;
     this.wildcards += operand.match(/[%_]/g)?.length ?? 0;
     if (this.wildcards > maxWildcards) {
       throw limitError(
@@ -345,6 +348,11 @@ export interface FindQuery {
   offset: number;
   count: boolean;
   subscribe: boolean;
+  /**
+   * `like`/`notLike` patterns in the filter. A read with patterns costs in proportion to the rows it
+   * scans, not to its answer: callers admit it through a `QueryGate`.
+   */
+  patterns: number;
 }
 
 export const DEFAULT_LIMIT = 100;
@@ -367,8 +375,10 @@ export function parseFindQuery(
       throw new BadRequestError(`${name}: malformed JSON`);
     }
   };
+  const filters = new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits });
   return {
-    where: data.filters === undefined ? {} : parseFilters(json('filters', data.filters), attributes, limits),
+    where: data.filters === undefined ? {} : filters.parse(json('filters', data.filters)),
+    patterns: filters.patterns,
     order: parseSort(json('sort', data.sort), attributes),
     limit: integer('limit', data.limit, 1, MAX_LIMIT, DEFAULT_LIMIT),
     offset: integer('offset', data.offset, 0, Number.MAX_SAFE_INTEGER, 0),

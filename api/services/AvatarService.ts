@@ -1,9 +1,9 @@
 import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import sharp from 'sharp';
-import { BadRequestError, ExpectedError } from '../../lib/errors.js';
+import { BadRequestError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
+import { WorkQueue } from '../../lib/workQueue.js';
 
 /**
  * Avatars (SPEC §14): resized with sharp to fit in 512×512 (never enlarged), stored as WebP at
@@ -67,40 +67,30 @@ export async function storeAvatar(source: string, tenantId: number, userId: numb
   });
 }
 
-/** The image queue of this process (p-limit), made on first use, following `upload.imageConcurrency`. */
-let imageQueue: ReturnType<typeof pLimit> | undefined;
-const imageWorkCount = { active: 0, peak: 0 };
+/** The image queue of this process, made on first use, following `upload.imageConcurrency`. */
+let imageQueue: WorkQueue | undefined;
 
 /**
  * The image work of this process: jobs running now, waiting now, and the most that ever ran at once.
  * Counted inside the jobs themselves, so it tells whether the queue really bounds them.
  */
 export function imageWork(): { active: number; waiting: number; peak: number } {
-  return { ...imageWorkCount, waiting: imageQueue?.pendingCount ?? 0 };
+  return imageQueue?.stats() ?? { active: 0, waiting: 0, peak: 0 };
 }
 
-async function inImageQueue<T>(job: () => Promise<T>): Promise<T> {
-  const { imageConcurrency, imageQueueLength } = Flux.config.upload;
+function inImageQueue<T>(job: () => Promise<T>): Promise<T> {
+  const { imageConcurrency: concurrency, imageQueueLength: queueLength } = Flux.config.upload;
   if (!imageQueue) {
-    imageQueue = pLimit(imageConcurrency);
+    imageQueue = new WorkQueue({
+      concurrency,
+      queueLength,
+      busyMessage: 'Too many images are being processed: retry in a moment',
+    });
     // one libvips thread per image: the queue then bounds the CPU too, not only the pool threads
     sharp.concurrency(1);
   }
-  if (imageQueue.concurrency !== imageConcurrency) imageQueue.concurrency = imageConcurrency;
-  if (imageQueue.activeCount >= imageConcurrency && imageQueue.pendingCount >= imageQueueLength) {
-    throw new ExpectedError(503, 'Busy', 'Too many images are being processed: retry in a moment', {
-      headers: { 'Retry-After': '1' },
-    });
-  }
-  return imageQueue(async () => {
-    imageWorkCount.active++;
-    imageWorkCount.peak = Math.max(imageWorkCount.peak, imageWorkCount.active);
-    try {
-      return await job();
-    } finally {
-      imageWorkCount.active--;
-    }
-  });
+  imageQueue.configure({ concurrency, queueLength });
+  return imageQueue.run(job);
 }
 
 /** Bytes used by the avatars of a tenant. */

@@ -1,7 +1,6 @@
 import bcrypt from 'bcrypt';
-import pLimit from 'p-limit';
-import { ExpectedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
+import { WorkQueue } from '../../lib/workQueue.js';
 
 /**
  * Password hashing (bcrypt, cost `auth.bcryptRounds`) in a bounded queue. A hash or a comparison holds a
@@ -12,34 +11,23 @@ import { Flux } from '../../lib/Flux.js';
  * past that, 503 `Busy` with `Retry-After`. The CPU of the machine bounds login throughput anyway.
  */
 
-let queue: ReturnType<typeof pLimit> | undefined;
-const counts = { active: 0, peak: 0 };
+let queue: WorkQueue | undefined;
+
+/** The queue of this process, following `auth.hashConcurrency` and `auth.hashQueueLength`. */
+function inQueue<T>(job: () => Promise<T>): Promise<T> {
+  const { hashConcurrency: concurrency, hashQueueLength: queueLength } = Flux.config.auth;
+  queue ??= new WorkQueue({
+    concurrency,
+    queueLength,
+    busyMessage: 'Too many password checks at once: retry in a moment',
+  });
+  queue.configure({ concurrency, queueLength });
+  return queue.run(job);
+}
 
 /** bcrypt operations running now, waiting now, and the most that ever ran at once in this process. */
 export function passwordWork(): { active: number; waiting: number; peak: number } {
-  return { ...counts, waiting: queue?.pendingCount ?? 0 };
-}
-
-function inQueue<T>(job: () => Promise<T>): Promise<T> {
-  const { hashConcurrency, hashQueueLength } = Flux.config.auth;
-  queue ??= pLimit(hashConcurrency);
-  if (queue.concurrency !== hashConcurrency) queue.concurrency = hashConcurrency;
-  if (queue.activeCount >= hashConcurrency && queue.pendingCount >= hashQueueLength) {
-    return Promise.reject(
-      new ExpectedError(503, 'Busy', 'Too many password checks at once: retry in a moment', {
-        headers: { 'Retry-After': '1' },
-      }),
-    );
-  }
-  return queue(async () => {
-    counts.active++;
-    counts.peak = Math.max(counts.peak, counts.active);
-    try {
-      return await job();
-    } finally {
-      counts.active--;
-    }
-  });
+  return queue?.stats() ?? { active: 0, waiting: 0, peak: 0 };
 }
 
 /**

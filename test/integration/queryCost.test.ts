@@ -34,6 +34,8 @@ beforeAll(async () => {
       statementTimeoutMs: TIMEOUT_MS,
       pool: { max: 2, min: 0, idle: 10_000, acquire: 10_000 },
     },
+    // one search with patterns at a time, two waiting (the shipped queue is longer)
+    query: { patternConcurrency: 1, patternQueueLength: 2, patternsPerClient: 1 },
   });
   const token = await adminLogin(server.url);
   http = httpTransport(server.url, token);
@@ -198,5 +200,57 @@ describe('statement timeout', () => {
       );
       expect(page).toHaveLength(2);
     }
+  });
+});
+
+describe('admission of searches with patterns', () => {
+  const slow = { filters: { text: { like: SLOW_PATTERN } }, count: true };
+
+  it('When one client sends many searches with patterns at once, then one is admitted and the others get 429 at once, over both transports', async () => {
+    const replies = await Promise.all([
+      ...range(6).map(() => socket.request('GET', '/message', slow)),
+      ...range(2).map(() => http.request('GET', '/message', slow)),
+    ]);
+    const refused = replies.filter((reply) => reply.status === 429);
+    expect(refused).toHaveLength(7);
+    for (const reply of refused) {
+      expect((reply.body as { _error: { code: string } })._error.code).toBe('TooManyRequests');
+      expect(reply.headers['retry-after']).toBe('1');
+    }
+    expect(replies.filter((reply) => reply.status === 503)).toHaveLength(1); // the admitted one timed out
+    expect(Flux.queryGate.stats().peak).toBe(1);
+  });
+
+  it('When the searches of many clients fill the queue, then the next one gets 503 Busy', async () => {
+    const clients = await Promise.all(
+      range(4).map(async () => httpTransport(server.url, await adminLogin(server.url))),
+    );
+    const replies = await Promise.all(clients.map((client) => client.request('GET', '/message', slow)));
+    const statuses = replies.map((reply) => reply.status).sort();
+    // one running and two waiting time out; the fourth finds the queue full
+    expect(statuses).toEqual([503, 503, 503, 503]);
+    const busy = replies.filter(
+      (reply) => (reply.body as { _error: { code: string } })._error.code === 'Busy',
+    );
+    expect(busy).toHaveLength(1);
+    expect(busy[0].headers['retry-after']).toBe('1');
+    expect(Flux.queryGate.stats().peak).toBe(1);
+  });
+
+  it('When a search with patterns is running, then an unrelated read of another client is answered before it ends', async () => {
+    const searcher = httpTransport(server.url, await adminLogin(server.url));
+    const reader = httpTransport(server.url, await adminLogin(server.url));
+    let searchEnded = false;
+    const search = searcher.request('GET', '/message', slow).then((reply) => {
+      searchEnded = true;
+      return reply;
+    });
+    await vi.waitUntil(() => Flux.queryGate.stats().active === 1, { timeout: 5000, interval: 1 });
+    // a read of the database (on SQLite the search has a connection of its own; on PostgreSQL the gate
+    // leaves the rest of the pool free)
+    const page = expectStatus<unknown[]>(await reader.request('GET', '/message', { limit: 2 }), 200);
+    expect(page).toHaveLength(2);
+    expect(searchEnded).toBe(false);
+    expect((await search).status).toBe(503);
   });
 });
