@@ -18,16 +18,27 @@ export default {
   /** Wildcards (`%` and `_`, escaped or not) in all the patterns of one filter. */
   maxWildcards: 10,
   /**
-   * Reads with patterns running at once per process. Each costs in proportion to the rows it may read
-   * (up to `database.statementTimeoutMs`): 1 keeps every other database connection (on SQLite, the
-   * main one: such a read runs on a connection of its own) free for ordinary requests.
+   * Admission of expensive reads: a `find` with `like`/`notLike` patterns (it scans every row the user
+   * may read, up to `database.statementTimeoutMs`), or a page larger than `largePage` items (a 1000-item
+   * page of long messages is megabytes built and serialized on the main thread).
    */
-  patternConcurrency: 1,
-  /** Reads with patterns that may wait their turn; past it 503 `Busy` with `Retry-After`. */
-  patternQueueLength: 16,
-  /**
-   * Reads with patterns one client (a session; an address when anonymous) may have admitted at once;
-   * more answer 429 at once: one socket's requests in flight cannot fill the queue.
-   */
-  patternsPerClient: 1,
+  expensive: {
+    /** Pages larger than this many items are expensive reads (the default page is 100). */
+    largePage: 100,
+    /**
+     * Expensive reads running at once per process: 1 keeps the other database connections (on SQLite,
+     * the main one: a search reads on a connection of its own) and most of the event loop for ordinary
+     * requests.
+     */
+    concurrency: 1,
+    /** Expensive reads of all clients that may wait their turn; past it 503 `Busy` with `Retry-After`. */
+    queueLength: 32,
+    /** Expensive reads of one client (a session; an address when anonymous) running at once. */
+    perClient: 1,
+    /**
+     * Expensive reads of one client that may wait behind its own; past it 429 at once. One socket's
+     * requests in flight cannot fill the process queue.
+     */
+    perClientQueue: 4,
+  },
 };

@@ -100,7 +100,7 @@ export class FluxApp {
   metricsServer?: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
-  /** Admission of reads whose cost grows with the data (`find` with patterns): `config.query`. */
+  /** Admission of expensive reads (`find` with patterns, large pages): `config.query.expensive`. */
   queryGate!: QueryGate;
   /** Prometheus metrics of this instance (`GET /metrics`). */
   metrics!: Metrics;
@@ -187,12 +187,7 @@ export class FluxApp {
       this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
 
     this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
-    const { patternConcurrency, patternQueueLength, patternsPerClient } = this.config.query;
-    this.queryGate = new QueryGate({
-      concurrency: patternConcurrency,
-      queueLength: patternQueueLength,
-      perClient: patternsPerClient,
-    });
+    this.queryGate = new QueryGate(this.config.query.expensive);
     let releaseStartupLock: ReleaseLock | undefined;
     try {
       await this.sequelize.authenticate();

@@ -185,21 +185,21 @@ export class ModelController<M extends FluxModel = FluxModel> {
     }
     const where = { [Op.and]: [readable, query.where] };
     const options = { where, order: query.order, limit: query.limit, offset: query.offset };
-    const [items, total] =
-      query.patterns === 0
-        ? await Promise.all([
-            this.model.findAll(options),
-            query.count ? this.model.count({ where }) : Promise.resolve(undefined),
-          ])
-        : await Flux.queryGate.run(req.session ? `session:${req.session.id}` : `address:${req.ip}`, () =>
-            this.scan(options, query.count),
-          );
+    const expensive = query.patterns > 0 || query.limit > Flux.config.query.expensive.largePage;
+    const [items, total] = !expensive
+      ? await Promise.all([
+          this.model.findAll(options),
+          query.count ? this.model.count({ where }) : Promise.resolve(undefined),
+        ])
+      : await Flux.queryGate.run(req.session ? `session:${req.session.id}` : `address:${req.ip}`, () =>
+          this.scan(options, query.count),
+        );
     if (total !== undefined) res.setHeader('X-Total-Count', String(total));
     res.ok(items);
   }
 
   /**
-   * A read whose cost grows with the rows it may read (a pattern scans them all), admitted by the query
+   * An expensive read (a pattern scans every row it may read; a large page), admitted by the query
    * gate: its statements run one after the other (one connection at a time), on SQLite in a read
    * transaction, which has a connection of its own (WAL lets it read beside the main connection, which
    * stays free for every other request).

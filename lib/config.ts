@@ -145,12 +145,24 @@ export const coreConfigSchema = z.looseObject({
       maxPatternLength: z.number().int().min(1).default(DEFAULT_QUERY_LIMITS.maxPatternLength),
       /** Wildcards (`%`, `_`) in all the `like`/`notLike` patterns of one filter. */
       maxWildcards: z.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxWildcards),
-      /** Reads with patterns running at once in the process (each scans every row it may read). */
-      patternConcurrency: z.number().int().min(1).max(100).default(1),
-      /** Reads with patterns that may wait their turn; past it 503 `Busy` with `Retry-After`. */
-      patternQueueLength: z.number().int().min(0).default(16),
-      /** Reads with patterns one client (session, or address) may have admitted at once; past it 429. */
-      patternsPerClient: z.number().int().min(1).default(1),
+      /**
+       * Admission of expensive reads — a `find` with `like`/`notLike` patterns, or a page larger than
+       * `largePage` — defaults in `config/query.ts`.
+       */
+      expensive: z
+        .object({
+          /** Pages larger than this many items are expensive reads. */
+          largePage: z.number().int().min(1).default(100),
+          /** Expensive reads running at once in the process. */
+          concurrency: z.number().int().min(1).max(100).default(1),
+          /** Expensive reads of all clients that may wait their turn; past it 503 `Busy`. */
+          queueLength: z.number().int().min(0).default(32),
+          /** Expensive reads of one client (session, or address) running at once. */
+          perClient: z.number().int().min(1).default(1),
+          /** Expensive reads of one client that may wait behind its own; past it 429. */
+          perClientQueue: z.number().int().min(0).default(4),
+        })
+        .prefault({}),
     })
     .prefault({}),
   jwt: z.object({

@@ -34,8 +34,8 @@ beforeAll(async () => {
       statementTimeoutMs: TIMEOUT_MS,
       pool: { max: 2, min: 0, idle: 10_000, acquire: 10_000 },
     },
-    // one search with patterns at a time, two waiting (the shipped queue is longer)
-    query: { patternConcurrency: 1, patternQueueLength: 2, patternsPerClient: 1 },
+    // one expensive read at a time, two waiting, none behind a client's own (the shipped queues are longer)
+    query: { expensive: { concurrency: 1, queueLength: 2, perClient: 1, perClientQueue: 0 } },
   });
   const token = await adminLogin(server.url);
   http = httpTransport(server.url, token);
@@ -203,7 +203,7 @@ describe('statement timeout', () => {
   });
 });
 
-describe('admission of searches with patterns', () => {
+describe('admission of expensive reads', () => {
   const slow = { filters: { text: { like: SLOW_PATTERN } }, count: true };
 
   it('When one client sends many searches with patterns at once, then one is admitted and the others get 429 at once, over both transports', async () => {
@@ -219,6 +219,18 @@ describe('admission of searches with patterns', () => {
     }
     expect(replies.filter((reply) => reply.status === 503)).toHaveLength(1); // the admitted one timed out
     expect(Flux.queryGate.stats().peak).toBe(1);
+  });
+
+  it('When one client asks for several large pages at once, then they are admitted one at a time like searches', async () => {
+    const page = { limit: 1000 };
+    const replies = await Promise.all([
+      ...range(2).map(() => socket.request('GET', '/message', page)),
+      http.request('GET', '/message', page),
+    ]);
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 429, 429]);
+    // a page of the default size is not an expensive read
+    const small = await Promise.all(range(3).map(() => socket.request('GET', '/message', { limit: 100 })));
+    expect(small.map((reply) => reply.status)).toEqual([200, 200, 200]);
   });
 
   it('When the searches of many clients fill the queue, then the next one gets 503 Busy', async () => {
