@@ -250,15 +250,13 @@ const malformed = fc.oneof(
     ),
   }),
   // filters over the cost limits, or with operands the database would refuse
-  fc
-    .constantFrom(...collections)
-    .chain((route) =>
-      fc.record({
-        kind: fc.constant('costlyFilter'),
-        route: fc.constant(route),
-        filters: costlyFilter(route),
-      }),
-    ),
+  fc.constantFrom(...collections).chain((route) =>
+    fc.record({
+      kind: fc.constant('costlyFilter'),
+      route: fc.constant(route),
+      filters: costlyFilter(route),
+    }),
+  ),
   // known attributes with values of the wrong type
   fc.record({
     kind: fc.constant('wrongTypes'),
