@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -75,4 +75,12 @@ export async function databaseChecksum(): Promise<string> {
     parts.push(name, await model.findAll({ order: [['id', 'ASC']], raw: true }));
   }
   return JSON.stringify(parts);
+}
+
+/** The names of the migrations the code ships (`migrations/NNNN-name.ts`), in order of application. */
+export function shippedMigrations(): string[] {
+  return readdirSync(path.join(Flux.rootdir, 'migrations'))
+    .filter((file) => /^\d{4}-.*\.ts$/.test(file))
+    .map((file) => file.replace(/\.ts$/, ''))
+    .sort();
 }

@@ -1,11 +1,15 @@
-import { readdirSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, socketRequest, waitFor } from '../helpers/clients.js';
 import { runNode } from '../helpers/processes.js';
-import { ADMIN_PASSWORD, createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+import {
+  ADMIN_PASSWORD,
+  createTestDatabase,
+  shippedMigrations,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 /** The `flux` command (SPEC §15), each command in a temporary database, including failures. */
 
@@ -38,10 +42,7 @@ describe('flux migrate', () => {
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toMatch(/pending\s+0001-core/);
     // the migrations the code ships, in order: the test follows them rather than copying today's list
-    const shipped = readdirSync(path.join(Flux.rootdir, 'migrations'))
-      .filter((file) => /^\d{4}-.*\.ts$/.test(file))
-      .map((file) => file.replace(/\.ts$/, ''))
-      .sort();
+    const shipped = shippedMigrations();
     const [latest, beforeLatest] = [shipped.at(-1)!, shipped.at(-2)!];
     const up = await flux(['migrate', 'up']);
     expect(up).toMatchObject({ code: 0 });

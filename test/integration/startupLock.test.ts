@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
-import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
+import { ADMIN_PASSWORD, createTestDatabase, shippedMigrations } from '../helpers/server.js';
 
 /**
  * Instances started together on an empty PostgreSQL database (a rolling deploy, several replicas): one
@@ -44,13 +44,7 @@ describe('instances starting together', () => {
       await client.connect();
       try {
         const migrations = await client.query('SELECT name FROM "SequelizeMeta" ORDER BY name');
-        expect(migrations.rows.map((row) => row.name)).toEqual([
-          '0001-core',
-          '0002-domain',
-          '0003-uploads',
-          '0004-message-order',
-          '0005-session-actor',
-        ]);
+        expect(migrations.rows.map((row) => row.name)).toEqual(shippedMigrations());
         const admins = await client.query(`SELECT count(*)::int AS n FROM "Users" WHERE login = 'admin'`);
         expect(admins.rows[0].n).toBe(1);
         const tenants = await client.query('SELECT count(*)::int AS n FROM "Tenants"');
