@@ -9,6 +9,12 @@ export default {
   hashConcurrency: 2,
   /** bcrypt operations that may wait their turn; past it 503 `Busy` with `Retry-After`. */
   hashQueueLength: 200,
+  /**
+   * bcrypt operations of one client address in that queue at once, and waiting behind its own (429 past
+   * them): another address's login waits behind one operation of each address, not behind a burst.
+   */
+  hashPerAddress: 1,
+  hashPerAddressQueue: 4,
   /** Shortest accepted password. */
   minPasswordLength: 8,
   /** Least time between two updates of a session's `lastAction`, ms. */

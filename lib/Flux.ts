@@ -20,6 +20,7 @@ import {
 } from './config.js';
 import { openDatabase, tuneDatabase } from './database.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
+import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import { loadBootstrap, loadControllers, loadMiddlewares, loadModels } from './loader.js';
@@ -32,7 +33,6 @@ import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
-import { QueryGate } from './queryGate.js';
 import { openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
@@ -100,8 +100,11 @@ export class FluxApp {
   metricsServer?: HttpServer;
   io!: SocketServer;
   pubsub!: PubSub;
-  /** Admission of expensive reads (`find` with patterns, large pages): `config.query.expensive`. */
-  queryGate!: QueryGate;
+  /**
+   * Admission of expensive reads (a `find` with patterns, a count, an offset, a sort, a large page),
+   * one user's after another: `config.query.expensive`.
+   */
+  queryGate!: FairQueue;
   /** Prometheus metrics of this instance (`GET /metrics`). */
   metrics!: Metrics;
   /** Carries model changes and application topics to every instance. */
@@ -187,7 +190,12 @@ export class FluxApp {
       this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
 
     this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
-    this.queryGate = new QueryGate(this.config.query.expensive);
+    this.queryGate = new FairQueue({
+      ...this.config.query.expensive,
+      busyMessage: 'Too many expensive reads at once: retry in a moment',
+      tooManyMessage:
+        'Too many expensive reads (searches, counts, sorted or large pages) at once: wait for your previous ones',
+    });
     let releaseStartupLock: ReleaseLock | undefined;
     try {
       await this.sequelize.authenticate();

@@ -24,7 +24,7 @@ import {
   type PermissionTeam,
   type PermissionUser,
 } from './permissions.js';
-import { type AttributeInfo, parseFindQuery, storableDate } from './query.js';
+import { type AttributeInfo, type FindQuery, parseFindQuery, storableDate } from './query.js';
 import { bindForSubscription } from './socket/transport.js';
 
 /** A Flux model class with Sequelize's static API. */
@@ -72,6 +72,22 @@ function checkValue(
         return issue(`${name} must be one of ${info.values.join(', ')}`);
       return undefined;
   }
+}
+
+/**
+ * Whether a `find` costs in proportion to the rows the user may read rather than to its page: a
+ * pattern scans every row; a count counts them all; a sort on anything but `id` sorts them all; an
+ * offset reads and skips rows; a page over `largePage` items is built and serialized on the main thread.
+ * Such reads go through the query gate (`Flux.queryGate`).
+ */
+export function isExpensive(query: FindQuery, largePage: number): boolean {
+  return (
+    query.patterns > 0 ||
+    query.count ||
+    query.offset > 0 ||
+    query.limit > largePage ||
+    (query.order as Array<[string, string]>).some(([attribute]) => attribute !== 'id')
+  );
 }
 
 /**
@@ -185,13 +201,14 @@ export class ModelController<M extends FluxModel = FluxModel> {
     }
     const where = { [Op.and]: [readable, query.where] };
     const options = { where, order: query.order, limit: query.limit, offset: query.offset };
-    const expensive = query.patterns > 0 || query.limit > Flux.config.query.expensive.largePage;
+    const expensive = isExpensive(query, Flux.config.query.expensive.largePage);
     const [items, total] = !expensive
       ? await Promise.all([
           this.model.findAll(options),
           query.count ? this.model.count({ where }) : Promise.resolve(undefined),
         ])
-      : await Flux.queryGate.run(req.session ? `session:${req.session.id}` : `address:${req.ip}`, () =>
+      : // by user, not session: logging in again must not buy a user another place
+        await Flux.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
           this.scan(options, query.count),
         );
     if (total !== undefined) res.setHeader('X-Total-Count', String(total));

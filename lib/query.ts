@@ -350,7 +350,7 @@ export interface FindQuery {
   subscribe: boolean;
   /**
    * `like`/`notLike` patterns in the filter. A read with patterns costs in proportion to the rows it
-   * scans, not to its answer: callers admit it through a `QueryGate` (lib/queryGate.ts).
+   * scans, not to its answer: callers admit it through a `FairQueue` (lib/fairQueue.ts).
    */
   patterns: number;
 }

@@ -33,7 +33,7 @@ export class UserController extends ModelController<User> {
         typeof current === 'string' &&
         self !== null &&
         (await checkPasswordLimited({ tenantId: ctx.tenant.id, login: self.login, address: req.ip }, () =>
-          self.checkPassword(current),
+          self.checkPassword(current, `address:${req.ip ?? 'unknown'}`),
         ));
       if (!valid) {
         throw new BadRequestError('Invalid data', [

@@ -72,7 +72,18 @@ export class User
     },
     ip: { type: DataTypes.STRING(64), allowNull: true, validate: { isIP: true } },
     teamId: { type: DataTypes.INTEGER, allowNull: true },
-    preferences: { type: DataTypes.JSON, allowNull: false, defaultValue: {} },
+    preferences: {
+      type: DataTypes.JSON,
+      allowNull: false,
+      defaultValue: {},
+      validate: {
+        // a JSON column takes any value: the contract is an object of the client's settings
+        isObject(value: unknown) {
+          if (typeof value !== 'object' || value === null || Array.isArray(value))
+            throw new Error('preferences must be an object');
+        },
+      },
+    },
     avatarUpdatedAt: { type: DataTypes.DATE, allowNull: true },
     createdAt: DataTypes.DATE,
     updatedAt: DataTypes.DATE,
@@ -97,9 +108,12 @@ export class User
     User.belongsTo(models.Team, { as: 'team', foreignKey: 'teamId', constraints: false });
   }
 
-  /** Compares a clear-text password with the stored hash (bcrypt, constant time). */
-  checkPassword(password: string): Promise<boolean> {
-    return comparePassword(password, this.password);
+  /**
+   * Compares a clear-text password with the stored hash (bcrypt, constant time), in the bounded password
+   * queue as work for `client` (`address:<ip>` of whoever sent the password).
+   */
+  checkPassword(password: string, client?: string): Promise<boolean> {
+    return comparePassword(password, this.password, client);
   }
 
   static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {

@@ -148,9 +148,10 @@ export class AuthService {
     const rounds = Flux.config.auth.bcryptRounds;
     if (this.dummy?.rounds !== rounds)
       this.dummy = { rounds, hash: hashPassword('flux-dummy-password', rounds) };
+    const client = `address:${meta.ip ?? 'unknown'}`;
     const valid = user
-      ? await user.checkPassword(password)
-      : (await comparePassword(password, await this.dummy.hash)) && false;
+      ? await user.checkPassword(password, client)
+      : (await comparePassword(password, await this.dummy.hash, client)) && false;
     if (!user || !valid) throw new UnauthorizedError('Wrong login or password');
     return this.openSession(tenant, user, meta);
   }

@@ -69,11 +69,14 @@ export async function beginPasswordAttempt(who: {
   const accountKey = `${who.tenantId}:${login}`;
   const taken: Array<[RateLimiterAbstract, string]> = [];
   try {
-    await byAddress.consume(address);
+    // pushed before consuming: `consume` adds its point even when it refuses, and a refusal is not a
+    // failed password: that point is given back too (or parallel attempts with the right password,
+    // refused while others held the points, would lock the account)
     taken.push([byAddress, address]);
+    await byAddress.consume(address);
     if (login) {
-      await byAccount.consume(accountKey);
       taken.push([byAccount, accountKey]);
+      await byAccount.consume(accountKey);
     }
   } catch (refusal) {
     for (const [limiter, key] of taken) await limiter.reward(key).catch(() => undefined);

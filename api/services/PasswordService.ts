@@ -1,28 +1,39 @@
 import bcrypt from 'bcrypt';
 import { Flux } from '../../lib/Flux.js';
-import { WorkQueue } from '../../lib/workQueue.js';
+import { FairQueue } from '../../lib/fairQueue.js';
 
 /**
- * Password hashing (bcrypt, cost `auth.bcryptRounds`) in a bounded queue. A hash or a comparison holds a
- * libuv pool thread for its whole cost (about 200 ms at cost 12 on this project's reference machine);
- * the pool has 4 threads by default, shared with file I/O and SQLite. Unbounded, four wrong logins at
- * once would starve every database query of the process. So at most `auth.hashConcurrency` bcrypt
- * operations run at once (the rest of the pool stays free), with at most `auth.hashQueueLength` waiting;
- * past that, 503 `Busy` with `Retry-After`. The CPU of the machine bounds login throughput anyway.
+ * Password hashing (bcrypt, cost `auth.bcryptRounds`) in a bounded queue, fair between client addresses.
+ * A hash or a comparison holds a libuv pool thread for its whole cost (about 200 ms at cost 12 on this
+ * project's reference machine); the pool has 4 threads by default, shared with file I/O and SQLite.
+ * Unbounded, four wrong logins at once would starve every database query of the process, and one
+ * address's burst of logins would make everyone's wait behind it. So at most `auth.hashConcurrency`
+ * bcrypt operations run at once (the rest of the pool stays free), `auth.hashQueueLength` wait (503
+ * `Busy` past it), and one address has `auth.hashPerAddress` in that queue with `auth.hashPerAddressQueue`
+ * more waiting behind its own (429 past it). The CPU of the machine bounds login throughput anyway.
  */
 
-let queue: WorkQueue | undefined;
+let queue: FairQueue | undefined;
 
-/** The queue of this process, following `auth.hashConcurrency` and `auth.hashQueueLength`. */
-function inQueue<T>(job: () => Promise<T>): Promise<T> {
-  const { hashConcurrency: concurrency, hashQueueLength: queueLength } = Flux.config.auth;
-  queue ??= new WorkQueue({
-    concurrency,
-    queueLength,
+/** Who a bcrypt operation is for, when no client asks (an admin creating a user, the CLI). */
+export const INTERNAL_CLIENT = 'internal';
+
+/** The queue of this process, following the `auth.hash*` keys. */
+function inQueue<T>(client: string, job: () => Promise<T>): Promise<T> {
+  const {
+    hashConcurrency: concurrency,
+    hashQueueLength: queueLength,
+    hashPerAddress: perClient,
+    hashPerAddressQueue: perClientQueue,
+  } = Flux.config.auth;
+  const bounds = { concurrency, queueLength, perClient, perClientQueue };
+  queue ??= new FairQueue({
+    ...bounds,
     busyMessage: 'Too many password checks at once: retry in a moment',
+    tooManyMessage: 'Too many password checks from this address at once: wait for the previous ones',
   });
-  queue.configure({ concurrency, queueLength });
-  return queue.run(job);
+  queue.configure(bounds);
+  return queue.run(client, job);
 }
 
 /** bcrypt operations running now, waiting now, and the most that ever ran at once in this process. */
@@ -32,16 +43,24 @@ export function passwordWork(): { active: number; waiting: number; peak: number 
 
 /**
  * The bcrypt hash of `password` at cost `rounds` (default `auth.bcryptRounds`).
- * @throws ExpectedError 503 `Busy` when the queue is full.
+ * @param client whom the work is for (`address:<ip>`), {@link INTERNAL_CLIENT} by default.
+ * @throws TooManyRequestsError 429 when that client has too many waiting; ExpectedError 503 `Busy` when
+ *   the queue is full.
  */
-export function hashPassword(password: string, rounds = Flux.config.auth.bcryptRounds): Promise<string> {
-  return inQueue(() => bcrypt.hash(password, rounds));
+export function hashPassword(
+  password: string,
+  rounds = Flux.config.auth.bcryptRounds,
+  client = INTERNAL_CLIENT,
+): Promise<string> {
+  return inQueue(client, () => bcrypt.hash(password, rounds));
 }
 
 /**
  * Whether `password` matches the bcrypt `hash` (constant time, bcrypt's `compare`).
- * @throws ExpectedError 503 `Busy` when the queue is full.
+ * @param client whom the work is for (`address:<ip>`, the client sending the password).
+ * @throws TooManyRequestsError 429 when that client has too many waiting; ExpectedError 503 `Busy` when
+ *   the queue is full.
  */
-export function comparePassword(password: string, hash: string): Promise<boolean> {
-  return inQueue(() => bcrypt.compare(password, hash));
+export function comparePassword(password: string, hash: string, client = INTERNAL_CLIENT): Promise<boolean> {
+  return inQueue(client, () => bcrypt.compare(password, hash));
 }

@@ -76,6 +76,34 @@ describe('HTTP', () => {
   });
 });
 
+describe('JSON attributes', () => {
+  it.each([
+    ['a number', 5],
+    ['a string', 'dark'],
+    ['a list', ['dark']],
+    ['null', null],
+  ])(
+    'When preferences are %s, then 400 ValidationError over HTTP and socket, and nothing changes',
+    async (_what, value) => {
+      const me = expectStatus<{ user: { id: number } }>(await admin.request('GET', '/auth/me'), 200);
+      const socket = socketTransport(await connectSocket(server.url), token);
+      const before = await databaseChecksum();
+      for (const client of [admin, socket]) {
+        const reply = await client.request('PATCH', `/user/${me.user.id}`, { preferences: value });
+        expect(reply.status).toBe(400);
+        expect(
+          (reply.body as { _error: { code: string; validation: Array<{ path: string }> } })._error,
+        ).toMatchObject({
+          code: 'ValidationError',
+          validation: [{ path: 'preferences' }],
+        });
+      }
+      expect(await databaseChecksum()).toBe(before);
+      socket.close();
+    },
+  );
+});
+
 describe('path parameters', () => {
   /** Every route with a `:param`, each param replaced by a percent-encoding that does not decode. */
   const malformed = ['%ff', '%E0%A4%A', '%', '%zz', '%C3%28'];

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toErrorReply } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
-import { adminLogin, expectSameReply, expectStatus } from '../helpers/fixtures.js';
+import { adminLogin, expectSameReply, expectStatus, login } from '../helpers/fixtures.js';
 import { createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -221,22 +221,60 @@ describe('admission of expensive reads', () => {
     expect(Flux.queryGate.stats().peak).toBe(1);
   });
 
-  it('When one client asks for several large pages at once, then they are admitted one at a time like searches', async () => {
+  it('When one client asks for several large, sorted, offset or counted pages at once, then they are admitted one at a time like searches', async () => {
     const page = { limit: 1000 };
     const replies = await Promise.all([
       ...range(2).map(() => socket.request('GET', '/message', page)),
       http.request('GET', '/message', page),
     ]);
     expect(replies.map((reply) => reply.status).sort()).toEqual([200, 429, 429]);
-    // a page of the default size is not an expensive read
+    // nor are a sort on a column other than id, an offset and a count (each reads every row it may)
+    for (const [a, b, c] of [
+      [
+        { sort: '-text', limit: 1 },
+        { offset: 3000, limit: 1 },
+        { count: true, limit: 1 },
+      ],
+      [
+        { sort: ['channel', 'id'], limit: 1 },
+        { sort: '-text', limit: 1 },
+        { sort: '-text', limit: 1 },
+      ],
+    ]) {
+      const mixed = await Promise.all([
+        socket.request('GET', '/message', a),
+        socket.request('GET', '/message', b),
+        http.request('GET', '/message', c),
+      ]);
+      expect(mixed.map((reply) => reply.status).sort()).toEqual([200, 429, 429]);
+    }
+    // a page of the default size, in id order, is not an expensive read
     const small = await Promise.all(range(3).map(() => socket.request('GET', '/message', { limit: 100 })));
     expect(small.map((reply) => reply.status)).toEqual([200, 200, 200]);
   });
 
-  it('When the searches of many clients fill the queue, then the next one gets 503 Busy', async () => {
-    const clients = await Promise.all(
-      range(4).map(async () => httpTransport(server.url, await adminLogin(server.url))),
+  /** `count` users of the admin's team (they read every message), each logged in. */
+  async function readers(count: number, prefix: string): Promise<Transport[]> {
+    const teamId = expectStatus<{ team: { id: number } }>(await http.request('GET', '/auth/me'), 200).team.id;
+    return Promise.all(
+      range(count).map(async (i) => {
+        const user = { login: `${prefix}-${i}`, password: `${prefix}-password-${i}`, teamId };
+        expectStatus(await http.request('POST', '/user', user), 201);
+        return httpTransport(server.url, await login(server.url, user.login, user.password));
+      }),
     );
+  }
+
+  it('When one user logs in many times, then its sessions share one place: more searches at once get 429', async () => {
+    const sessions = await Promise.all(
+      range(3).map(async () => httpTransport(server.url, await adminLogin(server.url))),
+    );
+    const replies = await Promise.all(sessions.map((client) => client.request('GET', '/message', slow)));
+    expect(replies.map((reply) => reply.status).sort()).toEqual([429, 429, 503]);
+  });
+
+  it('When the searches of many users fill the queue, then the next one gets 503 Busy', async () => {
+    const clients = await readers(4, 'searcher');
     const replies = await Promise.all(clients.map((client) => client.request('GET', '/message', slow)));
     const statuses = replies.map((reply) => reply.status).sort();
     // one running and two waiting time out; the fourth finds the queue full
@@ -250,8 +288,7 @@ describe('admission of expensive reads', () => {
   });
 
   it('When a search with patterns is running, then an unrelated read of another client is answered before it ends', async () => {
-    const searcher = httpTransport(server.url, await adminLogin(server.url));
-    const reader = httpTransport(server.url, await adminLogin(server.url));
+    const [searcher, reader] = await readers(2, 'unrelated');
     let searchEnded = false;
     const search = searcher.request('GET', '/message', slow).then((reply) => {
       searchEnded = true;

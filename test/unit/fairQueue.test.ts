@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ExpectedError, TooManyRequestsError } from '../../lib/errors.js';
-import { QueryGate } from '../../lib/queryGate.js';
+import { FairQueue, type FairQueueOptions } from '../../lib/fairQueue.js';
 
-/** Admission of expensive reads: a process-wide concurrency and queue, and a per-client bound and queue. */
-describe('QueryGate', () => {
+/** A bounded queue fair between clients: a process-wide concurrency and queue, a per-client bound and queue. */
+describe('FairQueue', () => {
+  const messages = { busyMessage: 'busy', tooManyMessage: 'too many' };
+  const queue = (options: Omit<FairQueueOptions, keyof typeof messages>) =>
+    new FairQueue({ ...options, ...messages });
   /** A read that ends when `end` is called, and tells whether it started. */
   function pending() {
     let end!: () => void;
@@ -21,7 +24,7 @@ describe('QueryGate', () => {
   const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
   it('runs at most `concurrency` at once, queues up to `queueLength`, answers 503 Busy past it', async () => {
-    const gate = new QueryGate({ concurrency: 1, queueLength: 2, perClient: 1, perClientQueue: 0 });
+    const gate = queue({ concurrency: 1, queueLength: 2, perClient: 1, perClientQueue: 0 });
     const reads = [pending(), pending(), pending()];
     const running = reads.map((read, i) => gate.run(`client-${i}`, read.work));
     const refused = await gate.run('client-9', async () => 'never').catch((err: unknown) => err);
@@ -35,7 +38,7 @@ describe('QueryGate', () => {
   });
 
   it('serves one client’s reads one after another, queues `perClientQueue` of them, answers 429 past it', async () => {
-    const gate = new QueryGate({ concurrency: 4, queueLength: 4, perClient: 1, perClientQueue: 1 });
+    const gate = queue({ concurrency: 4, queueLength: 4, perClient: 1, perClientQueue: 1 });
     const [first, second] = [pending(), pending()];
     const runs = [gate.run('session:1', first.work), gate.run('session:1', second.work)];
     await expect(gate.run('session:1', async () => 'third')).rejects.toBeInstanceOf(TooManyRequestsError);
@@ -52,7 +55,7 @@ describe('QueryGate', () => {
   });
 
   it('frees the client’s place when a read fails', async () => {
-    const gate = new QueryGate({ concurrency: 1, queueLength: 1, perClient: 1, perClientQueue: 0 });
+    const gate = queue({ concurrency: 1, queueLength: 1, perClient: 1, perClientQueue: 0 });
     await expect(gate.run('session:1', async () => Promise.reject(new Error('timeout')))).rejects.toThrow(
       'timeout',
     );
