@@ -11,9 +11,10 @@ export default {
   hashQueueLength: 200,
   /**
    * bcrypt operations of one client address in that queue at once, and waiting behind its own (429 past
-   * them): another address's login waits behind one operation of each address, not behind a burst.
+   * them): another address's login waits behind at most two operations of each address, not behind a
+   * burst, and a venue's network sharing one address still has the whole queue when alone.
    */
-  hashPerAddress: 1,
+  hashPerAddress: 2,
   hashPerAddressQueue: 4,
   /** Shortest accepted password. */
   minPasswordLength: 8,

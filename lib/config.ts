@@ -217,7 +217,7 @@ export const coreConfigSchema = z.looseObject({
       /** bcrypt operations that may wait for their turn; past it 503 `Busy` with `Retry-After`. */
       hashQueueLength: z.number().int().min(0).default(200),
       /** bcrypt operations of one client address in the queue at once. */
-      hashPerAddress: z.number().int().min(1).default(1),
+      hashPerAddress: z.number().int().min(1).default(2),
       /** bcrypt operations of one address waiting behind its own; past it 429 with `Retry-After`. */
       hashPerAddressQueue: z.number().int().min(0).default(4),
       minPasswordLength: z.number().int().min(1).max(1024).default(8),
