@@ -186,20 +186,15 @@ describe('parseFilters: cost limits', () => {
 });
 
 describe('parseFilters: operands the database would refuse', () => {
-  it.each([
-    'constructor',
-    'toString',
-    '__proto__',
-    'hasOwnProperty',
-    'valueOf',
-    'isPrototypeOf',
-    '__defineGetter__',
-  ])('When the operator is %s (a key of Object.prototype), then 400 unknown operator', (name) => {
-    // JSON.parse: a `__proto__` key is then an own property, as it arrives from a client
-    const filters = JSON.parse(`{"id": {"${name}": 1}, "name": {"${name}": "x"}}`);
-    expect(refusal(filters).message).toBe(`filters.id: unknown operator "${name}"`);
-    expect(refusal(JSON.parse(`{"${name}": 1}`)).message).toMatch(/unknown attribute/);
-  });
+  it.each(Object.getOwnPropertyNames(Object.prototype))(
+    'When the operator is %s (a key of Object.prototype), then 400 unknown operator',
+    (name) => {
+      // JSON.parse: a `__proto__` key is then an own property, as it arrives from a client
+      const filters = JSON.parse(`{"id": {"${name}": 1}, "name": {"${name}": "x"}}`);
+      expect(refusal(filters).message).toBe(`filters.id: unknown operator "${name}"`);
+      expect(refusal(JSON.parse(`{"${name}": 1}`)).message).toMatch(/unknown attribute/);
+    },
+  );
 
   it.each([
     [{ createdAt: { is: true } }, /true and false need a boolean attribute/],
