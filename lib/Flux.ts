@@ -12,6 +12,7 @@ import swaggerUi from 'swagger-ui-express';
 import {
   ConfigError,
   type CoreConfig,
+  checkBuiltConfig,
   configFromEnv,
   loadConfigDir,
   mergeConfig,
@@ -76,10 +77,32 @@ export type AppConfig = CoreConfig & { jwt: { secret: string } } & Record<string
 /** The signing secret `config/jwt.ts` once shipped: public, so never used. */
 const publishedSecret = 'flux-development-secret-do-not-use-in-production';
 
-const defaultRootdir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Where the application's modules are loaded from: the project, or its build output (`dist/`). */
+const defaultCodedir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The name of the build output folder (`tsconfig.build.json` `outDir`). */
+const BUILD_DIR = 'dist';
+
+/**
+ * The application root: `FLUX_ROOT`, else the project — the folder of the code, or the one holding the
+ * build output when running from it, so that `npm start` and `node dist/app.js` use the same `data/`,
+ * `logs/` and `uploads/`, never folders inside the build output.
+ */
+export function applicationRoot(codedir: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.FLUX_ROOT) return path.resolve(env.FLUX_ROOT);
+  return path.basename(codedir) === BUILD_DIR ? path.dirname(codedir) : codedir;
+}
+
 export class FluxApp {
-  /** Absolute path of the application root (no trailing `/`). */
-  rootdir = defaultRootdir;
+  /**
+   * Absolute path of the application root (no trailing `/`): `data/`, `logs/` and `uploads/` are
+   * relative to it. `FLUX_ROOT`, else the project folder, whether Flux runs from the sources or the build.
+   */
+  rootdir = applicationRoot(defaultCodedir);
+  /**
+   * Absolute path the application's modules are loaded from (`api/`, `config/`, `migrations/`): the
+   * project folder with tsx, its `dist/` when running the build.
+   */
+  codedir = defaultCodedir;
   /** `NODE_ENV`, `development` when unset. */
   env = process.env.NODE_ENV || 'development';
   config = {} as AppConfig;
@@ -132,7 +155,9 @@ export class FluxApp {
    * @throws ConfigError naming the invalid key.
    */
   async configReload(): Promise<AppConfig> {
-    const loaded = await loadConfigDir(path.join(this.rootdir, 'config'), this.env, {
+    if (this.codedir !== this.projectdir())
+      checkBuiltConfig(path.join(this.projectdir(), 'config'), path.join(this.codedir, 'config'), this.env);
+    const loaded = await loadConfigDir(path.join(this.codedir, 'config'), this.env, {
       bustCache: this.running,
     });
     this.unknownConfigFiles = loaded.unknownFiles;
@@ -472,7 +497,7 @@ export class FluxApp {
 
   /** The umzug migrator of `migrations/` over the open database. */
   migrator() {
-    return createMigrator(this.sequelize, path.join(this.rootdir, 'migrations'), this.log);
+    return createMigrator(this.sequelize, path.join(this.codedir, 'migrations'), this.log);
   }
 
   /**
@@ -490,6 +515,11 @@ export class FluxApp {
     return promise;
   }
 
+  /** The project folder: `codedir`, or the folder holding it when it is the build output. */
+  private projectdir(): string {
+    return applicationRoot(this.codedir, {});
+  }
+
   /** Registers cleanup run by `stop()` (timers, connections of the application), last registered first. */
   onStop(hook: () => void | Promise<void>): void {
     this.stopHooks.push(hook);
@@ -505,7 +535,7 @@ export class FluxApp {
 
   /** Runs `api/bootstrap.ts`'s `bootstrap(flux)` when the file exists (first-start data, warm-up). */
   private async runBootstrap(): Promise<void> {
-    const bootstrap = await loadBootstrap<FluxApp>(path.join(this.rootdir, 'api'));
+    const bootstrap = await loadBootstrap<FluxApp>(path.join(this.codedir, 'api'));
     if (bootstrap) await bootstrap(this);
   }
 
@@ -520,20 +550,20 @@ export class FluxApp {
   }
 
   private async loadModels(): Promise<void> {
-    this.models = await loadModels(path.join(this.rootdir, 'api', 'models'), this.sequelize);
+    this.models = await loadModels(path.join(this.codedir, 'api', 'models'), this.sequelize);
     for (const model of Object.values(this.models)) {
       Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
     }
   }
 
   private async loadControllers(): Promise<void> {
-    this.controllers = await loadControllers(path.join(this.rootdir, 'api', 'controllers'));
+    this.controllers = await loadControllers(path.join(this.codedir, 'api', 'controllers'));
   }
 
   private async loadMiddlewares(): Promise<void> {
     this.middlewares = {
       ...(coreMiddlewares as unknown as Record<string, FluxMiddleware>),
-      ...(await loadMiddlewares(path.join(this.rootdir, 'api', 'middlewares'))),
+      ...(await loadMiddlewares(path.join(this.codedir, 'api', 'middlewares'))),
     };
   }
 

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import deepmerge from 'deepmerge';
@@ -354,4 +354,37 @@ export async function loadConfigDir(
     config[key] = mergeConfig(layer.base ?? {}, layer.env ?? {}, layer.local ?? {});
   }
   return { config, unknownFiles };
+}
+
+/**
+ * When Flux runs from its build output, checks that the build holds every config file of the project as
+ * it is now: a `config/X.local.ts` added or edited after `npm run build` would otherwise be ignored
+ * without a word, and the production start would not read what `npm start` reads.
+ * @param sourceDir the project's `config/` (skipped when it does not exist: a build deployed alone)
+ * @param builtDir its compiled twin (`dist/config/`)
+ * @throws ConfigError naming the first file missing from the build or newer than its compiled twin.
+ */
+export function checkBuiltConfig(sourceDir: string, builtDir: string, env: string): void {
+  let sources: string[];
+  try {
+    sources = readdirSync(sourceDir);
+  } catch {
+    return;
+  }
+  for (const file of sources.sort()) {
+    if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
+    const role = classifyConfigFile(file);
+    if (role.kind === 'ignored' || role.kind === 'unknown') continue;
+    if (role.kind === 'env' && role.env !== env) continue;
+    const built = path.join(builtDir, file.replace(/\.ts$/, '.js'));
+    let builtAt: number;
+    try {
+      builtAt = statSync(built).mtimeMs;
+    } catch {
+      throw new ConfigError(`config/${file} is not in the build: run npm run build`);
+    }
+    if (statSync(path.join(sourceDir, file)).mtimeMs > builtAt) {
+      throw new ConfigError(`config/${file} changed after the build: run npm run build`);
+    }
+  }
 }

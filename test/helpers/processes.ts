@@ -12,9 +12,17 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node --import tsx <script> …args` in the project folder with `env` over the current one. */
-export function startNode(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): NodeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+/**
+ * Starts `node --import tsx <script> …args` (plain `node` with `tsx: false`, e.g. for the build output) in
+ * the project folder with `env` over the current one.
+ */
+export function startNode(
+  script: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  { tsx = true }: { tsx?: boolean } = {},
+): NodeProcess {
+  const child = spawn(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), script, ...args], {
     cwd: Flux.rootdir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,16 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import authDefaults from '../../config/auth.js';
 import {
   ConfigError,
+  checkBuiltConfig,
   classifyConfigFile,
   configFromEnv,
   mergeConfig,
   validateConfig,
 } from '../../lib/config.js';
 import { openDatabase, tuneDatabase } from '../../lib/database.js';
+import { applicationRoot } from '../../lib/Flux.js';
 import { Logger } from '../../lib/log.js';
 
 describe('mergeConfig', () => {
@@ -250,6 +252,48 @@ describe('openDatabase', () => {
     } finally {
       await sequelize.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('running from the build', () => {
+  it('When Flux runs from dist/, then the application root is the project; FLUX_ROOT wins', () => {
+    expect(applicationRoot('/srv/flux/dist', {})).toBe('/srv/flux');
+    expect(applicationRoot('/srv/flux', {})).toBe('/srv/flux');
+    expect(applicationRoot('/srv/flux/dist', { FLUX_ROOT: '/var/lib/flux' })).toBe('/var/lib/flux');
+  });
+
+  it('When a config file of the project is missing from the build or newer than it, then the start fails naming it', () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'flux-built-'));
+    const source = path.join(project, 'config');
+    const built = path.join(project, 'dist', 'config');
+    mkdirSync(source);
+    mkdirSync(built, { recursive: true });
+    try {
+      const past = new Date(Date.now() - 60_000);
+      for (const file of ['server.ts', 'server.production.ts', 'server.test.ts', 'server.ts.dist']) {
+        writeFileSync(path.join(source, file), 'export default {};');
+        utimesSync(path.join(source, file), past, past);
+      }
+      writeFileSync(path.join(built, 'server.js'), 'export default {};');
+      writeFileSync(path.join(built, 'server.production.js'), 'export default {};');
+      // files of another environment, and ignored ones, need not be built
+      expect(() => checkBuiltConfig(source, built, 'production')).not.toThrow();
+      writeFileSync(path.join(source, 'server.local.ts'), 'export default {};');
+      expect(() => checkBuiltConfig(source, built, 'production')).toThrow(
+        'config/server.local.ts is not in the build: run npm run build',
+      );
+      writeFileSync(path.join(built, 'server.local.js'), 'export default {};');
+      expect(() => checkBuiltConfig(source, built, 'production')).not.toThrow();
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(path.join(source, 'server.local.ts'), later, later);
+      expect(() => checkBuiltConfig(source, built, 'production')).toThrow(
+        'config/server.local.ts changed after the build: run npm run build',
+      );
+      // a build deployed without its sources is not checked
+      expect(() => checkBuiltConfig(path.join(project, 'nowhere'), built, 'production')).not.toThrow();
+    } finally {
+      rmSync(project, { recursive: true, force: true });
     }
   });
 });
