@@ -39,7 +39,9 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
           // the socket went while this write ran: the disconnection written meanwhile matched the
           // previous socket id and changed nothing, or this write undid it. Once this one is committed,
           // the disconnection is asked for again, so it is always written last.
-          if (Flux.sockets.isGone(socket)) Flux.sockets.emit('disconnect', socket.id, session.id);
+          // (likewise when the socket was bound to another session meanwhile)
+          if (Flux.sockets.isGone(socket) || Flux.sockets.auth(socket)?.sessionId !== session.id)
+            Flux.sockets.emit('disconnect', socket.id, session.id);
         })
         .catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
     );

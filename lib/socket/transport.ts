@@ -340,6 +340,9 @@ export class SocketTransport extends EventEmitter {
       this.options.pubsub.unsubscribeAll(socket);
     }
     if (previous) this.detach(socket);
+    // the previous session is no longer on this socket: it is told as if the socket had gone
+    if (previous && previous.sessionId !== auth.sessionId)
+      this.emit('disconnect', socket.id, previous.sessionId);
     data.auth = auth;
     addTo(this.bySession, auth.sessionId, socket);
     addTo(this.byUser, auth.userId, socket);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { authService } from '../../api/services/AuthService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
@@ -183,4 +183,38 @@ describe('a socket that goes while it is being bound', () => {
       found.map((session) => ({ id: session.id, socketId: null, disconnected: true })),
     );
   }, 60_000);
+
+  it('When a socket logs in again, as another user or with another session, then the session it leaves is marked disconnected', async () => {
+    await createTeamWithUser(
+      admin,
+      { name: 'Switchers', role: 'bar' },
+      { login: 'switcher', password: 'switcher-password' },
+    );
+    const socket = await connectSocket(server.url);
+    const logIn = async (data: unknown, url = '/auth/login') => {
+      const reply = await socket.timeout(5000).emitWithAck('request', { method: 'POST', url, data });
+      expect(reply.statusCode).toBe(200);
+      return sessionOf((reply.data as { jwt: string }).jwt);
+    };
+    const first = await logIn({ login: 'switcher', password: 'switcher-password' });
+    const second = await logIn({ login: 'admin', password: ADMIN_PASSWORD });
+    // and a token of a third session bound over the same socket (its socket id is written afterwards)
+    const third = await logIn(
+      { jwt: await login(server.url, 'switcher', 'switcher-password'), refresh: false },
+      '/auth/jwt',
+    );
+    const left = async () => Flux.Session.findAll({ where: { id: [first, second] }, order: [['id', 'ASC']] });
+    await vi.waitUntil(async () => (await left()).every((session) => session.socketId === null), {
+      timeout: 5000,
+      interval: 20,
+    });
+    for (const session of await left()) expect(session.disconnectedAt).toBeInstanceOf(Date);
+    const current = (await Flux.Session.findByPk(third))!;
+    await vi.waitUntil(async () => (await current.reload()).socketId === socket.id, {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(current.disconnectedAt).toBeNull();
+    socket.close();
+  });
 });
