@@ -100,8 +100,9 @@ export interface SocketTransportOptions {
 }
 
 /**
- * Events: `disconnect` `(socketId, sessionId)` when a socket bound to a session disconnects, or when
- * {@link SocketTransport.bind} is asked to bind a socket that is already gone.
+ * Events: `disconnect` `(socketId, sessionId)` when a session leaves a socket: the socket bound to it
+ * disconnects, {@link SocketTransport.bind} is asked to bind a socket that is already gone, or binds the
+ * socket to another session.
  */
 export class SocketTransport extends EventEmitter {
   /** Local sockets by bound session id. */
