@@ -60,6 +60,8 @@ export const envOverrides: Record<string, string[]> = {
   JWT_SECRET: ['jwt', 'secret'],
   FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'],
   LOG_LEVEL: ['log', 'level'],
+  /** The reverse proxies to trust (Express `trust proxy`: `loopback`, addresses or subnets, comma-separated). */
+  FLUX_TRUST_PROXY: ['server', 'trustProxy'],
 };
 
 /** The config object built from the environment variables that are set (empty strings count as unset). */

@@ -1,18 +1,23 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
-import { httpTransport } from '../helpers/clients.js';
+import type { ModelEventPayload } from '../../lib/pubsub.js';
+import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
+import { createTestDatabase } from '../helpers/server.js';
 
 /**
- * One behaviour for both starts (docs/operations.md): `npm start` (the sources, through tsx) and the
- * production start (`node dist/app.js`, after `npm run build`) read the same config and use the same
- * `data/`, `logs/` and `uploads/` of the application root (`FLUX_ROOT`, else the project), never folders
- * inside the build output.
+ * Production (docs/operations.md). One behaviour for both starts: `npm start` (the sources, through tsx)
+ * and the production start (`node dist/app.js`, after `npm run build`) read the same config and use the
+ * same `data/`, `logs/` and `uploads/` of the application root (`FLUX_ROOT`, else the project), never
+ * folders inside the build output. Then the deployment: `deploy/cluster.sh` starts instances of that build
+ * behind nginx (with PostgreSQL and Redis; CI installs nginx). One file: both use `dist/`, built once.
  */
 
 let root: string;
@@ -82,4 +87,115 @@ describe('the built server and npm start', () => {
     expect(existsSync(path.join(root, 'data', 'jwt-secret'))).toBe(true);
     expect(await built.process.stop()).toBe(0);
   }, 180_000);
+});
+
+const nginx = spawnSync('nginx', ['-v']).status === 0;
+const services = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
+
+/** `GET|POST path` to `port` from the client address `from` (another loopback address than nginx's). */
+function requestFrom(
+  from: string,
+  port: number,
+  method: string,
+  url: string,
+  body?: unknown,
+  token?: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: url,
+        localAddress: from,
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text,
+          }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/cluster.sh)', () => {
+  it('When two instances run behind nginx, then clients log in and subscribe through it, a write reaches the sockets of both instances once, the client address is the forwarded one and /metrics stays inside', async () => {
+    const database = await createTestDatabase();
+    const run = mkdtempSync(path.join(tmpdir(), 'flux-cluster-'));
+    const cluster = {
+      ...process.env,
+      FLUX_SKIP_BUILD: '1',
+      NODE_ENV: 'production',
+      FLUX_ROOT: run,
+      DATABASE_URL: database.config.url as string,
+      JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
+      FLUX_ADMIN_PASSWORD: 'cluster-admin-password',
+      LOG_LEVEL: 'info',
+    };
+    const sockets: Socket[] = [];
+    try {
+      // the build of the test above (one file: not built twice at once)
+      const { stdout } = await promisify(execFile)(
+        'bash',
+        ['deploy/cluster.sh', 'start', run, '2', '127.0.0.1:0'],
+        { cwd: Flux.rootdir, env: cluster },
+      );
+      const [, port, ...instances] = (/cluster (\d+) (\d+) (\d+)/.exec(stdout) as RegExpExecArray).map(
+        Number,
+      );
+      const login = await requestFrom('127.0.0.9', port, 'POST', '/auth/login', {
+        login: 'admin',
+        password: 'cluster-admin-password',
+      });
+      expect(login.status).toBe(200);
+      const token = (login.body as { jwt: string }).jwt;
+      // the session records the client's address: the instance trusts nginx's X-Forwarded-For
+      const sessions = await requestFrom('127.0.0.9', port, 'GET', '/session', undefined, token);
+      expect((sessions.body as Array<{ ip: string }>).map((session) => session.ip)).toContain('127.0.0.9');
+      // a socket through nginx (WebSocket upgrade), and one on each instance directly
+      for (const url of [port, ...instances].map((p) => `http://127.0.0.1:${p}`)) {
+        const socket = await connectSocket(url, { token });
+        expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(
+          200,
+        );
+        sockets.push(socket);
+      }
+      const received = sockets.map((socket) => collect<ModelEventPayload>(socket, 'model:team'));
+      const created = await requestFrom(
+        '127.0.0.9',
+        port,
+        'POST',
+        '/team',
+        { name: 'Through nginx', role: 'orga' },
+        token,
+      );
+      expect(created.status).toBe(201);
+      await waitFor(() => received.every((events) => events.length >= 1), 5000, 'the event on every socket');
+      await settle(200);
+      for (const events of received) expect(events.map((event) => event.verb)).toEqual(['created']);
+      // operator routes: not through nginx, on each instance's own port
+      expect((await requestFrom('127.0.0.9', port, 'GET', '/metrics')).status).toBe(404);
+      expect((await requestFrom('127.0.0.1', instances[0], 'GET', '/metrics')).status).toBe(200);
+    } finally {
+      for (const socket of sockets) socket.close();
+      await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
+      expect(existsSync(path.join(run, 'instance-1.pid'))).toBe(false);
+      rmSync(run, { recursive: true, force: true });
+      await database.drop();
+    }
+  }, 120_000);
 });
