@@ -1,10 +1,10 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Socket } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
@@ -194,6 +194,104 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
       for (const socket of sockets) socket.close();
       await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
       expect(existsSync(path.join(run, 'instance-1.pid'))).toBe(false);
+      rmSync(run, { recursive: true, force: true });
+      await database.drop();
+    }
+  }, 120_000);
+
+  it('When the instance a socket is on is killed (kill -9) under writes, then the socket reconnects through nginx to another, re-authenticates and re-subscribes, and every acknowledged write is in the database', async () => {
+    const database = await createTestDatabase();
+    const run = mkdtempSync(path.join(tmpdir(), 'flux-cluster-'));
+    const cluster = {
+      ...process.env,
+      FLUX_SKIP_BUILD: '1',
+      NODE_ENV: 'production',
+      FLUX_ROOT: run,
+      DATABASE_URL: database.config.url as string,
+      JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
+      FLUX_ADMIN_PASSWORD: 'cluster-admin-password',
+    };
+    let socket: Socket | undefined;
+    try {
+      const { stdout } = await promisify(execFile)(
+        'bash',
+        ['deploy/cluster.sh', 'start', run, '2', '127.0.0.1:0'],
+        { cwd: Flux.rootdir, env: cluster },
+      );
+      const [, port, ...instances] = (/cluster (\d+) (\d+) (\d+)/.exec(stdout) as RegExpExecArray).map(
+        Number,
+      );
+      const base = `http://127.0.0.1:${port}`;
+      const login = await requestFrom('127.0.0.1', port, 'POST', '/auth/login', {
+        login: 'admin',
+        password: 'cluster-admin-password',
+      });
+      const token = (login.body as { jwt: string }).jwt;
+      // a client as a phone runs it: it reconnects by itself, with its token, and subscribes again
+      socket = io(base, {
+        transports: ['websocket'],
+        auth: { token },
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 500,
+      });
+      const events = collect<ModelEventPayload>(socket, 'model:team');
+      let connections = 0;
+      socket.on('connect', () => {
+        connections++;
+        void socket?.emitWithAck('request', { method: 'POST', url: '/team/subscribe' });
+      });
+      await waitFor(() => connections === 1, 5000, 'the first connection');
+      await settle(100);
+      // the instance it is on: the one counting a socket
+      const counts = await Promise.all(
+        instances.map(async (instancePort) => {
+          const metrics = await requestFrom('127.0.0.1', instancePort, 'GET', '/metrics');
+          return Number(/^flux_sockets_connected (\d+)/m.exec(metrics.body as string)?.[1] ?? 0);
+        }),
+      );
+      const victim = counts.findIndex((count) => count > 0);
+      expect(victim).toBeGreaterThanOrEqual(0);
+
+      // writes through nginx, before, during and after the kill; the acknowledged ones are kept
+      const acknowledged: number[] = [];
+      let writing = true;
+      const writer = (async () => {
+        for (let i = 0; writing; i++) {
+          const reply = await requestFrom(
+            '127.0.0.1',
+            port,
+            'POST',
+            '/team',
+            { name: `Team ${i}`, role: 'orga' },
+            token,
+          ).catch(() => undefined);
+          if (reply?.status === 201) acknowledged.push((reply.body as { id: number }).id);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      await waitFor(() => acknowledged.length >= 5, 5000, 'writes before the kill');
+      process.kill(Number(readFileSync(path.join(run, `instance-${victim + 1}.pid`), 'utf8')), 'SIGKILL');
+      await waitFor(() => connections === 2, 10_000, 'the reconnection through nginx');
+      const before = acknowledged.length;
+      await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the kill');
+      writing = false;
+      await writer;
+      // the socket is live again: the last write reached it
+      const last = acknowledged.at(-1) as number;
+      await waitFor(() => events.some((event) => event.id === last), 5000, 'the event of the last write');
+      const teams = await requestFrom(
+        '127.0.0.1',
+        port,
+        'GET',
+        `/team?data=${encodeURIComponent(JSON.stringify({ limit: 1000 }))}`,
+        undefined,
+        token,
+      );
+      const stored = new Set((teams.body as Array<{ id: number }>).map((team) => team.id));
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      socket?.close();
+      await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
       rmSync(run, { recursive: true, force: true });
       await database.drop();
     }
