@@ -34,7 +34,7 @@ import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
-import { openRedis, RedisBus } from './redis.js';
+import { failFastWhenDisconnected, openRedis, RedisBus } from './redis.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { readOrCreateSecret } from './secretFile.js';
@@ -323,6 +323,8 @@ export class FluxApp {
         maxConnectionsPerAddress: this.config.socket.maxConnectionsPerAddress,
       });
       if (this.bus instanceof RedisBus) await this.bus.whenReady();
+      // once every connection made from it is up (duplicates copy its options)
+      if (this.redis) failFastWhenDisconnected(this.redis);
 
       if (options.bootstrap !== false) await this.runBootstrap();
       await releaseStartupLock?.();

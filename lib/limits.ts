@@ -83,6 +83,12 @@ export function createRateLimiter(options: LimiterOptions): RequestHandler {
         keyPrefix: `${options.prefix ?? 'flux:'}rl:${options.name}`,
         points: options.limit,
         duration,
+        // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
+        insuranceLimiter: new RateLimiterMemory({
+          keyPrefix: `rl:${options.name}`,
+          points: options.limit,
+          duration,
+        }),
       })
     : new RateLimiterMemory({ keyPrefix: `rl:${options.name}`, points: options.limit, duration });
   return function rateLimit(req: Request, _res: Response, next: NextFunction): void {

@@ -13,6 +13,17 @@ export function openRedis(url: string, log: Logger): Redis {
   return redis;
 }
 
+/**
+ * From now on, a command sent while Redis is unreachable fails at once (ioredis `enableOfflineQueue`)
+ * instead of waiting in ioredis's offline queue through its reconnection attempts: every caller has a
+ * fallback (rate limits pass or count in memory, revocations are read from the database, a lost event is
+ * logged), so requests stay fast during an outage. Called once the first connection is up: until then,
+ * commands wait for it.
+ */
+export function failFastWhenDisconnected(redis: Redis): void {
+  redis.options.enableOfflineQueue = false;
+}
+
 /** A {@link Bus} over Redis pub/sub: every instance subscribed to a topic receives each message once. */
 export class RedisBus implements Bus {
   private readonly subscriber: Redis;

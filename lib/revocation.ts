@@ -25,7 +25,10 @@ export class RevocationList {
     if (this.redis && until > Date.now()) await this.redis.set(this.key(sessionId), '1', 'PXAT', until);
   }
 
-  /** True when the session is revoked, known here or (a cache miss) in Redis. */
+  /**
+   * True when the session is revoked, known here or (a cache miss) in Redis.
+   * @throws the Redis client's error when Redis cannot answer: the caller falls back to the database.
+   */
   async isRevoked(sessionId: number): Promise<boolean> {
     const until = this.revoked.get(sessionId);
     if (until !== undefined) {

@@ -197,8 +197,16 @@ export class AuthService {
    *   `TokenExpired` when it is older than `auth.sessionMaxAgeMs`.
    */
   async authenticateSession(sessionId: number, userId: number): Promise<AuthContext> {
-    if (await Flux.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
-    const cached = this.contexts.get(sessionId);
+    // Redis unreachable: a revocation made on another instance may be unknown here, and the bus that
+    // drops cached identities is down too; the database (`revokedAt`) decides, the cache is skipped
+    let revocationsKnown = true;
+    try {
+      if (await Flux.revocations.isRevoked(sessionId)) throw new TokenError('TokenRevoked', 'Token revoked');
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      revocationsKnown = false;
+    }
+    const cached = revocationsKnown ? this.contexts.get(sessionId) : undefined;
     if (cached && cached.context.user.id === userId && Date.now() - cached.at < CONTEXT_CACHE_MS) {
       // tokens end with their session's life; a lowered `sessionMaxAgeMs` ends older ones too
       this.assertYoungEnough(cached.context.session);
@@ -281,10 +289,16 @@ export class AuthService {
       session.revokedAt = new Date();
       await session.save();
     }
-    await Flux.revocations.revoke(session.id, until);
+    // Redis unreachable: the database already refuses the session everywhere (instances read it while
+    // Redis is down); the revocation is logged, the logout still answered
+    await Flux.revocations
+      .revoke(session.id, until)
+      .catch((err: unknown) => Flux.log.warn('could not share a revocation through Redis:', err));
     // here at once, then on every other instance through the bus (here again: unbinding is idempotent)
     Flux.sockets.unbindSession(session.id, 'revoked');
-    await Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id });
+    await Promise.resolve(Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id })).catch(
+      (err: unknown) => Flux.log.warn('could not announce a revocation to the other instances:', err),
+    );
   }
 
   /**

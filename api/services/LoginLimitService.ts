@@ -43,6 +43,8 @@ function limiters(): Limiters {
             keyPrefix: `${Flux.config.redis.prefix}login-${name}`,
             points,
             duration,
+            // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
+            insuranceLimiter: new RateLimiterMemory({ keyPrefix: `login-${name}`, points, duration }),
           })
         : new RateLimiterMemory({ keyPrefix: `login-${name}`, points, duration });
     found = { byAccount: make('account', config.perAccount), byAddress: make('address', config.perAddress) };

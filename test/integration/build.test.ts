@@ -1,11 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
@@ -296,4 +296,134 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
       await database.drop();
     }
   }, 120_000);
+
+  it.skipIf(spawnSync('redis-server', ['--version']).status !== 0)(
+    'When Redis stops under use and comes back, then requests keep being answered (ready says no), no instance exits, and events and revocations cross instances again',
+    async () => {
+      const database = await createTestDatabase();
+      const run = mkdtempSync(path.join(tmpdir(), 'flux-cluster-'));
+      const redisPort = Number(
+        (
+          await promisify(execFile)(process.execPath, [
+            '-e',
+            "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+          ])
+        ).stdout,
+      );
+      const startRedis = () =>
+        spawn(
+          'redis-server',
+          ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+          {
+            stdio: 'ignore',
+          },
+        );
+      const redisUp = async () => {
+        const redis = startRedis();
+        await waitFor(
+          () =>
+            spawnSync('redis-cli', ['-p', String(redisPort), 'ping'])
+              .stdout?.toString()
+              .trim() === 'PONG',
+          5000,
+          'Redis',
+        );
+        return redis;
+      };
+      let redis = await redisUp();
+      const cluster = {
+        ...process.env,
+        FLUX_SKIP_BUILD: '1',
+        NODE_ENV: 'production',
+        FLUX_ROOT: run,
+        DATABASE_URL: database.config.url as string,
+        REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+        JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
+        FLUX_ADMIN_PASSWORD: 'cluster-admin-password',
+      };
+      let socket: Socket | undefined;
+      try {
+        const { stdout } = await promisify(execFile)(
+          'bash',
+          ['deploy/cluster.sh', 'start', run, '2', '127.0.0.1:0'],
+          {
+            cwd: Flux.rootdir,
+            env: cluster,
+          },
+        );
+        const [, port, one, two] = (/cluster (\d+) (\d+) (\d+)/.exec(stdout) as RegExpExecArray).map(Number);
+        const credentials = { login: 'admin', password: 'cluster-admin-password' };
+        const tokenOf = async (at: number) =>
+          ((await requestFrom('127.0.0.1', at, 'POST', '/auth/login', credentials)).body as { jwt: string })
+            .jwt;
+        const token = await tokenOf(port);
+        socket = await connectSocket(`http://127.0.0.1:${two}`, { token });
+        const events = collect<ModelEventPayload>(socket, 'model:team');
+        expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(
+          200,
+        );
+
+        redis.kill('SIGKILL');
+        await new Promise((resolve) => redis.once('exit', resolve));
+        // degraded, answered: limits count in memory, identities come from the database
+        expect((await requestFrom('127.0.0.1', port, 'GET', '/health')).status).toBe(200);
+        const ready = await requestFrom('127.0.0.1', one, 'GET', '/ready');
+        expect(ready.status).toBe(503);
+        expect((await requestFrom('127.0.0.1', port, 'GET', '/auth/me', undefined, token)).status).toBe(200);
+        const during = await requestFrom(
+          '127.0.0.1',
+          port,
+          'POST',
+          '/team',
+          { name: 'During the outage', role: 'orga' },
+          token,
+        );
+        expect(during.status).toBe(201);
+        expect((await requestFrom('127.0.0.1', port, 'POST', '/auth/login', credentials)).status).toBe(200);
+        for (const i of [1, 2]) {
+          const pid = Number(readFileSync(path.join(run, `instance-${i}.pid`), 'utf8'));
+          expect(() => process.kill(pid, 0)).not.toThrow();
+        }
+
+        redis = await redisUp();
+        for (const instance of [one, two]) {
+          await vi.waitUntil(
+            async () => (await requestFrom('127.0.0.1', instance, 'GET', '/ready')).status === 200,
+            { timeout: 15_000, interval: 100 },
+          );
+        }
+        // events cross instances again: a write on one reaches the socket on the other
+        const after = await requestFrom(
+          '127.0.0.1',
+          one,
+          'POST',
+          '/team',
+          { name: 'After the outage', role: 'orga' },
+          token,
+        );
+        expect(after.status).toBe(201);
+        const afterId = (after.body as { id: number }).id;
+        await waitFor(
+          () => events.some((event) => event.id === afterId),
+          10_000,
+          'the event across instances',
+        );
+        // and revocations: a logout on one is refused on the other at once
+        const other = await tokenOf(one);
+        expect((await requestFrom('127.0.0.1', two, 'GET', '/auth/me', undefined, other)).status).toBe(200);
+        expect((await requestFrom('127.0.0.1', one, 'POST', '/auth/logout', undefined, other)).status).toBe(
+          200,
+        );
+        const refused = await requestFrom('127.0.0.1', two, 'GET', '/auth/me', undefined, other);
+        expect((refused.body as { _error: { code: string } })._error.code).toBe('TokenRevoked');
+      } finally {
+        socket?.close();
+        await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
+        redis.kill('SIGKILL');
+        rmSync(run, { recursive: true, force: true });
+        await database.drop();
+      }
+    },
+    120_000,
+  );
 });
