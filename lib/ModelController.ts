@@ -202,11 +202,9 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const where = { [Op.and]: [readable, query.where] };
     const options = { where, order: query.order, limit: query.limit, offset: query.offset };
     const expensive = isExpensive(query, Flux.config.query.expensive.largePage);
+    // a count makes a read expensive: only the admitted path counts
     const [items, total] = !expensive
-      ? await Promise.all([
-          this.model.findAll(options),
-          query.count ? this.model.count({ where }) : Promise.resolve(undefined),
-        ])
+      ? [await this.model.findAll(options), undefined]
       : // by user, not session: logging in again must not buy a user another place
         await Flux.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
           this.scan(options, query.count),
@@ -216,8 +214,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   }
 
   /**
-   * An expensive read (a pattern scans every row it may read; a large page), admitted by the query
-   * gate: its statements run one after the other (one connection at a time), on SQLite in a read
+   * An expensive read ({@link isExpensive}), admitted by the query gate: its statements run one after the other (one connection at a time), on SQLite in a read
    * transaction, which has a connection of its own (WAL lets it read beside the main connection, which
    * stays free for every other request).
    */
