@@ -43,12 +43,14 @@ export class FairQueue {
 
   /**
    * Runs `job` once the client's turn comes and a place is free; resolves or rejects as it does.
-   * @param client who asks, e.g. `user:<tenantId>:<id>` or `address:<ip>`.
+   * @param client who asks, e.g. `user:<tenantId>:<id>` or `address:<ip>`; undefined for work no client
+   *   asked for (the process's own), bounded by the process-wide limits only.
    * @throws TooManyRequestsError (429, `Retry-After: 1`) when `client` already has `perClient +
    *   perClientQueue` admitted; ExpectedError 503 `Busy` (`Retry-After: 1`) when its turn comes and
    *   `queueLength` jobs of all clients already wait.
    */
-  async run<T>(client: string, job: () => Promise<T>): Promise<T> {
+  async run<T>(client: string | undefined, job: () => Promise<T>): Promise<T> {
+    if (client === undefined) return this.queue.run(job);
     const { perClient, perClientQueue } = this.options;
     let entry = this.clients.get(client);
     if (!entry) {

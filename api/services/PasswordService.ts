@@ -15,11 +15,12 @@ import { FairQueue } from '../../lib/fairQueue.js';
 
 let queue: FairQueue | undefined;
 
-/** Who a bcrypt operation is for, when no client asks (an admin creating a user, the CLI). */
-export const INTERNAL_CLIENT = 'internal';
-
-/** The queue of this process, following the `auth.hash*` keys. */
-function inQueue<T>(client: string, job: () => Promise<T>): Promise<T> {
+/**
+ * The queue of this process, following the `auth.hash*` keys. `client` undefined: work no password
+ * sender asked for (hashing a new password, the dummy hash), bounded by the process-wide limits only —
+ * sharing one client's place, every user's password change would wait behind the others'.
+ */
+function inQueue<T>(client: string | undefined, job: () => Promise<T>): Promise<T> {
   const {
     hashConcurrency: concurrency,
     hashQueueLength: queueLength,
@@ -43,24 +44,19 @@ export function passwordWork(): { active: number; waiting: number; peak: number 
 
 /**
  * The bcrypt hash of `password` at cost `rounds` (default `auth.bcryptRounds`).
- * @param client whom the work is for (`address:<ip>`), {@link INTERNAL_CLIENT} by default.
- * @throws TooManyRequestsError 429 when that client has too many waiting; ExpectedError 503 `Busy` when
- *   the queue is full.
+ * @throws ExpectedError 503 `Busy` when the queue is full.
  */
-export function hashPassword(
-  password: string,
-  rounds = Flux.config.auth.bcryptRounds,
-  client = INTERNAL_CLIENT,
-): Promise<string> {
-  return inQueue(client, () => bcrypt.hash(password, rounds));
+export function hashPassword(password: string, rounds = Flux.config.auth.bcryptRounds): Promise<string> {
+  return inQueue(undefined, () => bcrypt.hash(password, rounds));
 }
 
 /**
  * Whether `password` matches the bcrypt `hash` (constant time, bcrypt's `compare`).
- * @param client whom the work is for (`address:<ip>`, the client sending the password).
+ * @param client whom the work is for (`address:<ip>`, the client sending the password); undefined: the
+ *   process-wide limits only.
  * @throws TooManyRequestsError 429 when that client has too many waiting; ExpectedError 503 `Busy` when
  *   the queue is full.
  */
-export function comparePassword(password: string, hash: string, client = INTERNAL_CLIENT): Promise<boolean> {
+export function comparePassword(password: string, hash: string, client?: string): Promise<boolean> {
   return inQueue(client, () => bcrypt.compare(password, hash));
 }

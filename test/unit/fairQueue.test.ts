@@ -61,4 +61,18 @@ describe('FairQueue', () => {
     );
     expect(await gate.run('session:1', async () => 'again')).toBe('again');
   });
+
+  it('bounds work of no client by the process-wide limits only', async () => {
+    const gate = queue({ concurrency: 2, queueLength: 2, perClient: 1, perClientQueue: 0 });
+    const reads = [pending(), pending(), pending(), pending()];
+    const running = reads.map((read) => gate.run(undefined, read.work));
+    await expect(gate.run(undefined, async () => 'fifth')).rejects.toMatchObject({
+      status: 503,
+      code: 'Busy',
+    });
+    await tick();
+    expect(gate.stats()).toMatchObject({ active: 2, waiting: 2 });
+    for (const read of reads) read.end();
+    await Promise.all(running);
+  });
 });
