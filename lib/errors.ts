@@ -124,13 +124,45 @@ function isStatementTimeout(err: object): boolean {
   return statementTimeoutCodes.has(String(code)) || statementTimeoutCodes.has(String(parent?.code));
 }
 
+/** Sequelize's `ConnectionError` and its subclasses: the database cannot be reached or has no free connection. */
+const connectionErrorNames = new Set([
+  'SequelizeConnectionError',
+  'SequelizeConnectionRefusedError',
+  'SequelizeConnectionTimedOutError',
+  'SequelizeConnectionAcquireTimeoutError',
+  'SequelizeHostNotFoundError',
+  'SequelizeHostNotReachableError',
+  'SequelizeAccessDeniedError',
+  'SequelizeInvalidConnectionError',
+]);
+
+/**
+ * True when `err` says the database went away under a query: a Sequelize connection error, a PostgreSQL
+ * shutdown or start-up (SQLSTATE class 08 "connection exception", 57P01–57P03, see
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html) or node-postgres losing its socket.
+ */
+function isDatabaseUnavailable(err: object): boolean {
+  const { name, parent } = err as { name?: string; parent?: { code?: unknown; message?: unknown } };
+  if (name && connectionErrorNames.has(name)) return true;
+  if (name !== 'SequelizeDatabaseError' || !parent) return false;
+  const code = String(parent.code ?? '');
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  const message = String(parent.message ?? '');
+  return message.startsWith('Connection terminated') || message.endsWith('is not queryable');
+}
+
 /**
  * Errors from libraries in the request path that carry a client-caused 4xx (body-parser, multer, jwt),
- * and statement timeouts (503 `QueryTimeout`: expected, so not logged as a failure).
+ * statement timeouts (503 `QueryTimeout`) and a database that cannot be reached (503
+ * `DatabaseUnavailable`): expected, so not logged as failures.
  */
 function fromLibraryError(err: unknown): ExpectedError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   if (isStatementTimeout(err)) return new ExpectedError(503, 'QueryTimeout', 'The query took too long');
+  if (isDatabaseUnavailable(err))
+    return new ExpectedError(503, 'DatabaseUnavailable', 'The database is not reachable', {
+      headers: { 'Retry-After': '1' },
+    });
   const e = err as { name?: string; type?: string; code?: string; status?: unknown; expose?: boolean };
   if (e.name && sequelizeValidationNames.has(e.name)) {
     const items = (err as SequelizeLikeValidationError).errors ?? [];

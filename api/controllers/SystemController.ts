@@ -11,21 +11,23 @@ export class SystemController {
 
   /**
    * `GET /ready` → 200 `{status: "ready", database: "ok", redis?: "ok"}` when the database (and Redis,
-   * when configured) answer; 503 `NotReady` otherwise, or while the server is shutting down.
+   * when configured) answer within {@link READY_TIMEOUT_MS}; 503 `NotReady` otherwise, naming every
+   * dependency and its state (`Not ready: database not reachable, Redis ok`), or while the
+   * server is shutting down. Both are checked at once, so a hung dependency costs one timeout.
    */
   async ready(_req: FluxRequest, res: FluxResponse): Promise<void> {
     if (Flux.stopping) throw new ExpectedError(503, 'NotReady', 'Shutting down');
-    const checks: Record<string, string> = {};
-    const fail = (what: string): never => {
-      throw new ExpectedError(503, 'NotReady', `${what} is not reachable`);
-    };
-    await Flux.sequelize.authenticate().catch(() => fail('The database'));
-    checks.database = 'ok';
-    if (Flux.redis) {
-      await Flux.redis.ping().catch(() => fail('Redis'));
-      checks.redis = 'ok';
+    const redis = Flux.redis;
+    const [database, cache] = await Promise.all([
+      reachable(Flux.sequelize.authenticate()),
+      redis ? reachable(redis.ping()) : undefined,
+    ]);
+    if (!database || cache === false) {
+      const states = [`database ${database ? 'ok' : 'not reachable'}`];
+      if (cache !== undefined) states.push(`Redis ${cache ? 'ok' : 'not reachable'}`);
+      throw new ExpectedError(503, 'NotReady', `Not ready: ${states.join(', ')}`);
     }
-    res.ok({ status: 'ready', ...checks });
+    res.ok({ status: 'ready', database: 'ok', ...(redis ? { redis: 'ok' } : {}) });
   }
 
   /** `GET /openapi.json` → the OpenAPI 3.1 document of every route (browsable at `/docs`). */
@@ -42,5 +44,21 @@ export class SystemController {
     const { registry } = Flux.metrics;
     res.setHeader('Content-Type', registry.contentType);
     res.status(200).send(await registry.metrics());
+  }
+}
+
+/** How long `/ready` waits for each dependency, in ms: under nginx's and orchestrators' probe timeouts. */
+const READY_TIMEOUT_MS = 2000;
+
+/** Resolves true when `check` settles successfully within {@link READY_TIMEOUT_MS}, else false. */
+async function reachable(check: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
+import { createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
 import { createTestDatabase } from '../helpers/server.js';
 
@@ -140,19 +141,21 @@ interface Cluster {
 }
 
 /**
- * Runs `body` against two instances started by `deploy/cluster.sh` (the build of the first test) on a
- * fresh PostgreSQL database, then stops them and removes what they made. `env` is added to theirs.
+ * Runs `body` against `count` instances started by `deploy/cluster.sh` (the build of the first test) on
+ * a fresh PostgreSQL database (or `env.DATABASE_URL`), then stops them and removes what they made. `env`
+ * is added to theirs.
  */
 async function withCluster(
+  count: number,
   env: Record<string, string>,
   body: (cluster: Cluster) => Promise<void>,
 ): Promise<void> {
-  const database = await createTestDatabase();
+  const database = env.DATABASE_URL ? undefined : await createTestDatabase();
   const run = mkdtempSync(path.join(tmpdir(), 'flux-cluster-'));
   try {
     const { stdout } = await promisify(execFile)(
       'bash',
-      ['deploy/cluster.sh', 'start', run, '2', '127.0.0.1:0'],
+      ['deploy/cluster.sh', 'start', run, String(count), '127.0.0.1:0'],
       {
         cwd: Flux.rootdir,
         env: {
@@ -160,29 +163,74 @@ async function withCluster(
           FLUX_SKIP_BUILD: '1',
           NODE_ENV: 'production',
           FLUX_ROOT: run,
-          DATABASE_URL: database.config.url as string,
+          DATABASE_URL: database?.config.url as string,
           JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
           FLUX_ADMIN_PASSWORD: CLUSTER_PASSWORD,
           ...env,
         },
       },
     );
-    const [, port, ...instances] = (/cluster (\d+) (\d+) (\d+)/.exec(stdout) as RegExpExecArray).map(Number);
+    const [port, ...instances] = (/^cluster ([\d ]+)$/m.exec(stdout) as RegExpExecArray)[1]
+      .split(' ')
+      .map(Number);
+    expect(instances).toHaveLength(count);
     await body({ port, instances, run });
   } finally {
     await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
     expect(existsSync(path.join(run, 'instance-1.pid'))).toBe(false);
     rmSync(run, { recursive: true, force: true });
-    await database.drop();
+    await database?.drop();
   }
 }
 
 const CLUSTER_PASSWORD = 'cluster-admin-password';
 
+/**
+ * A PostgreSQL server of the test's own, to stop and start (Debian's postgresql-common: root only), so
+ * that the restart does not disturb the tests running on the shared one.
+ */
+const privatePostgres =
+  process.getuid?.() === 0 &&
+  spawnSync('pg_createcluster', ['--help']).error === undefined &&
+  existsSync('/usr/lib/postgresql');
+
+function pg(command: string[]): void {
+  const result = spawnSync(command[0], command.slice(1), { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command.join(' ')}: ${result.stderr}`);
+}
+
+/** Creates and starts a cluster on a free port, trusting local connections; `pg_dropcluster` removes it. */
+async function createPostgresCluster(): Promise<{ version: string; name: string; port: number }> {
+  const version = readdirSync('/usr/lib/postgresql')
+    .sort((x, y) => Number(x) - Number(y))
+    .at(-1) as string;
+  const name = `flux-restart-${process.pid}`;
+  const port = Number(
+    (
+      await promisify(execFile)(process.execPath, [
+        '-e',
+        "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+      ])
+    ).stdout,
+  );
+  pg([
+    'pg_createcluster',
+    version,
+    name,
+    '-p',
+    String(port),
+    '--',
+    '--auth-host=trust',
+    '--auth-local=trust',
+  ]);
+  pg(['pg_ctlcluster', version, name, 'start']);
+  return { version, name, port };
+}
+
 describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/cluster.sh)', () => {
   it('When two instances run behind nginx, then clients log in and subscribe through it, a write reaches the sockets of both instances once, the client address is the forwarded one and /metrics stays inside', async () => {
     const sockets: Socket[] = [];
-    await withCluster({}, async ({ port, instances }) => {
+    await withCluster(2, {}, async ({ port, instances }) => {
       try {
         const login = await requestFrom('127.0.0.9', port, 'POST', '/auth/login', {
           login: 'admin',
@@ -220,9 +268,130 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
     });
   }, 120_000);
 
+  it('When three instances run behind nginx, then each event reaches every socket once with the same permission filtering, and a role change, a revocation and the rate limit hold on all instances at once', async () => {
+    const sockets: Socket[] = [];
+    await withCluster(3, {}, async ({ port, instances }) => {
+      try {
+        const [a, b, c] = instances.map((instance) => `http://127.0.0.1:${instance}`);
+        const adminToken = await login(`http://127.0.0.1:${port}`, 'admin', CLUSTER_PASSWORD);
+        const admin = httpTransport(`http://127.0.0.1:${port}`, adminToken);
+        const adminTeam = expectStatus<{ team: { id: number } }>(await admin.request('GET', '/auth/me'), 200)
+          .team.id;
+        const bar = await createTeamWithUser(
+          admin,
+          { name: 'Bar', role: 'bar', group: 'bars' },
+          { login: 'bar', password: 'bar-password' },
+        );
+        const desk = await createTeamWithUser(
+          admin,
+          { name: 'Desk', role: 'orga' },
+          { login: 'desk', password: 'desk-password' },
+        );
+        // the bar and the desk on instances b and c, the admin on a; each logs in on another instance
+        const barToken = await login(c, 'bar', 'bar-password');
+        const deskToken = await login(a, 'desk', 'desk-password');
+        const subscribed = async (base: string, token: string) => {
+          const socket = await connectSocket(base, { token });
+          sockets.push(socket);
+          expect((await socketRequest(socket, { method: 'POST', url: '/alert/subscribe' })).statusCode).toBe(
+            200,
+          );
+          return {
+            events: collect<ModelEventPayload>(socket, 'model:alert'),
+            revoked: collect(socket, 'auth:revoked'),
+            refreshed: collect(socket, 'subscription:refresh'),
+          };
+        };
+        const bars = [await subscribed(b, barToken), await subscribed(c, barToken)];
+        const desks = [await subscribed(b, deskToken), await subscribed(c, deskToken)];
+        const admins = [await subscribed(a, adminToken)];
+
+        // an alert of the bar and one of the admin team, written on different instances
+        const ofBar = {
+          title: 'Out of beer',
+          severity: 'warning',
+          senderTeamId: bar.teamId,
+          receiverTeamId: null,
+        };
+        const ofAdmin = {
+          title: 'Gate 3',
+          severity: 'serious',
+          senderTeamId: adminTeam,
+          receiverTeamId: null,
+        };
+        const barAlert = expectStatus<{ id: number }>(
+          await httpTransport(a, adminToken).request('POST', '/alert', ofBar),
+          201,
+        ).id;
+        const adminAlert = expectStatus<{ id: number }>(
+          await httpTransport(c, adminToken).request('POST', '/alert', ofAdmin),
+          201,
+        ).id;
+        const ids = (events: ModelEventPayload[]) => events.map((event) => event.id).sort();
+        await waitFor(
+          () => [...desks, ...admins].every(({ events }) => events.length >= 2),
+          5000,
+          'both alerts on every desk and admin socket',
+        );
+        await settle(300);
+        for (const { events } of [...desks, ...admins])
+          expect(ids(events)).toEqual([barAlert, adminAlert].sort());
+        for (const { events } of bars) expect(ids(events)).toEqual([barAlert]);
+
+        // a role change on instance a holds at once on b and c: the desk, now a bar, reads no more
+        expectStatus(
+          await httpTransport(a, adminToken).request('PATCH', `/team/${desk.teamId}`, { role: 'bar' }),
+          200,
+        );
+        for (const base of [b, c]) {
+          expectStatus(await httpTransport(base, deskToken).request('GET', `/alert/${adminAlert}`), 404);
+        }
+        const later = expectStatus<{ id: number }>(
+          await httpTransport(a, adminToken).request('POST', '/alert', { ...ofAdmin, title: 'Gate 4' }),
+          201,
+        ).id;
+        await waitFor(() => admins[0].events.some((event) => event.id === later), 5000, 'the admin event');
+        await settle(300);
+        for (const { events, refreshed } of desks) {
+          expect(events.map((event) => event.id)).not.toContain(later);
+          expect(refreshed.length).toBeGreaterThanOrEqual(1);
+        }
+
+        // a logout on instance a: the token is refused on b and c at once, their sockets revoked
+        expectStatus(await httpTransport(a, deskToken).request('POST', '/auth/logout'), 200);
+        for (const base of [b, c]) {
+          const refused = await httpTransport(base, deskToken).request('GET', '/auth/me');
+          expect(expectStatus<{ _error: { code: string } }>(refused, 403)._error.code).toBe('TokenRevoked');
+        }
+        await waitFor(
+          () => desks.every(({ revoked }) => revoked.length === 1),
+          5000,
+          'auth:revoked on b and c',
+        );
+
+        // one address's requests are counted together on every instance: 200 on each of the three use up
+        // the limit (rateLimit.limit 600), the next one is refused wherever it goes
+        for (const instance of instances) {
+          for (let batch = 0; batch < 10; batch++) {
+            const replies = await Promise.all(
+              Array.from({ length: 20 }, () => requestFrom('127.0.0.77', instance, 'GET', '/health')),
+            );
+            expect(replies.every((reply) => reply.status === 200)).toBe(true);
+          }
+        }
+        for (const instance of instances) {
+          expect((await requestFrom('127.0.0.77', instance, 'GET', '/health')).status).toBe(429);
+        }
+        expect((await requestFrom('127.0.0.78', instances[0], 'GET', '/health')).status).toBe(200);
+      } finally {
+        for (const socket of sockets) socket.close();
+      }
+    });
+  }, 180_000);
+
   it('When the instance a socket is on is killed (kill -9) under writes, then the socket reconnects through nginx to another, re-authenticates and re-subscribes, and every acknowledged write is in the database', async () => {
     let socket: Socket | undefined;
-    await withCluster({}, async ({ port, instances, run }) => {
+    await withCluster(2, {}, async ({ port, instances, run }) => {
       try {
         const login = await requestFrom('127.0.0.1', port, 'POST', '/auth/login', {
           login: 'admin',
@@ -287,6 +456,110 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
     });
   }, 120_000);
 
+  it.skipIf(!privatePostgres)(
+    'When PostgreSQL restarts under use, then requests answer 503 while it is down (never 500), no instance exits, ready names the database, and full service returns',
+    async () => {
+      const { version, name, port: databasePort } = await createPostgresCluster();
+      let socket: Socket | undefined;
+      try {
+        await withCluster(
+          2,
+          { DATABASE_URL: `postgres://postgres@127.0.0.1:${databasePort}/postgres` },
+          async ({ port, instances: [one, two], run }) => {
+            const base = `http://127.0.0.1:${port}`;
+            const token = await login(base, 'admin', CLUSTER_PASSWORD);
+            const api = httpTransport(base, token);
+            socket = await connectSocket(`http://127.0.0.1:${two}`, { token });
+            const events = collect<ModelEventPayload>(socket, 'model:team');
+            expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(
+              200,
+            );
+
+            // reads and writes through nginx all along; what each answered, and the writes acknowledged
+            const statuses = new Map<number, number>();
+            const acknowledged: number[] = [];
+            let running = true;
+            const load = (async () => {
+              for (let i = 0; running; i++) {
+                const [read, write] = await Promise.all([
+                  api.request('GET', '/team'),
+                  api.request('POST', '/team', { name: `Under restart ${i}`, role: 'orga' }),
+                ]);
+                for (const reply of [read, write])
+                  statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+                if (write.status === 201) acknowledged.push((write.body as { id: number }).id);
+                await new Promise((resolve) => setTimeout(resolve, 10));
+              }
+            })();
+            try {
+              await waitFor(() => acknowledged.length >= 5, 10_000, 'writes before the stop');
+
+              pg(['pg_ctlcluster', version, name, 'stop', '-m', 'fast']);
+              await waitFor(() => (statuses.get(503) ?? 0) >= 4, 10_000, '503 while the database is down');
+              const ready = await requestFrom('127.0.0.1', one, 'GET', '/ready');
+              expect(ready.status).toBe(503);
+              expect((ready.body as { _error: { message: string } })._error.message).toBe(
+                'Not ready: database not reachable, Redis ok',
+              );
+              // the identity of a token is cached (with Redis): reads of data are not
+              const read = await httpTransport(`http://127.0.0.1:${one}`, token).request('GET', '/team');
+              expect(expectStatus<{ _error: { code: string } }>(read, 503)._error.code).toBe(
+                'DatabaseUnavailable',
+              );
+              expect(read.headers['retry-after']).toBe('1');
+              const overSocket = await socketRequest(socket, { method: 'GET', url: '/team' });
+              expect(overSocket.statusCode).toBe(503);
+              for (const i of [1, 2]) {
+                const pid = Number(readFileSync(path.join(run, `instance-${i}.pid`), 'utf8'));
+                expect(() => process.kill(pid, 0)).not.toThrow();
+              }
+
+              pg(['pg_ctlcluster', version, name, 'start']);
+              for (const instance of [one, two]) {
+                await vi.waitUntil(
+                  async () => (await requestFrom('127.0.0.1', instance, 'GET', '/ready')).status === 200,
+                  { timeout: 15_000, interval: 100 },
+                );
+              }
+              const before = acknowledged.length;
+              await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the restart');
+            } finally {
+              running = false;
+              await load;
+            }
+            expect([...statuses.keys()].sort()).toEqual([200, 201, 503]);
+
+            // full service: every acknowledged write is stored, and the socket receives the last one
+            const last = acknowledged.at(-1) as number;
+            await waitFor(
+              () => events.some((event) => event.id === last),
+              5000,
+              'the event of the last write',
+            );
+            const teams = expectStatus<Array<{ id: number }>>(
+              await api.request('GET', '/team', { limit: 1000 }),
+              200,
+            );
+            const stored = new Set(teams.map((team) => team.id));
+            expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+            expect(
+              (
+                await requestFrom('127.0.0.1', two, 'POST', '/auth/login', {
+                  login: 'admin',
+                  password: CLUSTER_PASSWORD,
+                })
+              ).status,
+            ).toBe(200);
+          },
+        );
+      } finally {
+        socket?.close();
+        pg(['pg_dropcluster', '--stop', version, name]);
+      }
+    },
+    180_000,
+  );
+
   it.skipIf(spawnSync('redis-server', ['--version']).status !== 0)(
     'When Redis stops under use and comes back, then requests keep being answered (ready says no), no instance exits, and events and revocations cross instances again',
     async () => {
@@ -315,6 +588,7 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
       let socket: Socket | undefined;
       try {
         await withCluster(
+          2,
           { REDIS_URL: `redis://127.0.0.1:${redisPort}` },
           async ({ port, instances: [one, two], run }) => {
             const credentials = { login: 'admin', password: CLUSTER_PASSWORD };
@@ -335,7 +609,11 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
             await new Promise((resolve) => redis.once('exit', resolve));
             // degraded, answered: limits count in memory, identities come from the database
             expect((await requestFrom('127.0.0.1', port, 'GET', '/health')).status).toBe(200);
-            expect((await requestFrom('127.0.0.1', one, 'GET', '/ready')).status).toBe(503);
+            const ready = await requestFrom('127.0.0.1', one, 'GET', '/ready');
+            expect(ready.status).toBe(503);
+            expect((ready.body as { _error: { message: string } })._error.message).toBe(
+              'Not ready: database ok, Redis not reachable',
+            );
             expect((await requestFrom('127.0.0.1', port, 'GET', '/auth/me', undefined, token)).status).toBe(
               200,
             );

@@ -96,8 +96,36 @@ describe('toErrorReply', () => {
     });
   });
 
+  it.each([
+    ['PostgreSQL refusing connections', { name: 'SequelizeConnectionRefusedError' }],
+    ['no free connection in the pool', { name: 'SequelizeConnectionAcquireTimeoutError' }],
+    ['an unknown host', { name: 'SequelizeHostNotFoundError' }],
+    [
+      'PostgreSQL shutting down under a query (57P01)',
+      { name: 'SequelizeDatabaseError', parent: { code: '57P01' } },
+    ],
+    ['PostgreSQL starting up (57P03)', { name: 'SequelizeDatabaseError', parent: { code: '57P03' } }],
+    ['a connection exception (08006)', { name: 'SequelizeDatabaseError', parent: { code: '08006' } }],
+    [
+      'node-postgres losing its socket',
+      { name: 'SequelizeDatabaseError', parent: { message: 'Connection terminated unexpectedly' } },
+    ],
+  ])(
+    'When the database cannot be reached (%s), then 503 DatabaseUnavailable with Retry-After, expected',
+    (_what, error) => {
+      expect(toErrorReply(error)).toEqual({
+        status: 503,
+        body: {
+          _error: { status: 503, code: 'DatabaseUnavailable', message: 'The database is not reachable' },
+        },
+        headers: { 'Retry-After': '1' },
+        unexpected: false,
+      });
+    },
+  );
+
   it('When another database error has a code, then it stays a 500', () => {
-    for (const code of ['57P01', 'SQLITE_ERROR', '23505']) {
+    for (const code of ['42P01', 'SQLITE_ERROR', '23505']) {
       expect(toErrorReply({ name: 'SequelizeDatabaseError', parent: { code } }).status).toBe(500);
     }
   });
