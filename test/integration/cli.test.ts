@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run } from '../../cli/program.js';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import { collect, connectSocket, socketRequest, waitFor } from '../helpers/clients.js';
@@ -11,20 +12,58 @@ import {
   type TestServer,
 } from '../helpers/server.js';
 
-/** The `flux` command (SPEC §15), each command in a temporary database, including failures. */
+/**
+ * The `flux` command (SPEC §15), each command in a temporary database, including failures. Commands run
+ * in this process (cli/program.ts `run`) with the environment a process would get; a few run the
+ * executable cli/flux.ts in a child process, to prove that it opens the database, prints and exits with
+ * the code.
+ */
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let url: string;
 
-/** Runs `flux …` in a child process; resolves with its exit code and output. */
-function flux(args: string[], env: Record<string, string> = {}) {
-  return runNode('cli/flux.ts', args, {
-    NODE_ENV: 'test',
-    DATABASE_URL: url,
-    REDIS_URL: '',
-    FLUX_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    ...env,
-  });
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a `flux` run: this file's database, no Redis, the bootstrap password; `env` over it. */
+function fluxEnv(env: Record<string, string>): Record<string, string> {
+  return { NODE_ENV: 'test', DATABASE_URL: url, REDIS_URL: '', FLUX_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env };
+}
+
+/** The network connections of this process: a run that leaves one open leaks a database connection. */
+const openSockets = () => process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+
+/**
+ * Runs `flux …` in this process with `env` over the test's environment; resolves with its exit code and
+ * output once the connections it opened are closed (fails otherwise).
+ */
+async function flux(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const sockets = openSockets();
+  for (const [name, value] of Object.entries(fluxEnv(env))) vi.stubEnv(name, value);
+  const result: Result = { code: -1, stdout: '', stderr: '' };
+  try {
+    result.code = await run(args, {
+      stdout: (text) => {
+        result.stdout += text;
+      },
+      stderr: (text) => {
+        result.stderr += text;
+      },
+    });
+  } finally {
+    vi.unstubAllEnvs();
+  }
+  // a closed connection leaves the list on the next turns of the event loop
+  await waitFor(() => openSockets() <= sockets, 2000, `the connections of flux ${args.join(' ')} to close`);
+  return result;
+}
+
+/** Runs the executable, `node --import tsx cli/flux.ts …`, in a child process, as `npx flux …` does. */
+function fluxProcess(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return runNode('cli/flux.ts', args, fluxEnv(env));
 }
 
 beforeAll(async () => {
@@ -38,12 +77,13 @@ afterAll(async () => {
 
 describe('flux migrate', () => {
   it('When migrations are listed, applied and the latest reverted, then status follows; a bad action exits 1', async () => {
-    const fresh = await flux(['migrate', 'status']);
-    expect(fresh.code).toBe(0);
-    expect(fresh.stdout).toMatch(/pending\s+0001-core/);
     // the migrations the code ships, in order: the test follows them rather than copying today's list
     const shipped = shippedMigrations();
     const [latest, beforeLatest] = [shipped.at(-1)!, shipped.at(-2)!];
+    // the executable, end to end: it opens the database, prints, closes it and exits 0
+    const fresh = await fluxProcess(['migrate', 'status']);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toContain(shipped.map((name) => `pending  ${name}`).join('\n'));
     const up = await flux(['migrate', 'up']);
     expect(up).toMatchObject({ code: 0 });
     expect(up.stdout).toContain(`applied ${shipped.join(', ')}`);
@@ -54,10 +94,26 @@ describe('flux migrate', () => {
       new RegExp(`up\\s+${beforeLatest}\\npending\\s+${latest}`),
     );
     expect((await flux(['migrate', 'up'])).code).toBe(0);
-    const bad = await flux(['migrate', 'sideways']);
+    // the executable's exit code after a usage error
+    const bad = await fluxProcess(['migrate', 'sideways']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('expected up, down or status');
   }, 60_000);
+
+  it('When the arguments are wrong or help is asked for, then commander’s message and exit code, in this process too', async () => {
+    const bad = await flux(['migrate', 'sideways']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('expected up, down or status');
+    expect(bad.stderr).toContain('Usage: flux migrate'); // showHelpAfterError
+    const help = await flux(['--help']);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^Usage: flux /);
+    expect(help.stdout).toContain('config:check');
+    const none = await flux([]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^Usage: flux /);
+    expect((await flux(['teleport'])).stderr).toContain("unknown command 'teleport'");
+  });
 });
 
 describe('flux users and teams', () => {
@@ -114,9 +170,19 @@ describe('flux routes and config:check', () => {
   it('When the route table is printed, then each route shows its action and middlewares in order', async () => {
     const routes = await flux(['routes']);
     expect(routes.code).toBe(0);
-    expect(routes.stdout).toMatch(/GET\s+\/user\/:id\s+UserController\.get\s+dataParser, auth, requireAuth/);
+    // what the run loaded: every route of config/routes.ts has its line, after the global middlewares
+    expect(routes.stdout.trimEnd().split('\n')).toHaveLength(
+      Object.keys(Flux.config.routes as object).length,
+    );
+    const before = ['dataParser', ...Flux.config.server.middlewares].join(', ');
     expect(routes.stdout).toMatch(
-      /POST\s+\/user\/avatar\/:id\s+UserController\.uploadAvatar\s+dataParser, auth, requireAuth, upload\(avatar\)/,
+      new RegExp(`^GET\\s+/user/:id\\s+UserController\\.get\\s+${before}, auth, requireAuth$`, 'm'),
+    );
+    expect(routes.stdout).toMatch(
+      new RegExp(
+        `^POST\\s+/user/avatar/:id\\s+UserController\\.uploadAvatar\\s+${before}, auth, requireAuth, upload\\(avatar\\)$`,
+        'm',
+      ),
     );
   }, 30_000);
 
@@ -150,7 +216,8 @@ describe.skipIf(!process.env.REDIS_URL)('CLI writes reach a running server', () 
     expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
     const serverUrl =
       (Flux.config.database.url as string | undefined) ?? `sqlite:${Flux.config.database.storage}`;
-    const created = await flux(['team:create', '--name', 'From the CLI', '--role', 'orga'], {
+    // in a process of its own: this one's Flux is the server
+    const created = await fluxProcess(['team:create', '--name', 'From the CLI', '--role', 'orga'], {
       DATABASE_URL: serverUrl,
       REDIS_URL: process.env.REDIS_URL!,
     });
