@@ -6,8 +6,9 @@ async function main(): Promise<void> {
     await Flux.start();
   } catch (err) {
     Flux.log.error(`Flux did not start: ${(err as Error).message}`);
-    if (!(err instanceof Error) || !['ConfigError', 'RouteTableError'].includes(err.name))
-      Flux.log.error(err);
+    // a declaration error says all in its message; anything else gets its stack
+    const declaration = ['ConfigError', 'RouteTableError', 'ModelReferenceError'];
+    if (!(err instanceof Error) || !declaration.includes(err.name)) Flux.log.error(err);
     process.exit(1);
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -35,6 +35,7 @@ import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
 import { failFastWhenDisconnected, openRedis, RedisBus } from './redis.js';
+import { ReferenceRules, readForeignKeys } from './references.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { readOrCreateSecret } from './secretFile.js';
@@ -44,8 +45,9 @@ import { uploadMiddleware } from './upload.js';
 
 /**
  * The Flux singleton (SPEC §3): one object, importable anywhere, always the same instance.
- * `Flux.start()` loads config, opens the database, loads models, runs migrations, loads controllers and
- * middlewares, checks the route table and roles, runs `api/bootstrap.ts`, then listens.
+ * `Flux.start()` loads config, opens the database, loads models (and checks their references), runs
+ * migrations (and checks the references against the foreign keys), loads controllers and middlewares,
+ * checks the route table and roles, runs `api/bootstrap.ts`, then listens.
  * Models are also reachable as `Flux.<Model>` (typed through {@link FluxModels}).
  */
 
@@ -108,6 +110,8 @@ export class FluxApp {
   config = {} as AppConfig;
   log = new Logger({ level: (process.env.LOG_LEVEL as LogLevel) || 'info', dir: false });
   models: Record<string, FluxModelClass> = {};
+  /** The models' declared references (`static references`) and their rules on delete. */
+  references = new ReferenceRules({});
   controllers: Record<string, object> = {};
   middlewares: Record<string, FluxMiddleware> = {};
   routes: RouteRecord[] = [];
@@ -232,7 +236,12 @@ export class FluxApp {
         (this.config.roles ?? {}) as Record<string, unknown>,
         this.permissionNamespaces(),
       );
-      if (options.migrate !== false) await this.migrator().up();
+      if (options.migrate !== false) {
+        await this.migrator().up();
+        // the schema is current: every foreign key between models must be declared, and the reverse
+        const foreignKeys = await readForeignKeys(this.sequelize);
+        if (foreignKeys) this.references.checkForeignKeys(foreignKeys);
+      }
       await this.loadControllers();
       await this.loadMiddlewares();
       this.openapiDocument = undefined;
@@ -277,6 +286,7 @@ export class FluxApp {
       });
       this.metrics = new Metrics(this.io, this.pubsub);
       attachPublishHooks(this.sequelize, this.pubsub);
+      this.references.attach(this.sequelize);
       this.express = buildExpressApp({
         routes: this.routes,
         controllers: this.controllers,
@@ -553,6 +563,7 @@ export class FluxApp {
 
   private async loadModels(): Promise<void> {
     this.models = await loadModels(path.join(this.codedir, 'api', 'models'), this.sequelize);
+    this.references = new ReferenceRules(this.models);
     for (const model of Object.values(this.models)) {
       Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
     }

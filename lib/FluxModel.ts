@@ -10,6 +10,26 @@ import {
 } from './permissions.js';
 import { type AttributeInfo, type AttributeMap, attributeKind } from './query.js';
 
+/**
+ * What destroying a referenced row does to the rows that reference it:
+ * - `restrict`: the destroy is refused (400 "Team 3 is referenced by 2 User …") while any row of the
+ *   tenant references it;
+ * - `cascade`: the referencing rows are destroyed with it (their own references followed in turn);
+ * - `set null`: the referencing attribute is cleared (it must allow null).
+ */
+export type OnDelete = 'restrict' | 'cascade' | 'set null';
+
+/** One foreign key of a model (see {@link FluxModel.references}); it references the target's `id`. */
+export interface Reference {
+  /** The referenced model's name, e.g. `'Team'`. */
+  readonly model: string;
+  /** The rule applied to the referencing rows when the referenced row is destroyed. */
+  readonly onDelete: OnDelete;
+}
+
+/** A model's foreign keys: attribute → {@link Reference}. */
+export type References = Readonly<Record<string, Reference>>;
+
 /** The lowerCamelCase public name of a model: `AlertButton` → `alertButton` (events, permissions). */
 export function publicModelName(modelName: string): string {
   return modelName.charAt(0).toLowerCase() + modelName.slice(1);
@@ -43,8 +63,26 @@ export abstract class FluxModel<
   static readGroupRules: GroupRules = { id: { attribute: 'id', type: 'integer' } };
   /** False for models that are not scoped by tenant (only the tenant model itself). */
   static tenantScoped = true;
-  /** Foreign keys that must reference a row of the same tenant: attribute → model name. */
-  static tenantReferences: Readonly<Record<string, string>> = {};
+  /**
+   * The model's foreign keys: attribute → the model it references and what happens to this row when the
+   * referenced one is destroyed ({@link Reference}). One declaration serves every write path:
+   * - create and update (`ModelController`): a value the client sets or changes must name a row of the tenant,
+   *   else 400 `ValidationError` (`type: 'reference'`);
+   * - destroy of the referenced row, by any path (API, CLI, service; lib/references.ts): `restrict`
+   *   refuses it with 400 naming this model, `cascade` destroys this row too, `set null` clears the
+   *   attribute — in the destroy's transaction, each change published after the commit like any write.
+   *
+   * At start, every declaration must name a model and an attribute, and match the database: each foreign
+   * key between two models' tables (but `tenantId`, which Flux manages) is declared here, and each
+   * declared reference is a foreign key to the named model's table.
+   *
+   * @example
+   * static override references: References = {
+   *   teamId: { model: 'Team', onDelete: 'restrict' },
+   *   buttonId: { model: 'AlertButton', onDelete: 'set null' },
+   * };
+   */
+  static references: References = {};
 
   /** The model's name in events, rooms and permissions (`alertButton`). */
   static get publicName(): string {

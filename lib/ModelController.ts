@@ -1,6 +1,7 @@
 import {
   type Attributes,
   type FindOptions,
+  ForeignKeyConstraintError,
   type ModelStatic,
   Op,
   Transaction,
@@ -160,11 +161,17 @@ export class ModelController<M extends FluxModel = FluxModel> {
     return values;
   }
 
-  /** Refuses references (e.g. `teamId`) to rows of another tenant or to missing rows. */
-  protected async checkReferences(ctx: RequestContext, item: M): Promise<void> {
+  /**
+   * Refuses the values the client wrote (`written`: their attributes) for declared references
+   * (`Model.references`, e.g. `teamId`) that name a missing row or a row of another tenant. Values the
+   * server sets itself (`prepareCreate`) are not counted again.
+   * @throws BadRequestError (ValidationError, `type: 'reference'`) listing each.
+   */
+  protected async checkReferences(ctx: RequestContext, item: M, written: readonly string[]): Promise<void> {
     const issues: ValidationIssue[] = [];
-    for (const [attribute, modelName] of Object.entries(this.model.tenantReferences)) {
-      const record = item as FluxModel;
+    const record = item as FluxModel;
+    for (const attribute of written) {
+      if (!Object.hasOwn(this.model.references, attribute)) continue;
       const value = record.get(attribute);
       if (
         value === null ||
@@ -172,10 +179,9 @@ export class ModelController<M extends FluxModel = FluxModel> {
         (!record.isNewRecord && !record.changed(attribute as never))
       )
         continue;
-      const target = Flux.models[modelName] as FluxModelClass | undefined;
-      const found = target
-        ? await target.count({ where: { id: value, tenantId: ctx.tenant.id } as WhereOptions })
-        : 0;
+      const target = Flux.models[this.model.references[attribute].model] as FluxModelClass | undefined;
+      const where = target?.tenantScoped ? { id: value, tenantId: ctx.tenant.id } : { id: value };
+      const found = target ? await target.count({ where: where as WhereOptions }) : 0;
       if (!found) issues.push({ path: attribute, message: `${attribute} does not exist`, type: 'reference' });
     }
     if (issues.length) throw new BadRequestError('Invalid data', issues);
@@ -240,11 +246,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `POST /<model>`: 201 with the created item; 403 when the item is outside the user's create groups. */
   async create(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const values = await this.prepareCreate(ctx, this.writableValues(ctx, req.data));
+    const written = this.writableValues(ctx, req.data);
+    const values = await this.prepareCreate(ctx, written);
     const item = this.model.build({ ...values, tenantId: ctx.tenant.id } as never);
     await item.validate(); // a malformed item is a 400 before it is a 403
     this.allow(this.model.getUserCreateGroups(ctx.team, ctx.user), item.getCreateGroups(), 'create');
-    await this.checkReferences(ctx, item);
+    await this.checkReferences(ctx, item, Object.keys(written));
     await this.beforeSave(ctx, item);
     await item.save();
     await this.afterSave(ctx, item, ['id', ...Object.keys(values)]);
@@ -258,10 +265,11 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const userGroups = this.model.getUserUpdateGroups(ctx.team, ctx.user);
     this.allow(userGroups, item.getUpdateGroups(), 'update');
     await this.checkItem(ctx, item, 'update');
-    item.set(this.writableValues(ctx, req.data, item) as never);
+    const written = this.writableValues(ctx, req.data, item);
+    item.set(written as never);
     await item.validate();
     this.allow(userGroups, item.getUpdateGroups(), 'update');
-    await this.checkReferences(ctx, item);
+    await this.checkReferences(ctx, item, Object.keys(written));
     await this.beforeSave(ctx, item);
     const changed = (item.changed() || []) as string[];
     await item.save();
@@ -269,17 +277,28 @@ export class ModelController<M extends FluxModel = FluxModel> {
     res.ok(item);
   }
 
-  /** `DELETE /<model>/:id`: 200 with the destroyed item. */
+  /**
+   * `DELETE /<model>/:id`: 200 with the destroyed item. The rows that reference it follow the rule their
+   * model declares (`Model.references`, lib/references.ts) in the destroy's transaction: a `restrict`
+   * reference refuses it with 400 naming the referencing model — the item's own are checked before
+   * `beforeDestroy` too, so such a refused destroy has no effect — `cascade` rows are destroyed, `set null`
+   * attributes cleared; each change is published after the commit.
+   */
   async destroy(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
     const item = await this.findReadable(ctx, this.id(req));
     this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
     await this.checkItem(ctx, item, 'destroy');
+    const refusal = await Flux.references.refusal(item, { rules: ['restrict'] });
+    if (refusal) throw refusal;
     await this.beforeDestroy(ctx, item);
-    await Flux.sequelize.transaction(async (transaction) => {
-      await this.cascade(ctx, item, transaction);
-      await item.destroy({ transaction });
-    });
+    try {
+      await Flux.sequelize.transaction((transaction) => item.destroy({ transaction }));
+    } catch (err) {
+      // a row referencing the item was written after the rules ran (another request): name it as they would
+      if (err instanceof ForeignKeyConstraintError) throw (await Flux.references.refusal(item)) ?? err;
+      throw err;
+    }
     res.ok(item);
   }
 
@@ -311,17 +330,11 @@ export class ModelController<M extends FluxModel = FluxModel> {
 
   /**
    * Domain checks before a permitted destroy (throw an ExpectedError to refuse), and effects outside the
-   * database that must come first (e.g. logging the user out).
+   * database that must come first (e.g. logging the user out). Runs after the `restrict` references are
+   * checked. What happens to the rows referencing the item is declared on their models
+   * (`Model.references`), not written here.
    */
   protected async beforeDestroy(_ctx: RequestContext, _item: M): Promise<void> {}
-
-  /**
-   * Writes that go with a destroy — references to the item cleared or removed, as SQL's `ON DELETE SET
-   * NULL` would, but through the models so that each change is published — in the destroy's transaction:
-   * pass `{ transaction }` to every query. If the destroy fails, none of them happened; their events
-   * are published after the commit.
-   */
-  protected async cascade(_ctx: RequestContext, _item: M, _transaction: Transaction): Promise<void> {}
 
   /** `POST /<model>/subscribe` (socket only): joins one room per user read group. */
   async subscribe(req: FluxRequest, res: FluxResponse): Promise<void> {

@@ -1,16 +1,18 @@
-import type { Transaction } from 'sequelize';
 import { z } from 'zod';
 import { BadRequestError, ForbiddenError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
-import { ModelController, type RequestContext } from '../../lib/ModelController.js';
+import { ModelController } from '../../lib/ModelController.js';
 import { validate } from '../../lib/validate.js';
 import { AlertButton } from '../models/AlertButton.js';
 import type { AppRequest } from '../types.js';
 
 const raiseSchema = z.object({ message: z.string().max(5000).optional().nullable() });
 
-/** Alert buttons: generic CRUD, plus `POST /alertbutton/:id/alert` to raise an alert from one. */
+/**
+ * Alert buttons: generic CRUD, plus `POST /alertbutton/:id/alert` to raise an alert from one. A destroyed
+ * button's alerts stay, without `buttonId` (declared by `Alert.references`).
+ */
 export class AlertButtonController extends ModelController<AlertButton> {
   /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */
   static schemas = { raiseAlert: raiseSchema };
@@ -54,17 +56,5 @@ export class AlertButtonController extends ModelController<AlertButton> {
       users: [],
     });
     res.created(alert);
-  }
-
-  /** Alerts keep their content when their button goes: their `buttonId` is cleared (and published). */
-  protected override async cascade(
-    ctx: RequestContext,
-    button: AlertButton,
-    transaction: Transaction,
-  ): Promise<void> {
-    await Flux.Alert.update(
-      { buttonId: null },
-      { where: { tenantId: ctx.tenant.id, buttonId: button.id }, transaction },
-    );
   }
 }

@@ -1,4 +1,3 @@
-import type { Transaction } from 'sequelize';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
@@ -123,17 +122,11 @@ export class UserController extends ModelController<User> {
 
   /**
    * A destroyed user is logged out everywhere first (its sessions, and those it opened as others through
-   * `/auth/as`, are revoked; their sockets unbound).
+   * `/auth/as`, are revoked; their sockets unbound). Its sessions are then destroyed with it, its messages
+   * and uploads kept without author, as their models declare (`references`).
    */
   protected override async beforeDestroy(_ctx: RequestContext, user: User): Promise<void> {
     await authService.revokeOtherSessions(user.id);
     await authService.revokeSessionsActedBy(user.id);
-  }
-
-  /** Messages and uploads outlive their author: their `userId` is cleared (and published). */
-  protected override async cascade(ctx: RequestContext, user: User, transaction: Transaction): Promise<void> {
-    const where = { tenantId: ctx.tenant.id, userId: user.id };
-    await Flux.Upload.update({ userId: null }, { where, transaction });
-    await Flux.Message.update({ userId: null }, { where, transaction });
   }
 }

@@ -4,7 +4,7 @@ import {
   type InferAttributes,
   type InferCreationAttributes,
 } from 'sequelize';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 export const severities = ['done', 'warning', 'serious'] as const;
@@ -51,10 +51,14 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
     'buttonId',
     'users',
   ];
-  static override tenantReferences = {
-    senderTeamId: 'Team',
-    receiverTeamId: 'Team',
-    buttonId: 'AlertButton',
+  /**
+   * A team with alerts cannot be destroyed: clearing an alert's receiver would hand the alert to the teams
+   * that handle alerts sent to nobody. Alerts outlive their button.
+   */
+  static override references: References = {
+    senderTeamId: { model: 'Team', onDelete: 'restrict' },
+    receiverTeamId: { model: 'Team', onDelete: 'restrict' },
+    buttonId: { model: 'AlertButton', onDelete: 'set null' },
   };
   static override readGroupRules = {
     id: { attribute: 'id', type: 'integer' as const },

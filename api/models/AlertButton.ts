@@ -4,7 +4,7 @@ import {
   type InferAttributes,
   type InferCreationAttributes,
 } from 'sequelize';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 /**
@@ -39,7 +39,8 @@ export class AlertButton extends FluxModel<
     'messagePrompt',
     'messageDefault',
   ];
-  static override tenantReferences = { receiverTeamId: 'Team' };
+  /** A team that receives a button's alerts cannot be destroyed: move the button first. */
+  static override references: References = { receiverTeamId: { model: 'Team', onDelete: 'restrict' } };
   static override readGroupRules = { senderGroup: { attribute: 'senderGroup' } };
   static override modelAttributes = {
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },

@@ -5,7 +5,7 @@ import {
   type InferCreationAttributes,
   Op,
 } from 'sequelize';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 export const channelCategories = ['public', 'group', 'private'] as const;
@@ -45,6 +45,8 @@ export class Message extends FluxModel<InferAttributes<Message>, InferCreationAt
 
   static override permissionLevels = ['oneChannel', 'public', 'group', 'private', 'admin'];
   static override writableAttributes = ['text', 'channel'];
+  /** Messages outlive their author. */
+  static override references: References = { userId: { model: 'User', onDelete: 'set null' } };
   static override readGroupRules = {
     channel: { attribute: 'channel' },
     category: {

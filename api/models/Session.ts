@@ -4,7 +4,7 @@ import {
   type InferAttributes,
   type InferCreationAttributes,
 } from 'sequelize';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 /**
@@ -33,6 +33,11 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
 
   static override permissionLevels = ['read', 'admin'];
   static override hiddenAttributes = ['socketId'];
+  /**
+   * A user's sessions go with the user. `actorId` and `actorSessionId` are records, not references: no
+   * foreign key, they keep naming a user or session that is gone.
+   */
+  static override references: References = { userId: { model: 'User', onDelete: 'cascade' } };
   static override readGroupRules = { user: { attribute: 'userId', type: 'integer' as const } };
   static override modelAttributes = {
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },

@@ -4,7 +4,7 @@ import {
   type InferAttributes,
   type InferCreationAttributes,
 } from 'sequelize';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 /**
@@ -23,6 +23,8 @@ export class Upload extends FluxModel<InferAttributes<Upload>, InferCreationAttr
   declare updatedAt: CreationOptional<Date>;
 
   static override permissionLevels = ['read', 'admin'];
+  /** Uploads outlive the user who made them. */
+  static override references: References = { userId: { model: 'User', onDelete: 'set null' } };
   static override readGroupRules = { user: { attribute: 'userId', type: 'integer' as const } };
   static override modelAttributes = {
     id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },

@@ -7,7 +7,7 @@ import {
   type Transaction,
 } from 'sequelize';
 import { Flux } from '../../lib/Flux.js';
-import { FluxModel } from '../../lib/FluxModel.js';
+import { FluxModel, type References } from '../../lib/FluxModel.js';
 import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 import { comparePassword, hashPassword } from '../services/PasswordService.js';
@@ -44,7 +44,8 @@ export class User
   static override permissionLevels = ['read', 'team', 'admin'];
   static override hiddenAttributes = ['password'];
   static override writableAttributes = ['login', 'name', 'password', 'ip', 'teamId', 'preferences'];
-  static override tenantReferences = { teamId: 'Team' };
+  /** A team with members cannot be destroyed: move them first. */
+  static override references: References = { teamId: { model: 'Team', onDelete: 'restrict' } };
   static override readGroupRules = {
     id: { attribute: 'id', type: 'integer' as const },
     team: { attribute: 'teamId', type: 'integer' as const },
