@@ -1,4 +1,4 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -367,16 +367,27 @@ export class FluxApp {
   }
 
   /**
-   * Graceful stop (SPEC §16): stops accepting connections and requests, lets the requests in flight
-   * (HTTP and socket alike) finish — at most `server.shutdownTimeoutMs`; past it, socket requests still
-   * running are answered 503 `ShuttingDown` and HTTP connections still open are closed — then tells every
-   * socket `server:shutdown` and closes it, closes Redis and the database. Safe to call twice.
+   * Graceful stop (docs/operations.md §8): first, for `server.drainDelayMs`, keeps serving with `/ready`
+   * failing and every HTTP response closing its connection; then stops accepting connections and
+   * requests, lets the requests in flight (HTTP and socket alike) finish — at most
+   * `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503 `ShuttingDown`
+   * and HTTP connections still open are closed — then tells every socket `server:shutdown` and closes it,
+   * closes Redis and the database. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.stopping = true;
     try {
+      const drainDelayMs = this.config.server?.drainDelayMs ?? 0;
+      if (drainDelayMs > 0 && this.server?.listening) {
+        // the load balancer's turn: /ready fails, requests are still served, and each connection that
+        // serves one is closed after it (nginx reuses none), so none is closed under a request
+        this.log.info(`Draining for ${drainDelayMs} ms before closing`);
+        const retire = (_req: unknown, res: ServerResponse) => res.setHeader('Connection', 'close');
+        this.server.prependListener('request', retire);
+        await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+      }
       if (this.server?.listening) {
         this.server.close();
         this.server.closeIdleConnections();

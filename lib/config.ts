@@ -62,6 +62,10 @@ export const envOverrides: Record<string, string[]> = {
   LOG_LEVEL: ['log', 'level'],
   /** The reverse proxies to trust (Express `trust proxy`: `loopback`, addresses or subnets, comma-separated). */
   FLUX_TRUST_PROXY: ['server', 'trustProxy'],
+  /** Several deployments on one Redis: each its own prefix of keys and channels. */
+  FLUX_REDIS_PREFIX: ['redis', 'prefix'],
+  /** Behind a load balancer: how long a stopping instance keeps serving first (docs/operations.md §8). */
+  FLUX_DRAIN_DELAY_MS: ['server', 'drainDelayMs'],
 };
 
 /** The config object built from the environment variables that are set (empty strings count as unset). */
@@ -102,6 +106,12 @@ export const coreConfigSchema = z.looseObject({
     maxDepth: z.number().int().min(1).max(1000).default(32),
     /** On stop (SIGTERM), how long in-flight HTTP and socket requests may take to finish, ms. */
     shutdownTimeoutMs: z.number().int().min(0).default(8_000),
+    /**
+     * On stop, how long to keep serving before closing, ms (env `FLUX_DRAIN_DELAY_MS`): `/ready` answers
+     * 503 and every HTTP response closes its connection, so a load balancer stops sending requests here
+     * and no kept-alive connection is closed under a request it is sending. 0: close at once.
+     */
+    drainDelayMs: z.coerce.number().int().min(0).max(60_000).default(0),
   }),
   redis: z
     .object({

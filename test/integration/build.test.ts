@@ -90,6 +90,31 @@ describe('the built server and npm start', () => {
   }, 180_000);
 });
 
+describe.skipIf(spawnSync('systemd-analyze', ['--version']).status !== 0)(
+  'the systemd units (deploy/systemd)',
+  () => {
+    it('When systemd checks the units, then it finds nothing to say, and their environment file names what deploy/cluster.sh requires', () => {
+      const folder = path.join(Flux.rootdir, 'deploy', 'systemd');
+      const units = ['flux@8081.service', 'flux-migrate.service', 'flux.target'].map((unit) =>
+        path.join(folder, unit),
+      );
+      const verify = spawnSync('systemd-analyze', ['verify', ...units], { encoding: 'utf8' });
+      expect(`${verify.stdout}${verify.stderr}`).toBe('');
+      expect(verify.status).toBe(0);
+      const keys = (file: string) =>
+        [...readFileSync(file, 'utf8').matchAll(/^([A-Z_]+)=/gm)].map(([, key]) => key).sort();
+      const required = [
+        ...readFileSync(path.join(Flux.rootdir, 'deploy', 'cluster.sh'), 'utf8').matchAll(
+          /: "\$\{([A-Z_]+):\?/g,
+        ),
+      ]
+        .map(([, key]) => key)
+        .sort();
+      expect(keys(path.join(folder, 'flux.env'))).toEqual(required);
+    });
+  },
+);
+
 const nginx = spawnSync('nginx', ['-v']).status === 0;
 const services = !!process.env.DATABASE_URL && !!process.env.REDIS_URL;
 
@@ -133,11 +158,57 @@ function requestFrom(
   });
 }
 
+/**
+ * Reads and writes through nginx until `stop()`: each round a `GET /team` and a `POST /team`, from a
+ * client address of its own (127.0.1.x, forwarded by nginx), so that the global rate limit of one
+ * address is not what the test measures. A request that reaches no instance counts as status 0.
+ */
+function startLoad(port: number, token: string) {
+  const statuses = new Map<number, number>();
+  const acknowledged: number[] = [];
+  let running = true;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const from = `127.0.1.${(i % 250) + 1}`;
+      const failed = { status: 0, body: null };
+      const team = { name: `Load ${i}`, role: 'orga' };
+      const [read, write] = await Promise.all([
+        requestFrom(from, port, 'GET', '/team', undefined, token).catch(() => failed),
+        requestFrom(from, port, 'POST', '/team', team, token).catch(() => failed),
+      ]);
+      for (const reply of [read, write]) statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+      if (write.status === 201) acknowledged.push((write.body as { id: number }).id);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    statuses,
+    acknowledged,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/** The teams of `ids` that `GET /team` does not find (read by id, 500 at a time). */
+async function notStored(base: string, token: string, ids: number[]): Promise<number[]> {
+  const found = new Set<number>();
+  for (let start = 0; start < ids.length; start += 500) {
+    const filters = { id: { in: ids.slice(start, start + 500) } };
+    const reply = await httpTransport(base, token).request('GET', '/team', { filters, limit: 1000 });
+    for (const team of expectStatus<Array<{ id: number }>>(reply, 200)) found.add(team.id);
+  }
+  return ids.filter((id) => !found.has(id));
+}
+
 /** What a cluster test gets: nginx's port, the instances' ports, the run directory. */
 interface Cluster {
   port: number;
   instances: number[];
   run: string;
+  /** The environment `deploy/cluster.sh` was started with: the one to run it again with. */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -152,29 +223,30 @@ async function withCluster(
 ): Promise<void> {
   const database = env.DATABASE_URL ? undefined : await createTestDatabase();
   const run = mkdtempSync(path.join(tmpdir(), 'flux-cluster-'));
+  let clusterEnv: NodeJS.ProcessEnv = {};
   try {
+    clusterEnv = {
+      ...process.env,
+      FLUX_SKIP_BUILD: '1',
+      NODE_ENV: 'production',
+      FLUX_ROOT: run,
+      DATABASE_URL: database?.config.url as string,
+      JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
+      FLUX_ADMIN_PASSWORD: CLUSTER_PASSWORD,
+      // each cluster's database is new: revocations of its session ids must not come from an earlier one
+      FLUX_REDIS_PREFIX: `flux-cluster-${path.basename(run)}:`,
+      ...env,
+    };
     const { stdout } = await promisify(execFile)(
       'bash',
       ['deploy/cluster.sh', 'start', run, String(count), '127.0.0.1:0'],
-      {
-        cwd: Flux.rootdir,
-        env: {
-          ...process.env,
-          FLUX_SKIP_BUILD: '1',
-          NODE_ENV: 'production',
-          FLUX_ROOT: run,
-          DATABASE_URL: database?.config.url as string,
-          JWT_SECRET: 'a-cluster-secret-0123456789-0123456789-0123',
-          FLUX_ADMIN_PASSWORD: CLUSTER_PASSWORD,
-          ...env,
-        },
-      },
+      { cwd: Flux.rootdir, env: clusterEnv },
     );
     const [port, ...instances] = (/^cluster ([\d ]+)$/m.exec(stdout) as RegExpExecArray)[1]
       .split(' ')
       .map(Number);
     expect(instances).toHaveLength(count);
-    await body({ port, instances, run });
+    await body({ port, instances, run, env: clusterEnv });
   } finally {
     await promisify(execFile)('bash', ['deploy/cluster.sh', 'stop', run], { cwd: Flux.rootdir });
     expect(existsSync(path.join(run, 'instance-1.pid'))).toBe(false);
@@ -446,15 +518,56 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
         // the socket is live again: the last write reached it
         const last = acknowledged.at(-1) as number;
         await waitFor(() => events.some((event) => event.id === last), 5000, 'the event of the last write');
-        const list = `/team?data=${encodeURIComponent(JSON.stringify({ limit: 1000 }))}`;
-        const teams = await requestFrom('127.0.0.1', port, 'GET', list, undefined, token);
-        const stored = new Set((teams.body as Array<{ id: number }>).map((team) => team.id));
-        expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+        expect(await notStored(`http://127.0.0.1:${port}`, token, acknowledged)).toEqual([]);
       } finally {
         socket?.close();
       }
     });
   }, 120_000);
+
+  it('When the instances are restarted one at a time under load (an upgrade), then every request through nginx is answered, sockets move to the other instances and come back live, and every acknowledged write is stored', async () => {
+    let socket: Socket | undefined;
+    await withCluster(3, {}, async ({ port, run, env }) => {
+      const base = `http://127.0.0.1:${port}`;
+      const token = await login(base, 'admin', CLUSTER_PASSWORD);
+      socket = io(base, {
+        transports: ['websocket'],
+        auth: { token },
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 500,
+      });
+      const events = collect<ModelEventPayload>(socket, 'model:team');
+      let connections = 0;
+      socket.on('connect', () => {
+        connections++;
+        void socket?.emitWithAck('request', { method: 'POST', url: '/team/subscribe' });
+      });
+      await waitFor(() => connections === 1, 5000, 'the first connection');
+
+      const { statuses, acknowledged, stop } = startLoad(port, token);
+      try {
+        await waitFor(() => acknowledged.length >= 5, 10_000, 'writes before the restart');
+        const { stdout } = await promisify(execFile)('bash', ['deploy/cluster.sh', 'restart', run], {
+          cwd: Flux.rootdir,
+          env,
+        });
+        expect(stdout.match(/^restarted /gm)).toHaveLength(3);
+        // the instances run with the unit's environment: they drained before closing
+        const previous = readFileSync(path.join(run, 'instance-1.previous.log'), 'utf8');
+        expect(previous).toContain('Draining for 3000 ms before closing');
+        expect(previous).toContain('Flux stopped');
+        const before = acknowledged.length;
+        await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the restart');
+      } finally {
+        await stop();
+      }
+      expect([...statuses.keys()].sort()).toEqual([200, 201]);
+      expect(connections).toBeGreaterThanOrEqual(2);
+      const last = acknowledged.at(-1) as number;
+      await waitFor(() => events.some((event) => event.id === last), 5000, 'the event of the last write');
+      expect(await notStored(base, token, acknowledged)).toEqual([]);
+    }).finally(() => socket?.close());
+  }, 180_000);
 
   it.skipIf(!privatePostgres)(
     'When PostgreSQL restarts under use, then requests answer 503 while it is down (never 500), no instance exits, ready names the database, and full service returns',
@@ -468,7 +581,6 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
           async ({ port, instances: [one, two], run }) => {
             const base = `http://127.0.0.1:${port}`;
             const token = await login(base, 'admin', CLUSTER_PASSWORD);
-            const api = httpTransport(base, token);
             socket = await connectSocket(`http://127.0.0.1:${two}`, { token });
             const events = collect<ModelEventPayload>(socket, 'model:team');
             expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(
@@ -476,21 +588,7 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
             );
 
             // reads and writes through nginx all along; what each answered, and the writes acknowledged
-            const statuses = new Map<number, number>();
-            const acknowledged: number[] = [];
-            let running = true;
-            const load = (async () => {
-              for (let i = 0; running; i++) {
-                const [read, write] = await Promise.all([
-                  api.request('GET', '/team'),
-                  api.request('POST', '/team', { name: `Under restart ${i}`, role: 'orga' }),
-                ]);
-                for (const reply of [read, write])
-                  statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-                if (write.status === 201) acknowledged.push((write.body as { id: number }).id);
-                await new Promise((resolve) => setTimeout(resolve, 10));
-              }
-            })();
+            const { statuses, acknowledged, stop } = startLoad(port, token);
             try {
               await waitFor(() => acknowledged.length >= 5, 10_000, 'writes before the stop');
 
@@ -524,8 +622,7 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
               const before = acknowledged.length;
               await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the restart');
             } finally {
-              running = false;
-              await load;
+              await stop();
             }
             expect([...statuses.keys()].sort()).toEqual([200, 201, 503]);
 
@@ -536,12 +633,7 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
               5000,
               'the event of the last write',
             );
-            const teams = expectStatus<Array<{ id: number }>>(
-              await api.request('GET', '/team', { limit: 1000 }),
-              200,
-            );
-            const stored = new Set(teams.map((team) => team.id));
-            expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+            expect(await notStored(base, token, acknowledged)).toEqual([]);
             expect(
               (
                 await requestFrom('127.0.0.1', two, 'POST', '/auth/login', {

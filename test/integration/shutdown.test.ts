@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
@@ -68,6 +69,63 @@ describe('SIGTERM', () => {
     expect(shutdownNotices).toEqual([{ reason: 'Server shutting down' }]);
     socket.close();
   }, 60_000);
+});
+
+/** Resolves with 'stopped' when `stop` resolves, or 'still running' after `ms`. */
+const within = (stop: Promise<void>, ms: number) =>
+  Promise.race([
+    stop.then(() => 'stopped' as const),
+    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), ms)),
+  ]);
+
+describe('draining before the stop (server.drainDelayMs)', () => {
+  it('When Flux stops with a drain delay, then meanwhile requests are still answered on both transports but close their connection, /ready answers 503, and only then the port closes', async () => {
+    const own = await createTestDatabase();
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const address = await Flux.start({
+        config: {
+          server: { port: 0, host: '127.0.0.1', drainDelayMs: 600 },
+          database: own.config,
+          bootstrap: { adminPassword: ADMIN_PASSWORD },
+          redis: { url: process.env.REDIS_URL, prefix: `flux-drain-${process.pid}:` },
+        },
+      });
+      const get = (path: string) =>
+        new Promise<{ status: number; connection?: string; socket: unknown }>((resolve, reject) => {
+          const request = http.get({ host: '127.0.0.1', port: address.port, path, agent }, (response) => {
+            response.resume();
+            response.on('end', () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                connection: response.headers.connection,
+                socket: request.socket,
+              }),
+            );
+          });
+          request.on('error', reject);
+        });
+      const socket = await connectSocket(`http://127.0.0.1:${address.port}`);
+      // before: a kept-alive connection
+      const before = await get('/health');
+      expect([before.status, before.connection]).toEqual([200, 'keep-alive']);
+
+      const stopped = Flux.stop();
+      const during = await get('/health');
+      expect([during.status, during.connection]).toEqual([200, 'close']);
+      expect((await get('/ready')).status).toBe(503);
+      expect((await socketRequest(socket, { method: 'GET', url: '/health' })).statusCode).toBe(200);
+      expect(await within(stopped, 100)).toBe('still running');
+
+      expect(await within(stopped, 5000)).toBe('stopped');
+      await expect(get('/health')).rejects.toThrow(/ECONNREFUSED/);
+      socket.close();
+    } finally {
+      agent.destroy();
+      await Flux.stop();
+      await own.drop();
+    }
+  });
 });
 
 describe('work left after the last reply', () => {
@@ -151,13 +209,6 @@ describe('a stop past its deadline', () => {
     });
     return `http://127.0.0.1:${address.port}`;
   }
-
-  /** Resolves with 'stopped' when `stop` resolves, or 'still running' after `ms`. */
-  const within = (stop: Promise<void>, ms: number) =>
-    Promise.race([
-      stop.then(() => 'stopped' as const),
-      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), ms)),
-    ]);
 
   it('When a client sends its body slowly as Flux stops, then the stop does not wait for it past the deadline', async () => {
     const own = await createTestDatabase();
