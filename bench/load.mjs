@@ -119,8 +119,9 @@ async function subscribers(count, token, onEvent) {
   return sockets;
 }
 
+/** Writes a message as `job.writerToken`, on `job.writeUrl` (one instance of several) or `job.url`. */
 async function post(text) {
-  const response = await fetch(`${job.url}/message`, {
+  const response = await fetch(`${job.writeUrl ?? job.url}/message`, {
     method: 'POST',
     headers: { authorization: `Bearer ${job.writerToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ channel: job.channel, text }),

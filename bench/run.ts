@@ -13,10 +13,15 @@
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (ceilings, express, feathers, flux, fanout,
- *                                           # memory, publish, abuse); prints, writes no results file
+ *                                           # memory, publish, abuse, scale); prints, writes no results file
+ *
+ * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 and then 2 Flux
+ * instances behind nginx (deploy/nginx.conf) sharing the database and Redis, BENCH_SCALE_ROUNDS times
+ * alternately (default 5), and reports the median and range of the 2-instance/1-instance ratios.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +32,9 @@ import { Sequelize } from 'sequelize';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
-const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish', 'abuse'];
+const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish', 'abuse', 'scale'];
+/** Alternating rounds of the scale part (1 instance, 2 instances, 1, 2…): its ratios are their medians. */
+const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
 const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
 if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
@@ -145,8 +152,12 @@ async function stopServer(server: Server): Promise<void> {
  * Runs one load job against `server`, sampling the server's CPU (and memory) at the job's marks, and
  * calling `onMark` there too (e.g. to sample the database's processes).
  */
-async function load(server: Server, job: Record<string, unknown>, onMark?: (name: string) => Promise<void>) {
-  const pid = server.process.pid!;
+async function load(
+  server: Server,
+  job: Record<string, unknown>,
+  onMark?: (name: string) => Promise<void>,
+  pids: number[] = [server.process.pid as number],
+) {
   const marks: Record<string, { cpu: number; memory: number }> = {};
   const heap: Record<string, number> = {};
   const pending: Array<Promise<void>> = [];
@@ -161,9 +172,13 @@ async function load(server: Server, job: Record<string, unknown>, onMark?: (name
           }),
         );
       }
+      // several instances: their CPU and memory summed
       pending.push(
-        Promise.all([cpuMs(pid), memoryBytes(pid)]).then(([cpu, memory]) => {
-          marks[name] = { cpu, memory };
+        Promise.all(pids.map((pid) => Promise.all([cpuMs(pid), memoryBytes(pid)]))).then((samples) => {
+          marks[name] = {
+            cpu: samples.reduce((sum, [cpu]) => sum + cpu, 0),
+            memory: samples.reduce((sum, [, memory]) => sum + memory, 0),
+          };
         }),
       );
       if (onMark) pending.push(onMark(name));
@@ -182,8 +197,9 @@ async function measure(
   scenario: string,
   transport: 'http' | 'socket',
   job: Record<string, unknown>,
+  pids?: number[],
 ) {
-  const { result, marks } = await load(server, { seconds: SECONDS, ...job });
+  const { result, marks } = await load(server, { seconds: SECONDS, ...job }, undefined, pids);
   const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
   const row: Row = {
     scenario,
@@ -447,6 +463,200 @@ async function abuse(server: Server, databaseUrl: string) {
   };
 }
 
+/** Median and range of `values`. */
+function spread(values: number[]): { median: number; min: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  const round = (value: number) => Number(value.toFixed(2));
+  return { median: round(median), min: round(sorted[0]), max: round(sorted.at(-1) as number) };
+}
+
+/**
+ * The scale part: `count` Flux instances (bench/servers/flux.mjs, sharing the database and Redis) behind
+ * nginx with deploy/nginx.conf — balanced round-robin instead of by client address, since all the load
+ * comes from 127.0.0.1 — then server CPU per request (all instances summed) for HTTP get, list and
+ * create and socket get through nginx, and the fan-out of 1,000 subscribed sockets (spread over the
+ * instances by nginx) at 40 writes/s written on the first instance: 20,000 deliveries/s.
+ */
+async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<string, string>) {
+  const run = path.join(os.tmpdir(), `flux-bench-scale-${process.pid}-${count}`);
+  rmSync(run, { recursive: true, force: true });
+  for (const folder of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    mkdirSync(path.join(run, folder), { recursive: true });
+  const instances: Server[] = [];
+  const nginxPort = await freePort();
+  const conf = path.join(run, 'nginx.conf');
+  try {
+    for (let i = 0; i < count; i++)
+      instances.push(await startServer(`flux-${i + 1}`, 'bench/servers/flux.mjs', env));
+    const servers = instances
+      .map((instance) => `    server ${new URL(instance.url).host} max_fails=1 fail_timeout=2s;`)
+      .join('\n');
+    const template = readFileSync(path.join(root, 'deploy', 'nginx.conf'), 'utf8');
+    writeFileSync(
+      conf,
+      template
+        .replaceAll('@@RUN@@', run)
+        .replaceAll('@@LISTEN@@', `127.0.0.1:${nginxPort}`)
+        .replace('@@SERVERS@@', servers)
+        .replace(/^\s*hash \$remote_addr consistent;$/m, ''),
+    );
+    execFileSync('nginx', ['-c', conf, '-p', run]);
+    const url = `http://127.0.0.1:${nginxPort}`;
+    const front: Server = { ...instances[0], url, name: `${count} behind nginx` };
+    const pids = instances.map((instance) => instance.process.pid as number);
+    const list = { filters: { channel: 'public:2' }, limit: 20 };
+    const before = rows.length;
+    const http = (method: string, target: string, body?: unknown) => ({
+      mode: 'http',
+      method,
+      url: `${url}${target}`,
+      token: tokens.coord,
+      body,
+    });
+    await measure(front, 'get', 'http', http('GET', '/message/1'), pids);
+    await measure(
+      front,
+      'list',
+      'http',
+      http('GET', `/message?data=${encodeURIComponent(JSON.stringify(list))}`),
+      pids,
+    );
+    await measure(
+      front,
+      'create',
+      'http',
+      http('POST', '/message', { channel: 'public:2', text: 'Scale' }),
+      pids,
+    );
+    await measure(
+      front,
+      'get',
+      'socket',
+      {
+        mode: 'socket',
+        kind: 'flux',
+        token: tokens.coord,
+        op: { payload: { method: 'GET', url: '/message/1' } },
+      },
+      pids,
+    );
+    const cost = Object.fromEntries(
+      rows.splice(before).map((row) => [`${row.scenario} ${row.transport}`, row.cpuUsPerRequest]),
+    );
+    const { result } = await load(
+      front,
+      {
+        mode: 'fanout',
+        readers: 500,
+        nonReaders: 500,
+        readerToken: tokens.reader,
+        nonReaderToken: tokens.nonReader,
+        writerToken: tokens.coord,
+        writeUrl: instances[0].url,
+        channel: 'public:2',
+        rate: 40,
+        seconds: SECONDS,
+      },
+      undefined,
+      pids,
+    );
+    const fanout = {
+      p50: result.p50,
+      p99: result.p99,
+      lost: result.lost,
+      leaked: result.nonReaderDeliveries,
+    };
+    log(
+      `  ${count} instance(s): CPU µs/req ${JSON.stringify(cost)}; fan-out 20,000/s ${JSON.stringify(fanout)}`,
+    );
+    return { cost, fanout };
+  } finally {
+    try {
+      execFileSync('nginx', ['-c', conf, '-p', run, '-s', 'quit']);
+    } catch {
+      // nginx did not start
+    }
+    for (const instance of instances) await stopServer(instance);
+    rmSync(run, { recursive: true, force: true });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** SCALE_ROUNDS alternating rounds of 1 and 2 instances; the ratios (2 over 1) per round, summarized. */
+async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
+  const redisUrl = process.env.REDIS_URL;
+  let nginx = true;
+  try {
+    execFileSync('nginx', ['-v'], { stdio: 'ignore' });
+  } catch {
+    nginx = false;
+  }
+  if (!redisUrl || !nginx) {
+    log('scale: skipped (needs REDIS_URL and nginx)');
+    return undefined;
+  }
+  const shared = { ...env, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_PREFIX: `flux-bench-${process.pid}:` };
+  // tokens from one instance: every instance shares the secret, the sessions and the revocation list
+  await reset();
+  const first = await startServer('flux', 'bench/servers/flux.mjs', shared);
+  const tokens = {
+    coord: await login(first.url, 'coord', 'festival-2026'),
+    reader: await login(first.url, 'welcome', 'festival-2026'),
+    nonReader: await login(first.url, 'bar-sud', 'festival-2026'),
+  };
+  await stopServer(first);
+  const rounds: Array<Record<number, Awaited<ReturnType<typeof scaleRound>>>> = [];
+  for (let round = 1; round <= SCALE_ROUNDS; round++) {
+    log(`scale round ${round} of ${SCALE_ROUNDS}`);
+    const results: Record<number, Awaited<ReturnType<typeof scaleRound>>> = {};
+    for (const count of [1, 2]) {
+      await reset();
+      results[count] = await scaleRound(count, shared, tokens);
+    }
+    rounds.push(results);
+  }
+  const scenarios = Object.keys(rounds[0][1].cost);
+  const costRatio = Object.fromEntries(
+    scenarios.map((scenario) => [
+      scenario,
+      spread(rounds.map((r) => r[2].cost[scenario] / r[1].cost[scenario])),
+    ]),
+  );
+  const summary = {
+    rounds: SCALE_ROUNDS,
+    cpuPerRequestRatio2to1: costRatio,
+    cpuUsPerRequest: Object.fromEntries(
+      [1, 2].map((count) => [
+        count,
+        Object.fromEntries(
+          scenarios.map((scenario) => [scenario, spread(rounds.map((r) => r[count].cost[scenario]))]),
+        ),
+      ]),
+    ),
+    fanoutP99Ms: Object.fromEntries(
+      [1, 2].map((count) => [count, spread(rounds.map((r) => r[count].fanout.p99))]),
+    ),
+    fanoutLost: Object.fromEntries(
+      [1, 2].map((count) => [count, rounds.reduce((sum, r) => sum + r[count].fanout.lost, 0)]),
+    ),
+    fanoutLeaked: Object.fromEntries(
+      [1, 2].map((count) => [count, rounds.reduce((sum, r) => sum + r[count].fanout.leaked, 0)]),
+    ),
+  };
+  log(`scale: ${JSON.stringify(summary)}`);
+  return summary;
+}
+
 function ratio(a: number, b: number): string {
   return b ? (a / b).toFixed(2) : '-';
 }
@@ -684,6 +894,11 @@ async function main(): Promise<void> {
     }
 
     await stopServer(server);
+
+    if (runs('scale')) {
+      log(`scale (Flux): 1 vs 2 instances behind nginx sharing Redis, ${SCALE_ROUNDS} alternating rounds`);
+      extra.scale = await scale(env, () => resetMessages(database.url, seeded));
+    }
 
     if (runs('abuse')) {
       log('abuse (Flux with its shipped limits): the adversarial catalogue of bench/adversarial.mjs');

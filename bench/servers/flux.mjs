@@ -18,6 +18,10 @@ const address = await Flux.start({
     // the load generator opens up to 2,000 sockets from one address
     socket: abuse ? {} : { maxInFlight: 10_000, maxConnectionsPerAddress: 0 },
     log: { level: 'error', dir: false },
+    // the scale part: instances sharing Redis (events, revocations, limits), as behind nginx
+    ...(process.env.BENCH_REDIS_URL
+      ? { redis: { url: process.env.BENCH_REDIS_URL, prefix: process.env.BENCH_REDIS_PREFIX } }
+      : {}),
   },
 });
 process.stdout.write(`ready ${address.port} -\n`);
