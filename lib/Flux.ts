@@ -573,7 +573,7 @@ export class FluxApp {
   }
 
   private async loadModels(): Promise<void> {
-    this.models = await loadModels(path.join(this.codedir, 'api', 'models'), this.sequelize);
+    this.models = await loadModels(path.join(this.codedir, 'api', 'models'), this.sequelize, this);
     this.references = new ReferenceRules(this.models);
     for (const model of Object.values(this.models)) {
       Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
@@ -581,7 +581,7 @@ export class FluxApp {
   }
 
   private async loadControllers(): Promise<void> {
-    this.controllers = await loadControllers(path.join(this.codedir, 'api', 'controllers'));
+    this.controllers = await loadControllers(path.join(this.codedir, 'api', 'controllers'), this);
   }
 
   private async loadMiddlewares(): Promise<void> {

@@ -1,4 +1,6 @@
 import { Model, type ModelAttributes, type ModelOptions, type ModelStatic } from 'sequelize';
+import type { CoreConfig } from './config.js';
+import type { Logger } from './log.js';
 import {
   ALL,
   type Group,
@@ -9,6 +11,18 @@ import {
   type PermissionUser,
 } from './permissions.js';
 import { type AttributeInfo, type AttributeMap, attributeKind } from './query.js';
+
+/**
+ * What a model is handed at load time (`loadModels`), e.g. for a validator that checks a role name:
+ * the validated config, the role table and the log. {@link FluxModel.app} reads it.
+ */
+export interface ModelContext {
+  /** The validated config: the framework's keys and the application's registered ones. */
+  readonly config: CoreConfig;
+  /** Role name → permission set (`<model>/<level>`), once checked at start. */
+  readonly roles: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly log: Logger;
+}
 
 /**
  * What destroying a referenced row does to the rows that reference it:
@@ -83,6 +97,17 @@ export abstract class FluxModel<
    * };
    */
   static references: References = {};
+
+  /**
+   * The context the model was loaded with (`loadModels`): config, roles, log. Each model class holds its
+   * own; read it when the model runs (validators, hooks, `can`), not at import.
+   * @throws Error when the model has not been loaded.
+   */
+  static get app(): ModelContext {
+    throw new Error(
+      `${this.name} has no app context: it is handed one when loaded (lib/loader.ts loadModels)`,
+    );
+  }
 
   /** The model's name in events, rooms and permissions (`alertButton`). */
   static get publicName(): string {
@@ -190,6 +215,18 @@ export function publicAttributes(model: typeof FluxModel): AttributeMap {
   }
   return map;
 }
+
+/**
+ * Hands `model` its context ({@link FluxModel.app}); `loadModels` does it for every model it loads, a test
+ * for the models it builds itself.
+ */
+export function provideModelContext(model: typeof FluxModel, app: ModelContext): void {
+  Object.defineProperty(model, 'app', { value: app, configurable: true, enumerable: false });
+}
+
+/** A Flux model class with Sequelize's static API. */
+export type FluxModelClass<M extends FluxModel = FluxModel> = ModelStatic<M> &
+  Omit<typeof FluxModel, 'prototype'>;
 
 /** Any class derived from {@link FluxModel}. */
 export type FluxModelStatic = typeof FluxModel & (new () => FluxModel);

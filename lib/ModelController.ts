@@ -2,11 +2,11 @@ import {
   type Attributes,
   type FindOptions,
   ForeignKeyConstraintError,
-  type ModelStatic,
   Op,
   Transaction,
   type WhereOptions,
 } from 'sequelize';
+import type { FluxContext } from './context.js';
 import {
   BadRequestError,
   ForbiddenError,
@@ -14,8 +14,7 @@ import {
   UnauthorizedError,
   type ValidationIssue,
 } from './errors.js';
-import { Flux } from './Flux.js';
-import { type FluxModel, publicAttributes } from './FluxModel.js';
+import { type FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
 import type { FluxRequest, FluxResponse, RequestTenant } from './http.js';
 import {
   type Group,
@@ -28,9 +27,7 @@ import {
 import { type AttributeInfo, type FindQuery, parseFindQuery, storableDate } from './query.js';
 import { bindForSubscription } from './socket/transport.js';
 
-/** A Flux model class with Sequelize's static API. */
-export type FluxModelClass<M extends FluxModel = FluxModel> = ModelStatic<M> &
-  Omit<typeof FluxModel, 'prototype'>;
+export type { FluxModelClass };
 
 /** Who is asking: the authenticated user, the team whose permissions apply, and the tenant. */
 export interface RequestContext {
@@ -79,7 +76,7 @@ function checkValue(
  * Whether a `find` costs in proportion to the rows the user may read rather than to its page: a
  * pattern scans every row; a count counts them all; a sort on anything but `id` sorts them all; an
  * offset reads and skips rows; a page over `largePage` items is built and serialized on the main thread.
- * Such reads go through the query gate (`Flux.queryGate`).
+ * Such reads go through the query gate (`app.queryGate`).
  */
 export function isExpensive(query: FindQuery, largePage: number): boolean {
   return (
@@ -94,13 +91,28 @@ export function isExpensive(query: FindQuery, largePage: number): boolean {
 /**
  * Generic CRUD over one model (SPEC §11) with group permissions (§10), tenant scoping (§13) and
  * subscriptions (§12). Actions: `find`, `get`, `create`, `update`, `destroy`, `subscribe`, `unsubscribe`.
- * Subclasses add domain actions and may override the protected helpers.
+ * Subclasses add domain actions and may override the protected helpers. Its collaborators (models,
+ * database, pub/sub, sockets, query gate, config) are handed in by `setup(app)` when the controller is
+ * loaded; it reads no global.
  *
  * Errors: 400 bad input (`BadRequest` / `ValidationError`), 401 anonymous, 403 not allowed to write,
  * 404 missing **or unreadable** (an unreadable item is indistinguishable from a missing one).
  */
 export class ModelController<M extends FluxModel = FluxModel> {
+  #app?: FluxContext;
+
   constructor(protected readonly model: FluxModelClass<M>) {}
+
+  /** Hands the controller its collaborators; `loadControllers` calls it before any request. */
+  setup(app: FluxContext): void {
+    this.#app = app;
+  }
+
+  /** The collaborators handed to `setup`. @throws Error before `setup`. */
+  protected get app(): FluxContext {
+    if (!this.#app) throw new Error(`${this.constructor.name} has no app: call setup(app) first`);
+    return this.#app;
+  }
 
   /** The authenticated context of a request. @throws UnauthorizedError without a user. */
   protected context(req: FluxRequest): RequestContext {
@@ -179,7 +191,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
         (!record.isNewRecord && !record.changed(attribute as never))
       )
         continue;
-      const target = Flux.models[this.model.references[attribute].model] as FluxModelClass | undefined;
+      const target = this.app.models[this.model.references[attribute].model] as FluxModelClass | undefined;
       const where = target?.tenantScoped ? { id: value, tenantId: ctx.tenant.id } : { id: value };
       const found = target ? await target.count({ where: where as WhereOptions }) : 0;
       if (!found) issues.push({ path: attribute, message: `${attribute} does not exist`, type: 'reference' });
@@ -196,7 +208,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `GET /<model>`: readable items; `filters`, `sort`, `limit`, `offset`, `count`, `subscribe`. */
   async find(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const query = parseFindQuery(req.data, publicAttributes(this.model), Flux.config.query);
+    const query = parseFindQuery(req.data, publicAttributes(this.model), this.app.config.query);
     // Join the rooms before reading, so that no change committed after the query is missed.
     if (query.subscribe) this.subscribeSocket(req, ctx);
     const readable = this.readableWhere(ctx);
@@ -207,12 +219,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
     }
     const where = { [Op.and]: [readable, query.where] };
     const options = { where, order: query.order, limit: query.limit, offset: query.offset };
-    const expensive = isExpensive(query, Flux.config.query.expensive.largePage);
+    const expensive = isExpensive(query, this.app.config.query.expensive.largePage);
     // a count makes a read expensive: only the admitted path counts
     const [items, total] = !expensive
       ? [await this.model.findAll(options), undefined]
       : // by user, not session: logging in again must not buy a user another place
-        await Flux.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
+        await this.app.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
           this.scan(options, query.count),
         );
     if (total !== undefined) res.setHeader('X-Total-Count', String(total));
@@ -289,14 +301,14 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const item = await this.findReadable(ctx, this.id(req));
     this.allow(this.model.getUserDestroyGroups(ctx.team, ctx.user), item.getDestroyGroups(), 'destroy');
     await this.checkItem(ctx, item, 'destroy');
-    const refusal = await Flux.references.refusal(item, { rules: ['restrict'] });
+    const refusal = await this.app.references.refusal(item, { rules: ['restrict'] });
     if (refusal) throw refusal;
     await this.beforeDestroy(ctx, item);
     try {
-      await Flux.sequelize.transaction((transaction) => item.destroy({ transaction }));
+      await this.app.sequelize.transaction((transaction) => item.destroy({ transaction }));
     } catch (err) {
       // a row referencing the item was written after the rules ran (another request): name it as they would
-      if (err instanceof ForeignKeyConstraintError) throw (await Flux.references.refusal(item)) ?? err;
+      if (err instanceof ForeignKeyConstraintError) throw (await this.app.references.refusal(item)) ?? err;
       throw err;
     }
     res.ok(item);
@@ -347,7 +359,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   async unsubscribe(req: FluxRequest, res: FluxResponse): Promise<void> {
     this.context(req);
     const socket = this.requireSocket(req);
-    Flux.pubsub.unsubscribe(socket, this.model.publicName);
+    this.app.pubsub.unsubscribe(socket, this.model.publicName);
     res.ok({ model: this.model.publicName, subscribed: false });
   }
 
@@ -360,14 +372,14 @@ export class ModelController<M extends FluxModel = FluxModel> {
   protected subscribeSocket(req: FluxRequest, ctx: RequestContext): void {
     const socket = this.requireSocket(req);
     if (req.session) {
-      bindForSubscription(Flux.sockets, socket, {
+      bindForSubscription(this.app.sockets, socket, {
         sessionId: req.session.id,
         userId: ctx.user.id,
         tenantId: ctx.tenant.id,
         expiresAt: req.authExpiresAt,
       });
     }
-    Flux.pubsub.subscribe(
+    this.app.pubsub.subscribe(
       socket,
       ctx.tenant.id,
       this.model.publicName,

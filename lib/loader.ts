@@ -2,9 +2,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DataTypes, type Sequelize } from 'sequelize';
-import { FluxModel } from './FluxModel.js';
+import type { FluxContext } from './context.js';
+import { FluxModel, type FluxModelClass, type ModelContext, provideModelContext } from './FluxModel.js';
 import type { FluxMiddleware } from './http.js';
-import type { FluxModelClass } from './ModelController.js';
 
 /**
  * Loading the application's code by convention (SPEC §2): every `X.ts` (or `.js` once built) of a folder
@@ -35,9 +35,14 @@ export async function importDir(dir: string): Promise<Array<[string, Record<stri
 
 /**
  * Initializes every FluxModel class of `dir` on `sequelize` (adding `tenantId` to tenant-scoped ones),
- * then lets each declare its associations (`static associate(models)`).
+ * hands each its context (`Model.app`: config, roles, log), then lets each declare its associations
+ * (`static associate(models)`).
  */
-export async function loadModels(dir: string, sequelize: Sequelize): Promise<Record<string, FluxModelClass>> {
+export async function loadModels(
+  dir: string,
+  sequelize: Sequelize,
+  app: ModelContext,
+): Promise<Record<string, FluxModelClass>> {
   const found: FluxModelClass[] = [];
   for (const [name, exports] of await importDir(dir)) {
     const model = exports[name];
@@ -48,6 +53,7 @@ export async function loadModels(dir: string, sequelize: Sequelize): Promise<Rec
     const attributes = { ...model.modelAttributes };
     if (model.tenantScoped) attributes.tenantId = { type: DataTypes.INTEGER, allowNull: false };
     model.init(attributes, { ...model.modelOptions, sequelize, modelName: model.name });
+    provideModelContext(model, app);
   }
   const models = Object.fromEntries(found.map((model) => [model.name, model]));
   for (const model of found) {
@@ -58,12 +64,18 @@ export async function loadModels(dir: string, sequelize: Sequelize): Promise<Rec
   return models;
 }
 
-/** One instance of every controller class of `dir`, by name. */
-export async function loadControllers(dir: string): Promise<Record<string, object>> {
+/**
+ * One instance of every controller class of `dir`, by name, each handed `app` through its
+ * `setup(app)` when it has one (as `ModelController` does).
+ */
+export async function loadControllers(dir: string, app: FluxContext): Promise<Record<string, object>> {
   const controllers: Record<string, object> = {};
   for (const [name, exports] of await importDir(dir)) {
     const exported = exports[name];
-    if (typeof exported === 'function') controllers[name] = new (exported as new () => object)();
+    if (typeof exported !== 'function') continue;
+    const controller = new (exported as new () => { setup?: (app: FluxContext) => void })();
+    controller.setup?.(app);
+    controllers[name] = controller;
   }
   return controllers;
 }

@@ -1,8 +1,7 @@
 import type { ModelStatic } from 'sequelize';
 import { z } from 'zod';
-import type { FluxModel } from './FluxModel.js';
-import { publicAttributes } from './FluxModel.js';
-import { type FluxModelClass, ModelController } from './ModelController.js';
+import { type FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
+import { ModelController } from './ModelController.js';
 import type { AttributeInfo } from './query.js';
 import type { RouteRecord } from './routes.js';
 

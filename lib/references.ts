@@ -8,8 +8,7 @@ import {
   type WhereOptions,
 } from 'sequelize';
 import { BadRequestError } from './errors.js';
-import { FluxModel, type OnDelete } from './FluxModel.js';
-import type { FluxModelClass } from './ModelController.js';
+import { FluxModel, type FluxModelClass, type OnDelete } from './FluxModel.js';
 
 /**
  * References between models, as declared by each model's `static references` (see
