@@ -11,9 +11,10 @@ import { Server as SocketServer } from 'socket.io';
 import swaggerUi from 'swagger-ui-express';
 import {
   ConfigError,
-  type CoreConfig,
   checkBuiltConfig,
   configFromEnv,
+  envOverrides,
+  type FluxConfig,
   loadConfigDir,
   mergeConfig,
   type PlainObject,
@@ -24,7 +25,7 @@ import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
-import { loadBootstrap, loadControllers, loadMiddlewares, loadModels } from './loader.js';
+import { loadBootstrap, loadConfigSchema, loadControllers, loadMiddlewares, loadModels } from './loader.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { Metrics, metricsListener } from './metrics.js';
@@ -71,10 +72,11 @@ export interface StartOptions {
 }
 
 /**
- * The application config: the validated core keys plus every other `config/X.ts`. `jwt.secret` is always
- * set once loaded (from the config, or the file of `jwt.secretFile`).
+ * The application config: the validated keys (the framework's and those `api/configSchema.ts` registers)
+ * plus every other `config/X.ts`. `jwt.secret` is always set once loaded (from the config, or the file of
+ * `jwt.secretFile`).
  */
-export type AppConfig = CoreConfig & { jwt: { secret: string } } & Record<string, unknown>;
+export type AppConfig = FluxConfig & { jwt: { secret: string } } & Record<string, unknown>;
 
 /** The signing secret `config/jwt.ts` once shipped: public, so never used. */
 const publishedSecret = 'flux-development-secret-do-not-use-in-production';
@@ -165,8 +167,11 @@ export class FluxApp {
       bustCache: this.running,
     });
     this.unknownConfigFiles = loaded.unknownFiles;
-    const merged = mergeConfig(loaded.config, configFromEnv(process.env), this.startOptions.config ?? {});
-    const core = validateConfig(merged);
+    // the application's own keys and environment variables (lib/config.ts ConfigSchema)
+    const registered = await loadConfigSchema(path.join(this.codedir, 'api'));
+    const fromEnv = configFromEnv(process.env, { ...envOverrides, ...registered.env });
+    const merged = mergeConfig(loaded.config, fromEnv, this.startOptions.config ?? {});
+    const core = validateConfig(merged, registered);
     if (this.env === 'production') {
       if (!process.env.JWT_SECRET || (core.jwt.secret ?? '').length < 32) {
         throw new ConfigError(
@@ -252,6 +257,9 @@ export class FluxApp {
       for (const name of this.config.server.middlewares) {
         if (!this.middlewares[name])
           throw new ConfigError(`server.middlewares: unknown middleware "${name}"`);
+      }
+      for (const name of this.config.openapi.securedBy) {
+        if (!this.middlewares[name]) throw new ConfigError(`openapi.securedBy: unknown middleware "${name}"`);
       }
 
       const { redis: redisConfig } = this.config;
@@ -476,6 +484,7 @@ export class FluxApp {
       version: process.env.npm_package_version ?? '0.1.0',
       routes: this.routes,
       controllers: this.controllers,
+      securedBy: this.config.openapi.securedBy,
     });
     return this.openapiDocument;
   }

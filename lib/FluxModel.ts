@@ -1,5 +1,5 @@
 import { Model, type ModelAttributes, type ModelOptions, type ModelStatic } from 'sequelize';
-import type { CoreConfig } from './config.js';
+import type { FluxConfig } from './config.js';
 import type { Logger } from './log.js';
 import {
   ALL,
@@ -18,7 +18,7 @@ import { type AttributeInfo, type AttributeMap, attributeKind } from './query.js
  */
 export interface ModelContext {
   /** The validated config: the framework's keys and the application's registered ones. */
-  readonly config: CoreConfig;
+  readonly config: FluxConfig;
   /** Role name → permission set (`<model>/<level>`), once checked at start. */
   readonly roles: ReadonlyMap<string, ReadonlySet<string>>;
   readonly log: Logger;

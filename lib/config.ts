@@ -51,14 +51,16 @@ export function classifyConfigFile(file: string): ConfigFileRole {
   return { kind: 'env', key, env: qualifier };
 }
 
-/** Environment variables of SPEC §1 and the config key each overrides. */
-export const envOverrides: Record<string, string[]> = {
+/** Environment variable → the config key it sets (its path). */
+export type EnvOverrides = Readonly<Record<string, readonly string[]>>;
+
+/** Environment variables of the framework's keys (SPEC §1) and the config key each overrides. */
+export const envOverrides: EnvOverrides = {
   PORT: ['server', 'port'],
   HOST: ['server', 'host'],
   DATABASE_URL: ['database', 'url'],
   REDIS_URL: ['redis', 'url'],
   JWT_SECRET: ['jwt', 'secret'],
-  FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'],
   LOG_LEVEL: ['log', 'level'],
   /** The reverse proxies to trust (Express `trust proxy`: `loopback`, addresses or subnets, comma-separated). */
   FLUX_TRUST_PROXY: ['server', 'trustProxy'],
@@ -68,10 +70,14 @@ export const envOverrides: Record<string, string[]> = {
   FLUX_DRAIN_DELAY_MS: ['server', 'drainDelayMs'],
 };
 
-/** The config object built from the environment variables that are set (empty strings count as unset). */
-export function configFromEnv(env: NodeJS.ProcessEnv): PlainObject {
+/**
+ * The config object built from the environment variables that are set (empty strings count as unset).
+ * @param overrides the variables read: the framework's, plus those an application registers
+ *   ({@link ConfigSchema.env}).
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv, overrides: EnvOverrides = envOverrides): PlainObject {
   const result: PlainObject = {};
-  for (const [name, keyPath] of Object.entries(envOverrides)) {
+  for (const [name, keyPath] of Object.entries(overrides)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     let node = result;
@@ -88,7 +94,10 @@ const logLevels = ['error', 'warn', 'info', 'debug'] as const;
 const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
 const defaultMimeTypes = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 
-/** Schema of the keys the framework reads. Application keys (e.g. `roles`) are validated by their owners. */
+/**
+ * Schema of the keys the framework reads. The application's own keys are checked by the schema it
+ * registers ({@link ConfigSchema}); those it leaves unregistered (e.g. `roles`) by their owners.
+ */
 export const coreConfigSchema = z.looseObject({
   server: z.object({
     port: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -219,39 +228,20 @@ export const coreConfigSchema = z.looseObject({
       host: z.string().min(1).optional(),
     })
     .prefault({}),
-  /** Passwords, sessions and login limits (SPEC §9); defaults in `config/auth.ts`. */
-  auth: z
+  /** The OpenAPI document of the route table (`GET /openapi.json`, lib/openapi.ts). */
+  openapi: z
     .object({
-      /** bcrypt cost factor: bcrypt accepts 4 to 31. */
-      bcryptRounds: z.number().int().min(4).max(31).default(12),
-      /** bcrypt operations at once per process (each holds a libuv pool thread for its whole cost). */
-      hashConcurrency: z.number().int().min(1).max(64).default(2),
-      /** bcrypt operations that may wait for their turn; past it 503 `Busy` with `Retry-After`. */
-      hashQueueLength: z.number().int().min(0).default(200),
-      /** bcrypt operations of one client address in the queue at once. */
-      hashPerAddress: z.number().int().min(1).default(2),
-      /** bcrypt operations of one address waiting behind its own; past it 429 with `Retry-After`. */
-      hashPerAddressQueue: z.number().int().min(0).default(4),
-      minPasswordLength: z.number().int().min(1).max(1024).default(8),
-      sessionTouchMs: z.number().int().min(0).default(60_000),
-      /** From login, ms; 0: no bound. */
-      sessionMaxAgeMs: z
-        .number()
-        .int()
-        .min(0)
-        .default(30 * 24 * 3_600_000),
-      /** 0: never. */
-      sessionCleanupMs: z.number().int().min(0).default(3_600_000),
-      loginLimit: z
-        .object({
-          windowMs: z.number().int().positive().default(900_000),
-          perAccount: z.number().int().positive().default(10),
-          perAddress: z.number().int().positive().default(100),
-        })
-        .prefault({}),
+      /**
+       * Names of the middlewares that require credentials: the routes that use one are documented with the
+       * bearer security scheme and 401/403 replies. Each must be a known middleware (the start fails).
+       */
+      securedBy: z.array(z.string()).default([]),
     })
     .prefault({}),
-  /** Uploads (SPEC §14); defaults in `config/upload.ts`. */
+  /**
+   * The files of `file` routes (multipart, lib/upload.ts): where they are stored and their limits. An
+   * application may register more keys of `upload` for its own use of the files.
+   */
   upload: z
     .object({
       dir: z.string().min(1).default('uploads'),
@@ -266,40 +256,40 @@ export const coreConfigSchema = z.looseObject({
         .array(z.string().regex(mimeType, 'a media type such as image/png'))
         .min(1)
         .default([...defaultMimeTypes]),
-      /** Largest image declared (width × height, pixels); over it 400 before decoding. */
-      maxImagePixels: z
-        .number()
-        .int()
-        .positive()
-        .default(4096 * 4096),
-      /** Images processed at once; each holds one libuv pool thread. */
-      imageConcurrency: z.number().int().positive().default(1),
-      /** Images waiting for their turn; past it 503 `Busy`. */
-      imageQueueLength: z.number().int().min(0).default(8),
-      /** Direct uploads with pre-signed URLs; unset: those routes answer 404. */
-      s3: z
-        .object({
-          bucket: z.string().min(1),
-          region: z.string().min(1),
-          endpoint: z.url().optional(),
-          forcePathStyle: z.boolean().optional(),
-          accessKeyId: z.string().min(1).optional(),
-          secretAccessKey: z.string().min(1).optional(),
-          /** Largest object, bytes. */
-          maxSize: z.number().int().positive().optional(),
-          /** Lifetime of a pre-signed URL, seconds. */
-          expiresIn: z.number().int().positive().max(604_800).optional(),
-          contentTypes: z
-            .array(z.string().regex(mimeType, 'a media type such as image/png'))
-            .min(1)
-            .optional(),
-        })
-        .optional(),
     })
     .prefault({}),
 });
 
 export type CoreConfig = z.infer<typeof coreConfigSchema>;
+
+/**
+ * What an application registers on the config, in `api/configSchema.ts` (its `configSchema` export): the
+ * schema of its own keys, checked with the framework's before `listen()`, and the environment variables
+ * that set them. A key both define (e.g. `upload`) is checked by both, each on its own members.
+ *
+ * @example
+ * export const configSchema = {
+ *   schema: z.object({ mail: z.object({ from: z.email() }).prefault({}) }),
+ *   env: { MAIL_FROM: ['mail', 'from'] },
+ * } satisfies ConfigSchema;
+ */
+export interface ConfigSchema {
+  /** The application's top-level keys; its output (defaults filled) is merged with the framework's. */
+  schema?: z.ZodObject;
+  /** Environment variable → the key it sets, besides the framework's {@link envOverrides}. */
+  env?: EnvOverrides;
+}
+
+/**
+ * The type of the application's registered keys, filled by declaration merging from the schema it
+ * registers (`declare module '…/lib/config.js' { interface RegisteredConfig extends MyKeys {} }`), so that
+ * `config.<key>` is typed wherever the config is read.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface RegisteredConfig {}
+
+/** The validated config: the framework's keys and the application's registered ones. */
+export type FluxConfig = CoreConfig & RegisteredConfig;
 
 /** Thrown when the config cannot be loaded or does not validate; the message names the key. */
 export class ConfigError extends Error {
@@ -317,11 +307,20 @@ export function describeIssues(error: z.ZodError, prefix: string[] = []): string
     .join('; ');
 }
 
-/** Validates the merged config; throws a {@link ConfigError} naming the offending key. */
-export function validateConfig(raw: PlainObject): CoreConfig {
+/**
+ * Validates the merged config against the framework's schema and the application's registered one.
+ * @returns the keys of both schemas, defaults filled (a key of both holds the members of each)
+ * @throws ConfigError naming the offending key.
+ */
+export function validateConfig(raw: PlainObject, registered: ConfigSchema = {}): FluxConfig {
   const parsed = coreConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeIssues(parsed.error)}`);
-  return parsed.data;
+  if (!registered.schema) return parsed.data as FluxConfig;
+  const own = registered.schema.safeParse(raw);
+  if (!own.success) throw new ConfigError(`Invalid configuration: ${describeIssues(own.error)}`);
+  const keys = Object.keys(registered.schema.shape);
+  const appKeys = Object.fromEntries(Object.entries(own.data).filter(([key]) => keys.includes(key)));
+  return mergeConfig(appKeys, parsed.data) as FluxConfig;
 }
 
 export interface LoadedConfig {

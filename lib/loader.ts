@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DataTypes, type Sequelize } from 'sequelize';
+import type { ConfigSchema } from './config.js';
 import type { FluxContext } from './context.js';
 import { FluxModel, type FluxModelClass, type ModelContext, provideModelContext } from './FluxModel.js';
 import type { FluxMiddleware } from './http.js';
@@ -96,4 +97,15 @@ export async function loadBootstrap<T>(dir: string): Promise<((app: T) => Promis
   if (!file) return undefined;
   const { bootstrap } = (await import(pathToFileURL(file).href)) as { bootstrap?: (app: T) => Promise<void> };
   return typeof bootstrap === 'function' ? bootstrap : undefined;
+}
+
+/**
+ * The `configSchema` export of `<dir>/configSchema.ts` (or `.js`): the application's config keys and
+ * environment variables (lib/config.ts `ConfigSchema`); none when the file does not exist.
+ */
+export async function loadConfigSchema(dir: string): Promise<ConfigSchema> {
+  const file = ['ts', 'js'].map((ext) => path.join(dir, `configSchema.${ext}`)).find((f) => existsSync(f));
+  if (!file) return {};
+  const { configSchema } = (await import(pathToFileURL(file).href)) as { configSchema?: ConfigSchema };
+  return configSchema ?? {};
 }

@@ -89,11 +89,17 @@ export interface OpenApiOptions {
   version: string;
   routes: RouteRecord[];
   controllers: Readonly<Record<string, object>>;
+  /**
+   * Names of the middlewares that require credentials (`config.openapi.securedBy`): a route using one is
+   * documented with the `bearerAuth` scheme and 401/403 replies. Default none.
+   */
+  securedBy?: readonly string[];
 }
 
 /** Builds the document. Pure: the same routes and controllers give the same document. */
 export function buildOpenApi(options: OpenApiOptions): JsonSchema {
   const paths: Record<string, Record<string, Operation>> = {};
+  const securedBy = new Set(options.securedBy ?? []);
   const schemas: Record<string, JsonSchema> = {
     Error: {
       type: 'object',
@@ -142,7 +148,7 @@ export function buildOpenApi(options: OpenApiOptions): JsonSchema {
       tags: [route.path.split('/')[1] || 'root'],
       responses: { 200: { description: 'OK' }, 400: errorResponse, 429: errorResponse },
     };
-    if (route.middlewares.includes('requireAuth')) {
+    if (route.middlewares.some((name) => securedBy.has(name))) {
       operation.security = [{ bearerAuth: [] }];
       Object.assign(operation.responses as object, { 401: errorResponse, 403: errorResponse });
     }

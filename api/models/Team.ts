@@ -48,8 +48,8 @@ export class Team
       allowNull: false,
       validate: {
         isKnownRole(value: string) {
-          if (!Flux.roles.has(value))
-            throw new Error(`role must be one of ${[...Flux.roles.keys()].join(', ')}`);
+          if (!Team.app.roles.has(value))
+            throw new Error(`role must be one of ${[...Team.app.roles.keys()].join(', ')}`);
         },
       },
     },
@@ -70,12 +70,12 @@ export class Team
 
   /** True when this team's role grants `permission` (`<model>/<level>`). */
   can(permission: string): boolean {
-    return Flux.roles.get(this.role)?.has(permission) ?? false;
+    return Team.app.roles.get(this.role)?.has(permission) ?? false;
   }
 
   /** The permissions of this team's role. */
   permissions(): string[] {
-    return [...(Flux.roles.get(this.role) ?? [])].sort();
+    return [...(Team.app.roles.get(this.role) ?? [])].sort();
   }
 
   /** Everyone also reads their own team. */

@@ -64,7 +64,7 @@ export class User
       validate: {
         // Runs on the clear password before `beforeSave` hashes it (a 60-character bcrypt hash passes too).
         isValidLength(value: string) {
-          const min = Flux.config.auth.minPasswordLength;
+          const min = User.app.config.auth.minPasswordLength;
           if (value.length < min) throw new Error(`password must have at least ${min} characters`);
           // bcrypt reads only the first 72 bytes: longer passwords would be silently truncated
           if (Buffer.byteLength(value) > 72) throw new Error('password must have at most 72 bytes');

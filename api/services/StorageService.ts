@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { CoreConfig } from '../../lib/config.js';
 import { Flux } from '../../lib/Flux.js';
+import type { AppConfigKeys } from '../configSchema.js';
 
-/** `config.upload.s3`: where direct uploads go (validated at start: lib/config.ts). */
-export type S3Config = NonNullable<CoreConfig['upload']['s3']>;
+/** `config.upload.s3`: where direct uploads go (validated at start: api/configSchema.ts). */
+export type S3Config = NonNullable<AppConfigKeys['upload']['s3']>;
 
 export const DEFAULT_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'application/pdf'];
 

@@ -2,12 +2,16 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { configSchema } from '../../api/configSchema.js';
 import authDefaults from '../../config/auth.js';
 import {
   ConfigError,
+  type ConfigSchema,
   checkBuiltConfig,
   classifyConfigFile,
   configFromEnv,
+  envOverrides,
   mergeConfig,
   validateConfig,
 } from '../../lib/config.js';
@@ -73,7 +77,16 @@ describe('configFromEnv', () => {
   it('treats empty variables as unset', () => {
     expect(configFromEnv({ PORT: '' })).toEqual({});
   });
+
+  it("reads the variables an application registers, and only the framework's without them", () => {
+    expect(configFromEnv({ FLUX_ADMIN_PASSWORD: 'p' })).toEqual({});
+    expect(configFromEnv({ FLUX_ADMIN_PASSWORD: 'p' }, { ...envOverrides, ...configSchema.env })).toEqual({
+      bootstrap: { adminPassword: 'p' },
+    });
+  });
 });
+
+const validateAppConfig = validateConfig;
 
 describe('validateConfig', () => {
   const valid = { server: {}, database: {}, jwt: { secret: 'x' }, log: {} };
@@ -91,7 +104,30 @@ describe('validateConfig', () => {
     expect(() => validateConfig({ ...valid, log: { level: 'loud' } })).toThrow(/log\.level/);
   });
 
+  it('checks the keys an application registers with its own, a key of both holding the members of each', () => {
+    const registered: ConfigSchema = {
+      schema: z.object({
+        mail: z.object({ from: z.string().default('noreply@example.org') }).prefault({}),
+        upload: z.object({ thumbnails: z.boolean().default(true) }).prefault({}),
+      }),
+    };
+    const config = validateConfig({ ...valid, upload: { maxFiles: 2 }, other: 1 }, registered) as Record<
+      string,
+      unknown
+    >;
+    expect(config.mail).toEqual({ from: 'noreply@example.org' });
+    expect(config.upload).toMatchObject({ maxFiles: 2, dir: 'uploads', thumbnails: true });
+    expect(config.other).toBe(1); // unregistered keys pass, for their owners to check
+    expect(() => validateConfig({ ...valid, mail: { from: 3 } }, registered)).toThrow(/mail\.from/);
+    expect(() => validateConfig({ ...valid, upload: { thumbnails: 'yes' } }, registered)).toThrow(
+      /upload\.thumbnails/,
+    );
+    // the framework alone checks none of them
+    expect(() => validateConfig({ ...valid, mail: { from: 3 } })).not.toThrow();
+  });
+
   it('validates the auth and upload keys, with the defaults of config/auth.ts and config/upload.ts', () => {
+    const validateConfig = (raw: Record<string, unknown>) => validateAppConfig(raw, configSchema);
     const config = validateConfig(valid);
     // the schema's defaults are those of the shipped file, key for key
     expect(config.auth).toEqual(authDefaults);

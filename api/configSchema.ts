@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import type { ConfigSchema } from '../lib/config.js';
+
+/**
+ * The application's config keys, registered with the framework (lib/config.ts `ConfigSchema`): checked with
+ * the framework's keys at start, before `listen()`; an invalid value stops the start naming the key.
+ * Defaults are those of the shipped `config/auth.ts`, `config/upload.ts` and `config/bootstrap.ts`.
+ */
+
+const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
+
+const schema = z.object({
+  /** Passwords, sessions and login limits (SPEC §9); defaults in `config/auth.ts`. */
+  auth: z
+    .object({
+      /** bcrypt cost factor: bcrypt accepts 4 to 31. */
+      bcryptRounds: z.number().int().min(4).max(31).default(12),
+      /** bcrypt operations at once per process (each holds a libuv pool thread for its whole cost). */
+      hashConcurrency: z.number().int().min(1).max(64).default(2),
+      /** bcrypt operations that may wait for their turn; past it 503 `Busy` with `Retry-After`. */
+      hashQueueLength: z.number().int().min(0).default(200),
+      /** bcrypt operations of one client address in the queue at once. */
+      hashPerAddress: z.number().int().min(1).default(2),
+      /** bcrypt operations of one address waiting behind its own; past it 429 with `Retry-After`. */
+      hashPerAddressQueue: z.number().int().min(0).default(4),
+      minPasswordLength: z.number().int().min(1).max(1024).default(8),
+      sessionTouchMs: z.number().int().min(0).default(60_000),
+      /** From login, ms; 0: no bound. */
+      sessionMaxAgeMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 24 * 3_600_000),
+      /** 0: never. */
+      sessionCleanupMs: z.number().int().min(0).default(3_600_000),
+      loginLimit: z
+        .object({
+          windowMs: z.number().int().positive().default(900_000),
+          perAccount: z.number().int().positive().default(10),
+          perAddress: z.number().int().positive().default(100),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** Avatars and direct uploads (SPEC §14), besides the framework's `upload` keys of `file` routes. */
+  upload: z
+    .object({
+      /** Largest image declared (width × height, pixels); over it 400 before decoding. */
+      maxImagePixels: z
+        .number()
+        .int()
+        .positive()
+        .default(4096 * 4096),
+      /** Images processed at once; each holds one libuv pool thread. */
+      imageConcurrency: z.number().int().positive().default(1),
+      /** Images waiting for their turn; past it 503 `Busy`. */
+      imageQueueLength: z.number().int().min(0).default(8),
+      /** Direct uploads with pre-signed URLs; unset: those routes answer 404. */
+      s3: z
+        .object({
+          bucket: z.string().min(1),
+          region: z.string().min(1),
+          endpoint: z.url().optional(),
+          forcePathStyle: z.boolean().optional(),
+          accessKeyId: z.string().min(1).optional(),
+          secretAccessKey: z.string().min(1).optional(),
+          /** Largest object, bytes. */
+          maxSize: z.number().int().positive().optional(),
+          /** Lifetime of a pre-signed URL, seconds. */
+          expiresIn: z.number().int().positive().max(604_800).optional(),
+          contentTypes: z
+            .array(z.string().regex(mimeType, 'a media type such as image/png'))
+            .min(1)
+            .optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  /** First start (SPEC §1): the bootstrap admin's password; unset, a random one is printed once. */
+  bootstrap: z.object({ adminPassword: z.string().optional() }).prefault({}),
+});
+
+export const configSchema = {
+  schema,
+  env: { FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'] },
+} satisfies ConfigSchema;
+
+/** The application's config keys, as validated. */
+export type AppConfigKeys = z.infer<typeof schema>;
+
+declare module '../lib/config.js' {
+  interface RegisteredConfig extends AppConfigKeys {}
+}
