@@ -24,6 +24,7 @@ import { openDatabase, tuneDatabase } from './database.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
+import { Lifecycle } from './lifecycle.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import { loadBootstrap, loadConfigSchema, loadControllers, loadMiddlewares, loadModels } from './loader.js';
 import { Logger, type LogLevel } from './log.js';
@@ -41,6 +42,7 @@ import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { readOrCreateSecret } from './secretFile.js';
 import { SocketTransport } from './socket/transport.js';
+import type { FluxServer } from './socket/types.js';
 import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
 import { uploadMiddleware } from './upload.js';
 
@@ -127,7 +129,7 @@ export class FluxApp {
    * else undefined; closed by `stop()`.
    */
   metricsServer?: HttpServer;
-  io!: SocketServer;
+  io!: FluxServer;
   pubsub!: PubSub;
   /**
    * Admission of expensive reads (a `find` with patterns, a count, an offset, a sort, a large page),
@@ -145,16 +147,21 @@ export class FluxApp {
   private stopHooks: Array<() => void | Promise<void>> = [];
   private redisClients: Redis[] = [];
   private openapiDocument?: Record<string, unknown>;
-  /** True while `stop()` drains requests: `/ready` answers 503, new socket requests 503. */
-  stopping = false;
-  /** Requests being served (HTTP and socket virtual requests). */
-  private inFlight = 0;
+  /**
+   * Where the server is in its life (`starting`, `running`, `draining`, `stopping`, `stopped`) and the
+   * requests it is serving, HTTP and socket alike (lib/lifecycle.ts).
+   */
+  readonly lifecycle = new Lifecycle();
   /** Background work `stop()` lets finish before closing Redis and the database (see `waitUntil`). */
   private readonly background = new Set<Promise<unknown>>();
   sockets!: SocketTransport;
   private startOptions: StartOptions = {};
   private unknownConfigFiles: string[] = [];
-  private running = false;
+
+  /** True while `stop()` drains requests: `/ready` answers 503, then new socket requests 503. */
+  get stopping(): boolean {
+    return this.lifecycle.leaving;
+  }
 
   /**
    * (Re)loads `config/`: files in SPEC §4 order, then environment variables, then start options; validates.
@@ -164,7 +171,7 @@ export class FluxApp {
     if (this.codedir !== this.projectdir())
       checkBuiltConfig(path.join(this.projectdir(), 'config'), path.join(this.codedir, 'config'), this.env);
     const loaded = await loadConfigDir(path.join(this.codedir, 'config'), this.env, {
-      bustCache: this.running,
+      bustCache: this.lifecycle.state === 'running',
     });
     this.unknownConfigFiles = loaded.unknownFiles;
     // the application's own keys and environment variables (lib/config.ts ConfigSchema)
@@ -211,18 +218,56 @@ export class FluxApp {
   }
 
   /**
-   * Starts the server.
+   * Starts the server, in the steps below, each undone by `stop()` (or by a failed start).
    * @returns the bound address (use `server: { port: 0 }` in tests for a free port); port 0 with
    *   `listen: false`.
    * @throws ConfigError, RouteTableError or a role error: the server does not start.
    */
   async start(options: StartOptions = {}): Promise<AddressInfo> {
-    if (this.running) throw new Error('Flux is already started');
+    if (this.lifecycle.state !== 'stopped') throw new Error('Flux is already started');
+    this.lifecycle.to('starting');
     this.startOptions = options;
+    try {
+      await this.loadConfig();
+    } catch (err) {
+      this.lifecycle.to('stopped'); // nothing was opened yet
+      throw err;
+    }
+    let releaseStartupLock: ReleaseLock | undefined;
+    try {
+      releaseStartupLock = await this.openStorage(options);
+      await this.loadApplication();
+      await this.openMessaging();
+      this.buildTransports();
+      await this.messagingReady();
+      if (options.bootstrap !== false) await this.runBootstrap();
+      await releaseStartupLock?.();
+      if (options.listen !== false) await this.listen();
+    } catch (err) {
+      this.lifecycle.to('stopping');
+      await releaseStartupLock?.();
+      await this.release();
+      this.lifecycle.to('stopped');
+      throw err;
+    }
+    this.lifecycle.to('running');
+    if (options.listen === false) return { address: '', family: '', port: 0 };
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Start step: loads and validates `config/` (see {@link configReload}), warns of unknown files. */
+  private async loadConfig(): Promise<void> {
     await this.configReload();
     for (const file of this.unknownConfigFiles)
       this.log.warn(`config/${file}: not a config file name (X.ts, X.<env>.ts, X.local.ts)`);
+  }
 
+  /**
+   * Start step: opens the database, takes the startup lock, loads the models (and checks their
+   * references) and the roles, migrates (and checks the references against the foreign keys).
+   * @returns the release of the startup lock, held until the first-start data is written
+   */
+  private async openStorage(options: StartOptions): Promise<ReleaseLock | undefined> {
     this.sequelize = openDatabase(this.config.database, this.rootdir, this.log);
     this.queryGate = new FairQueue({
       ...this.config.query.expensive,
@@ -230,11 +275,10 @@ export class FluxApp {
       tooManyMessage:
         'Too many expensive reads (searches, counts, sorted or large pages) at once: wait for your previous ones',
     });
-    let releaseStartupLock: ReleaseLock | undefined;
+    await this.sequelize.authenticate();
+    // instances starting together on one database migrate and create first-start data one at a time
+    const releaseStartupLock = await this.startupLock();
     try {
-      await this.sequelize.authenticate();
-      // instances starting together on one database migrate and create first-start data one at a time
-      releaseStartupLock = await this.startupLock();
       await tuneDatabase(this.sequelize);
       await this.loadModels();
       this.roles = parseRoles(
@@ -247,122 +291,142 @@ export class FluxApp {
         const foreignKeys = await readForeignKeys(this.sequelize);
         if (foreignKeys) this.references.checkForeignKeys(foreignKeys);
       }
-      await this.loadControllers();
-      await this.loadMiddlewares();
-      this.openapiDocument = undefined;
-      this.routes = parseRouteTable(this.config.routes ?? {}, {
-        controllers: this.controllers,
-        middlewares: new Set(Object.keys(this.middlewares)),
-      });
-      for (const name of this.config.server.middlewares) {
-        if (!this.middlewares[name])
-          throw new ConfigError(`server.middlewares: unknown middleware "${name}"`);
-      }
-      for (const name of this.config.openapi.securedBy) {
-        if (!this.middlewares[name]) throw new ConfigError(`openapi.securedBy: unknown middleware "${name}"`);
-      }
-
-      const { redis: redisConfig } = this.config;
-      this.redis = redisConfig.url ? openRedis(redisConfig.url, this.log) : undefined;
-      if (this.redis) {
-        // fail the start clearly rather than limp along: the bus, revocations and limits need Redis
-        await this.redis.ping().catch((err: Error) => {
-          throw new ConfigError(`redis.url: Redis is not reachable (${err.message})`);
-        });
-      }
-      this.bus = this.redis ? new RedisBus(this.redis, redisConfig.prefix, this.log) : new LocalBus();
-      this.revocations = new RevocationList(this.redis, redisConfig.prefix);
-
-      this.server = createServer();
-      const allowedOrigin = originChecker(this.config.server.cors.origin);
-      this.io = new SocketServer(this.server, {
-        path: this.config.socket.path,
-        cors: { origin: this.config.server.cors.origin, credentials: true },
-        serveClient: false,
-        // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket.
-        allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin)),
-      });
-      if (this.redis) {
-        this.io.adapter(
-          createAdapter(this.redisClient(), this.redisClient(), { key: `${redisConfig.prefix}io` }),
-        );
-      }
-      this.pubsub = new PubSub(this.io, this.bus, {
-        onError: (err) => this.log.error('could not publish a change:', err),
-        // a publish in flight when stop() begins still reaches the bus before it closes
-        waitUntil: (sent) => this.waitUntil(sent),
-      });
-      this.metrics = new Metrics(this.io, this.pubsub);
-      attachPublishHooks(this.sequelize, this.pubsub);
-      this.references.attach(this.sequelize);
-      this.express = buildExpressApp({
-        routes: this.routes,
-        controllers: this.controllers,
-        middlewares: this.middlewares,
-        routeMiddlewares: this.config.server.middlewares,
-        bodyLimit: this.config.server.bodyLimit,
-        corsOrigin: this.config.server.cors.origin,
-        trustProxy: this.config.server.trustProxy,
-        first: [
-          requestLifecycle({
-            started: () => {
-              this.inFlight++;
-            },
-            ended: (req, res, seconds) => {
-              this.inFlight--;
-              if (seconds !== undefined) this.metrics.observeRequest(req, res, seconds);
-            },
-          }),
-        ],
-        mounts: [
-          [
-            '/docs',
-            [...swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } })],
-            // an operator page, like /openapi.json: a proxy can block it by path for HTTP, not in a socket
-            { httpOnly: true },
-          ],
-        ],
-        rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
-        maxDepth: this.config.server.maxDepth,
-        upload: (field) => this.uploadMiddleware(field),
-        log: this.log,
-      });
-      this.server.on('request', this.express);
-      this.sockets = new SocketTransport({
-        io: this.io,
-        dispatch: this.express,
-        pubsub: this.pubsub,
-        log: this.log,
-        handshakeAuth: this.config.socket.handshakeAuth,
-        trustProxy: this.config.server.trustProxy,
-        maxBodyBytes: bytes.parse(this.config.server.bodyLimit) ?? 100 * 1024,
-        maxDepth: this.config.server.maxDepth,
-        maxInFlight: this.config.socket.maxInFlight,
-        maxConnectionsPerAddress: this.config.socket.maxConnectionsPerAddress,
-      });
-      if (this.bus instanceof RedisBus) await this.bus.whenReady();
-      // once every connection made from it is up (duplicates copy its options)
-      if (this.redis) failFastWhenDisconnected(this.redis);
-
-      if (options.bootstrap !== false) await this.runBootstrap();
-      await releaseStartupLock?.();
-
-      if (options.listen === false) {
-        this.running = true;
-        return { address: '', family: '', port: 0 };
-      }
-      await listen(this.server, this.config.server.port, this.config.server.host);
-      const { metrics } = this.config;
-      if (metrics.port !== undefined) {
-        this.metricsServer = createServer(metricsListener(this.metrics, this.log));
-        await listen(this.metricsServer, metrics.port, metrics.host ?? this.config.server.host);
-      }
     } catch (err) {
       await releaseStartupLock?.();
-      await this.release();
       throw err;
     }
-    this.running = true;
+    return releaseStartupLock;
+  }
+
+  /**
+   * Start step: loads the controllers and middlewares of `api/`, checks the route table against them and
+   * the global middlewares named by `server.middlewares`.
+   */
+  private async loadApplication(): Promise<void> {
+    await this.loadControllers();
+    await this.loadMiddlewares();
+    this.openapiDocument = undefined;
+    this.routes = parseRouteTable(this.config.routes ?? {}, {
+      controllers: this.controllers,
+      middlewares: new Set(Object.keys(this.middlewares)),
+    });
+    for (const name of this.config.server.middlewares) {
+      if (!this.middlewares[name]) throw new ConfigError(`server.middlewares: unknown middleware "${name}"`);
+    }
+    for (const name of this.config.openapi.securedBy) {
+      if (!this.middlewares[name]) throw new ConfigError(`openapi.securedBy: unknown middleware "${name}"`);
+    }
+  }
+
+  /**
+   * Start step: connects to Redis when `redis.url` is set (failing the start when it cannot be reached),
+   * and opens the bus and the revocation list over it (in-process without Redis).
+   */
+  private async openMessaging(): Promise<void> {
+    const { redis: redisConfig } = this.config;
+    this.redis = redisConfig.url ? openRedis(redisConfig.url, this.log) : undefined;
+    if (this.redis) {
+      // fail the start clearly rather than limp along: the bus, revocations and limits need Redis
+      await this.redis.ping().catch((err: Error) => {
+        throw new ConfigError(`redis.url: Redis is not reachable (${err.message})`);
+      });
+    }
+    this.bus = this.redis ? new RedisBus(this.redis, redisConfig.prefix, this.log) : new LocalBus();
+    this.revocations = new RevocationList(this.redis, redisConfig.prefix);
+  }
+
+  /**
+   * Start step: builds the HTTP server and socket.io on it (with the Redis adapter when configured), the
+   * publisher of model changes and its hooks, the metrics, the Express app and the socket transport.
+   * Nothing listens yet.
+   */
+  private buildTransports(): void {
+    this.server = createServer();
+    const allowedOrigin = originChecker(this.config.server.cors.origin);
+    this.io = new SocketServer(this.server, {
+      path: this.config.socket.path,
+      cors: { origin: this.config.server.cors.origin, credentials: true },
+      serveClient: false,
+      // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket.
+      allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin)),
+    });
+    if (this.redis) {
+      this.io.adapter(
+        createAdapter(this.redisClient(), this.redisClient(), { key: `${this.config.redis.prefix}io` }),
+      );
+    }
+    this.pubsub = new PubSub(this.io, this.bus, {
+      onError: (err) => this.log.error('could not publish a change:', err),
+      // a publish in flight when stop() begins still reaches the bus before it closes
+      waitUntil: (sent) => this.waitUntil(sent),
+    });
+    this.metrics = new Metrics(this.io, this.pubsub);
+    attachPublishHooks(this.sequelize, this.pubsub);
+    this.references.attach(this.sequelize);
+    this.express = buildExpressApp({
+      routes: this.routes,
+      controllers: this.controllers,
+      middlewares: this.middlewares,
+      routeMiddlewares: this.config.server.middlewares,
+      bodyLimit: this.config.server.bodyLimit,
+      corsOrigin: this.config.server.cors.origin,
+      trustProxy: this.config.server.trustProxy,
+      first: [
+        requestLifecycle({
+          started: () => this.lifecycle.requestStarted(),
+          ended: (req, res, seconds) => {
+            this.lifecycle.requestEnded();
+            if (seconds !== undefined) this.metrics.observeRequest(req, res, seconds);
+          },
+        }),
+      ],
+      mounts: [
+        [
+          '/docs',
+          [...swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } })],
+          // an operator page, like /openapi.json: a proxy can block it by path for HTTP, not in a socket
+          { httpOnly: true },
+        ],
+      ],
+      rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
+      maxDepth: this.config.server.maxDepth,
+      upload: (field) => this.uploadMiddleware(field),
+      log: this.log,
+    });
+    this.server.on('request', this.express);
+    this.sockets = new SocketTransport({
+      io: this.io,
+      dispatch: this.express,
+      pubsub: this.pubsub,
+      log: this.log,
+      lifecycle: this.lifecycle,
+      handshakeAuth: this.config.socket.handshakeAuth,
+      trustProxy: this.config.server.trustProxy,
+      maxBodyBytes: bytes.parse(this.config.server.bodyLimit) ?? 100 * 1024,
+      maxDepth: this.config.server.maxDepth,
+      maxInFlight: this.config.socket.maxInFlight,
+      maxConnectionsPerAddress: this.config.socket.maxConnectionsPerAddress,
+    });
+  }
+
+  /**
+   * Start step: waits until the bus's subscriptions (made by the steps above) are active, then lets Redis
+   * commands fail fast while it is unreachable (see `failFastWhenDisconnected`).
+   */
+  private async messagingReady(): Promise<void> {
+    if (this.bus instanceof RedisBus) await this.bus.whenReady();
+    // once every connection made from it is up (duplicates copy its options)
+    if (this.redis) failFastWhenDisconnected(this.redis);
+  }
+
+  /** Start step: listens on `server.port`, and on `metrics.port` when set; logs the addresses. */
+  private async listen(): Promise<void> {
+    await listen(this.server, this.config.server.port, this.config.server.host);
+    const { metrics } = this.config;
+    if (metrics.port !== undefined) {
+      this.metricsServer = createServer(metricsListener(this.metrics, this.log));
+      await listen(this.metricsServer, metrics.port, metrics.host ?? this.config.server.host);
+    }
     const address = this.server.address() as AddressInfo;
     this.log.info(
       `Flux listening on http://${address.address}:${address.port} (${this.env}, ${this.sequelize.getDialect()})`,
@@ -371,7 +435,6 @@ export class FluxApp {
       const metricsAddress = this.metricsServer.address() as AddressInfo;
       this.log.info(`Metrics on http://${metricsAddress.address}:${metricsAddress.port}/metrics`);
     }
-    return address;
   }
 
   /**
@@ -383,9 +446,8 @@ export class FluxApp {
    * closes Redis and the database. Safe to call twice.
    */
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.stopping = true;
+    if (this.lifecycle.state !== 'running') return;
+    this.lifecycle.to('draining');
     try {
       const drainDelayMs = this.config.server?.drainDelayMs ?? 0;
       if (drainDelayMs > 0 && this.server?.listening) {
@@ -396,16 +458,15 @@ export class FluxApp {
         this.server.prependListener('request', retire);
         await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       }
+      // from here on, new socket requests are answered 503 ShuttingDown
+      this.lifecycle.to('stopping');
       if (this.server?.listening) {
         this.server.close();
         this.server.closeIdleConnections();
       }
-      this.sockets?.drain();
       const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
-      while (this.inFlight > 0 && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      if (this.inFlight > 0) {
-        this.log.warn(`Stopping with ${this.inFlight} request(s) still in flight`);
+      if (!(await this.lifecycle.settled(deadline))) {
+        this.log.warn(`Stopping with ${this.lifecycle.inFlight} request(s) still in flight`);
         // past the deadline: a socket request still running gets its ack now (503), before its socket
         // closes; an HTTP request still running (a slow handler, a body still arriving) loses its
         // connection, which would otherwise keep the server open until the client gives up
@@ -417,7 +478,7 @@ export class FluxApp {
       await this.flushSockets(1000);
       await this.release();
     } finally {
-      this.stopping = false;
+      this.lifecycle.to('stopped');
     }
     this.log.info('Flux stopped');
   }

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import type { Socket } from 'socket.io';
 import type { PermissionTeam, PermissionUser } from './permissions.js';
+import type { FluxSocket } from './socket/types.js';
 
 /**
  * The request and response types every Flux middleware and action sees. They extend Express's own
@@ -29,7 +29,7 @@ export interface FluxRequest<
   /** True for a virtual request injected from a socket.io `request` message. */
   isSocket: boolean;
   /** The socket.io socket of a virtual request. */
-  ioSocket?: Socket;
+  ioSocket?: FluxSocket;
   /** Short id carried by the request's log lines and 500 replies. */
   requestId: string;
   user?: TUser;

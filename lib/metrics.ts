@@ -1,8 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Server } from 'socket.io';
-import type { FluxSocketData, PubSub } from './pubsub.js';
+import type { PubSub } from './pubsub.js';
+import type { FluxServer } from './socket/types.js';
 
 /**
  * Prometheus metrics (SPEC §16) with prom-client: request durations by route, status and transport
@@ -13,7 +13,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly duration: Histogram<'method' | 'route' | 'status' | 'transport'>;
 
-  constructor(io: Server, pubsub: PubSub) {
+  constructor(io: FluxServer, pubsub: PubSub) {
     collectDefaultMetrics({ register: this.registry });
     this.duration = new Histogram({
       name: 'flux_request_duration_seconds',
@@ -36,8 +36,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         let total = 0;
-        for (const socket of io.of('/').sockets.values())
-          total += (socket.data as FluxSocketData).subscriptions?.size ?? 0;
+        for (const socket of io.of('/').sockets.values()) total += socket.data.subscriptions?.size ?? 0;
         this.set(total);
       },
     });

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Server, Socket } from 'socket.io';
 import type { Group } from './permissions.js';
+import type { BusTopics, ModelChange, ModelEventPayload, Verb } from './protocol.js';
+import type { FluxServer, FluxSocket } from './socket/types.js';
+
+export type { BusTopics, ModelChange, ModelEventPayload, Verb } from './protocol.js';
 
 /**
  * Publish/subscribe of model changes (SPEC §12).
@@ -13,55 +16,30 @@ import type { Group } from './permissions.js';
  *   (`created`) or keep it (`updated`). Each socket gets each change at most once.
  */
 
-export type Verb = 'created' | 'updated' | 'destroyed';
-
-/** One committed change, as it travels between instances. */
-export interface ModelChange {
-  tenantId: number;
-  /** Public model name (`alertButton`). */
-  model: string;
-  verb: Verb;
-  id: number | string;
-  /** The public representation of the item (after the change; before it for `destroyed`). */
-  data: unknown;
-  /**
-   * The item as it was before an update that changed its read groups: subscribers who lose the item get
-   * this in their `destroyed` event, never the state they may no longer read.
-   */
-  dataBefore?: unknown;
-  /** Read groups before an update (or of the destroyed item). */
-  groupsBefore?: Group[];
-  /** Read groups after a create or update. */
-  groupsAfter?: Group[];
-}
-
-/** The event payload subscribers receive on `model:<model>`. */
-export interface ModelEventPayload {
-  verb: Verb;
-  id: number | string;
-  data: unknown;
-}
+/** A topic name of `Topics` (the keys of a topic → message map such as {@link BusTopics}). */
+export type Topic<Topics> = keyof Topics & string;
 
 /**
  * Carries messages to every instance, this one included: committed model changes (`model:change`) and
- * the application's own topics (e.g. a revoked session). In-process by default; Redis when several
- * instances run (`lib/redisBus.ts`). Delivery is asynchronous, in publish order per topic.
+ * the application's own topics (e.g. a revoked session), each topic with its message type in `Topics`
+ * (default {@link BusTopics}). In-process by default; Redis when several instances run (`lib/redis.ts`).
+ * Delivery is asynchronous, in publish order per topic.
  */
-export interface Bus {
-  publish(topic: string, message: unknown): Promise<void> | void;
-  subscribe(topic: string, handler: (message: unknown) => void): void;
+export interface Bus<Topics = BusTopics> {
+  publish<T extends Topic<Topics>>(topic: T, message: Topics[T]): Promise<void> | void;
+  subscribe<T extends Topic<Topics>>(topic: T, handler: (message: Topics[T]) => void): void;
   close(): Promise<void>;
 }
 
 /** The bus of a single instance: delivery happens in this process, on the next tick. */
-export class LocalBus implements Bus {
+export class LocalBus<Topics = BusTopics> implements Bus<Topics> {
   private readonly emitter = new EventEmitter();
-  publish(topic: string, message: unknown): void {
+  publish<T extends Topic<Topics>>(topic: T, message: Topics[T]): void {
     process.nextTick(() => this.emitter.emit(topic, message));
   }
-  subscribe(topic: string, handler: (message: unknown) => void): void {
+  subscribe<T extends Topic<Topics>>(topic: T, handler: (message: Topics[T]) => void): void {
     // a failing handler must not take the process down (it runs outside any request)
-    this.emitter.on(topic, (message: unknown) => {
+    this.emitter.on(topic, (message: Topics[T]) => {
       try {
         handler(message);
       } catch (err) {
@@ -75,13 +53,7 @@ export class LocalBus implements Bus {
 }
 
 /** The bus topic of committed model changes. */
-export const CHANGE_TOPIC = 'model:change';
-
-/** Per-socket state kept by the framework in `socket.data`. */
-export interface FluxSocketData {
-  /** Rooms joined per subscribed model. */
-  subscriptions: Map<string, string[]>;
-}
+export const CHANGE_TOPIC = 'model:change' satisfies Topic<BusTopics>;
 
 /** The room of one read group of one model in one tenant. */
 export function roomName(tenantId: number, model: string, group: Group): string {
@@ -110,19 +82,19 @@ export class PubSub {
    * `waitUntil`: given each send in flight, so that the owner's stop can wait for it (`Flux.waitUntil`).
    */
   constructor(
-    private readonly io: Server,
+    private readonly io: FluxServer,
     private readonly bus: Bus,
     private readonly options: {
       onError?: (err: unknown) => void;
       waitUntil?: (sent: Promise<void>) => void;
     } = {},
   ) {
-    bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change as ModelChange));
+    bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change));
   }
 
   /** Joins `socket` to the rooms of `groups` for `model`, replacing an earlier subscription. */
-  subscribe(socket: Socket, tenantId: number, model: string, groups: readonly Group[]): string[] {
-    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+  subscribe(socket: FluxSocket, tenantId: number, model: string, groups: readonly Group[]): string[] {
+    const subscriptions = socket.data.subscriptions;
     const rooms = groups.map((group) => roomName(tenantId, model, group));
     const previous = subscriptions.get(model) ?? [];
     for (const room of previous) if (!rooms.includes(room)) socket.leave(room);
@@ -132,8 +104,8 @@ export class PubSub {
   }
 
   /** Leaves every room of `model`. Returns false when the socket was not subscribed. */
-  unsubscribe(socket: Socket, model: string): boolean {
-    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+  unsubscribe(socket: FluxSocket, model: string): boolean {
+    const subscriptions = socket.data.subscriptions;
     const rooms = subscriptions.get(model);
     if (!rooms) return false;
     for (const room of rooms) socket.leave(room);
@@ -142,9 +114,8 @@ export class PubSub {
   }
 
   /** Leaves every subscription room (logout, revocation, expiry). */
-  unsubscribeAll(socket: Socket): void {
-    for (const model of [...(socket.data as FluxSocketData).subscriptions.keys()])
-      this.unsubscribe(socket, model);
+  unsubscribeAll(socket: FluxSocket): void {
+    for (const model of [...socket.data.subscriptions.keys()]) this.unsubscribe(socket, model);
   }
 
   /**
@@ -154,8 +125,12 @@ export class PubSub {
    * change to the items, so it should `find` those models again (with `subscribe: true`).
    * @returns the models whose rooms changed.
    */
-  resubscribe(socket: Socket, tenantId: number, groupsFor: (model: string) => readonly Group[]): string[] {
-    const subscriptions = (socket.data as FluxSocketData).subscriptions;
+  resubscribe(
+    socket: FluxSocket,
+    tenantId: number,
+    groupsFor: (model: string) => readonly Group[],
+  ): string[] {
+    const subscriptions = socket.data.subscriptions;
     const changed: string[] = [];
     for (const model of this.subscribedModels(socket)) {
       const before = subscriptions.get(model) ?? [];
@@ -167,8 +142,8 @@ export class PubSub {
   }
 
   /** Models `socket` is subscribed to. */
-  subscribedModels(socket: Socket): string[] {
-    return [...(socket.data as FluxSocketData).subscriptions.keys()];
+  subscribedModels(socket: FluxSocket): string[] {
+    return [...socket.data.subscriptions.keys()];
   }
 
   /** Sends a committed change to every instance. */
@@ -214,7 +189,7 @@ export class PubSub {
   }
 
   private deliverNow(change: ModelChange): void {
-    const event = `model:${change.model}`;
+    const event = `model:${change.model}` as const;
     const rooms = (groups: readonly Group[] | undefined) =>
       (groups ?? []).map((group) => roomName(change.tenantId, change.model, group));
     const payload = (verb: Verb): ModelEventPayload => ({

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from './log.js';
-import type { Bus } from './pubsub.js';
+import type { BusTopics } from './protocol.js';
+import type { Bus, Topic } from './pubsub.js';
 
 /**
  * Redis for several instances (SPEC §1): one command connection shared by the revocation list and the
@@ -24,8 +25,11 @@ export function failFastWhenDisconnected(redis: Redis): void {
   redis.options.enableOfflineQueue = false;
 }
 
-/** A {@link Bus} over Redis pub/sub: every instance subscribed to a topic receives each message once. */
-export class RedisBus implements Bus {
+/**
+ * A {@link Bus} over Redis pub/sub: every instance subscribed to a topic receives each message once.
+ * Messages travel as JSON: `Topics` should map to JSON-safe types.
+ */
+export class RedisBus<Topics = BusTopics> implements Bus<Topics> {
   private readonly subscriber: Redis;
   private readonly handlers = new Map<string, Array<(message: unknown) => void>>();
   private ready: Promise<unknown> = Promise.resolve();
@@ -56,18 +60,20 @@ export class RedisBus implements Bus {
     });
   }
 
-  async publish(topic: string, message: unknown): Promise<void> {
+  async publish<T extends Topic<Topics>>(topic: T, message: Topics[T]): Promise<void> {
     await this.ready;
     await this.publisher.publish(this.prefix + topic, JSON.stringify(message));
   }
 
-  subscribe(topic: string, handler: (message: unknown) => void): void {
+  subscribe<T extends Topic<Topics>>(topic: T, handler: (message: Topics[T]) => void): void {
+    // the handlers of a topic get what was published on it: JSON.parse gives it back as `unknown`
+    const untyped = handler as (message: unknown) => void;
     const list = this.handlers.get(topic);
     if (list) {
-      list.push(handler);
+      list.push(untyped);
       return;
     }
-    this.handlers.set(topic, [handler]);
+    this.handlers.set(topic, [untyped]);
     const subscribed = this.subscriber.subscribe(this.prefix + topic);
     this.ready = Promise.all([this.ready, subscribed]).catch((err: unknown) =>
       this.log.error(`redis bus: could not subscribe to ${topic}:`, err),

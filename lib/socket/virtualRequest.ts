@@ -9,6 +9,7 @@ import {
 import type { Express } from 'express';
 import { PayloadTooLargeError } from '../errors.js';
 import { deeperThan } from '../limits.js';
+import type { VirtualResponse } from '../protocol.js';
 
 /**
  * Socket → Express injection: runs one socket.io `request` message through the Express app as a virtual
@@ -62,12 +63,8 @@ export interface VirtualRequestInput {
   headers: Record<string, string>;
 }
 
-/** What the ack receives. */
-export interface VirtualResponse {
-  statusCode: number;
-  headers: OutgoingHttpHeaders;
-  data: unknown;
-}
+/** What the ack receives (declared with the wire protocol, lib/protocol.ts). */
+export type { VirtualResponse };
 
 /**
  * Where the virtual request comes from. Keep one object per connection and pass it to each of its requests:

@@ -1,4 +1,10 @@
 import { io, type Socket } from 'socket.io-client';
+import type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+  VirtualRequestPayload,
+  VirtualResponse,
+} from '../../lib/protocol.js';
 
 /** What a client sees of a reply, whichever the transport. */
 export interface Reply {
@@ -56,13 +62,17 @@ export function connectSocket(base: string, auth?: { token: string }): Promise<S
   });
 }
 
-/** Emits a `request` and resolves with its ack; rejects after `timeoutMs` so a missing ack fails the test. */
-export function socketRequest(
-  socket: Socket,
-  payload: unknown,
-  timeoutMs = 5000,
-): Promise<{ statusCode: number; headers: Record<string, string>; data: unknown }> {
-  return socket.timeout(timeoutMs).emitWithAck('request', payload);
+/** A socket.io client typed with Flux's events (lib/protocol.ts), as a client application holds it. */
+export type FluxClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/**
+ * Emits a `request` and resolves with its ack; rejects after `timeoutMs` so a missing ack fails the test.
+ * `payload` is unchecked on purpose: tests send malformed ones too.
+ */
+export function socketRequest(socket: Socket, payload: unknown, timeoutMs = 5000): Promise<VirtualResponse> {
+  return (socket as FluxClientSocket)
+    .timeout(timeoutMs)
+    .emitWithAck('request', payload as VirtualRequestPayload);
 }
 
 /** Sends requests as socket.io virtual requests on `socket` (bound by login, or with a token header). */

@@ -222,7 +222,7 @@ describe('a stop past its deadline', () => {
       client.write(
         'POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"login":',
       );
-      await vi.waitUntil(() => (Flux as unknown as { inFlight: number }).inFlight === 1, { timeout: 2000 });
+      await vi.waitUntil(() => Flux.lifecycle.inFlight === 1, { timeout: 2000 });
       const drip = setInterval(() => client.write(' '), 50);
       const closed = new Promise((resolve) => client.once('close', resolve));
       try {
@@ -251,7 +251,7 @@ describe('a stop past its deadline', () => {
         { method: 'POST', url: '/auth/login', data: { login: 'admin', password: ADMIN_PASSWORD } },
         10_000,
       );
-      await vi.waitUntil(() => (Flux as unknown as { inFlight: number }).inFlight === 1, { timeout: 2000 });
+      await vi.waitUntil(() => Flux.lifecycle.inFlight === 1, { timeout: 2000 });
       const stopped = Flux.stop();
       expect(await ack).toEqual({
         statusCode: 503,

@@ -1,0 +1,164 @@
+import type { UnbindReason } from '../protocol.js';
+import type { FluxSocket, SocketAuth } from './types.js';
+
+export type { UnbindReason } from '../protocol.js';
+
+/**
+ * Which local socket is bound to which session and user (SPEC §9): a socket is bound by a login over it
+ * (or its handshake `auth.token`), and unbound — anonymous again, out of every subscription room, told by
+ * `auth:<reason>` — on logout, revocation or token expiry, while staying connected.
+ */
+
+/**
+ * How long a revoked session stays refused by `bind` without asking the revocation list: longer than any
+ * request can take between its authentication and the binding of its socket.
+ */
+export const REVOKED_MEMORY_MS = 10 * 60_000;
+/** Most revoked sessions remembered at once (a mass revocation forgets its oldest first). */
+const MAX_REVOKED_REMEMBERED = 100_000;
+
+/** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+export interface SessionBindingsOptions {
+  /** Takes `socket` out of every subscription room (its rooms were computed for its previous user). */
+  leaveRooms(socket: FluxSocket): void;
+  /**
+   * A session left a socket: bound to another session, or asked to bind a socket already gone (whose own
+   * disconnection could not name the session).
+   */
+  sessionLeft(socketId: string, sessionId: number): void;
+}
+
+export class SessionBindings {
+  /** Local sockets by bound session id. */
+  private readonly bySession = new Map<number, Set<FluxSocket>>();
+  /** Local sockets by the user of their bound session. */
+  private readonly byUser = new Map<number, Set<FluxSocket>>();
+  /** Sessions revoked in the last {@link REVOKED_MEMORY_MS}: id → when (ms since epoch), oldest first. */
+  private readonly revokedSessions = new Map<number, number>();
+
+  constructor(private readonly options: SessionBindingsOptions) {}
+
+  /**
+   * Binds `socket` to a session; its virtual requests are then authenticated by it. Binding to another
+   * user (or tenant) first leaves every subscription room: rooms were computed for the previous user.
+   * @returns false, binding nothing, when the session was revoked here or announced revoked by another
+   *   instance (see {@link unbindSession}): a request authenticated just before the revocation must not
+   *   bind its socket after the revocation unbound the session's sockets. The caller answers 403.
+   */
+  bind(socket: FluxSocket, auth: SocketAuth): boolean {
+    if (this.wasRevoked(auth.sessionId)) return false;
+    if (this.isGone(socket)) {
+      // gone while its login ran, before it was bound: its own `disconnect` passed (or, closed during
+      // the handshake, never comes) without naming this session, so it is told now
+      this.options.sessionLeft(socket.id, auth.sessionId);
+      return true;
+    }
+    const previous = socket.data.auth;
+    if (previous && (previous.userId !== auth.userId || previous.tenantId !== auth.tenantId)) {
+      this.options.leaveRooms(socket);
+    }
+    if (previous) this.detach(socket);
+    // the previous session is no longer on this socket: it is told as if the socket had gone
+    if (previous && previous.sessionId !== auth.sessionId)
+      this.options.sessionLeft(socket.id, previous.sessionId);
+    socket.data.auth = auth;
+    addTo(this.bySession, auth.sessionId, socket);
+    addTo(this.byUser, auth.userId, socket);
+    this.armExpiry(socket, auth);
+    return true;
+  }
+
+  /** Whether `socket` has disconnected, or its connection closed (during the handshake too). */
+  isGone(socket: FluxSocket): boolean {
+    return socket.data.gone === true || socket.conn.readyState === 'closed';
+  }
+
+  /** The session `socket` is bound to, if any. */
+  auth(socket: FluxSocket): SocketAuth | undefined {
+    return socket.data.auth;
+  }
+
+  /**
+   * Makes `socket` anonymous again: it leaves every subscription room and receives `auth:<reason>`
+   * (`auth:revoked` after a logout or revocation, `auth:expired`). The connection stays open.
+   */
+  unbind(socket: FluxSocket, reason: UnbindReason): void {
+    if (!socket.data.auth) return;
+    this.detach(socket);
+    this.options.leaveRooms(socket);
+    socket.emit(`auth:${reason}`, { reason });
+  }
+
+  /**
+   * Unbinds every local socket of a session (logout or revocation). A revoked session is remembered for
+   * {@link REVOKED_MEMORY_MS}, and {@link bind} refuses it: every instance calls this synchronously when
+   * the revocation reaches it (before any change published after the revocation), so no socket of the
+   * session can join a room afterwards, however late the request that binds it was authenticated.
+   * @returns how many sockets were unbound
+   */
+  unbindSession(sessionId: number, reason: UnbindReason): number {
+    if (reason === 'revoked') this.rememberRevoked(sessionId);
+    const sockets = [...(this.bySession.get(sessionId) ?? [])];
+    for (const socket of sockets) this.unbind(socket, reason);
+    return sockets.length;
+  }
+
+  /** Every local socket bound to a session of `userId`. */
+  socketsOfUser(userId: number): FluxSocket[] {
+    return [...(this.byUser.get(userId) ?? [])];
+  }
+
+  /**
+   * Forgets `socket`'s binding and its expiry timer, silently (no event, rooms untouched): the socket is
+   * going away.
+   */
+  detach(socket: FluxSocket): void {
+    const data = socket.data;
+    if (data.expiryTimer) clearTimeout(data.expiryTimer);
+    data.expiryTimer = undefined;
+    if (!data.auth) return;
+    removeFrom(this.bySession, data.auth.sessionId, socket);
+    removeFrom(this.byUser, data.auth.userId, socket);
+    data.auth = undefined;
+  }
+
+  private armExpiry(socket: FluxSocket, auth: SocketAuth): void {
+    if (auth.expiresAt === undefined) return;
+    const delay = auth.expiresAt - Date.now();
+    socket.data.expiryTimer = setTimeout(
+      () => (delay > MAX_TIMER ? this.armExpiry(socket, auth) : this.unbind(socket, 'expired')),
+      Math.max(0, Math.min(delay, MAX_TIMER)),
+    );
+    socket.data.expiryTimer.unref();
+  }
+
+  private rememberRevoked(sessionId: number): void {
+    const now = Date.now();
+    this.revokedSessions.delete(sessionId);
+    this.revokedSessions.set(sessionId, now);
+    // oldest first (insertion order): forget those past the memory, and never more than the cap
+    for (const [id, at] of this.revokedSessions) {
+      if (now - at < REVOKED_MEMORY_MS && this.revokedSessions.size <= MAX_REVOKED_REMEMBERED) break;
+      this.revokedSessions.delete(id);
+    }
+  }
+
+  private wasRevoked(sessionId: number): boolean {
+    const at = this.revokedSessions.get(sessionId);
+    return at !== undefined && Date.now() - at < REVOKED_MEMORY_MS;
+  }
+}
+
+function addTo(index: Map<number, Set<FluxSocket>>, key: number, socket: FluxSocket): void {
+  const sockets = index.get(key);
+  if (sockets) sockets.add(socket);
+  else index.set(key, new Set([socket]));
+}
+
+function removeFrom(index: Map<number, Set<FluxSocket>>, key: number, socket: FluxSocket): void {
+  const sockets = index.get(key);
+  sockets?.delete(socket);
+  if (sockets?.size === 0) index.delete(key);
+}
