@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadDemoEvent } from '../api/services/fixtures.js';
+import { createTenant, makeAdmin } from '../api/services/TenantService.js';
 import { Flux, type StartOptions } from '../lib/Flux.js';
 
 /** Where a run of `flux` writes: text as it would go to the process's stdout and stderr. */
@@ -25,10 +26,13 @@ const processOutput: CliOutput = {
 /** A user-facing failure: printed without a stack. */
 class CliError extends Error {}
 
-/** The readable reason of an error: Sequelize validation items, or the message. */
+/** The readable reason of an error: Sequelize validation items, a service's invalid input, or the message. */
 function reason(err: unknown): string {
   const items = (err as { errors?: Array<{ message?: string }> }).errors;
   if (Array.isArray(items) && items.length) return items.map((item) => item.message).join('; ');
+  const invalid = (err as { validation?: Array<{ path: string; message: string }> }).validation;
+  if (Array.isArray(invalid) && invalid.length)
+    return invalid.map((item) => `${item.path}: ${item.message}`).join('; ');
   return (err as Error).message;
 }
 
@@ -52,6 +56,12 @@ async function tenantId(slug: string): Promise<number> {
   const tenant = await Flux.Tenant.findOne({ where: { slug } });
   if (!tenant) throw new CliError(`no tenant "${slug}"`);
   return tenant.id;
+}
+
+async function findUser(tenant: string, login: string) {
+  const user = await Flux.User.findOne({ where: { tenantId: await tenantId(tenant), login } });
+  if (!user) throw new CliError(`no user "${login}" in tenant "${tenant}"`);
+  return user;
 }
 
 /**
@@ -135,24 +145,51 @@ export function createProgram(output: CliOutput = processOutput): Command {
     );
 
   program
+    .command('user:password')
+    .description("set a user's password; the user's sessions end (logged out everywhere)")
+    .requiredOption('-u, --user <login>', 'login of the user')
+    .requiredOption('--password <password>', 'the new password (see auth.minPasswordLength)')
+    .option('--tenant <slug>', 'tenant', 'default')
+    .action((options: { user: string; password: string; tenant: string }) =>
+      withFlux(async () => {
+        const user = await findUser(options.tenant, options.user);
+        // the User model's reactions end its sessions (api/services/AccountService.ts)
+        user.password = options.password;
+        await user.save();
+        print(`${user.login} has a new password; their sessions are ended`);
+      }),
+    );
+
+  program
     .command('user:make-admin')
     .description("move a user into the tenant's Admin team (role admin), creating the team if needed")
     .requiredOption('-u, --user <login>', 'login of the user')
     .option('--tenant <slug>', 'tenant', 'default')
     .action((options: { user: string; tenant: string }) =>
       withFlux(async () => {
-        const tenant = await tenantId(options.tenant);
-        const user = await Flux.User.findOne({ where: { tenantId: tenant, login: options.user } });
-        if (!user) throw new CliError(`no user "${options.user}" in tenant "${options.tenant}"`);
-        const [team] = await Flux.Team.findOrCreate({
-          where: { tenantId: tenant, name: 'Admin' },
-          defaults: { tenantId: tenant, name: 'Admin', role: 'admin', group: null, location: null },
-        });
-        if (team.role !== 'admin')
-          throw new CliError('the team "Admin" of this tenant does not have the role admin');
-        user.teamId = team.id;
-        await user.save();
+        const user = await findUser(options.tenant, options.user);
+        await makeAdmin(user);
         print(`${user.login} is now in the team Admin (role admin)`);
+      }),
+    );
+
+  program
+    .command('tenant:create')
+    .description('create a tenant with its team Admin (role admin) and its first admin, as POST /tenant does')
+    .requiredOption('--name <name>', 'name of the event')
+    .requiredOption('--slug <slug>', 'lower-case letters, digits and dashes (X-Tenant, sub-domain)')
+    .requiredOption('--admin <login>', "login of the tenant's first admin")
+    .requiredOption('--password <password>', "the admin's password (see auth.minPasswordLength)")
+    .action((options: { name: string; slug: string; admin: string; password: string }) =>
+      withFlux(async () => {
+        const { tenant, team, admin } = await createTenant({
+          name: options.name,
+          slug: options.slug,
+          admin: { login: options.admin, password: options.password },
+        });
+        print(
+          `created tenant ${tenant.slug} (#${tenant.id}) with team ${team.name} (${team.role}) and user ${admin.login}`,
+        );
       }),
     );
 

@@ -4,16 +4,11 @@ import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { validate } from '../../lib/validate.js';
 import type { Tenant } from '../models/Tenant.js';
-import { authService, DEFAULT_TENANT } from '../services/AuthService.js';
+import { DEFAULT_TENANT } from '../services/AuthService.js';
 import { avatarBytes } from '../services/AvatarService.js';
+import { createTenant, newTenantSchema } from '../services/TenantService.js';
 import type { AppRequest } from '../types.js';
 
-const slug = z.string().regex(/^[a-z0-9-]{1,63}$/, 'slug must be lower-case letters, digits and dashes');
-const createSchema = z.object({
-  name: z.string().min(1).max(200),
-  slug,
-  admin: z.object({ login: z.string().min(1).max(100).regex(/^\S+$/), password: z.string().min(1).max(200) }),
-});
 const settingsSchema = z.object({
   settings: z
     .record(z.string(), z.unknown())
@@ -26,7 +21,7 @@ const settingsSchema = z.object({
  */
 export class TenantController {
   /** Request bodies, for validation and the OpenAPI document. */
-  static schemas = { create: createSchema, updateSettings: settingsSchema };
+  static schemas = { create: newTenantSchema, updateSettings: settingsSchema };
 
   private requireOperator(req: AppRequest): void {
     if (req.tenant?.slug !== DEFAULT_TENANT || !req.team?.can('tenant/admin')) {
@@ -48,27 +43,7 @@ export class TenantController {
    */
   async create(req: AppRequest, res: FluxResponse): Promise<void> {
     this.requireOperator(req);
-    const { name, slug: tenantSlug, admin } = validate(createSchema, req.data);
-    const tenant = await Flux.sequelize.transaction(async (transaction) => {
-      const created = await Flux.Tenant.create({ name, slug: tenantSlug, settings: {} }, { transaction });
-      const team = await Flux.Team.create(
-        { tenantId: created.id, name: 'Admin', role: 'admin', group: null, location: null },
-        { transaction },
-      );
-      await Flux.User.create(
-        {
-          tenantId: created.id,
-          login: admin.login,
-          name: admin.login,
-          password: admin.password,
-          teamId: team.id,
-          ip: null,
-        },
-        { transaction },
-      );
-      return created;
-    });
-    authService.forgetTenants();
+    const { tenant } = await createTenant(req.data);
     Flux.log.info(`tenant ${tenant.slug} created by user ${req.user!.id}`);
     res.created(tenant);
   }
@@ -91,8 +66,7 @@ export class TenantController {
     const { settings } = validate(settingsSchema, req.data);
     const tenant = await this.tenant(req);
     tenant.settings = settings;
-    await tenant.save();
-    authService.forgetTenants();
+    await tenant.save(); // cached tenants are dropped by the write (api/reactions.ts)
     res.ok(tenant);
   }
 

@@ -3,9 +3,10 @@ import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { ModelController, type RequestContext } from '../../lib/ModelController.js';
 import { User } from '../models/User.js';
-import { authService } from '../services/AuthService.js';
+import { endSessions, passwordChangedFrom } from '../services/AccountService.js';
 import { findAvatar, storeAvatar } from '../services/AvatarService.js';
 import { checkPasswordLimited } from '../services/LoginLimitService.js';
+import { comparePassword } from '../services/PasswordService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
@@ -32,7 +33,7 @@ export class UserController extends ModelController<User> {
         typeof current === 'string' &&
         self !== null &&
         (await checkPasswordLimited({ tenantId: ctx.tenant.id, login: self.login, address: req.ip }, () =>
-          self.checkPassword(current, `address:${req.ip ?? 'unknown'}`),
+          comparePassword(current, self.password, `address:${req.ip ?? 'unknown'}`),
         ));
       if (!valid) {
         throw new BadRequestError('Invalid data', [
@@ -103,17 +104,13 @@ export class UserController extends ModelController<User> {
   }
 
   /**
-   * A new password logs out the user's other sessions (all of them when someone else set it), and every
-   * session the user opened as someone else (`/auth/as`), from this session too.
+   * Putting a user into a team gives them its role: only a team holding all of it may do so. A new
+   * password ends the user's other sessions whatever writes it (api/services/AccountService.ts): changing
+   * one's own, this session is the one kept.
    */
-  protected override async afterSave(ctx: RequestContext, user: User, changed: string[]): Promise<void> {
-    if (!changed.includes('password') || changed.includes('id')) return;
-    await authService.revokeOtherSessions(user.id, user.id === ctx.user.id ? ctx.sessionId : undefined);
-    await authService.revokeSessionsActedBy(user.id);
-  }
-
-  /** Putting a user into a team gives them its role: only a team holding all of it may do so. */
   protected override async beforeSave(ctx: RequestContext, user: User): Promise<void> {
+    if (user.changed('password') && user.id === ctx.user.id && ctx.sessionId !== undefined)
+      passwordChangedFrom(user, ctx.sessionId);
     if (user.teamId === null || user.teamId === undefined || !(user.isNewRecord || user.changed('teamId')))
       return;
     const team = await Flux.Team.findOne({ where: { id: user.teamId, tenantId: ctx.tenant.id } });
@@ -126,7 +123,6 @@ export class UserController extends ModelController<User> {
    * and uploads kept without author, as their models declare (`references`).
    */
   protected override async beforeDestroy(_ctx: RequestContext, user: User): Promise<void> {
-    await authService.revokeOtherSessions(user.id);
-    await authService.revokeSessionsActedBy(user.id);
+    await endSessions(user.id);
   }
 }

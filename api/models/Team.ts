@@ -3,13 +3,9 @@ import {
   DataTypes,
   type InferAttributes,
   type InferCreationAttributes,
-  type Transaction,
 } from 'sequelize';
-import { Flux } from '../../lib/Flux.js';
 import { FluxModel } from '../../lib/FluxModel.js';
-import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
-import { announceTeamGroupChange } from '../services/SubscriptionService.js';
 
 /**
  * A team at the event (a bar, the logistics crew, the coordination desk). Permissions belong to the
@@ -58,14 +54,6 @@ export class Team
   };
   static override modelOptions = {
     indexes: [{ unique: true, fields: ['tenantId', 'name'] }],
-    hooks: {
-      afterUpdate(team: Team, options: { transaction?: Transaction | null }) {
-        // role and group both feed the read groups of the team's members. Announced before the write is
-        // acknowledged: a change published after the reply reaches every instance after the announcement
-        if (team.changed('role') || team.changed('group'))
-          return afterCommit(options, () => announceTeamGroupChange(team.id).catch(Flux.log.error));
-      },
-    },
   };
 
   /** True when this team's role grants `permission` (`<model>/<level>`). */

@@ -4,14 +4,9 @@ import {
   type InferAttributes,
   type InferCreationAttributes,
   type NonAttribute,
-  type Transaction,
 } from 'sequelize';
-import { Flux } from '../../lib/Flux.js';
 import { FluxModel, type References } from '../../lib/FluxModel.js';
-import { afterCommit } from '../../lib/modelHooks.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
-import { comparePassword, hashPassword } from '../services/PasswordService.js';
-import { announceGroupChange } from '../services/SubscriptionService.js';
 import type { Team } from './Team.js';
 
 /** Attributes a user may change on their own account without `user/admin`. */
@@ -20,8 +15,9 @@ const selfWritable = ['name', 'password', 'preferences'] as const;
 /**
  * A person with a login, member of one team. Read groups: `all`, `id:<id>`, `team:<teamId>`.
  * `user/read` reads everyone, `user/team` the members of one's team, `user/admin` writes everyone;
- * everyone reads and edits themself (name, password, preferences). The password is a bcrypt hash
- * (cost `config.auth.bcryptRounds`), hidden from every reply and event.
+ * everyone reads and edits themself (name, password, preferences). The password is stored as a bcrypt
+ * hash (cost `config.auth.bcryptRounds`, see api/reactions.ts), hidden from every reply and event; a new
+ * one ends the user's other sessions (api/services/AccountService.ts).
  */
 export class User
   extends FluxModel<InferAttributes<User>, InferCreationAttributes<User>>
@@ -62,7 +58,7 @@ export class User
       type: DataTypes.STRING(200),
       allowNull: false,
       validate: {
-        // Runs on the clear password before `beforeSave` hashes it (a 60-character bcrypt hash passes too).
+        // Runs on the clear password before it is hashed (api/reactions.ts; a 60-character hash passes too).
         isValidLength(value: string) {
           const min = User.app.config.auth.minPasswordLength;
           if (value.length < min) throw new Error(`password must have at least ${min} characters`);
@@ -91,30 +87,10 @@ export class User
   };
   static override modelOptions = {
     indexes: [{ unique: true, fields: ['tenantId', 'login'] }],
-    hooks: {
-      async beforeSave(user: User) {
-        if (user.changed('password')) {
-          user.password = await hashPassword(user.password);
-        }
-      },
-      afterUpdate(user: User, options: { transaction?: Transaction | null }) {
-        // announced before the write is acknowledged, as a team's new role (see Team)
-        if (user.changed('teamId'))
-          return afterCommit(options, () => announceGroupChange([user.id]).catch(Flux.log.error));
-      },
-    },
   };
 
   static associate(models: { Team: typeof Team }): void {
     User.belongsTo(models.Team, { as: 'team', foreignKey: 'teamId', constraints: false });
-  }
-
-  /**
-   * Compares a clear-text password with the stored hash (bcrypt, constant time), in the bounded password
-   * queue as work for `client` (`address:<ip>` of whoever sent the password).
-   */
-  checkPassword(password: string, client?: string): Promise<boolean> {
-    return comparePassword(password, this.password, client);
   }
 
   static override getUserReadGroups(team: PermissionTeam, user: PermissionUser): Group[] {

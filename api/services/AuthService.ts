@@ -1,7 +1,8 @@
-import { Op } from 'sequelize';
+import { Op, type Transaction } from 'sequelize';
 import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { JwtCodec } from '../../lib/jwt.js';
+import { afterCommit } from '../../lib/modelHooks.js';
 import type { Session } from '../models/Session.js';
 import type { Team } from '../models/Team.js';
 import type { Tenant } from '../models/Tenant.js';
@@ -43,8 +44,16 @@ export interface SessionMeta {
   notAfter?: number;
 }
 
+/** Rows behind cached auth contexts that changed (the payload of {@link AUTH_CHANGED}). */
+export interface IdentityChange {
+  sessionIds?: number[];
+  userIds?: number[];
+  teamIds?: number[];
+  tenantIds?: number[];
+}
+
 export const DEFAULT_TENANT = 'default';
-/** Bus topic: rows behind cached auth contexts changed (`{sessionIds?, userIds?, teamIds?, tenantIds?}`). */
+/** Bus topic: rows behind cached auth contexts changed ({@link IdentityChange}). */
 export const AUTH_CHANGED = 'auth:changed';
 /** Safety net of the auth context cache: changes are also announced on the bus. */
 const CONTEXT_CACHE_MS = 30_000;
@@ -150,7 +159,7 @@ export class AuthService {
       this.dummy = { rounds, hash: hashPassword('flux-dummy-password', rounds) };
     const client = `address:${meta.ip ?? 'unknown'}`;
     const valid = user
-      ? await user.checkPassword(password, client)
+      ? await comparePassword(password, user.password, client)
       : (await comparePassword(password, await this.dummy.hash, client)) && false;
     if (!user || !valid) throw new UnauthorizedError('Wrong login or password');
     return this.openSession(tenant, user, meta);
@@ -226,12 +235,7 @@ export class AuthService {
    * Forgets cached contexts after a change of the rows they were built from (on every instance, through
    * the bus topic {@link AUTH_CHANGED}): a moved user, a team's new role, a revoked session.
    */
-  forgetContexts(changed: {
-    sessionIds?: number[];
-    userIds?: number[];
-    teamIds?: number[];
-    tenantIds?: number[];
-  }): void {
+  forgetContexts(changed: IdentityChange): void {
     this.generation++;
     if (!changed.userIds?.length && !changed.teamIds?.length && !changed.tenantIds?.length) {
       for (const id of changed.sessionIds ?? []) this.contexts.delete(id);
@@ -252,6 +256,27 @@ export class AuthService {
         this.contexts.delete(id);
       }
     }
+  }
+
+  /**
+   * A write changed rows behind cached contexts (a revoked session, a moved user, a team's new role, a
+   * tenant), from any write path: the contexts built from them are forgotten here at once, and on every
+   * other instance through the bus ({@link AUTH_CHANGED}) once the write commits. Announced before the
+   * write is acknowledged: once the client has the reply, the announcement is on its way to every
+   * instance, which may use the old identity (e.g. a team's old role) for no longer than the bus takes.
+   */
+  identityChanged(
+    changed: IdentityChange,
+    write: { transaction?: Transaction | null },
+  ): void | Promise<void> {
+    this.forgetContexts(changed);
+    return afterCommit(write, () =>
+      Flux.waitUntil(
+        Promise.resolve(Flux.bus.publish(AUTH_CHANGED, changed)).catch((err: unknown) =>
+          Flux.log.error('could not announce a change:', err),
+        ),
+      ),
+    );
   }
 
   private async loadContext(sessionId: number, userId: number): Promise<AuthContext> {
