@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run } from '../../cli/program.js';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
-import { collect, connectSocket, socketRequest, waitFor } from '../helpers/clients.js';
+import { collect, connectSocket, httpTransport, socketRequest, waitFor } from '../helpers/clients.js';
+import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { runNode } from '../helpers/processes.js';
 import {
   ADMIN_PASSWORD,
@@ -166,6 +167,170 @@ describe('flux users and teams', () => {
   }, 30_000);
 });
 
+/**
+ * Flux started in this process on this file's database, listening, without Redis: the API next to the
+ * CLI's writes (a `flux` run in this process waits until it is stopped; `fluxProcess` runs beside it).
+ */
+async function startServer(): Promise<string> {
+  const address = await Flux.start({
+    config: {
+      server: { port: 0, host: '127.0.0.1' },
+      database: database.config,
+      redis: { url: undefined },
+      bootstrap: { adminPassword: ADMIN_PASSWORD },
+      log: { level: 'warn', dir: false },
+    },
+  });
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** The teams and users a tenant has, as compared between the CLI and the API. */
+async function startingRows(slug: string) {
+  const tenant = await Flux.Tenant.findOne({ where: { slug } });
+  expect(tenant, slug).not.toBeNull();
+  const teams = await Flux.Team.findAll({ where: { tenantId: tenant!.id }, raw: true });
+  const users = await Flux.User.findAll({ where: { tenantId: tenant!.id }, raw: true });
+  return {
+    teams: teams.map(({ name, role, group, location }) => ({ name, role, group, location })),
+    users: users.map(({ login, name, teamId }) => ({
+      login,
+      name,
+      team: teams.find((team) => team.id === teamId)?.name,
+    })),
+  };
+}
+
+describe('flux tenant:create and user:password, the rules of the API', () => {
+  it('When a tenant is created by the CLI and one through the API, then both start with the same Admin team and admin', async () => {
+    const created = await flux([
+      'tenant:create',
+      '--name',
+      'From the CLI',
+      '--slug',
+      'cli-tenant',
+      '--admin',
+      'boss',
+      '--password',
+      'boss-password',
+    ]);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toMatch(
+      /^created tenant cli-tenant \(#\d+\) with team Admin \(admin\) and user boss$/m,
+    );
+    const taken = await flux([
+      'tenant:create',
+      '--name',
+      'Again',
+      '--slug',
+      'cli-tenant',
+      '--admin',
+      'boss',
+      '--password',
+      'boss-password',
+    ]);
+    expect(taken.code).toBe(1);
+    const badSlug = await flux([
+      'tenant:create',
+      '--name',
+      'Bad',
+      '--slug',
+      'Bad Slug',
+      '--admin',
+      'boss',
+      '--password',
+      'boss-password',
+    ]);
+    expect(badSlug.code).toBe(1);
+    expect(badSlug.stderr).toContain('slug: slug must be lower-case letters, digits and dashes');
+    const short = await flux([
+      'tenant:create',
+      '--name',
+      'S',
+      '--slug',
+      'short',
+      '--admin',
+      'a',
+      '--password',
+      'x',
+    ]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('password must have at least');
+
+    const base = await startServer();
+    try {
+      const operator = httpTransport(base, await adminLogin(base));
+      expectStatus(
+        await operator.request('POST', '/tenant', {
+          name: 'From the API',
+          slug: 'api-tenant',
+          admin: { login: 'boss', password: 'boss-password' },
+        }),
+        201,
+      );
+      const expected = {
+        teams: [{ name: 'Admin', role: 'admin', group: null, location: null }],
+        users: [{ login: 'boss', name: 'boss', team: 'Admin' }],
+      };
+      expect(await startingRows('api-tenant')).toEqual(expected);
+      expect(await startingRows('cli-tenant')).toEqual(expected);
+      // nothing of the refused runs was kept
+      expect(await Flux.Tenant.count({ where: { slug: 'short' } })).toBe(0);
+      // the CLI's admin logs into its tenant with its team's permissions, as the API's does
+      for (const slug of ['cli-tenant', 'api-tenant']) {
+        const me = httpTransport(base, await login(base, 'boss', 'boss-password', slug));
+        expect(
+          expectStatus<{ team: { role: string } }>(await me.request('GET', '/auth/me'), 200).team.role,
+        ).toBe('admin');
+      }
+    } finally {
+      await Flux.stop();
+    }
+  }, 60_000);
+
+  it('When the CLI sets a user’s password, then the user’s sessions on a running server end and the new one logs in', async () => {
+    const base = await startServer();
+    try {
+      const tokens = [
+        await login(base, 'boss', 'boss-password', 'cli-tenant'),
+        await login(base, 'boss', 'boss-password', 'cli-tenant'),
+      ];
+      // in a process of its own, as an operator runs it beside the server
+      const changed = await fluxProcess([
+        'user:password',
+        '-u',
+        'boss',
+        '--tenant',
+        'cli-tenant',
+        '--password',
+        'boss-new-password',
+      ]);
+      expect(changed.stderr).toBe('');
+      expect(changed).toMatchObject({ code: 0 });
+      expect(changed.stdout).toContain('boss has a new password');
+      for (const token of tokens) {
+        const me = await httpTransport(base, token).request('GET', '/auth/me');
+        expect(expectStatus<{ _error: { code: string } }>(me, 403)._error.code).toBe('TokenRevoked');
+      }
+      const old = await httpTransport(base).request(
+        'POST',
+        '/auth/login',
+        { login: 'boss', password: 'boss-password' },
+        { 'x-tenant': 'cli-tenant' },
+      );
+      expect(old.status).toBe(401);
+      await login(base, 'boss', 'boss-new-password', 'cli-tenant');
+      // the other tenant's boss is another user: untouched
+      await login(base, 'boss', 'boss-password', 'api-tenant');
+    } finally {
+      await Flux.stop();
+    }
+    const unknown = await flux(['user:password', '-u', 'ghost', '--password', 'ghost-password']);
+    expect(unknown).toMatchObject({ code: 1 });
+    expect(unknown.stderr).toContain('no user "ghost"');
+    expect((await flux(['user:password', '-u', 'admin', '--password', 'x'])).code).toBe(1);
+  }, 60_000);
+});
+
 describe('flux routes and config:check', () => {
   it('When the route table is printed, then each route shows its action and middlewares in order', async () => {
     const routes = await flux(['routes']);
@@ -198,8 +363,11 @@ describe('flux routes and config:check', () => {
 
 describe.skipIf(!process.env.REDIS_URL)('CLI writes reach a running server', () => {
   let server: TestServer;
+  // the server's and the CLI's: shared by the two, apart from other test files' and runs' (a session id of
+  // this fresh database may be one revoked in another's)
+  const prefix = `flux-cli-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:`;
   beforeAll(async () => {
-    server = await startTestServer({ redis: { url: process.env.REDIS_URL, prefix: 'flux:' } });
+    server = await startTestServer({ redis: { url: process.env.REDIS_URL, prefix } });
   });
   afterAll(async () => {
     await server?.stop();
@@ -220,10 +388,43 @@ describe.skipIf(!process.env.REDIS_URL)('CLI writes reach a running server', () 
     const created = await fluxProcess(['team:create', '--name', 'From the CLI', '--role', 'orga'], {
       DATABASE_URL: serverUrl,
       REDIS_URL: process.env.REDIS_URL!,
+      FLUX_REDIS_PREFIX: prefix,
     });
     expect(created.code).toBe(0);
     await waitFor(() => events.length === 1, 5000, 'the CLI write');
     expect(events[0]).toMatchObject({ verb: 'created', data: { name: 'From the CLI' } });
+    socket.close();
+  }, 30_000);
+
+  it('When the CLI sets a user’s password, then the user’s sockets on the running server are told and its cached tokens refused', async () => {
+    const admin = httpTransport(server.url, await adminLogin(server.url));
+    await createTeamWithUser(
+      admin,
+      { name: 'Live', role: 'bar' },
+      { login: 'live', password: 'live-password' },
+    );
+    const token = await login(server.url, 'live', 'live-password');
+    // used once: the server holds its identity in its cache
+    expectStatus(await httpTransport(server.url, token).request('GET', '/auth/me'), 200);
+    const socket = await connectSocket(server.url);
+    const revoked = collect(socket, 'auth:revoked');
+    const bound = await socketRequest(socket, {
+      method: 'POST',
+      url: '/auth/login',
+      data: { login: 'live', password: 'live-password' },
+    });
+    expect(bound.statusCode).toBe(200);
+    const serverUrl =
+      (Flux.config.database.url as string | undefined) ?? `sqlite:${Flux.config.database.storage}`;
+    const changed = await fluxProcess(['user:password', '-u', 'live', '--password', 'live-new-password'], {
+      DATABASE_URL: serverUrl,
+      REDIS_URL: process.env.REDIS_URL!,
+      FLUX_REDIS_PREFIX: prefix,
+    });
+    expect(changed.code).toBe(0);
+    await waitFor(() => revoked.length === 1, 5000, 'auth:revoked on the socket of the server');
+    const me = await httpTransport(server.url, token).request('GET', '/auth/me');
+    expect(expectStatus<{ _error: { code: string } }>(me, 403)._error.code).toBe('TokenRevoked');
     socket.close();
   }, 30_000);
 });
