@@ -1,5 +1,5 @@
 /**
- * The commands of `flux` (SPEC §15; the executable is cli/flux.ts), runnable in this process: {@link run}
+ * The commands of `flux` (docs/reference.md#cli; the executable is cli/flux.ts), runnable in this process: {@link run}
  * builds the commander program, parses the arguments and resolves with the exit code instead of exiting,
  * writing to the given output. Each command boots Flux without listening (config, database, models;
  * migrations except for `migrate` itself), runs, and stops it — closing the database and Redis — whether
@@ -7,6 +7,7 @@
  * server's subscribers receive them when both share Redis (`REDIS_URL`).
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { wireReactions } from '../api/reactions.js';
 import { loadDemoEvent } from '../api/services/fixtures.js';
 import { createTenant, makeAdmin } from '../api/services/TenantService.js';
 import { Flux, type StartOptions } from '../lib/Flux.js';
@@ -43,6 +44,8 @@ function reason(err: unknown): string {
 async function withFlux(action: () => Promise<void>, options: StartOptions = {}): Promise<void> {
   const quiet = { log: { level: process.env.LOG_LEVEL || 'warn', dir: false } };
   await Flux.start({ listen: false, ...options, config: { ...quiet, ...options.config } });
+  // also when the start skipped api/bootstrap.ts: a write of any command follows the rules (hashing…)
+  wireReactions(Flux.sequelize);
   try {
     await action();
   } catch (err) {
