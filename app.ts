@@ -1,6 +1,6 @@
 import { Flux } from './lib/Flux.js';
 
-/** Entry point (SPEC §2): starts Flux; SIGTERM/SIGINT stop it and exit. */
+/** Entry point (docs/reference.md#layout): starts Flux; SIGTERM/SIGINT stop it and exit. */
 async function main(): Promise<void> {
   try {
     await Flux.start();

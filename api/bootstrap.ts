@@ -47,8 +47,8 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
 }
 
 /**
- * First start (SPEC §1): when the database has no user, creates the tenant `default`, the team `Admin`
- * (role `admin`) and the user `admin` (api/services/TenantService.ts), whose password is
+ * First start (docs/reference.md#running): when the database has no user, creates the tenant `default`, the
+ * team `Admin` (role `admin`) and the user `admin` (api/services/TenantService.ts), whose password is
  * `FLUX_ADMIN_PASSWORD` or a random one printed once on the console.
  */
 async function createFirstAdmin(flux: FluxApp): Promise<void> {

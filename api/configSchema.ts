@@ -10,7 +10,10 @@ import type { ConfigSchema } from '../lib/config.js';
 const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
 
 const schema = z.object({
-  /** Passwords, sessions and login limits (SPEC §9); defaults in `config/auth.ts`. */
+  /**
+   * Passwords, sessions and login limits (docs/reference.md#authentication-and-sessions); defaults in
+   * `config/auth.ts`.
+   */
   auth: z
     .object({
       /** bcrypt cost factor: bcrypt accepts 4 to 31. */
@@ -42,7 +45,10 @@ const schema = z.object({
         .prefault({}),
     })
     .prefault({}),
-  /** Avatars and direct uploads (SPEC §14), besides the framework's `upload` keys of `file` routes. */
+  /**
+   * Avatars and direct uploads (docs/reference.md#uploads), besides the framework's `upload` keys of `file`
+   * routes.
+   */
   upload: z
     .object({
       /** Largest image declared (width × height, pixels); over it 400 before decoding. */
@@ -76,7 +82,10 @@ const schema = z.object({
         .optional(),
     })
     .prefault({}),
-  /** First start (SPEC §1): the bootstrap admin's password; unset, a random one is printed once. */
+  /**
+   * First start (docs/reference.md#running): the bootstrap admin's password; unset, a random one is printed
+   * once.
+   */
   bootstrap: z.object({ adminPassword: z.string().optional() }).prefault({}),
 });
 

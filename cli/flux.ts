@@ -1,7 +1,7 @@
 #!/usr/bin/env tsx
 /**
- * The `flux` command (SPEC §15), with commander; the commands live in cli/program.ts. Each command boots
- * Flux without listening, runs, and exits: 0 on success, 1 with a clear message on any error.
+ * The `flux` command (docs/reference.md#cli), with commander; the commands live in cli/program.ts. Each
+ * command boots Flux without listening, runs, and exits: 0 on success, 1 with a clear message on any error.
  *
  *   npx flux migrate [up|down|status]      npx flux routes
  *   npx flux user:create --login bob --password … --team Bar [--name Bob] [--tenant default]

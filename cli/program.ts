@@ -1,7 +1,7 @@
 /**
- * The commands of `flux` (docs/reference.md#cli; the executable is cli/flux.ts), runnable in this process: {@link run}
- * builds the commander program, parses the arguments and resolves with the exit code instead of exiting,
- * writing to the given output. Each command boots Flux without listening (config, database, models;
+ * The commands of `flux` (docs/reference.md#cli; the executable is cli/flux.ts), runnable in this process:
+ * {@link run} builds the commander program, parses the arguments and resolves with the exit code instead of
+ * exiting, writing to the given output. Each command boots Flux without listening (config, database, models;
  * migrations except for `migrate` itself), runs, and stops it — closing the database and Redis — whether
  * it succeeds or fails. Writes go through the models, so they are published like API writes; a running
  * server's subscribers receive them when both share Redis (`REDIS_URL`).

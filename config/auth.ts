@@ -1,4 +1,4 @@
-/** Passwords (SPEC §9). */
+/** Passwords (docs/reference.md#authentication-and-sessions). */
 export default {
   /** bcrypt cost factor (each +1 doubles the time of a login). */
   bcryptRounds: 12,

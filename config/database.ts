@@ -1,6 +1,6 @@
 /**
- * Database (SPEC §1). Without `url` (env `DATABASE_URL`), the embedded SQLite file `storage` is used.
- * With `DATABASE_URL=postgres://user:password@host:5432/db`, PostgreSQL (≥ 13).
+ * Database (docs/reference.md#running). Without `url` (env `DATABASE_URL`), the embedded SQLite file
+ * `storage` is used. With `DATABASE_URL=postgres://user:password@host:5432/db`, PostgreSQL (≥ 13).
  */
 export default {
   url: undefined as string | undefined,

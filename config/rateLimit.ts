@@ -1,6 +1,7 @@
 /**
- * Global rate limit (SPEC §7): requests per address and window, HTTP and socket virtual requests alike.
- * At an event many phones may share one address (a NAT): size it for the busiest such address.
+ * Global rate limit (docs/reference.md#errors): requests per address and window, HTTP and socket virtual
+ * requests alike. At an event many phones may share one address (a NAT): size it for the busiest such
+ * address.
  */
 export default {
   windowMs: 60_000,

@@ -1,6 +1,6 @@
 /**
- * Redis (SPEC §1), needed as soon as more than one instance runs: the bus of model events and
- * revocations, the shared revocation list, rate-limit counts, the socket.io adapter. `REDIS_URL`
+ * Redis (docs/reference.md#running), needed as soon as more than one instance runs: the bus of model events
+ * and revocations, the shared revocation list, rate-limit counts, the socket.io adapter. `REDIS_URL`
  * overrides `url`.
  */
 export default {

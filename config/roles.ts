@@ -1,7 +1,8 @@
 /**
- * Roles (SPEC §10, §17): role name → permissions `<model>/<level>`. A team has one role; its members
- * act with the role's permissions. Checked at start: an unknown model or level stops the server.
- * See docs/permissions.md for what each permission lets a team read and write.
+ * Roles (docs/reference.md#permissions-and-models; docs/permissions.md): role name → permissions
+ * `<model>/<level>`. A team has one role; its members act with the role's permissions. Checked at start: an
+ * unknown model or level stops the server. See docs/permissions.md for what each permission lets a team read
+ * and write.
  */
 export default {
   /** Runs the platform (in the `default` tenant) or an event: everything. */

@@ -1,4 +1,7 @@
-/** HTTP server (SPEC §1, §6). `PORT` and `HOST` override `port` and `host`. */
+/**
+ * HTTP server (docs/reference.md#running, #routes-and-middlewares). `PORT` and `HOST` override `port` and
+ * `host`.
+ */
 export default {
   port: 3000,
   host: '0.0.0.0',

@@ -1,4 +1,4 @@
-/** socket.io transport (SPEC §8). */
+/** socket.io transport (docs/reference.md#socket-protocol). */
 export default {
   path: '/socket.io',
   /** A handshake `auth.token` is replayed to this route as `{jwt: token}`, which binds the socket. */

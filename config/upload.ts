@@ -1,6 +1,6 @@
 import type { S3Config } from '../api/services/StorageService.js';
 
-/** Uploads (SPEC §14). */
+/** Uploads (docs/reference.md#uploads). */
 export default {
   /** Where multer stores uploads (temporary files, avatars); outside any served folder. */
   dir: 'uploads',

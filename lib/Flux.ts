@@ -47,7 +47,7 @@ import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
 import { uploadMiddleware } from './upload.js';
 
 /**
- * The Flux singleton (SPEC §3): one object, importable anywhere, always the same instance.
+ * The Flux singleton: one object, importable anywhere, always the same instance.
  * `Flux.start()` loads config, opens the database, loads models (and checks their references), runs
  * migrations (and checks the references against the foreign keys), loads controllers and middlewares,
  * checks the route table and roles, runs `api/bootstrap.ts`, then listens.
@@ -164,7 +164,8 @@ export class FluxApp {
   }
 
   /**
-   * (Re)loads `config/`: files in SPEC §4 order, then environment variables, then start options; validates.
+   * (Re)loads `config/`: files in the order of docs/reference.md#configuration, then environment variables,
+   * then start options; validates.
    * @throws ConfigError naming the invalid key.
    */
   async configReload(): Promise<AppConfig> {

@@ -53,7 +53,7 @@ export function publicModelName(modelName: string): string {
  * Base class of every Flux model: a Sequelize model that declares, as static data, what the framework
  * needs to serve it — attributes, hidden and writable attributes, permission levels and read-group rules.
  *
- * Defaults (SPEC §10): a user has group `all` for read when the team can `<model>/read` or
+ * Defaults (docs/permissions.md): a user has group `all` for read when the team can `<model>/read` or
  * `<model>/admin`, and for create/update/destroy when it can `<model>/admin`; an item has
  * `['all', 'id:<id>']` for every action. Override the static `getUser…Groups` and instance `get…Groups`
  * to change them, and `readGroupRules` (or `getReadFilters`) so that `find` stays equivalent.

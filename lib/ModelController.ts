@@ -89,11 +89,11 @@ export function isExpensive(query: FindQuery, largePage: number): boolean {
 }
 
 /**
- * Generic CRUD over one model (SPEC §11) with group permissions (§10), tenant scoping (§13) and
- * subscriptions (§12). Actions: `find`, `get`, `create`, `update`, `destroy`, `subscribe`, `unsubscribe`.
- * Subclasses add domain actions and may override the protected helpers. Its collaborators (models,
- * database, pub/sub, sockets, query gate, config) are handed in by `setup(app)` when the controller is
- * loaded; it reads no global.
+ * Generic CRUD over one model (docs/reference.md#generic-crud) with group permissions (docs/permissions.md),
+ * tenant scoping (docs/reference.md#tenants) and subscriptions (docs/reference.md#events). Actions: `find`,
+ * `get`, `create`, `update`, `destroy`, `subscribe`, `unsubscribe`. Subclasses add domain actions and may
+ * override the protected helpers. Its collaborators (models, database, pub/sub, sockets, query gate, config)
+ * are handed in by `setup(app)` when the controller is loaded; it reads no global.
  *
  * Errors: 400 bad input (`BadRequest` / `ValidationError`), 401 anonymous, 403 not allowed to write,
  * 404 missing **or unreadable** (an unreadable item is indistinguishable from a missing one).

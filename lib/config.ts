@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS } from './query.js';
 
 /**
- * Configuration loading (SPEC §4): `config/X.ts` becomes `config.X`; `X.<NODE_ENV>.ts` is deep-merged over
- * it, then `X.local.ts`; environment variables override files; the result is validated before `listen()`.
+ * Configuration loading (docs/reference.md#configuration): `config/X.ts` becomes `config.X`;
+ * `X.<NODE_ENV>.ts` is deep-merged over it, then `X.local.ts`; environment variables override files; the
+ * result is validated before `listen()`.
  */
 
 export type PlainObject = Record<string, unknown>;
@@ -54,7 +55,10 @@ export function classifyConfigFile(file: string): ConfigFileRole {
 /** Environment variable → the config key it sets (its path). */
 export type EnvOverrides = Readonly<Record<string, readonly string[]>>;
 
-/** Environment variables of the framework's keys (SPEC §1) and the config key each overrides. */
+/**
+ * Environment variables of the framework's keys (docs/reference.md#running) and the config key each
+ * overrides.
+ */
 export const envOverrides: EnvOverrides = {
   PORT: ['server', 'port'],
   HOST: ['server', 'host'],
@@ -338,7 +342,7 @@ async function importConfigFile(file: string, bustCache: boolean): Promise<Plain
 }
 
 /**
- * Reads every config file of `dir` for `env` and merges them in SPEC order.
+ * Reads every config file of `dir` for `env` and merges them in the order of docs/reference.md#configuration.
  * @throws ConfigError when a file does not default-export an object.
  */
 export async function loadConfigDir(

@@ -20,7 +20,7 @@ export interface FluxContext extends ModelContext {
   readonly references: ReferenceRules;
   /** The database every model is initialized on. */
   readonly sequelize: Sequelize;
-  /** Rooms and events of model changes (SPEC §12). */
+  /** Rooms and events of model changes (docs/reference.md#events). */
   readonly pubsub: PubSub;
   /** The socket.io side: binds a socket to the session of the request that subscribes it. */
   readonly sockets: SocketTransport;

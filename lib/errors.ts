@@ -2,8 +2,9 @@ import { STATUS_CODES } from 'node:http';
 
 /**
  * The one error hierarchy of Flux and the one mapper that turns anything thrown into the wire body
- * `{"_error": {status, code, message, validation?}}` (SPEC §7). HTTP (`errorHandler`) and the socket
- * transport both go through {@link toErrorReply}, so a client sees the same status and body on both.
+ * `{"_error": {status, code, message, validation?}}` (docs/reference.md#errors). HTTP (`errorHandler`) and
+ * the socket transport both go through {@link toErrorReply}, so a client sees the same status and body on
+ * both.
  */
 
 /** One failed check of a validation error, as in Sequelize's `ValidationErrorItem`. */

@@ -49,7 +49,7 @@ export interface MountOptions {
   httpOnly?: boolean;
 }
 
-/** The core middlewares of SPEC §6, by name, for the route table's checks. */
+/** The core middlewares (docs/reference.md#routes-and-middlewares), by name, for the route table's checks. */
 export const coreMiddlewares = { dataParser, extendRes, notFoundHandler } as const;
 
 /** Sends HTTP requests through `http` and virtual socket requests through `socket` (or on, if none). */
@@ -86,11 +86,12 @@ function httpOnlyUpload(route: RouteRecord): RequestHandler {
 }
 
 /**
- * Builds the one Express app that serves HTTP and socket virtual requests (SPEC §6). Order:
- * `first`; for HTTP helmet headers, CORS, the rate limiter, JSON body parser (size- and depth-limited), for
- * virtual requests the rate limiter only; `extendRes`; mounts (HTTP only for `httpOnly` ones); per route
- * (HTTP only for `httpOnly` routes) `dataParser`, `server.middlewares`, the route's middlewares, multer
- * (for `file` routes), the action; then `notFoundHandler` and `errorHandler`.
+ * Builds the one Express app that serves HTTP and socket virtual requests
+ * (docs/reference.md#routes-and-middlewares). Order: `first`; for HTTP helmet headers, CORS, the rate
+ * limiter, JSON body parser (size- and depth-limited), for virtual requests the rate limiter only;
+ * `extendRes`; mounts (HTTP only for `httpOnly` ones); per route (HTTP only for `httpOnly` routes)
+ * `dataParser`, `server.middlewares`, the route's middlewares, multer (for `file` routes), the action; then
+ * `notFoundHandler` and `errorHandler`.
  */
 export function buildExpressApp(options: ExpressAppOptions): Express {
   const app = express();

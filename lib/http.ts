@@ -24,7 +24,10 @@ export interface FluxRequest<
   TSession extends RequestSession = RequestSession,
   TTenant extends RequestTenant = RequestTenant,
 > extends Request {
-  /** Merged input (SPEC §6): `?data=<JSON>` (GET), other query values, body, then route params. */
+  /**
+   * Merged input (docs/reference.md#routes-and-middlewares): `?data=<JSON>` (GET), other query values, body,
+   * then route params.
+   */
   data: Record<string, unknown>;
   /** True for a virtual request injected from a socket.io `request` message. */
   isSocket: boolean;
@@ -45,7 +48,7 @@ export interface FluxResponse extends Response {
   ok(data: unknown): void;
   /** 201 with `data` as JSON. */
   created(data: unknown): void;
-  /** An error reply with the SPEC §7 body. */
+  /** An error reply with the error body of docs/reference.md#errors. */
   error(status: number, code: string, message: string): void;
 }
 

@@ -5,9 +5,10 @@ import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis } from 'r
 import { BadRequestError, TooManyRequestsError } from './errors.js';
 
 /**
- * Limits of the edge (SPEC §7, §18): nesting depth of bodies, and rate limiters (rate-limiter-flexible)
- * counted in Redis when it is configured, so that every instance counts together. Socket virtual requests pass through the same
- * Express app, so they count like HTTP requests, keyed by the socket's address.
+ * Limits of the edge (docs/reference.md#errors, #bad-input-and-bounded-cost): nesting depth of bodies, and
+ * rate limiters (rate-limiter-flexible) counted in Redis when it is configured, so that every instance counts
+ * together. Socket virtual requests pass through the same Express app, so they count like HTTP requests,
+ * keyed by the socket's address.
  */
 
 /** True when `value` nests objects/arrays deeper than `max` levels (iterative: no stack to overflow). */

@@ -8,8 +8,8 @@ import { FluxModel, type FluxModelClass, type ModelContext, provideModelContext 
 import type { FluxMiddleware } from './http.js';
 
 /**
- * Loading the application's code by convention (SPEC §2): every `X.ts` (or `.js` once built) of a folder
- * is imported, and its export named `X` is taken — a model, a controller, a middleware.
+ * Loading the application's code by convention (docs/reference.md#layout): every `X.ts` (or `.js` once built)
+ * of a folder is imported, and its export named `X` is taken — a model, a controller, a middleware.
  */
 
 const sourceFile = /^[A-Za-z][A-Za-z0-9]*\.(ts|js)$/;

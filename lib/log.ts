@@ -4,8 +4,8 @@ import { inspect } from 'node:util';
 import chalk from 'chalk';
 
 /**
- * Flux's logger (SPEC §5): `error` red, `warn` orange, `info` blue, `debug` green on the console;
- * error and warn are appended to `production.log` and `development.log`, info and debug to
+ * Flux's logger (docs/reference.md#logging): `error` red, `warn` orange, `info` blue, `debug` green on the
+ * console; error and warn are appended to `production.log` and `development.log`, info and debug to
  * `development.log` only. `level` filters the console; files always get their share.
  * Secrets (passwords, tokens, authorization headers) are redacted from every logged object. Control
  * characters are escaped (see {@link escapeControl}): one call writes exactly one line.

@@ -5,9 +5,9 @@ import type { PubSub } from './pubsub.js';
 import type { FluxServer } from './socket/types.js';
 
 /**
- * Prometheus metrics (SPEC §16) with prom-client: request durations by route, status and transport
- * (HTTP and socket virtual requests), connected sockets, subscriptions, events published and delivered,
- * plus the process defaults (CPU, memory, event loop). One registry per running server.
+ * Prometheus metrics (docs/reference.md#operations) with prom-client: request durations by route, status and
+ * transport (HTTP and socket virtual requests), connected sockets, subscriptions, events published and
+ * delivered, plus the process defaults (CPU, memory, event loop). One registry per running server.
  */
 export class Metrics {
   readonly registry = new Registry();

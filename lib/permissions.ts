@@ -1,9 +1,9 @@
 import { Op, type WhereOptions } from 'sequelize';
 
 /**
- * The pure core of Flux permissions (SPEC §10). A user holds groups per model and action; an item holds
- * groups per action; the action is allowed when the two lists meet. Read groups are also rooms (§12), and
- * are turned into SQL filters here, from the same declaration that produces an item's groups, so that
+ * The pure core of Flux permissions (docs/permissions.md). A user holds groups per model and action; an item
+ * holds groups per action; the action is allowed when the two lists meet. Read groups are also rooms (§12),
+ * and are turned into SQL filters here, from the same declaration that produces an item's groups, so that
  * "the item is in `find`" and "the item's read groups meet the user's" cannot drift apart.
  */
 

@@ -1,6 +1,7 @@
 /**
- * Flux's wire protocol as types (SPEC §8, §9, §12, §20, §22): the socket.io events each side sends, the
- * virtual request and its reply, and the topics the instances exchange on the bus.
+ * Flux's wire protocol as types (docs/reference.md#socket-protocol, #authentication-and-sessions, #events,
+ * #not-implemented-yet): the socket.io events each side sends, the virtual request and its reply, and the
+ * topics the instances exchange on the bus.
  *
  * No runtime code and no Node-only import: a browser client can `import type` it. The server types its
  * socket.io `Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>` with it
@@ -12,7 +13,7 @@
  * socket.on('model:alert', ({ verb, id, data }) => …);
  */
 
-// ---- Virtual requests (SPEC §8) ----
+// ---- Virtual requests (docs/reference.md#socket-protocol) ----
 
 /**
  * HTTP header values as a reply carries them (Node's `OutgoingHttpHeaders`, without the Node import):
@@ -50,7 +51,7 @@ export type RequestAck = (response: VirtualResponse) => void;
 
 // ---- Events: server → client ----
 
-/** What a change does to an item, as a subscriber sees it (SPEC §12). */
+/** What a change does to an item, as a subscriber sees it (docs/reference.md#events). */
 export type Verb = 'created' | 'updated' | 'destroyed';
 
 /** The payload of `model:<model>` (`<model>` is the model's public name, e.g. `alertButton`). */
@@ -61,7 +62,7 @@ export interface ModelEventPayload {
   data: unknown;
 }
 
-/** Why a socket became anonymous again (SPEC §9). */
+/** Why a socket became anonymous again (docs/reference.md#authentication-and-sessions). */
 export type UnbindReason = 'revoked' | 'expired';
 
 /** The payload of `auth:revoked` and `auth:expired`. */
@@ -79,10 +80,10 @@ export interface ShutdownPayload {
   reason: string;
 }
 
-/** The states of a background job (SPEC §20). */
+/** The states of a background job (docs/reference.md#not-implemented-yet). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 
-/** The payload of `job:progress` (SPEC §20; reserved: no job sends it yet). */
+/** The payload of `job:progress` (docs/reference.md#not-implemented-yet; reserved: no job sends it yet). */
 export interface JobProgressPayload {
   id: string;
   name: string;
@@ -91,7 +92,10 @@ export interface JobProgressPayload {
   progress: number;
 }
 
-/** The payload of `stats`, summed over every instance (SPEC §22; reserved: not sent yet). */
+/**
+ * The payload of `stats`, summed over every instance (docs/reference.md#not-implemented-yet; reserved: not
+ * sent yet).
+ */
 export interface StatsPayload {
   /** ms since epoch. */
   at: number;
@@ -124,7 +128,10 @@ export interface ServerToClientEvents {
 
 /** Events a client emits (socket.io `ClientToServerEvents`). */
 export interface ClientToServerEvents {
-  /** A virtual request (SPEC §8); without `ack`, the reply comes as `response-<requestId>`. */
+  /**
+   * A virtual request (docs/reference.md#socket-protocol); without `ack`, the reply comes as
+   * `response-<requestId>`.
+   */
   request: (payload: VirtualRequestPayload, ack?: RequestAck) => void;
 }
 

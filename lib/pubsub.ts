@@ -6,7 +6,7 @@ import type { FluxServer, FluxSocket } from './socket/types.js';
 export type { BusTopics, ModelChange, ModelEventPayload, Verb } from './protocol.js';
 
 /**
- * Publish/subscribe of model changes (SPEC §12).
+ * Publish/subscribe of model changes (docs/reference.md#events).
  *
  * - `subscribe` joins a socket to one room per user read group: `<tenant>:model:<model>:<group>`.
  * - Every committed write is published once, from the model hooks (see `modelHooks.ts`), as a

@@ -2,10 +2,10 @@ import { Op, type Order, type WhereOptions } from 'sequelize';
 import { BadRequestError } from './errors.js';
 
 /**
- * Parsing of `find`'s data (SPEC §11) into Sequelize options, refusing anything outside the allow-list
- * with a 400: `filters` (a Sequelize-style where object with word operators), `sort`, `limit`, `offset`,
- * `count`. Values are checked against attribute types so that no query reaches the database with a value
- * the column cannot hold (PostgreSQL would answer with an error, SQLite with a silent mismatch).
+ * Parsing of `find`'s data (docs/reference.md#generic-crud) into Sequelize options, refusing anything outside
+ * the allow-list with a 400: `filters` (a Sequelize-style where object with word operators), `sort`, `limit`,
+ * `offset`, `count`. Values are checked against attribute types so that no query reaches the database with a
+ * value the column cannot hold (PostgreSQL would answer with an error, SQLite with a silent mismatch).
  */
 
 /** The kind of value an attribute holds, as far as filters are concerned. */

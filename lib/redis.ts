@@ -4,9 +4,9 @@ import type { BusTopics } from './protocol.js';
 import type { Bus, Topic } from './pubsub.js';
 
 /**
- * Redis for several instances (SPEC §1): one command connection shared by the revocation list and the
- * rate limiters, and the {@link RedisBus}. Keys and channels start with `prefix` so that several Flux
- * deployments (or test runs) can share one Redis.
+ * Redis for several instances (docs/reference.md#running): one command connection shared by the revocation
+ * list and the rate limiters, and the {@link RedisBus}. Keys and channels start with `prefix` so that several
+ * Flux deployments (or test runs) can share one Redis.
  */
 export function openRedis(url: string, log: Logger): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });

@@ -115,7 +115,8 @@ export function parseRouteTable(table: unknown, targets: RouteTargets): RouteRec
 }
 
 /**
- * The generic CRUD routes of one model (SPEC §11), for spreading into `config/routes.ts`.
+ * The generic CRUD routes of one model (docs/reference.md#generic-crud), for spreading into
+ * `config/routes.ts`.
  * @example { ...crudRoutes('team', 'TeamController', ['auth', 'requireAuth']) }
  */
 export function crudRoutes(path: string, controller: string, middlewares: string[]): RouteTable {

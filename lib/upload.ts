@@ -7,11 +7,11 @@ import multer from 'multer';
 import { BadRequestError, ExpectedError } from './errors.js';
 
 /**
- * Multipart uploads of `file` routes (SPEC §14): multer stores the single file of the route's field under
- * a random name in `<dir>/tmp` (the client's file name is never used as a path), with size and count
- * limits (413 / 400; multer removes a partial file itself); then the type is read from the file's content
- * with file-type (magic bytes) and checked against the allow-list — a renamed extension does not pass.
- * Refused files are deleted. The action receives `req.file` ({path, size, mimetype = detected type,
+ * Multipart uploads of `file` routes (docs/reference.md#uploads): multer stores the single file of the
+ * route's field under a random name in `<dir>/tmp` (the client's file name is never used as a path), with
+ * size and count limits (413 / 400; multer removes a partial file itself); then the type is read from the
+ * file's content with file-type (magic bytes) and checked against the allow-list — a renamed extension does
+ * not pass. Refused files are deleted. The action receives `req.file` ({path, size, mimetype = detected type,
  * originalname}) and must move or delete it.
  *
  * Refused with 400 `BadRequest` before anything is stored: a malformed multipart body (no boundary, a

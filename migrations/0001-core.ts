@@ -1,7 +1,10 @@
 import { DataTypes } from 'sequelize';
 import type { MigrationContext } from '../lib/migrator.js';
 
-/** Tenants, teams, users and sessions (SPEC §9, §10, §13, §17). */
+/**
+ * Tenants, teams, users and sessions (docs/reference.md#authentication-and-sessions, #tenants,
+ * #permissions-and-models; docs/permissions.md).
+ */
 
 const id = { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true, allowNull: false };
 const timestamps = {

@@ -1,7 +1,7 @@
 import { DataTypes } from 'sequelize';
 import type { MigrationContext } from '../lib/migrator.js';
 
-/** Alert buttons, alerts and chat messages (SPEC §17). */
+/** Alert buttons, alerts and chat messages (docs/reference.md#permissions-and-models). */
 
 const id = { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true, allowNull: false };
 const timestamps = {

@@ -1,7 +1,10 @@
 import { DataTypes } from 'sequelize';
 import type { MigrationContext } from '../lib/migrator.js';
 
-/** Avatars (a timestamp on users, so that clients know when to fetch them again) and direct uploads (SPEC §14). */
+/**
+ * Avatars (a timestamp on users, so that clients know when to fetch them again) and direct uploads
+ * (docs/reference.md#uploads).
+ */
 
 export async function up({ context: { queryInterface } }: { context: MigrationContext }): Promise<void> {
   await queryInterface.addColumn('Users', 'avatarUpdatedAt', { type: DataTypes.DATE, allowNull: true });

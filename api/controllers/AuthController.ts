@@ -16,7 +16,10 @@ import type { AppRequest } from '../types.js';
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
 const jwtSchema = z.object({ jwt: z.string().min(1).max(4096), refresh: z.boolean().default(true) });
 
-/** Binds the socket of a virtual request to the session it just authenticated (SPEC §9). */
+/**
+ * Binds the socket of a virtual request to the session it just authenticated
+ * (docs/reference.md#authentication-and-sessions).
+ */
 function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (!req.isSocket || !req.ioSocket) return;
   const bound = Flux.sockets.bind(req.ioSocket, {
@@ -58,7 +61,7 @@ function meta(req: AppRequest): SessionMeta {
   };
 }
 
-/** Login, tokens and identity (SPEC §9). */
+/** Login, tokens and identity (docs/reference.md#authentication-and-sessions). */
 export class AuthController {
   /** Request bodies, for validation and the OpenAPI document. */
   static schemas = { login: loginSchema, jwt: jwtSchema };
@@ -147,7 +150,7 @@ export class AuthController {
       user: req.user,
       team: req.team ?? null,
       tenant: { id: tenant.id, name: tenant.name, slug: tenant.slug },
-      // tenant/admin only counts in the default tenant (SPEC §13): elsewhere it is not listed
+      // tenant/admin counts only in the default tenant (docs/reference.md#tenants): not listed elsewhere
       permissions: (req.team?.permissions() ?? []).filter(
         (p) => p !== 'tenant/admin' || tenant.slug === DEFAULT_TENANT,
       ),

@@ -2,7 +2,9 @@ import { ExpectedError, NotFoundError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxRequest, FluxResponse } from '../../lib/http.js';
 
-/** Operations (SPEC §16): liveness, readiness and Prometheus metrics. No authentication. */
+/**
+ * Operations (docs/reference.md#operations): liveness, readiness and Prometheus metrics. No authentication.
+ */
 export class SystemController {
   /** `GET /health` → 200 `{status: "ok", uptime}` while the process runs (seconds). */
   async health(_req: FluxRequest, res: FluxResponse): Promise<void> {

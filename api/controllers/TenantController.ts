@@ -16,8 +16,8 @@ const settingsSchema = z.object({
 });
 
 /**
- * Tenants (SPEC §13): the events sharing this server. Every action needs `tenant/admin`, which counts only
- * for teams of the `default` tenant (the platform operator's).
+ * Tenants (docs/reference.md#tenants): the events sharing this server. Every action needs `tenant/admin`,
+ * which counts only for teams of the `default` tenant (the platform operator's).
  */
 export class TenantController {
   /** Request bodies, for validation and the OpenAPI document. */

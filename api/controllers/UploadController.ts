@@ -23,9 +23,9 @@ const presignSchema = z.object({
 const confirmSchema = z.object({ key: z.string().min(1).max(512) });
 
 /**
- * Direct uploads to S3 (SPEC §14): `POST /upload/presign` hands out a pre-signed PUT URL for one object
- * under `<tenantId>/<userId>/`; the client PUTs the file there itself; `POST /upload/confirm` checks the
- * object and records it as an `Upload`. Answer 404 when `config.upload.s3` is not set.
+ * Direct uploads to S3 (docs/reference.md#uploads): `POST /upload/presign` hands out a pre-signed PUT URL for
+ * one object under `<tenantId>/<userId>/`; the client PUTs the file there itself; `POST /upload/confirm`
+ * checks the object and records it as an `Upload`. Answer 404 when `config.upload.s3` is not set.
  */
 export class UploadController extends ModelController<Upload> {
   /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */

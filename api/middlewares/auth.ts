@@ -15,10 +15,11 @@ function assign(req: AppRequest, context: AuthContext): void {
 }
 
 /**
- * Authenticates a request (SPEC §6, §9) by `Authorization: Bearer <jwt>`, or — on a socket without that
- * header — by the session bound to the socket. Sets `req.user`, `req.team`, `req.session`, `req.tenant`.
- * Never fails by itself: a refused token is kept in `req.authError` for `requireAuth`, and the request
- * goes on anonymous, in the tenant named by `X-Tenant` or the host (404 for an unknown `X-Tenant`).
+ * Authenticates a request (docs/reference.md#routes-and-middlewares, #authentication-and-sessions) by
+ * `Authorization: Bearer <jwt>`, or — on a socket without that header — by the session bound to the socket.
+ * Sets `req.user`, `req.team`, `req.session`, `req.tenant`. Never fails by itself: a refused token is kept in
+ * `req.authError` for `requireAuth`, and the request goes on anonymous, in the tenant named by `X-Tenant` or
+ * the host (404 for an unknown `X-Tenant`).
  */
 export async function auth(req: AppRequest, _res: FluxResponse, next: NextFunction): Promise<void> {
   const header = req.headers.authorization;

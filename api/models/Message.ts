@@ -24,8 +24,8 @@ export function channelCategory(channel: unknown): ChannelCategory | null {
 type ChatTeam = PermissionTeam & { group?: string | null };
 
 /**
- * A chat message in a channel (SPEC §17): `public:<teamId>` (a team's public channel),
- * `group:<group>` (the teams of a group), `private:<teamId>` (a team and the coordination).
+ * A chat message in a channel (docs/reference.md#permissions-and-models): `public:<teamId>` (a team's public
+ * channel), `group:<group>` (the teams of a group), `private:<teamId>` (a team and the coordination).
  * Read groups: `all`, `channel:<channel>`, `category:<public|group|private>`.
  * - `message/oneChannel`: reads its team's public channel and its group's channel; sends only in the first.
  * - `message/public`: reads and sends in every public channel, and in its own group's channel.

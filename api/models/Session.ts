@@ -8,8 +8,9 @@ import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 /**
- * A login: every token carries its session id, and revoking the session revokes its tokens (SPEC §9).
- * Read groups: `all`, `user:<userId>`; a user reads their own sessions, `session/read` reads all.
+ * A login: every token carries its session id, and revoking the session revokes its tokens
+ * (docs/reference.md#authentication-and-sessions). Read groups: `all`, `user:<userId>`; a user reads their
+ * own sessions, `session/read` reads all.
  */
 export class Session extends FluxModel<InferAttributes<Session>, InferCreationAttributes<Session>> {
   declare id: CreationOptional<number>;

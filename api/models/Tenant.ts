@@ -7,8 +7,8 @@ import {
 import { FluxModel } from '../../lib/FluxModel.js';
 
 /**
- * An event sharing the server (SPEC §13). The `default` tenant is the platform operator's: its teams
- * holding `tenant/admin` administer every tenant.
+ * An event sharing the server (docs/reference.md#tenants). The `default` tenant is the platform operator's:
+ * its teams holding `tenant/admin` administer every tenant.
  */
 export class Tenant extends FluxModel<InferAttributes<Tenant>, InferCreationAttributes<Tenant>> {
   declare id: CreationOptional<number>;

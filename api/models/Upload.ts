@@ -8,8 +8,8 @@ import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 
 /**
- * A file uploaded straight to S3 with a pre-signed URL and confirmed (SPEC §14). Read groups: `all`,
- * `user:<userId>`: a user reads their own uploads, `upload/read` everyone's.
+ * A file uploaded straight to S3 with a pre-signed URL and confirmed (docs/reference.md#uploads). Read
+ * groups: `all`, `user:<userId>`: a user reads their own uploads, `upload/read` everyone's.
  */
 export class Upload extends FluxModel<InferAttributes<Upload>, InferCreationAttributes<Upload>> {
   declare id: CreationOptional<number>;

@@ -4,7 +4,7 @@ import { authService } from './AuthService.js';
 
 /**
  * The rules of a user's sessions that every write path obeys — HTTP and socket requests, the CLI, jobs,
- * services (SPEC §9):
+ * services (docs/reference.md#authentication-and-sessions):
  * - a new password ends the user's other sessions, all of them when it was not the user's own session
  *   that changed it, and every session the user opened as someone else (`/auth/as`). It runs from the
  *   User model's reactions (`api/reactions.ts`), so no path can skip it; a request changing its own

@@ -9,7 +9,7 @@ import type { Tenant } from '../models/Tenant.js';
 import type { User } from '../models/User.js';
 import { comparePassword, hashPassword } from './PasswordService.js';
 
-/** What a Flux JWT carries (SPEC §9). */
+/** What a Flux JWT carries (docs/reference.md#authentication-and-sessions). */
 export interface TokenPayload {
   userId: number;
   sessionId: number;
@@ -64,8 +64,8 @@ const slugPattern = /^[a-z0-9-]{1,63}$/;
 const TENANT_CACHE_MS = 5_000;
 
 /**
- * Logins, tokens, sessions and tenants resolution (SPEC §9, §13), shared by the auth middleware, the
- * auth controller, the socket handshake and the CLI.
+ * Logins, tokens, sessions and tenants resolution (docs/reference.md#authentication-and-sessions, #tenants),
+ * shared by the auth middleware, the auth controller, the socket handshake and the CLI.
  */
 export class AuthService {
   private codec?: { secret: string; expiresIn: string | number; codec: JwtCodec<TokenPayload> };
@@ -372,8 +372,9 @@ export class AuthService {
   }
 
   /**
-   * The tenant of an anonymous request (SPEC §13): the `X-Tenant` header (a slug, which must exist),
-   * else the first label of a host name with three or more labels when it names a tenant, else `default`.
+   * The tenant of an anonymous request (docs/reference.md#tenants): the `X-Tenant` header (a slug, which must
+   * exist), else the first label of a host name with three or more labels when it names a tenant, else
+   * `default`.
    * @throws NotFoundError (404) for an `X-Tenant` that names no tenant.
    */
   async resolveTenant(headerSlug: string | undefined, hostname: string | undefined): Promise<Tenant> {

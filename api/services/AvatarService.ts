@@ -6,8 +6,8 @@ import { Flux } from '../../lib/Flux.js';
 import { WorkQueue } from '../../lib/workQueue.js';
 
 /**
- * Avatars (SPEC §14): resized with sharp to fit in 512×512 (never enlarged), stored as WebP at
- * `<upload.dir>/avatars/<tenantId>/<userId>.webp` — a path built from ids only, outside any served folder.
+ * Avatars (docs/reference.md#uploads): resized with sharp to fit in 512×512 (never enlarged), stored as WebP
+ * at `<upload.dir>/avatars/<tenantId>/<userId>.webp` — a path built from ids only, outside any served folder.
  *
  * Decoding an image costs time on a libuv pool thread (4 by default, shared with file I/O, sqlite3 and
  * bcrypt) in proportion to its pixels, not its bytes: a 1.5 kB WebP may declare 6300×6300. So the

@@ -4,8 +4,8 @@ import { noTeam } from '../../lib/permissions.js';
 
 /**
  * Keeps live subscriptions in step with permissions: when a user changes team, or a team changes role or
- * group, the rooms of that user's connected sockets — on every instance — are recomputed (SPEC §12), and
- * each socket whose rooms changed is told `subscription:refresh`.
+ * group, the rooms of that user's connected sockets — on every instance — are recomputed
+ * (docs/reference.md#events), and each socket whose rooms changed is told `subscription:refresh`.
  */
 
 /** Bus topic: `{userIds}` have new read groups; every instance recomputes its sockets of those users. */

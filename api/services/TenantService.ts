@@ -9,8 +9,8 @@ import type { User } from '../models/User.js';
 import { DEFAULT_TENANT } from './AuthService.js';
 
 /**
- * What every tenant starts with (SPEC §1, §13): the team `Admin` (role `admin`) and a first user in it.
- * One home for it, used by the first start (`api/bootstrap.ts`), `POST /tenant` and the CLI
+ * What every tenant starts with (docs/reference.md#running, #tenants): the team `Admin` (role `admin`) and a
+ * first user in it. One home for it, used by the first start (`api/bootstrap.ts`), `POST /tenant` and the CLI
  * (`tenant:create`, `user:make-admin`).
  */
 
@@ -108,8 +108,8 @@ export async function makeAdmin(user: User): Promise<Team> {
 }
 
 /**
- * First start (SPEC §1): the tenant `default` (the platform operator's) always exists; while the database
- * has no user at all, its admin `admin` (named Administrator) is created with `password`.
+ * First start (docs/reference.md#running): the tenant `default` (the platform operator's) always exists;
+ * while the database has no user at all, its admin `admin` (named Administrator) is created with `password`.
  * @returns the created admin, or undefined when there were users already.
  */
 export async function provideFirstAdmin(password: string): Promise<User | undefined> {

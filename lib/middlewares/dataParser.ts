@@ -8,8 +8,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Builds `req.data` (SPEC §6) from, in increasing precedence: `?data=<JSON>` on GET requests, the other
- * query values, the body, then the route params.
+ * Builds `req.data` (docs/reference.md#routes-and-middlewares) from, in increasing precedence: `?data=<JSON>`
+ * on GET requests, the other query values, the body, then the route params.
  * @throws BadRequestError when `?data` is not a JSON object or the body is not an object.
  */
 export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunction): void {

@@ -5,9 +5,10 @@ import type { Logger } from '../log.js';
 import { requestIdOf } from './extendRes.js';
 
 /**
- * Builds the Express error handler: every error becomes the SPEC §7 body through {@link toErrorReply},
- * the same mapper the socket transport uses. Unexpected errors are logged with the request id (method and
- * path escaped by the logger: one line whatever the client sent); the client only sees "Unexpected error".
+ * Builds the Express error handler: every error becomes the error body (docs/reference.md#errors) through
+ * {@link toErrorReply}, the same mapper the socket transport uses. Unexpected errors are logged with the
+ * request id (method and path escaped by the logger: one line whatever the client sent); the client only sees
+ * "Unexpected error".
  */
 export function errorHandler(log: Logger) {
   return function errorHandler(err: unknown, req: FluxRequest, res: FluxResponse, _next: NextFunction): void {

@@ -31,8 +31,9 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
 }
 
 /**
- * Adds `res.ok`, `res.created` and `res.error` (SPEC §6), stamps the request with `isSocket` and a
- * request id (see {@link requestIdOf}, echoed as `X-Request-Id`). Global, before any route.
+ * Adds `res.ok`, `res.created` and `res.error` (docs/reference.md#routes-and-middlewares), stamps the request
+ * with `isSocket` and a request id (see {@link requestIdOf}, echoed as `X-Request-Id`). Global, before any
+ * route.
  */
 export function extendRes(req: FluxRequest, res: FluxResponse, next: NextFunction): void {
   if (req.isSocket !== true) req.isSocket = false;

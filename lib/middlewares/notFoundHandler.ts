@@ -1,6 +1,6 @@
 import { NotFoundError } from '../errors.js';
 
-/** Last route: nothing matched, 404 `NotFound` (SPEC §7). */
+/** Last route: nothing matched, 404 `NotFound` (docs/reference.md#errors). */
 export function notFoundHandler(): never {
   throw new NotFoundError('Unknown route');
 }

@@ -10,9 +10,10 @@ import {
 } from './virtualRequest.js';
 
 /**
- * Virtual requests in and out (SPEC §8): a socket's `request` message is checked, admitted (the stop,
- * the socket's cap of requests in flight), run through the Express app (lib/socket/virtualRequest.ts),
- * and its reply sent to the ack — or, for a legacy client, as `response-<requestId>`.
+ * Virtual requests in and out (docs/reference.md#socket-protocol): a socket's `request` message is checked,
+ * admitted (the stop, the socket's cap of requests in flight), run through the Express app
+ * (lib/socket/virtualRequest.ts), and its reply sent to the ack — or, for a legacy client, as
+ * `response-<requestId>`.
  */
 
 export interface RequestPumpOptions {

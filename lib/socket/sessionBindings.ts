@@ -4,9 +4,10 @@ import type { FluxSocket, SocketAuth } from './types.js';
 export type { UnbindReason } from '../protocol.js';
 
 /**
- * Which local socket is bound to which session and user (SPEC §9): a socket is bound by a login over it
- * (or its handshake `auth.token`), and unbound — anonymous again, out of every subscription room, told by
- * `auth:<reason>` — on logout, revocation or token expiry, while staying connected.
+ * Which local socket is bound to which session and user (docs/reference.md#authentication-and-sessions): a
+ * socket is bound by a login over it (or its handshake `auth.token`), and unbound — anonymous again, out of
+ * every subscription room, told by `auth:<reason>` — on logout, revocation or token expiry, while staying
+ * connected.
  */
 
 /**

@@ -23,11 +23,11 @@ export type { SocketAuth } from './types.js';
 export type { UnbindReason };
 
 /**
- * The socket.io side of Flux (SPEC §8, §9): admits connections (their address, the cap per address, the
- * handshake `auth.token`), and puts three parts together — the request pump (`request` messages become
- * virtual requests through the Express app, lib/socket/requestPump.ts), the session bindings (which
- * socket is bound to which session; lib/socket/sessionBindings.ts) and the corking of batched writes
- * (lib/socket/cork.ts).
+ * The socket.io side of Flux (docs/reference.md#socket-protocol, #authentication-and-sessions): admits
+ * connections (their address, the cap per address, the handshake `auth.token`), and puts three parts together
+ * — the request pump (`request` messages become virtual requests through the Express app,
+ * lib/socket/requestPump.ts), the session bindings (which socket is bound to which session;
+ * lib/socket/sessionBindings.ts) and the corking of batched writes (lib/socket/cork.ts).
  */
 
 export interface SocketTransportOptions {

@@ -13,7 +13,7 @@ import type { VirtualResponse } from '../protocol.js';
 
 /**
  * Socket → Express injection: runs one socket.io `request` message through the Express app as a virtual
- * HTTP request and resolves with what HTTP would have sent (SPEC §8).
+ * HTTP request and resolves with what HTTP would have sent (docs/reference.md#socket-protocol).
  *
  * Contract
  * - Input: `{method, url, data?, headers?}`, already checked by {@link parseVirtualRequest}; anything

@@ -15,7 +15,10 @@ import {
 import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Authentication and sessions (SPEC §9) with the 401/403 codes of §7, over HTTP and the socket. */
+/**
+ * Authentication and sessions (docs/reference.md#authentication-and-sessions) with the 401/403 codes of
+ * docs/reference.md#errors, over HTTP and the socket.
+ */
 
 let server: TestServer;
 let admin: Transport;

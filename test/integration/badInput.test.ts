@@ -10,7 +10,10 @@ import {
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
 import { databaseChecksum, startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Bad input (SPEC §7, §8, §18): a 4xx, never a 500, never a crash, never a change to data. */
+/**
+ * Bad input (docs/reference.md#errors, #socket-protocol, #bad-input-and-bounded-cost): a 4xx, never a 500,
+ * never a crash, never a change to data.
+ */
 
 let server: TestServer;
 let token: string;

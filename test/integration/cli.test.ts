@@ -14,8 +14,8 @@ import {
 } from '../helpers/server.js';
 
 /**
- * The `flux` command (SPEC §15), each command in a temporary database, including failures. Commands run
- * in this process (cli/program.ts `run`) with the environment a process would get; a few run the
+ * The `flux` command (docs/reference.md#cli), each command in a temporary database, including failures.
+ * Commands run in this process (cli/program.ts `run`) with the environment a process would get; a few run the
  * executable cli/flux.ts in a child process, to prove that it opens the database, prints and exits with
  * the code.
  */

@@ -11,8 +11,8 @@ import {
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Generic CRUD (SPEC §11) and group permissions (§10), written once and run over HTTP and over the
- * socket: both transports must give the same statuses and bodies.
+ * Generic CRUD (docs/reference.md#generic-crud) and group permissions (docs/permissions.md), written once and
+ * run over HTTP and over the socket: both transports must give the same statuses and bodies.
  */
 
 let server: TestServer;

@@ -14,7 +14,10 @@ import { client, expectStatus, login } from '../helpers/fixtures.js';
 import { startNode } from '../helpers/processes.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** The event-coordination domain (SPEC §17) on the demo event, over HTTP and over the socket. */
+/**
+ * The event-coordination domain (docs/reference.md#permissions-and-models) on the demo event, over HTTP and
+ * over the socket.
+ */
 
 type Row = { id: number } & Record<string, unknown>;
 type ErrorReply = { _error: { code: string; validation?: Array<{ path: string }> } };

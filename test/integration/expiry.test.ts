@@ -4,7 +4,10 @@ import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor }
 import { expectStatus, login } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Token expiry on a live socket (SPEC §9): anonymous at that moment, out of its rooms, still connected. */
+/**
+ * Token expiry on a live socket (docs/reference.md#authentication-and-sessions): anonymous at that moment,
+ * out of its rooms, still connected.
+ */
 
 let server: TestServer;
 

@@ -6,11 +6,12 @@ import { adminLogin } from '../helpers/fixtures.js';
 import { databaseChecksum, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Fuzzing the edge (SPEC §7, §18), seeded and reproducible (`FLUX_FUZZ_SEED`): thousands of malformed
- * requests over HTTP and over the socket — bad JSON, wrong types, huge and deep bodies, unknown operators,
- * SQL and path-traversal strings, non-object payloads, wrong methods, garbage tokens, and filters over the
- * cost limits or with operands the database would refuse. Every reply must be
- * a documented 4xx with the SPEC error body, the server must keep serving, and no row may change.
+ * Fuzzing the edge (docs/reference.md#errors, #bad-input-and-bounded-cost), seeded and reproducible
+ * (`FLUX_FUZZ_SEED`): thousands of malformed requests over HTTP and over the socket — bad JSON, wrong types,
+ * huge and deep bodies, unknown operators, SQL and path-traversal strings, non-object payloads, wrong
+ * methods, garbage tokens, and filters over the cost limits or with operands the database would refuse. Every
+ * reply must be a documented 4xx with the error body of docs/reference.md#errors, the server must keep
+ * serving, and no row may change.
  */
 
 const documented = new Set([400, 401, 403, 404, 413]);

@@ -7,9 +7,10 @@ import { adminLogin, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * The edge (SPEC §7, §8, §18): rate limits over HTTP and socket (429 with Retry-After), login limits per
- * account and per address, allowed origins, nesting limits, in-flight limits per socket, security headers.
- * The server trusts the loopback proxy so that each test can speak from its own client address.
+ * The edge (docs/reference.md#errors, #socket-protocol, #bad-input-and-bounded-cost): rate limits over HTTP
+ * and socket (429 with Retry-After), login limits per account and per address, allowed origins, nesting
+ * limits, in-flight limits per socket, security headers. The server trusts the loopback proxy so that each
+ * test can speak from its own client address.
  */
 
 let server: TestServer;

@@ -6,8 +6,8 @@ import { createMigrator } from '../../lib/migrator.js';
 import { createTestDatabase, shippedMigrations } from '../helpers/server.js';
 
 /**
- * Every migration's `down` undoes its `up` exactly (SPEC §15 `flux migrate down`): same tables, columns,
- * indexes and constraints as before the `up`, on the database under test (SQLite or PostgreSQL).
+ * Every migration's `down` undoes its `up` exactly (`flux migrate down`, docs/reference.md#cli): same tables,
+ * columns, indexes and constraints as before the `up`, on the database under test (SQLite or PostgreSQL).
  */
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;

@@ -6,9 +6,10 @@ import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes
 import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
 
 /**
- * Two Flux processes sharing one database and one Redis (SPEC §1, §9, §12): events, revocations and
- * subscription changes made on one instance take effect on the other at once. Needs `REDIS_URL` (CI
- * always sets it for this run); without Redis, instances share nothing but the database by design.
+ * Two Flux processes sharing one database and one Redis (docs/reference.md#running,
+ * #authentication-and-sessions, #events): events, revocations and subscription changes made on one instance
+ * take effect on the other at once. Needs `REDIS_URL` (CI always sets it for this run); without Redis,
+ * instances share nothing but the database by design.
  */
 
 const redisUrl = process.env.REDIS_URL;

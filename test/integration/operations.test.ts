@@ -5,7 +5,10 @@ import { connectSocket, httpTransport, socketRequest } from '../helpers/clients.
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Operations (SPEC §16): health, readiness, metrics, and the OpenAPI document with its UI. */
+/**
+ * Operations (docs/reference.md#operations): health, readiness, metrics, and the OpenAPI document with its
+ * UI.
+ */
 
 let server: TestServer;
 

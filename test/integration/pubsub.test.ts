@@ -15,7 +15,10 @@ import { adminLogin, createTeamWithUser, expectStatus } from '../helpers/fixture
 import { startNode } from '../helpers/processes.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Publish/subscribe (SPEC §12): rooms per read group, exactly-once delivery, transitions, every write path. */
+/**
+ * Publish/subscribe (docs/reference.md#events): rooms per read group, exactly-once delivery, transitions,
+ * every write path.
+ */
 
 let server: TestServer;
 let admin: Transport;

@@ -7,8 +7,9 @@ import { intersects, NOTHING } from '../../lib/permissions.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * The invariant of SPEC §10, as a property: for random teams, roles and items, `getReadFilters` run in
- * SQL selects exactly the items whose read groups meet the user's read groups — for every model.
+ * The invariant of docs/permissions.md §2 (`find` = read groups), as a property: for random teams, roles and
+ * items, `getReadFilters` run in SQL selects exactly the items whose read groups meet the user's read groups
+ * — for every model.
  */
 
 let server: TestServer;

@@ -11,10 +11,10 @@ import { expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Replica convergence (SPEC §12): clients that apply the events they receive to what `find` returned hold
- * exactly what `find` returns now — for every role and tenant, after a random sequence of writes by
- * different users, including ones that move alerts between receivers and messages between channels — and
- * no socket ever receives an item it may not read.
+ * Replica convergence (docs/reference.md#events): clients that apply the events they receive to what `find`
+ * returned hold exactly what `find` returns now — for every role and tenant, after a random sequence of
+ * writes by different users, including ones that move alerts between receivers and messages between channels
+ * — and no socket ever receives an item it may not read.
  */
 
 type Row = { id: number; tenantId: number } & Record<string, unknown>;

@@ -5,7 +5,10 @@ import { connectSocket, httpTransport, socketRequest, type Transport } from '../
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Sessions (SPEC §9, §17): what they record, who reads and revokes them, and their clean-up. */
+/**
+ * Sessions (docs/reference.md#authentication-and-sessions, #permissions-and-models): what they record, who
+ * reads and revokes them, and their clean-up.
+ */
 
 type Row = { id: number } & Record<string, unknown>;
 let server: TestServer;

@@ -7,9 +7,9 @@ import { startNode, waitForOutput } from '../helpers/processes.js';
 import { ADMIN_PASSWORD, createTestDatabase } from '../helpers/server.js';
 
 /**
- * Graceful shutdown (SPEC §16): `npm start`'s process, under concurrent HTTP and socket load, receives
- * SIGTERM; every request already in flight completes, sockets are told why they are closed, exit code 0.
- * Logins make the in-flight work: bcrypt at the default cost takes a while per request.
+ * Graceful shutdown (docs/reference.md#operations): `npm start`'s process, under concurrent HTTP and socket
+ * load, receives SIGTERM; every request already in flight completes, sockets are told why they are closed,
+ * exit code 0. Logins make the in-flight work: bcrypt at the default cost takes a while per request.
  */
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;

@@ -4,7 +4,10 @@ import { httpTransport } from '../helpers/clients.js';
 import { expectStatus, login } from '../helpers/fixtures.js';
 import { createTestDatabase } from '../helpers/server.js';
 
-/** Start-up (SPEC §1, §4, §6): checks that stop the server before it listens, and the first-start admin. */
+/**
+ * Start-up (docs/reference.md#running, #configuration, #routes-and-middlewares): checks that stop the server
+ * before it listens, and the first-start admin.
+ */
 
 const base = { server: { port: 0, host: '127.0.0.1' }, bootstrap: { adminPassword: 'startup-password' } };
 

@@ -13,7 +13,10 @@ import {
 import { adminLogin, createTenant, expectSameReply, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** Tenants (SPEC §13): the operator's routes, and nothing of one tenant readable, writable or delivered in another. */
+/**
+ * Tenants (docs/reference.md#tenants): the operator's routes, and nothing of one tenant readable, writable or
+ * delivered in another.
+ */
 
 type Row = { id: number } & Record<string, unknown>;
 type ErrorReply = { _error: { code: string; validation?: Array<{ path: string }> } };

@@ -13,8 +13,8 @@ import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
- * Uploads (SPEC §14): avatars through multer + file-type + sharp, and direct uploads to S3 with
- * pre-signed URLs, against a local S3-compatible server (s3rver) started here.
+ * Uploads (docs/reference.md#uploads): avatars through multer + file-type + sharp, and direct uploads to S3
+ * with pre-signed URLs, against a local S3-compatible server (s3rver) started here.
  */
 
 let server: TestServer;

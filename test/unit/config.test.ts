@@ -63,7 +63,7 @@ describe('classifyConfigFile', () => {
 });
 
 describe('configFromEnv', () => {
-  it('maps the SPEC environment variables onto config keys', () => {
+  it('maps the environment variables onto config keys', () => {
     expect(
       configFromEnv({ PORT: '8080', DATABASE_URL: 'postgres://x', LOG_LEVEL: 'debug', JWT_SECRET: 's' }),
     ).toEqual({

@@ -8,7 +8,10 @@ import type { FluxMiddleware, FluxRequest, FluxResponse } from '../../lib/http.j
 import { Logger } from '../../lib/log.js';
 import { injectVirtualRequest, parseVirtualRequest } from '../../lib/socket/virtualRequest.js';
 
-/** The Express chain of SPEC §6 without a database: order, errors, 404, and the same replies to sockets. */
+/**
+ * The Express chain (docs/reference.md#routes-and-middlewares) without a database: order, errors, 404, and
+ * the same replies to sockets.
+ */
 
 const calls: string[] = [];
 const logged: unknown[][] = [];

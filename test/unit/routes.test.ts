@@ -72,7 +72,7 @@ describe('httpOnly', () => {
 });
 
 describe('crudRoutes', () => {
-  it('declares the eight generic routes of SPEC §11, subscribe before :id', () => {
+  it('declares the eight generic CRUD routes, subscribe before :id', () => {
     const keys = Object.keys(crudRoutes('team', 'TeamController', ['auth']));
     expect(keys).toEqual([
       'post /team/subscribe',
