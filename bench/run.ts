@@ -15,9 +15,10 @@
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (ceilings, express, feathers, flux, fanout,
  *                                           # memory, publish, abuse, scale); prints, writes no results file
  *
- * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 and then 2 Flux
- * instances behind nginx (deploy/nginx.conf) sharing the database and Redis, BENCH_SCALE_ROUNDS times
- * alternately (default 5), and reports the median and range of the 2-instance/1-instance ratios.
+ * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 instance, 2 with the
+ * same load in all, and 2 with the same load on each, behind nginx (deploy/nginx.conf) sharing the
+ * database and Redis, BENCH_SCALE_ROUNDS times in turn (default 5), and reports the median and range of
+ * each 2-instance/1-instance ratio.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -472,15 +473,26 @@ function spread(values: number[]): { median: number; min: number; max: number } 
   return { median: round(median), min: round(sorted[0]), max: round(sorted.at(-1) as number) };
 }
 
+/** One configuration of the scale part: how many instances, and how much load on each. */
+interface ScaleConfig {
+  name: string;
+  instances: number;
+  /** HTTP connections (autocannon) and sockets (4 per instance of load) in all, spread by nginx. */
+  load: number;
+  fanout: boolean;
+}
+
 /**
- * The scale part: `count` Flux instances (bench/servers/flux.mjs, sharing the database and Redis) behind
- * nginx with deploy/nginx.conf — balanced round-robin instead of by client address, since all the load
- * comes from 127.0.0.1 — then server CPU per request (all instances summed) for HTTP get, list and
- * create and socket get through nginx, and the fan-out of 1,000 subscribed sockets (spread over the
- * instances by nginx) at 40 writes/s written on the first instance: 20,000 deliveries/s.
+ * The scale part: `config.instances` Flux instances (bench/servers/flux.mjs, sharing the database and
+ * Redis) behind nginx with deploy/nginx.conf — balanced round-robin instead of by client address, since
+ * all the load comes from 127.0.0.1 — then server CPU per request (all instances summed) for HTTP get,
+ * list and create (10 connections per `load`) and socket get (4 sockets per `load`) through nginx, and
+ * the fan-out of 1,000 subscribed sockets (spread over the instances by nginx) at 40 writes/s written on
+ * the first instance: 20,000 deliveries/s.
  */
-async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<string, string>) {
-  const run = path.join(os.tmpdir(), `flux-bench-scale-${process.pid}-${count}`);
+async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: Record<string, string>) {
+  const count = config.instances;
+  const run = path.join(os.tmpdir(), `flux-bench-scale-${process.pid}`);
   rmSync(run, { recursive: true, force: true });
   for (const folder of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
     mkdirSync(path.join(run, folder), { recursive: true });
@@ -504,7 +516,7 @@ async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<
     );
     execFileSync('nginx', ['-c', conf, '-p', run]);
     const url = `http://127.0.0.1:${nginxPort}`;
-    const front: Server = { ...instances[0], url, name: `${count} behind nginx` };
+    const front: Server = { ...instances[0], url, name: config.name };
     const pids = instances.map((instance) => instance.process.pid as number);
     const list = { filters: { channel: 'public:2' }, limit: 20 };
     const before = rows.length;
@@ -514,6 +526,7 @@ async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<
       url: `${url}${target}`,
       token: tokens.coord,
       body,
+      connections: 10 * config.load,
     });
     await measure(front, 'get', 'http', http('GET', '/message/1'), pids);
     await measure(
@@ -538,6 +551,7 @@ async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<
         mode: 'socket',
         kind: 'flux',
         token: tokens.coord,
+        sockets: 4 * config.load,
         op: { payload: { method: 'GET', url: '/message/1' } },
       },
       pids,
@@ -545,6 +559,10 @@ async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<
     const cost = Object.fromEntries(
       rows.splice(before).map((row) => [`${row.scenario} ${row.transport}`, row.cpuUsPerRequest]),
     );
+    if (!config.fanout) {
+      log(`  ${config.name}: CPU µs/req ${JSON.stringify(cost)}`);
+      return { cost, fanout: undefined };
+    }
     const { result } = await load(
       front,
       {
@@ -568,9 +586,7 @@ async function scaleRound(count: number, env: NodeJS.ProcessEnv, tokens: Record<
       lost: result.lost,
       leaked: result.nonReaderDeliveries,
     };
-    log(
-      `  ${count} instance(s): CPU µs/req ${JSON.stringify(cost)}; fan-out 20,000/s ${JSON.stringify(fanout)}`,
-    );
+    log(`  ${config.name}: CPU µs/req ${JSON.stringify(cost)}; fan-out 20,000/s ${JSON.stringify(fanout)}`);
     return { cost, fanout };
   } finally {
     try {
@@ -615,42 +631,51 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
     nonReader: await login(first.url, 'bar-sud', 'festival-2026'),
   };
   await stopServer(first);
-  const rounds: Array<Record<number, Awaited<ReturnType<typeof scaleRound>>>> = [];
+  // the same load in all on 1 and on 2 instances (each of the two then runs at half load), and the same
+  // load on each instance (the 2 instances then carry twice the load): a process's CPU per request grows
+  // as its load falls (fewer events per turn of its event loop), so only the second isolates what
+  // running several instances costs
+  const configs: ScaleConfig[] = [
+    { name: '1 instance', instances: 1, load: 1, fanout: true },
+    { name: '2 instances, same load in all', instances: 2, load: 1, fanout: true },
+    { name: '2 instances, same load on each', instances: 2, load: 2, fanout: false },
+  ];
+  const rounds: Array<Record<string, Awaited<ReturnType<typeof scaleRound>>>> = [];
   for (let round = 1; round <= SCALE_ROUNDS; round++) {
     log(`scale round ${round} of ${SCALE_ROUNDS}`);
-    const results: Record<number, Awaited<ReturnType<typeof scaleRound>>> = {};
-    for (const count of [1, 2]) {
+    const results: Record<string, Awaited<ReturnType<typeof scaleRound>>> = {};
+    for (const config of configs) {
       await reset();
-      results[count] = await scaleRound(count, shared, tokens);
+      results[config.name] = await scaleRound(config, shared, tokens);
     }
     rounds.push(results);
   }
-  const scenarios = Object.keys(rounds[0][1].cost);
-  const costRatio = Object.fromEntries(
-    scenarios.map((scenario) => [
-      scenario,
-      spread(rounds.map((r) => r[2].cost[scenario] / r[1].cost[scenario])),
-    ]),
-  );
+  const [one, ...others] = configs.map((config) => config.name);
+  const scenarios = Object.keys(rounds[0][one].cost);
+  const byScenario = (f: (round: (typeof rounds)[number], scenario: string) => number) =>
+    Object.fromEntries(scenarios.map((scenario) => [scenario, spread(rounds.map((r) => f(r, scenario)))]));
   const summary = {
     rounds: SCALE_ROUNDS,
-    cpuPerRequestRatio2to1: costRatio,
-    cpuUsPerRequest: Object.fromEntries(
-      [1, 2].map((count) => [
-        count,
-        Object.fromEntries(
-          scenarios.map((scenario) => [scenario, spread(rounds.map((r) => r[count].cost[scenario]))]),
-        ),
+    cpuPerRequestRatioTo1: Object.fromEntries(
+      others.map((name) => [
+        name,
+        byScenario((r, scenario) => r[name].cost[scenario] / r[one].cost[scenario]),
       ]),
     ),
-    fanoutP99Ms: Object.fromEntries(
-      [1, 2].map((count) => [count, spread(rounds.map((r) => r[count].fanout.p99))]),
+    cpuUsPerRequest: Object.fromEntries(
+      configs.map(({ name }) => [name, byScenario((r, scenario) => r[name].cost[scenario])]),
     ),
-    fanoutLost: Object.fromEntries(
-      [1, 2].map((count) => [count, rounds.reduce((sum, r) => sum + r[count].fanout.lost, 0)]),
-    ),
-    fanoutLeaked: Object.fromEntries(
-      [1, 2].map((count) => [count, rounds.reduce((sum, r) => sum + r[count].fanout.leaked, 0)]),
+    fanout: Object.fromEntries(
+      configs
+        .filter((config) => config.fanout)
+        .map(({ name }) => [
+          name,
+          {
+            p99Ms: spread(rounds.map((r) => r[name].fanout?.p99 ?? 0)),
+            lost: rounds.reduce((sum, r) => sum + (r[name].fanout?.lost ?? 0), 0),
+            leaked: rounds.reduce((sum, r) => sum + (r[name].fanout?.leaked ?? 0), 0),
+          },
+        ]),
     ),
   };
   log(`scale: ${JSON.stringify(summary)}`);
