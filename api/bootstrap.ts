@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { FluxApp } from '../lib/Flux.js';
-import { wireReactions } from './reactions.js';
 import { AUTH_CHANGED, authService, type IdentityChange, SESSION_REVOKED } from './services/AuthService.js';
 import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/SubscriptionService.js';
 import { provideFirstAdmin } from './services/TenantService.js';
 
 /**
- * Wires the application into the framework at start: the reactions to writes (`api/reactions.ts`), what
- * every instance does when told over the bus, the sessions' socket bookkeeping and clean-up, then the
+ * Wires the application into the framework at start (Flux itself adds the reactions to writes of
+ * `api/reactions.ts`, also when it starts without this file): what every instance does when told over the bus, the sessions' socket bookkeeping and clean-up, then the
  * first-start data.
  */
 export async function bootstrap(flux: FluxApp): Promise<void> {
-  wireReactions(flux.sequelize);
   flux.bus.subscribe(SESSION_REVOKED, (message) => {
     const { sessionId } = message as { sessionId: number };
     authService.forgetContexts({ sessionIds: [sessionId] });

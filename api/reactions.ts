@@ -109,8 +109,8 @@ export const reactions: readonly ReactionEntry[] = [
 const wired = new WeakSet<Sequelize>();
 
 /**
- * Adds every reaction to its model, once per database the models are initialized on (`api/bootstrap.ts`
- * calls it first thing at each start).
+ * Adds every reaction to its model, once per database the models are initialized on. Flux calls it at
+ * each start right after loading the models (`lib/loader.ts` `loadReactions`), however it was started.
  */
 export function wireReactions(sequelize: Sequelize): void {
   if (wired.has(sequelize)) return;

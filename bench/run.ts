@@ -480,6 +480,8 @@ interface ScaleConfig {
   /** HTTP connections (autocannon) and sockets (4 per instance of load) in all, spread by nginx. */
   load: number;
   fanout: boolean;
+  /** Sharing Redis (events, revocations, limits), or independent processes sharing only the database. */
+  redis: boolean;
 }
 
 /**
@@ -633,12 +635,22 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
   await stopServer(first);
   // the same load in all on 1 and on 2 instances (each of the two then runs at half load), and the same
   // load on each instance (the 2 instances then carry twice the load): a process's CPU per request grows
-  // as its load falls (fewer events per turn of its event loop), so only the second isolates what
-  // running several instances costs
+  // as its load falls (fewer events per turn of its event loop), so only the second compares like with
+  // like. The control: the same two without Redis, processes that share nothing but the database — what
+  // two processes cost on this machine whatever they run; the ratio of the two ratios is what sharing
+  // through Redis adds
   const configs: ScaleConfig[] = [
-    { name: '1 instance', instances: 1, load: 1, fanout: true },
-    { name: '2 instances, same load in all', instances: 2, load: 1, fanout: true },
-    { name: '2 instances, same load on each', instances: 2, load: 2, fanout: false },
+    { name: '1 instance', instances: 1, load: 1, fanout: true, redis: true },
+    { name: '2 instances, same load in all', instances: 2, load: 1, fanout: true, redis: true },
+    { name: '2 instances, same load on each', instances: 2, load: 2, fanout: false, redis: true },
+    { name: '1 instance without Redis', instances: 1, load: 1, fanout: false, redis: false },
+    {
+      name: '2 instances without Redis, same load on each',
+      instances: 2,
+      load: 2,
+      fanout: false,
+      redis: false,
+    },
   ];
   const rounds: Array<Record<string, Awaited<ReturnType<typeof scaleRound>>>> = [];
   for (let round = 1; round <= SCALE_ROUNDS; round++) {
@@ -646,7 +658,8 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
     const results: Record<string, Awaited<ReturnType<typeof scaleRound>>> = {};
     for (const config of configs) {
       await reset();
-      results[config.name] = await scaleRound(config, shared, tokens);
+      const configEnv = config.redis ? shared : { ...shared, BENCH_REDIS_URL: '' };
+      results[config.name] = await scaleRound(config, configEnv, tokens);
     }
     rounds.push(results);
   }
@@ -654,13 +667,22 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
   const scenarios = Object.keys(rounds[0][one].cost);
   const byScenario = (f: (round: (typeof rounds)[number], scenario: string) => number) =>
     Object.fromEntries(scenarios.map((scenario) => [scenario, spread(rounds.map((r) => f(r, scenario)))]));
+  const [, , sameLoad, alone, aloneTwice] = configs.map((config) => config.name);
   const summary = {
     rounds: SCALE_ROUNDS,
     cpuPerRequestRatioTo1: Object.fromEntries(
-      others.map((name) => [
-        name,
-        byScenario((r, scenario) => r[name].cost[scenario] / r[one].cost[scenario]),
-      ]),
+      others
+        .filter((name) => name !== alone && name !== aloneTwice)
+        .map((name) => [name, byScenario((r, scenario) => r[name].cost[scenario] / r[one].cost[scenario])]),
+    ),
+    controlRatioWithoutRedis: byScenario(
+      (r, scenario) => r[aloneTwice].cost[scenario] / r[alone].cost[scenario],
+    ),
+    sharingOverhead: byScenario(
+      (r, scenario) =>
+        r[sameLoad].cost[scenario] /
+        r[one].cost[scenario] /
+        (r[aloneTwice].cost[scenario] / r[alone].cost[scenario]),
     ),
     cpuUsPerRequest: Object.fromEntries(
       configs.map(({ name }) => [name, byScenario((r, scenario) => r[name].cost[scenario])]),
@@ -725,7 +747,8 @@ async function main(): Promise<void> {
   log('building Flux for production (npm run build)…');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   const database = await prepareDatabase();
-  const env = { BENCH_DB_URL: database.url, BENCH_JWT_SECRET: SECRET };
+  // REDIS_URL is for the scale part only: the other servers run alone (Flux's own part included)
+  const env = { BENCH_DB_URL: database.url, BENCH_JWT_SECRET: SECRET, REDIS_URL: '' };
   try {
     log(`seeding ${database.url.startsWith('sqlite') ? 'SQLite' : 'PostgreSQL'}…`);
     await new Promise((resolve, reject) =>

@@ -7,7 +7,6 @@
  * server's subscribers receive them when both share Redis (`REDIS_URL`).
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { wireReactions } from '../api/reactions.js';
 import { loadDemoEvent } from '../api/services/fixtures.js';
 import { createTenant, makeAdmin } from '../api/services/TenantService.js';
 import { Flux, type StartOptions } from '../lib/Flux.js';
@@ -44,8 +43,6 @@ function reason(err: unknown): string {
 async function withFlux(action: () => Promise<void>, options: StartOptions = {}): Promise<void> {
   const quiet = { log: { level: process.env.LOG_LEVEL || 'warn', dir: false } };
   await Flux.start({ listen: false, ...options, config: { ...quiet, ...options.config } });
-  // also when the start skipped api/bootstrap.ts: a write of any command follows the rules (hashing…)
-  wireReactions(Flux.sequelize);
   try {
     await action();
   } catch (err) {

@@ -26,7 +26,14 @@ import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
 import { Lifecycle } from './lifecycle.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
-import { loadBootstrap, loadConfigSchema, loadControllers, loadMiddlewares, loadModels } from './loader.js';
+import {
+  loadBootstrap,
+  loadConfigSchema,
+  loadControllers,
+  loadMiddlewares,
+  loadModels,
+  loadReactions,
+} from './loader.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { Metrics, metricsListener } from './metrics.js';
@@ -649,6 +656,9 @@ export class FluxApp {
     for (const model of Object.values(this.models)) {
       Object.defineProperty(this, model.name, { value: model, configurable: true, enumerable: false });
     }
+    // the application's reactions to writes, whatever starts Flux (server, CLI, scripts, tests)
+    const wireReactions = await loadReactions(path.join(this.codedir, 'api'));
+    wireReactions?.(this.sequelize);
   }
 
   private async loadControllers(): Promise<void> {

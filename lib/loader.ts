@@ -100,6 +100,20 @@ export async function loadBootstrap<T>(dir: string): Promise<((app: T) => Promis
 }
 
 /**
+ * The `wireReactions(sequelize)` export of `<dir>/reactions.ts` (or `.js`): adds the application's
+ * reactions to writes to its models. Flux calls it at every start, right after loading the models, so
+ * every write path obeys them however Flux was started; none when the file does not exist.
+ */
+export async function loadReactions(dir: string): Promise<((sequelize: Sequelize) => void) | undefined> {
+  const file = ['ts', 'js'].map((ext) => path.join(dir, `reactions.${ext}`)).find((f) => existsSync(f));
+  if (!file) return undefined;
+  const { wireReactions } = (await import(pathToFileURL(file).href)) as {
+    wireReactions?: (sequelize: Sequelize) => void;
+  };
+  return typeof wireReactions === 'function' ? wireReactions : undefined;
+}
+
+/**
  * The `configSchema` export of `<dir>/configSchema.ts` (or `.js`): the application's config keys and
  * environment variables (lib/config.ts `ConfigSchema`); none when the file does not exist.
  */
