@@ -33,7 +33,7 @@ export class Session extends FluxModel<InferAttributes<Session>, InferCreationAt
   declare updatedAt: CreationOptional<Date>;
 
   static override permissionLevels = ['read', 'admin'];
-  static override hiddenAttributes = ['socketId'];
+  static override hiddenAttributes = ['socketId'] as const;
   /**
    * A user's sessions go with the user. `actorId` and `actorSessionId` are records, not references: no
    * foreign key, they keep naming a user or session that is gone.

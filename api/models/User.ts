@@ -38,7 +38,7 @@ export class User
   declare team?: NonAttribute<Team>;
 
   static override permissionLevels = ['read', 'team', 'admin'];
-  static override hiddenAttributes = ['password'];
+  static override hiddenAttributes = ['password'] as const;
   static override writableAttributes = ['login', 'name', 'password', 'ip', 'teamId', 'preferences'];
   /** A team with members cannot be destroyed: move them first. */
   static override references: References = { teamId: { model: 'Team', onDelete: 'restrict' } };

@@ -23,3 +23,18 @@ declare module '../../lib/Flux.js' {
     User: typeof User;
   }
 }
+
+/**
+ * The models a client reads and writes, by the name of their events (`model:<name>`). Type-only:
+ * `@flux/client` derives its item, filter and input types from these classes (client/src/models.ts).
+ */
+export interface ClientModels {
+  alert: typeof Alert;
+  alertButton: typeof AlertButton;
+  message: typeof Message;
+  session: typeof Session;
+  team: typeof Team;
+  tenant: typeof Tenant;
+  upload: typeof Upload;
+  user: typeof User;
+}

@@ -1,0 +1,404 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type {
+  AuthEndedPayload,
+  ClientToServerEvents,
+  ServerToClientEvents,
+  VirtualResponse,
+} from '../../lib/protocol.js';
+import { FluxError } from './FluxError.js';
+import { decodeToken, refreshDelay } from './jwt.js';
+import { LiveQuery, type LiveSource } from './LiveQuery.js';
+import type { FindParams, Input, Item, ModelName } from './models.js';
+import { memoryStorage, type TokenStorage } from './storage.js';
+
+/** The options of {@link createClient}. */
+export interface ClientOptions {
+  /** The server's base URL, e.g. `https://events.example.com`. */
+  url: string;
+  /** A tenant slug, sent as `x-tenant` (it only matters for anonymous requests such as login). */
+  tenant?: string;
+  /** Where the token is kept; {@link memoryStorage} by default. A token found there is used at once. */
+  storage?: TokenStorage;
+  /** `false`: HTTP only. Otherwise socket.io options merged over the client's (reconnection on). */
+  socket?: false | Partial<ManagerOptions & SocketOptions>;
+  /** How long before its expiry a token is refreshed, ms (default 60 s; at most a third of its life). */
+  refreshMarginMs?: number;
+  /** How long a socket request waits for its ack, ms (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** A reply, whichever the transport: `data` is the parsed JSON body, header names are lower-case. */
+export interface FluxResponse<T = unknown> {
+  statusCode: number;
+  headers: Record<string, string>;
+  data: T;
+}
+
+/** What changed in the client's session (the `auth` event). */
+export type AuthEventType = 'login' | 'refresh' | 'revoked' | 'expired' | 'logout';
+
+export interface AuthEvent {
+  type: AuthEventType;
+  /** The user of a `login`. */
+  user?: Item<'user'>;
+}
+
+/** The reply of `/auth/login` and `/auth/ip`. */
+export interface LoginReply {
+  jwt: string;
+  user: Item<'user'>;
+  team: Item<'team'> | null;
+}
+
+/** CRUD on one model (docs/protocol.md §5), typed from the server's model. */
+export interface Service<N extends ModelName> {
+  find(params?: FindParams<Item<N>>): Promise<Item<N>[]>;
+  get(id: number): Promise<Item<N>>;
+  create(data: Input<N>): Promise<Item<N>>;
+  /** `PATCH`: a partial update. */
+  patch(id: number, data: Input<N>): Promise<Item<N>>;
+  /** `PUT`: also a partial update on Flux. */
+  update(id: number, data: Input<N>): Promise<Item<N>>;
+  remove(id: number): Promise<Item<N>>;
+}
+
+type FluxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+type AuthListener = (event: AuthEvent) => void;
+
+const TOKEN_ERRORS: Record<string, 'revoked' | 'expired'> = {
+  TokenRevoked: 'revoked',
+  TokenExpired: 'expired',
+  InvalidToken: 'expired',
+};
+
+/**
+ * A connection to a Flux server: requests over the socket while it is connected, over HTTP otherwise, and
+ * the session's token (login, refresh before expiry, end on revocation or expiry). Create it with
+ * {@link createClient}.
+ */
+export class FluxClient {
+  /** The socket.io connection (null with `socket: false`). Its `model:<name>` events are yours to hear. */
+  readonly socket: FluxSocket | null;
+  private readonly base: string;
+  private readonly storage: TokenStorage;
+  private readonly listeners = new Set<AuthListener>();
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private loggingOut = false;
+
+  constructor(private readonly options: ClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.storage = options.storage ?? memoryStorage();
+    const token = this.storage.get();
+    if (token && !this.isUsable(token)) this.storage.set(null);
+    else if (token) this.scheduleRefresh(token);
+    this.socket = options.socket === false ? null : this.openSocket(options.socket ?? {});
+  }
+
+  /** The current token, or null when logged out. */
+  get token(): string | null {
+    return this.storage.get();
+  }
+
+  /** True while the socket is connected (requests then go over it). */
+  get connected(): boolean {
+    return !!this.socket?.connected;
+  }
+
+  /** Listens to session changes; returns the function that stops listening. */
+  on(event: 'auth', listener: AuthListener): () => void {
+    void event;
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Sends a request over the socket when it is connected, else over HTTP (`?data=<JSON>` for GET).
+   * @throws {FluxError} for a reply ≥ 400 (same status, code and message on both transports), or status 0
+   *   when no reply came.
+   * @example const { data } = await client.request('GET', '/team', { sort: 'name' });
+   */
+  request<T = unknown>(method: string, url: string, data?: unknown): Promise<FluxResponse<T>> {
+    return this.send<T>(method, url, data, this.storage.get());
+  }
+
+  /** Logs in with a login and password (`POST /auth/login`); over the socket this binds it. */
+  async login(login: string, password: string): Promise<LoginReply> {
+    // a login carries only its own credentials, never the previous session's token
+    return this.startSession(await this.send<LoginReply>('POST', '/auth/login', { login, password }, null));
+  }
+
+  /** Logs in the user whose `ip` is this client's address (`POST /auth/ip`, kiosk PCs). */
+  async loginByIp(): Promise<LoginReply> {
+    return this.startSession(await this.send<LoginReply>('POST', '/auth/ip', undefined, null));
+  }
+
+  private async send<T>(
+    method: string,
+    url: string,
+    data: unknown,
+    token: string | null,
+  ): Promise<FluxResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (this.options.tenant) headers['x-tenant'] = this.options.tenant;
+    const reply = this.socket?.connected
+      ? await this.socketRequest(this.socket, method, url, data, headers)
+      : await this.httpRequest(method, url, data, headers);
+    if (reply.statusCode >= 400) {
+      const error = FluxError.fromReply(reply.statusCode, reply.data);
+      // the server refused the token we sent: the session is over (another device logged it out)
+      if (token && error.isTokenError && this.storage.get() === token)
+        this.endSession(TOKEN_ERRORS[error.code]!);
+      throw error;
+    }
+    return reply as FluxResponse<T>;
+  }
+
+  /**
+   * Ends the session on the server (`POST /auth/logout`: every token of it is revoked) and in the client.
+   * The client forgets its token even when the server cannot be reached.
+   */
+  async logout(): Promise<void> {
+    if (!this.storage.get()) return;
+    // the server tells the socket `auth:revoked` before it answers: that revocation is this logout
+    this.loggingOut = true;
+    try {
+      await this.request('POST', '/auth/logout');
+    } finally {
+      this.loggingOut = false;
+      this.endSession('logout');
+    }
+  }
+
+  /** Exchanges the token for a fresh one (`POST /auth/jwt`); done by itself before the token expires. */
+  async refresh(): Promise<string> {
+    const token = this.storage.get();
+    if (!token) throw new FluxError(401, 'Unauthorized', 'Not logged in');
+    const { data } = await this.request<{ jwt: string }>('POST', '/auth/jwt', { jwt: token });
+    if (this.storage.get() !== token) return data.jwt; // logged out or in again meanwhile
+    this.storage.set(data.jwt);
+    this.scheduleRefresh(data.jwt);
+    this.emit({ type: 'refresh' });
+    return data.jwt;
+  }
+
+  /** CRUD on one model, typed from the server's model classes. */
+  service<N extends ModelName>(name: N): Service<N> {
+    const path = `/${name.toLowerCase()}`;
+    const data = async <T>(method: string, url: string, body?: unknown) =>
+      (await this.request<T>(method, url, body)).data;
+    return {
+      find: (params) => data<Item<N>[]>('GET', path, params),
+      get: (id) => data<Item<N>>('GET', `${path}/${id}`),
+      create: (body) => data<Item<N>>('POST', path, body),
+      patch: (id, body) => data<Item<N>>('PATCH', `${path}/${id}`, body),
+      update: (id, body) => data<Item<N>>('PUT', `${path}/${id}`, body),
+      remove: (id) => data<Item<N>>('DELETE', `${path}/${id}`),
+    };
+  }
+
+  /**
+   * A list of `name`'s items kept up to date by its events. SCAFFOLDING: see {@link LiveQuery} for what it
+   * does not do yet (no local filter, sort or limit). Needs the socket.
+   * @throws {FluxError} 400 `BadRequest` when the client has no socket (`socket: false`).
+   */
+  live<N extends ModelName>(name: N, params: FindParams<Item<N>> = {}): LiveQuery<Item<N>> {
+    const socket = this.socket;
+    if (!socket) throw new FluxError(400, 'BadRequest', 'Live queries need the socket');
+    const path = `/${name.toLowerCase()}`;
+    const source: LiveSource = {
+      find: async (query) => {
+        // subscribing is socket only: wait for the connection rather than fall back to HTTP
+        await this.connect();
+        return (await this.request<unknown[]>('GET', path, query)).data;
+      },
+      on: (event, listener) => socket.on(event as 'connect', listener as () => void),
+      off: (event, listener) => socket.off(event as 'connect', listener as () => void),
+    };
+    return new LiveQuery<Item<N>>(source, name, params);
+  }
+
+  /** Closes the socket (requests go over HTTP until {@link connect}). */
+  disconnect(): void {
+    this.socket?.disconnect();
+  }
+
+  /**
+   * Opens the socket (again after {@link disconnect}); resolves when it is connected.
+   * @throws {FluxError} when the server refuses the connection for good (e.g. 429 too many sockets from
+   *   this address); while the server is unreachable socket.io keeps retrying and this waits.
+   */
+  connect(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        socket.off('connect', onConnect);
+        socket.off('connect_error', onError);
+      };
+      const onConnect = () => {
+        done();
+        resolve();
+      };
+      const onError = (error: Error & { data?: unknown }) => {
+        if (socket.active) return; // socket.io retries by itself (or a refused token was dropped)
+        done();
+        reject(
+          error.data ? FluxError.fromReply(0, error.data) : new FluxError(0, 'NetworkError', error.message),
+        );
+      };
+      socket.on('connect', onConnect);
+      socket.on('connect_error', onError);
+      // an active socket is already connecting (or reconnecting): a second connect() would open it twice
+      if (!socket.active) socket.connect();
+    });
+  }
+
+  /** Closes the socket and stops refreshing; the token stays in its storage. */
+  close(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    this.socket?.disconnect();
+  }
+
+  private openSocket(overrides: Partial<ManagerOptions & SocketOptions>): FluxSocket {
+    const socket: FluxSocket = io(this.base, {
+      transports: ['websocket'],
+      // read at every (re)connection: a reconnected socket is bound to the current session again
+      auth: (cb) => {
+        const token = this.storage.get();
+        cb(token ? { token } : {});
+      },
+      ...overrides,
+    });
+    const ended = (payload: AuthEndedPayload) => this.endSession(payload.reason);
+    socket.on('auth:revoked', ended);
+    socket.on('auth:expired', ended);
+    socket.on('connect_error', (error: Error & { data?: unknown }) => {
+      // the handshake token was refused: drop it and connect anonymously (socket.io does not retry this)
+      const code = (error.data as { _error?: { code?: string } } | undefined)?._error?.code;
+      const reason = code ? TOKEN_ERRORS[code] : undefined;
+      if (!reason) return;
+      this.endSession(reason);
+      socket.connect();
+    });
+    return socket;
+  }
+
+  private async socketRequest(
+    socket: FluxSocket,
+    method: string,
+    url: string,
+    data: unknown,
+    headers: Record<string, string>,
+  ): Promise<FluxResponse> {
+    let reply: VirtualResponse;
+    try {
+      reply = await socket
+        .timeout(this.options.timeoutMs ?? 10_000)
+        .emitWithAck('request', { method, url, data, headers });
+    } catch {
+      throw new FluxError(0, 'Timeout', `No reply to ${method} ${url} over the socket`);
+    }
+    const replyHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(reply.headers ?? {})) {
+      if (value !== undefined)
+        replyHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return { statusCode: reply.statusCode, headers: replyHeaders, data: reply.data };
+  }
+
+  private async httpRequest(
+    method: string,
+    url: string,
+    data: unknown,
+    headers: Record<string, string>,
+  ): Promise<FluxResponse> {
+    const upper = method.toUpperCase();
+    let target = this.base + url;
+    const init: RequestInit = { method: upper, headers };
+    if (data !== undefined) {
+      if (upper === 'GET' || upper === 'HEAD') {
+        target += `${url.includes('?') ? '&' : '?'}data=${encodeURIComponent(JSON.stringify(data))}`;
+      } else {
+        init.body = JSON.stringify(data);
+        headers['content-type'] = 'application/json';
+      }
+    }
+    let response: Response;
+    try {
+      response = await fetch(target, init);
+    } catch (error) {
+      throw new FluxError(0, 'NetworkError', `${upper} ${url} failed: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    const type = response.headers.get('content-type') ?? '';
+    const replyHeaders: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      replyHeaders[name] = value;
+    });
+    return {
+      statusCode: response.status,
+      headers: replyHeaders,
+      data: text && type.includes('json') ? JSON.parse(text) : text || null,
+    };
+  }
+
+  private startSession(reply: FluxResponse<LoginReply>): LoginReply {
+    this.storage.set(reply.data.jwt);
+    this.scheduleRefresh(reply.data.jwt);
+    this.emit({ type: 'login', user: reply.data.user });
+    return reply.data;
+  }
+
+  private endSession(type: 'revoked' | 'expired' | 'logout'): void {
+    if (!this.storage.get()) return;
+    this.storage.set(null);
+    if (this.loggingOut) type = 'logout';
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    this.emit({ type });
+  }
+
+  private isUsable(token: string): boolean {
+    const exp = decodeToken(token)?.exp;
+    return typeof exp !== 'number' || exp * 1000 > Date.now();
+  }
+
+  private scheduleRefresh(token: string): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    const claims = decodeToken(token);
+    const delay = claims && refreshDelay(claims, Date.now(), this.options.refreshMarginMs ?? 60_000);
+    if (delay === null || delay === undefined) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      this.refresh().catch((error: unknown) => {
+        // a refused token already ended the session (request); otherwise try again while it is valid
+        if (error instanceof FluxError && error.status !== 0) {
+          if (this.storage.get() === token) this.endSession('expired');
+        } else if (this.storage.get() === token && this.isUsable(token)) {
+          this.refreshTimer = setTimeout(() => this.scheduleRefresh(token), 1000);
+          (this.refreshTimer as { unref?: () => void }).unref?.();
+        }
+      });
+    }, delay);
+    // a pending refresh must not keep a Node process alive
+    (this.refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  private emit(event: AuthEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+/**
+ * Creates a client and opens its socket.
+ * @example
+ * const client = createClient({ url: 'https://events.example.com', storage: webStorage(localStorage) });
+ * await client.login('bar1', 'secret');
+ * const alerts = await client.service('alert').find({ filters: { severity: 'serious' }, sort: '-createdAt' });
+ */
+export function createClient(options: ClientOptions): FluxClient {
+  return new FluxClient(options);
+}

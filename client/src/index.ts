@@ -1,0 +1,19 @@
+/**
+ * `@flux/client`: Flux's typed client (docs/client.md). Browser-safe: socket.io-client is its one runtime
+ * dependency; the server's protocol and model types are imported type-only.
+ */
+export {
+  type AuthEvent,
+  type AuthEventType,
+  type ClientOptions,
+  createClient,
+  FluxClient,
+  type FluxResponse,
+  type LoginReply,
+  type Service,
+} from './FluxClient.js';
+export { FluxError } from './FluxError.js';
+export { decodeToken, type TokenClaims } from './jwt.js';
+export { type LiveListener, LiveQuery } from './LiveQuery.js';
+export type { Filter, FindParams, Input, Item, ModelName, Operators, SortKey } from './models.js';
+export { memoryStorage, type TokenStorage, type WebStorageLike, webStorage } from './storage.js';
