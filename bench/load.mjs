@@ -54,6 +54,8 @@ async function httpJob() {
     headers: { authorization: `Bearer ${job.token}`, 'content-type': 'application/json' },
     body: job.body ? JSON.stringify(job.body) : undefined,
     connections: job.connections ?? 10,
+    // a fixed rate (requests/s in all) instead of as fast as the server answers
+    ...(job.rate ? { overallRate: job.rate } : {}),
     duration: job.seconds,
   });
   mark('end');
@@ -79,15 +81,26 @@ async function socketJob() {
   let errors = 0;
   const until = Date.now() + job.seconds * 1000;
   mark('start');
-  const worker = async (socket) => {
+  // with job.rate, each of the workers sends its share of the rate, one request every 1000 × workers /
+  // rate ms, whatever the previous one's latency (as long as it is below that period)
+  const workers = sockets.length * (job.inFlight ?? 8);
+  const period = job.rate ? (1000 * workers) / job.rate : 0;
+  const worker = async (socket, index) => {
+    let next = Date.now() + (period * index) / workers;
     while (Date.now() < until) {
+      if (period) {
+        if (next > Date.now()) await new Promise((r) => setTimeout(r, next - Date.now()));
+        next += period;
+      }
       const started = process.hrtime.bigint();
       if (!(await run(socket))) errors++;
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   };
   await Promise.all(
-    sockets.flatMap((socket) => Array.from({ length: job.inFlight ?? 8 }, () => worker(socket))),
+    sockets.flatMap((socket, s) =>
+      Array.from({ length: job.inFlight ?? 8 }, (_, i) => worker(socket, s * (job.inFlight ?? 8) + i)),
+    ),
   );
   mark('end');
   latencies.sort((a, b) => a - b);

@@ -36,6 +36,13 @@ const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
 const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish', 'abuse', 'scale'];
 /** Alternating rounds of the scale part (1 instance, 2 instances, 1, 2…): its ratios are their medians. */
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
+/**
+ * The load of the scale part: `closed` (default), as fast as the servers answer, which saturates a small
+ * machine; `fixed`, a fixed rate per unit of load (HTTP 400 requests/s, socket 1,000/s), below saturation
+ * here, so that the instances do not fight the load generator and the database for the cores.
+ */
+const SCALE_LOAD = process.env.BENCH_SCALE_LOAD === 'fixed' ? 'fixed' : 'closed';
+const FIXED_RATE = { http: 400, socket: 1000 };
 const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
 const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
 if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
@@ -529,6 +536,7 @@ async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: R
       token: tokens.coord,
       body,
       connections: 10 * config.load,
+      ...(SCALE_LOAD === 'fixed' ? { rate: FIXED_RATE.http * config.load } : {}),
     });
     await measure(front, 'get', 'http', http('GET', '/message/1'), pids);
     await measure(
@@ -554,6 +562,7 @@ async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: R
         kind: 'flux',
         token: tokens.coord,
         sockets: 4 * config.load,
+        ...(SCALE_LOAD === 'fixed' ? { rate: FIXED_RATE.socket * config.load } : {}),
         op: { payload: { method: 'GET', url: '/message/1' } },
       },
       pids,
@@ -652,6 +661,9 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
       redis: false,
     },
   ];
+  // at a fixed rate the fan-out (already at a fixed rate) adds nothing new
+  if (SCALE_LOAD === 'fixed') for (const config of configs) config.fanout = false;
+  log(`scale: ${SCALE_LOAD} load`);
   const rounds: Array<Record<string, Awaited<ReturnType<typeof scaleRound>>>> = [];
   for (let round = 1; round <= SCALE_ROUNDS; round++) {
     log(`scale round ${round} of ${SCALE_ROUNDS}`);
@@ -670,6 +682,7 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
   const [, , sameLoad, alone, aloneTwice] = configs.map((config) => config.name);
   const summary = {
     rounds: SCALE_ROUNDS,
+    load: SCALE_LOAD === 'fixed' ? { ...FIXED_RATE, unit: 'requests/s per unit of load' } : 'closed',
     cpuPerRequestRatioTo1: Object.fromEntries(
       others
         .filter((name) => name !== alone && name !== aloneTwice)
