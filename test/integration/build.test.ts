@@ -191,6 +191,27 @@ function startLoad(port: number, token: string) {
   };
 }
 
+/**
+ * A socket to `base` as a phone runs it: it reconnects by itself (quickly, for the tests), with its token,
+ * and subscribes to teams again at each connection. Resolves once it is first connected.
+ */
+async function reconnectingSubscriber(base: string, token: string) {
+  const socket = io(base, {
+    transports: ['websocket'],
+    auth: { token },
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+  });
+  const events = collect<ModelEventPayload>(socket, 'model:team');
+  let connections = 0;
+  socket.on('connect', () => {
+    connections++;
+    void socket.emitWithAck('request', { method: 'POST', url: '/team/subscribe' });
+  });
+  await waitFor(() => connections === 1, 5000, 'the first connection');
+  return { socket, events, connections: () => connections };
+}
+
 /** The teams of `ids` that `GET /team` does not find (read by id, 500 at a time). */
 async function notStored(base: string, token: string, ids: number[]): Promise<number[]> {
   const found = new Set<number>();
@@ -470,20 +491,9 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
           password: CLUSTER_PASSWORD,
         });
         const token = (login.body as { jwt: string }).jwt;
-        // a client as a phone runs it: it reconnects by itself, with its token, and subscribes again
-        socket = io(`http://127.0.0.1:${port}`, {
-          transports: ['websocket'],
-          auth: { token },
-          reconnectionDelay: 100,
-          reconnectionDelayMax: 500,
-        });
-        const events = collect<ModelEventPayload>(socket, 'model:team');
-        let connections = 0;
-        socket.on('connect', () => {
-          connections++;
-          void socket?.emitWithAck('request', { method: 'POST', url: '/team/subscribe' });
-        });
-        await waitFor(() => connections === 1, 5000, 'the first connection');
+        const subscriber = await reconnectingSubscriber(`http://127.0.0.1:${port}`, token);
+        socket = subscriber.socket;
+        const { events } = subscriber;
         await settle(100);
         // the instance it is on: the one counting a socket
         const counts = await Promise.all(
@@ -496,25 +506,16 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
         expect(victim).toBeGreaterThanOrEqual(0);
 
         // writes through nginx, before, during and after the kill; the acknowledged ones are kept
-        const acknowledged: number[] = [];
-        let writing = true;
-        const writer = (async () => {
-          for (let i = 0; writing; i++) {
-            const team = { name: `Team ${i}`, role: 'orga' };
-            const reply = await requestFrom('127.0.0.1', port, 'POST', '/team', team, token).catch(
-              () => undefined,
-            );
-            if (reply?.status === 201) acknowledged.push((reply.body as { id: number }).id);
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
-        })();
-        await waitFor(() => acknowledged.length >= 5, 5000, 'writes before the kill');
-        process.kill(Number(readFileSync(path.join(run, `instance-${victim + 1}.pid`), 'utf8')), 'SIGKILL');
-        await waitFor(() => connections === 2, 10_000, 'the reconnection through nginx');
-        const before = acknowledged.length;
-        await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the kill');
-        writing = false;
-        await writer;
+        const { acknowledged, stop } = startLoad(port, token);
+        try {
+          await waitFor(() => acknowledged.length >= 5, 5000, 'writes before the kill');
+          process.kill(Number(readFileSync(path.join(run, `instance-${victim + 1}.pid`), 'utf8')), 'SIGKILL');
+          await waitFor(() => subscriber.connections() === 2, 10_000, 'the reconnection through nginx');
+          const before = acknowledged.length;
+          await waitFor(() => acknowledged.length >= before + 5, 10_000, 'writes after the kill');
+        } finally {
+          await stop();
+        }
         // the socket is live again: the last write reached it
         const last = acknowledged.at(-1) as number;
         await waitFor(() => events.some((event) => event.id === last), 5000, 'the event of the last write');
@@ -530,19 +531,9 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
     await withCluster(3, {}, async ({ port, run, env }) => {
       const base = `http://127.0.0.1:${port}`;
       const token = await login(base, 'admin', CLUSTER_PASSWORD);
-      socket = io(base, {
-        transports: ['websocket'],
-        auth: { token },
-        reconnectionDelay: 100,
-        reconnectionDelayMax: 500,
-      });
-      const events = collect<ModelEventPayload>(socket, 'model:team');
-      let connections = 0;
-      socket.on('connect', () => {
-        connections++;
-        void socket?.emitWithAck('request', { method: 'POST', url: '/team/subscribe' });
-      });
-      await waitFor(() => connections === 1, 5000, 'the first connection');
+      const subscriber = await reconnectingSubscriber(base, token);
+      socket = subscriber.socket;
+      const { events } = subscriber;
 
       const { statuses, acknowledged, stop } = startLoad(port, token);
       try {
@@ -562,7 +553,7 @@ describe.skipIf(!nginx || !services)('several instances behind nginx (deploy/clu
         await stop();
       }
       expect([...statuses.keys()].sort()).toEqual([200, 201]);
-      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(subscriber.connections()).toBeGreaterThanOrEqual(2);
       const last = acknowledged.at(-1) as number;
       await waitFor(() => events.some((event) => event.id === last), 5000, 'the event of the last write');
       expect(await notStored(base, token, acknowledged)).toEqual([]);
