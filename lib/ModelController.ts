@@ -7,6 +7,7 @@ import {
   type WhereOptions,
 } from 'sequelize';
 import type { FluxContext } from './context.js';
+import { sqliteLikeOperand } from './database.js';
 import {
   BadRequestError,
   ForbiddenError,
@@ -24,7 +25,13 @@ import {
   type PermissionTeam,
   type PermissionUser,
 } from './permissions.js';
-import { type AttributeInfo, type FindQuery, parseFindQuery, storableDate } from './query.js';
+import {
+  type AttributeInfo,
+  type FindQuery,
+  type LikeOperand,
+  parseFindQuery,
+  storableDate,
+} from './query.js';
 import { bindForSubscription } from './socket/transport.js';
 
 export type { FluxModelClass };
@@ -199,6 +206,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
     if (issues.length) throw new BadRequestError('Invalid data', issues);
   }
 
+  /** How `like` patterns reach this model's database (the same meaning everywhere, see lib/query.ts). */
+  private likeOperand(): LikeOperand | undefined {
+    const sequelize = this.model.sequelize;
+    return sequelize?.getDialect() === 'sqlite' ? sqliteLikeOperand(sequelize) : undefined;
+  }
+
   /** Throws 403 unless the user's groups for `action` meet the item's. */
   protected allow(userGroups: Group[], itemGroups: Group[], action: string): void {
     if (!intersects(userGroups, itemGroups))
@@ -208,7 +221,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `GET /<model>`: readable items; `filters`, `sort`, `limit`, `offset`, `count`, `subscribe`. */
   async find(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const query = parseFindQuery(req.data, publicAttributes(this.model), this.app.config.query);
+    const query = parseFindQuery(
+      req.data,
+      publicAttributes(this.model),
+      this.app.config.query,
+      this.likeOperand(),
+    );
     // Join the rooms before reading, so that no change committed after the query is missed.
     if (query.subscribe) this.subscribeSocket(req, ctx);
     const readable = this.readableWhere(ctx);

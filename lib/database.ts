@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type QueryOptions, Sequelize, Transaction } from 'sequelize';
+import { literal, type QueryOptions, Sequelize, Transaction } from 'sequelize';
 import type { Logger } from './log.js';
 
 /**
@@ -48,7 +48,7 @@ export function openDatabase(
       logging,
       transactionType: Transaction.TYPES.IMMEDIATE,
     });
-    serializeConnections(sequelize);
+    prepareConnections(sequelize);
   }
   if (timeoutMs > 0) watchStatements(sequelize, timeoutMs, log);
   return sequelize;
@@ -60,23 +60,45 @@ interface SqliteConnection {
   serialize(): void;
   /** `sqlite3_interrupt`: stop the statement running on this connection. */
   interrupt(): void;
+  /** Runs SQL without results, queued like any statement of a serialized connection. */
+  exec(sql: string, callback: (err: Error | null) => void): void;
+}
+
+/** How long an SQLite statement waits for another connection's lock before failing `SQLITE_BUSY`, ms. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Prepares every SQLite connection before its first statement — Sequelize opens one per transaction besides
+ * the default one, so a PRAGMA run once would miss them:
+ * - node-sqlite3's serialized mode. In the default (parallel) mode, each queued statement waits in a libuv
+ *   pool thread for the connection's mutex, and the main thread, which finalizes a finished statement
+ *   under that same mutex, blocks behind whichever statement runs next: one slow statement froze the
+ *   event loop, every request with it, and the timers that should stop it. Serialized, a statement starts
+ *   once the previous one is finalized.
+ * - a busy timeout: wait for another connection's lock instead of failing at once.
+ * - `PRAGMA case_sensitive_like = ON`: `like` filters mean the same as on PostgreSQL (docs/protocol.md).
+ */
+function prepareConnections(sequelize: Sequelize): void {
+  const prepared = new WeakSet<object>();
+  sequelize.addHook('beforeQuery', (_options: QueryOptions, query) => {
+    const connection = query.connection as unknown as SqliteConnection;
+    if (prepared.has(connection)) return;
+    connection.serialize();
+    // queued before the statement about to run; a failure would show in every like filter's test
+    connection.exec(
+      `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}; PRAGMA case_sensitive_like = ON`,
+      () => {},
+    );
+    prepared.add(connection);
+  });
 }
 
 /**
- * Puts every SQLite connection in node-sqlite3's serialized mode. In the default (parallel) mode, each
- * queued statement waits in a libuv pool thread for the connection's mutex, and the main thread, which
- * finalizes a finished statement under that same mutex, blocks behind whichever statement runs next: one
- * slow statement froze the event loop, every request with it, and the timers that should stop it.
- * Serialized, a statement starts once the previous one is finalized.
+ * The operand of `LIKE` on SQLite: the pattern with `ESCAPE '\'`, so that `\` escapes `%`, `_` and itself
+ * as on PostgreSQL (where it is the default). Pass it to `parseFindQuery`.
  */
-function serializeConnections(sequelize: Sequelize): void {
-  const serialized = new WeakSet<object>();
-  sequelize.addHook('beforeQuery', (_options: QueryOptions, query) => {
-    const connection = query.connection as unknown as SqliteConnection;
-    if (serialized.has(connection)) return;
-    connection.serialize();
-    serialized.add(connection);
-  });
+export function sqliteLikeOperand(sequelize: Sequelize): (pattern: string) => unknown {
+  return (pattern) => literal(`${sequelize.escape(pattern)} ESCAPE '\\'`);
 }
 
 /** The statements under way on one connection, oldest first, and since when the oldest one runs. */
@@ -150,6 +172,32 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
 export async function tuneDatabase(sequelize: Sequelize): Promise<void> {
   if (sequelize.getDialect() !== 'sqlite') return;
   await sequelize.query('PRAGMA journal_mode = WAL');
-  await sequelize.query('PRAGMA busy_timeout = 5000');
+  await sequelize.query(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   await sequelize.query('PRAGMA foreign_keys = ON');
+}
+
+/**
+ * PostgreSQL: gives every `text` and `varchar` column of the current schema's tables the collation
+ * `collation` (`"C"`: compare and sort by code point, as SQLite does; `default`: the database's). Indexes
+ * on those columns are rebuilt. No-op on other dialects.
+ */
+export async function setTextCollation(sequelize: Sequelize, collation: 'C' | 'default'): Promise<void> {
+  if (sequelize.getDialect() !== 'postgres') return;
+  const [columns] = (await sequelize.query(
+    `SELECT c.relname AS "table", a.attname AS "column", format_type(a.atttypid, a.atttypmod) AS "type"
+       FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_collation co ON co.oid = a.attcollation
+      WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+        AND a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND co.collname <> :collation
+        AND c.relname <> 'SequelizeMeta'`,
+    { replacements: { collation } },
+  )) as [Array<{ table: string; column: string; type: string }>, unknown];
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  for (const { table, column, type } of columns) {
+    await sequelize.query(
+      `ALTER TABLE ${quote(table)} ALTER COLUMN ${quote(column)} TYPE ${type} COLLATE ${quote(collation)}`,
+    );
+  }
 }

@@ -100,6 +100,14 @@ const patterns = new Map<string, symbol>([
 
 type Scalar = string | number | boolean | null;
 
+/**
+ * Turns a checked `like`/`notLike` pattern into the operand Sequelize puts after `LIKE`. Patterns mean the
+ * same on every database: case-sensitive, `%` any text, `_` one character, `\` escaping the next one.
+ * PostgreSQL's `LIKE` is that already; SQLite needs `PRAGMA case_sensitive_like` (lib/database.ts) and an
+ * `ESCAPE` clause ({@link sqliteLikeOperand}).
+ */
+export type LikeOperand = (pattern: string) => unknown;
+
 /** A 400 `ValidationError` naming the filter and the limit it broke. */
 function limitError(path: string, message: string, type: string): BadRequestError {
   return new BadRequestError(`${path}: ${message}`, [{ path, message, type }]);
@@ -116,6 +124,7 @@ class FilterParser {
   constructor(
     private readonly attributes: AttributeMap,
     private readonly limits: QueryLimits,
+    private readonly likeOperand: LikeOperand = (pattern) => pattern,
   ) {}
 
   /** Counts one condition; `path` names where the limit was crossed. */
@@ -180,7 +189,7 @@ class FilterParser {
         if (!Array.isArray(operand)) throw new BadRequestError(`${where}: must be a list`);
         result[list] = this.list(attribute, info, operand, where);
       } else if (pattern) {
-        result[pattern] = this.pattern(info, operand, where);
+        result[pattern] = this.likeOperand(this.pattern(info, operand, where));
       } else if (name === 'between') {
         if (!Array.isArray(operand) || operand.length !== 2)
           throw new BadRequestError(`${where}: must be [low, high]`);
@@ -299,26 +308,29 @@ export function parseFilters(
   filters: unknown,
   attributes: AttributeMap,
   limits: Partial<QueryLimits> = {},
+  likeOperand?: LikeOperand,
 ): WhereOptions {
-  return new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits }).parse(filters);
+  return new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits }, likeOperand).parse(filters);
 }
 
 /**
  * Turns `sort` (`"name"`, `"-createdAt"` or a list of them) into a Sequelize order, with `id` appended as
- * a tie-breaker so that pages are stable.
+ * a tie-breaker so that pages are stable. `null` sorts after every value ascending and before every value
+ * descending on every database (PostgreSQL's default; SQLite's is the opposite), so that a client can
+ * place an item in a sorted list exactly where the server would (client/src/query.ts).
  * @throws BadRequestError for unknown or non-sortable attributes.
  */
 export function parseSort(sort: unknown, attributes: AttributeMap): Order {
   const keys = sort === undefined ? [] : Array.isArray(sort) ? sort : [sort];
   if (keys.length > 10) throw new BadRequestError('sort: too many keys');
-  const order: Array<[string, 'ASC' | 'DESC']> = keys.map((key) => {
+  const order: Array<[string, 'ASC NULLS LAST' | 'DESC NULLS FIRST' | 'ASC']> = keys.map((key) => {
     if (typeof key !== 'string')
       throw new BadRequestError('sort: must be an attribute name or a list of them');
     const descending = key.startsWith('-');
     const name = descending ? key.slice(1) : key;
     const info = attributes.get(name);
     if (!info || info.kind === 'json') throw new BadRequestError(`sort: unknown attribute "${name}"`);
-    return [name, descending ? 'DESC' : 'ASC'];
+    return [name, descending ? 'DESC NULLS FIRST' : 'ASC NULLS LAST'];
   });
   if (!order.some(([name]) => name === 'id')) order.push(['id', 'ASC']);
   return order;
@@ -366,6 +378,7 @@ export function parseFindQuery(
   data: Record<string, unknown>,
   attributes: AttributeMap,
   limits: Partial<QueryLimits> = {},
+  likeOperand?: LikeOperand,
 ): FindQuery {
   const json = (name: string, value: unknown): unknown => {
     if (typeof value !== 'string' || !/^[[{]/.test(value)) return value;
@@ -375,7 +388,7 @@ export function parseFindQuery(
       throw new BadRequestError(`${name}: malformed JSON`);
     }
   };
-  const filters = new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits });
+  const filters = new FilterParser(attributes, { ...DEFAULT_QUERY_LIMITS, ...limits }, likeOperand);
   return {
     where: data.filters === undefined ? {} : filters.parse(json('filters', data.filters)),
     patterns: filters.patterns,

@@ -275,14 +275,14 @@ describe('parseFilters: operands the database would refuse', () => {
 });
 
 describe('parseSort', () => {
-  it('reads ascending and descending keys and appends id', () => {
+  it('reads ascending and descending keys, nulls last ascending on every database, and appends id', () => {
     expect(parseSort('-createdAt', attributes)).toEqual([
-      ['createdAt', 'DESC'],
+      ['createdAt', 'DESC NULLS FIRST'],
       ['id', 'ASC'],
     ]);
     expect(parseSort(['name', '-id'], attributes)).toEqual([
-      ['name', 'ASC'],
-      ['id', 'DESC'],
+      ['name', 'ASC NULLS LAST'],
+      ['id', 'DESC NULLS FIRST'],
     ]);
   });
 
