@@ -113,12 +113,21 @@ export class FluxClient {
 
   /**
    * Sends a request over the socket when it is connected, else over HTTP (`?data=<JSON>` for GET).
-   * @throws {FluxError} for a reply ≥ 400 (same status, code and message on both transports), or status 0
-   *   when no reply came.
+   * @param options.headers headers of this request only, over the client's own: names are case-insensitive,
+   *   so an `authorization` or `x-tenant` given here replaces the session's token or the client's tenant for
+   *   this request (a refusal of a token given here does not end the client's session).
+   * @throws {FluxError} for a reply ≥ 400 (same status, code and message on both transports; the reply in
+   *   its `response`), or status 0 when no reply came.
    * @example const { data } = await client.request('GET', '/team', { sort: 'name' });
+   * @example await client.request('GET', '/auth/me', undefined, { headers: { 'x-request-id': 'a1' } });
    */
-  request<T = unknown>(method: string, url: string, data?: unknown): Promise<FluxResponse<T>> {
-    return this.send<T>(method, url, data, this.storage.get());
+  request<T = unknown>(
+    method: string,
+    url: string,
+    data?: unknown,
+    options?: { headers?: Record<string, string> },
+  ): Promise<FluxResponse<T>> {
+    return this.send<T>(method, url, data, this.storage.get(), options?.headers);
   }
 
   /** Logs in with a login and password (`POST /auth/login`); over the socket this binds it. */
@@ -137,17 +146,21 @@ export class FluxClient {
     url: string,
     data: unknown,
     token: string | null,
+    extraHeaders?: Record<string, string>,
   ): Promise<FluxResponse<T>> {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (this.options.tenant) headers['x-tenant'] = this.options.tenant;
+    for (const [name, value] of Object.entries(extraHeaders ?? {})) headers[name.toLowerCase()] = value;
+    // the session's token, unless the caller's headers replaced it
+    const sent = token && headers.authorization === `Bearer ${token}` ? token : null;
     const reply = this.socket?.connected
       ? await this.socketRequest(this.socket, method, url, data, headers)
       : await this.httpRequest(method, url, data, headers);
     if (reply.statusCode >= 400) {
-      const error = FluxError.fromReply(reply.statusCode, reply.data);
+      const error = FluxError.fromReply(reply.statusCode, reply.data, reply.headers);
       // the server refused the token we sent: the session is over (another device logged it out)
-      if (token && error.isTokenError && this.storage.get() === token)
+      if (sent && error.isTokenError && this.storage.get() === sent)
         this.endSession(TOKEN_ERRORS[error.code]!);
       throw error;
     }

@@ -1,4 +1,5 @@
 import type { ErrorBody, ValidationIssue } from '../../lib/errors.js';
+import type { FluxResponse } from './FluxClient.js';
 
 /**
  * The one error a Flux client throws: every reply ≥ 400, over the socket or HTTP alike, with the server's
@@ -11,24 +12,48 @@ export class FluxError extends Error {
   readonly code: string;
   /** The fields a `ValidationError` refused. */
   readonly validation?: ValidationIssue[];
+  /**
+   * The reply as it came, when one came (not for status 0): its status, headers (lower-case names, e.g.
+   * `retry-after` of a 429) and body.
+   */
+  readonly response?: FluxResponse;
 
-  constructor(status: number, code: string, message: string, validation?: ValidationIssue[]) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    validation?: ValidationIssue[],
+    response?: FluxResponse,
+  ) {
     super(message);
     this.status = status;
     this.code = code;
     if (validation) this.validation = validation;
+    if (response) this.response = response;
   }
 
-  /** The error of a reply: its `_error` body, or a generic one when the body is not Flux's (a proxy's 502). */
-  static fromReply(statusCode: number, data: unknown): FluxError {
+  /**
+   * The error of a reply: its `_error` body, or a generic one when the body is not Flux's (a proxy's 502).
+   * With `headers`, the error keeps the whole reply as {@link FluxError.response}.
+   */
+  static fromReply(statusCode: number, data: unknown, headers?: Record<string, string>): FluxError {
+    const response = headers ? { statusCode, headers, data } : undefined;
     const body = (data as Partial<ErrorBody> | null)?._error;
     if (body && typeof body === 'object' && typeof body.code === 'string') {
-      return new FluxError(body.status ?? statusCode, body.code, String(body.message), body.validation);
+      return new FluxError(
+        body.status ?? statusCode,
+        body.code,
+        String(body.message),
+        body.validation,
+        response,
+      );
     }
     return new FluxError(
       statusCode,
       'HttpError',
       typeof data === 'string' && data ? data : `HTTP ${statusCode}`,
+      undefined,
+      response,
     );
   }
 

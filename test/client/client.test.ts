@@ -95,6 +95,59 @@ describe('requests', () => {
     await c.connect();
     expect((await c.request('POST', '/team/subscribe')).statusCode).toBe(200);
   });
+
+  it.each(['socket', 'http'] as const)(
+    'When a request over %s carries headers of its own, then they replace the client’s, and a refused token of its own does not end the session',
+    async (transport) => {
+      const c = await client(transport === 'http' ? { socket: false } : {});
+      await c.login('admin', ADMIN_PASSWORD);
+      const events: AuthEvent[] = [];
+      c.on('auth', (event) => events.push(event));
+      const login = `headers-${transport}`;
+      await c.request('POST', '/user', { login, password: 'headers-password', teamId: 1 });
+      const other = await client({ socket: false });
+      await other.login(login, 'headers-password');
+
+      const traced = await c.request('GET', '/health', undefined, {
+        headers: { 'X-Request-Id': 'client-a1' },
+      });
+      expect(traced.headers['x-request-id']).toBe('client-a1');
+      // `Authorization` in any case replaces the session's token for this request only
+      const asOther = await c.request<{ user: { login: string } }>('GET', '/auth/me', undefined, {
+        headers: { Authorization: `Bearer ${other.token}` },
+      });
+      expect(asOther.data.user.login).toBe(login);
+      const refused = await caught(
+        c.request('GET', '/auth/me', undefined, { headers: { authorization: 'Bearer a.b.c' } }),
+      );
+      expect(refused).toMatchObject({ status: 403, code: 'InvalidToken' });
+      expect(c.token).not.toBeNull();
+      expect(events).toEqual([]);
+      expect((await c.request('GET', '/auth/me')).statusCode).toBe(200);
+    },
+  );
+
+  it.each(['socket', 'http'] as const)(
+    'When a reply over %s is an error, then the FluxError keeps the reply: status, lower-case headers and body',
+    async (transport) => {
+      const c = await client(transport === 'http' ? { socket: false } : {});
+      await c.login('admin', ADMIN_PASSWORD);
+      const missing = await caught(
+        c.request('GET', '/team/999999', undefined, { headers: { 'x-request-id': 'missing-1' } }),
+      );
+      expect(missing.response).toEqual({
+        statusCode: 404,
+        headers: expect.objectContaining({
+          'x-request-id': 'missing-1',
+          'content-type': expect.stringContaining('application/json'),
+        }),
+        data: { _error: { status: 404, code: 'NotFound', message: missing.message } },
+      });
+      // no reply, no response
+      const offline = createClient({ url: 'http://127.0.0.1:1', socket: false });
+      expect((await caught(offline.request('GET', '/health'))).response).toBeUndefined();
+    },
+  );
 });
 
 describe('typed services', () => {

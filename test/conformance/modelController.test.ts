@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FluxClient } from '../../client/src/index.js';
 import { FluxApp } from '../../lib/Flux.js';
 import {
   collect,
-  connectSocket,
+  connectClient,
   httpTransport,
   type Reply,
   settle,
@@ -44,7 +44,7 @@ let app: FluxApp;
 let base: string;
 let rootdir: string;
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
-const sockets: Socket[] = [];
+const socketClients: FluxClient[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -66,16 +66,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const socket of sockets) socket.close();
+  for (const socketClient of socketClients) socketClient.close();
   await app?.stop();
   await database?.drop();
   if (rootdir) rmSync(rootdir, { recursive: true, force: true });
 });
 
-async function socketClient(): Promise<Socket> {
-  const socket = await connectSocket(base);
-  sockets.push(socket);
-  return socket;
+/** A `@flux/client` with its socket connected, closed after all tests. */
+async function socketClient(): Promise<FluxClient> {
+  const connected = await connectClient(base);
+  socketClients.push(connected);
+  return connected;
 }
 
 const transports: Record<Transport['name'], () => Promise<Transport>> = {
@@ -295,7 +296,7 @@ describe('events of the toy model', () => {
     const editor = { 'x-toy-user': '1', 'x-toy-role': 'editor', 'x-toy-tenant': String(tenant) };
     const subscribe = async (user: number) => {
       const socket = await socketClient();
-      const events = collect<ModelEvent>(socket, 'model:card');
+      const events = collect<ModelEvent>(socket.socket!, 'model:card');
       const headers = { 'x-toy-user': String(user), 'x-toy-role': 'guest', 'x-toy-tenant': String(tenant) };
       expectStatus(await socketTransport(socket).request('POST', '/card/subscribe', {}, headers), 200);
       return events;

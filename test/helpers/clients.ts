@@ -1,4 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
+import { createClient, type FluxClient, FluxError, type FluxResponse } from '../../client/src/index.js';
 import type {
   ClientToServerEvents,
   ServerToClientEvents,
@@ -13,41 +14,81 @@ export interface Reply {
   body: unknown;
 }
 
-/** One way of sending Flux requests: plain HTTP, or socket.io virtual requests. */
+/**
+ * One way of sending Flux requests: plain HTTP, or socket.io virtual requests. Both send through
+ * `@flux/client` (`FluxClient.request`), so every scenario that runs over both transports exercises the
+ * client too; raw protocol tests use {@link connectSocket} and {@link socketRequest} instead.
+ */
 export interface Transport {
   name: 'http' | 'socket';
   request(method: string, url: string, data?: unknown, headers?: Record<string, string>): Promise<Reply>;
   close(): void;
 }
 
-/** Sends requests over HTTP (`?data=<JSON>` for GET, a JSON body otherwise). */
+/**
+ * `request` through `client`, its reply as a {@link Reply} whatever its status: a reply ≥ 400 is taken from
+ * the FluxError the client throws (`error.response`); no reply at all (status 0) still rejects. `token` is
+ * sent as this request's `authorization` (the client holds no session: no refresh timer, no session end).
+ */
+async function clientRequest(
+  client: FluxClient,
+  token: string | undefined,
+  method: string,
+  url: string,
+  data: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const allHeaders = { ...headers };
+  if (token) allHeaders.authorization = `Bearer ${token}`;
+  let response: FluxResponse;
+  try {
+    response = await client.request(method, url, data, { headers: allHeaders });
+  } catch (error) {
+    if (!(error instanceof FluxError) || !error.response) throw error;
+    response = error.response;
+  }
+  return { status: response.statusCode, headers: response.headers, body: response.data };
+}
+
+/**
+ * Sends requests over HTTP (`?data=<JSON>` for GET, a JSON body otherwise) through a `FluxClient` created
+ * with `socket: false`; `token`, if any, as each request's bearer.
+ */
 export function httpTransport(base: string, token?: string): Transport {
+  const client = createClient({ url: base, socket: false });
   return {
     name: 'http',
-    async request(method, url, data, headers = {}) {
-      const upper = method.toUpperCase();
-      let target = base + url;
-      const init: RequestInit = { method: upper, headers: { ...headers } };
-      if (token) (init.headers as Record<string, string>).authorization = `Bearer ${token}`;
-      if (data !== undefined) {
-        if (upper === 'GET')
-          target += `${url.includes('?') ? '&' : '?'}data=${encodeURIComponent(JSON.stringify(data))}`;
-        else {
-          init.body = JSON.stringify(data);
-          (init.headers as Record<string, string>)['content-type'] = 'application/json';
-        }
-      }
-      const response = await fetch(target, init);
-      const text = await response.text();
-      const type = response.headers.get('content-type') ?? '';
-      return {
-        status: response.status,
-        headers: Object.fromEntries(response.headers.entries()),
-        body: text && type.includes('json') ? JSON.parse(text) : text || null,
-      };
+    request: (method, url, data, headers) => clientRequest(client, token, method, url, data, headers),
+    close() {
+      client.close();
     },
-    close() {},
   };
+}
+
+/**
+ * A `FluxClient` whose socket is connected (websocket only, no reconnection, its own connection), for
+ * {@link socketTransport}; `client.socket` is there for events. Rejects on the first `connect_error`.
+ */
+export async function connectClient(base: string): Promise<FluxClient> {
+  const client = createClient({
+    url: base,
+    socket: { reconnection: false, forceNew: true },
+    timeoutMs: 5000,
+  });
+  const socket = client.socket!;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => {
+        socket.off('connect_error', reject);
+        resolve();
+      });
+      socket.once('connect_error', reject);
+    });
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  return client;
 }
 
 /** Connects a socket.io client (websocket only) and waits for the connection. */
@@ -75,21 +116,20 @@ export function socketRequest(socket: Socket, payload: unknown, timeoutMs = 5000
     .emitWithAck('request', payload as VirtualRequestPayload);
 }
 
-/** Sends requests as socket.io virtual requests on `socket` (bound by login, or with a token header). */
-export function socketTransport(socket: Socket, token?: string): Transport {
+/**
+ * Sends requests as socket.io virtual requests through `client` (from {@link connectClient}); its socket is
+ * bound by logging in over it, or `token` is sent as each request's bearer. Fails rather than let the client
+ * fall back to HTTP when the socket is down.
+ */
+export function socketTransport(client: FluxClient, token?: string): Transport {
   return {
     name: 'socket',
-    async request(method, url, data, headers = {}) {
-      const allHeaders = { ...headers };
-      if (token) allHeaders.authorization = `Bearer ${token}`;
-      const ack = await socketRequest(socket, { method, url, data, headers: allHeaders });
-      const lower = Object.fromEntries(
-        Object.entries(ack.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
-      );
-      return { status: ack.statusCode, headers: lower, body: ack.data };
+    async request(method, url, data, headers) {
+      if (!client.connected) throw new Error(`${method} ${url}: the socket transport is not connected`);
+      return clientRequest(client, token, method, url, data, headers);
     },
     close() {
-      socket.close();
+      client.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { connectSocket, httpTransport, type Reply, socketTransport, type Transport } from './clients.js';
+import { connectClient, httpTransport, type Reply, socketTransport, type Transport } from './clients.js';
 import { ADMIN_PASSWORD } from './server.js';
 
 /** Logs in over HTTP and returns the token. */
@@ -38,8 +38,7 @@ export async function client(
   password: string,
 ): Promise<Transport> {
   if (kind === 'http') return httpTransport(base, await login(base, loginName, password));
-  const socket = await connectSocket(base);
-  const transport = socketTransport(socket);
+  const transport = socketTransport(await connectClient(base));
   const reply = await transport.request('POST', '/auth/login', { login: loginName, password });
   expectStatus(reply, 200);
   return transport;

@@ -4,6 +4,7 @@ import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import {
   collect,
+  connectClient,
   connectSocket,
   httpTransport,
   settle,
@@ -55,7 +56,7 @@ function configuredRoles(): Record<string, string[]> {
 async function anonymous(kind: 'http' | 'socket', token?: string): Promise<Transport> {
   return kind === 'http'
     ? httpTransport(server.url, token)
-    : socketTransport(await connectSocket(server.url), token);
+    : socketTransport(await connectClient(server.url), token);
 }
 
 describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
@@ -154,7 +155,7 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
     expect(expectStatus(await t.request('POST', '/auth/logout'), 200)).toEqual({ revoked: true });
     for (const other of [
       httpTransport(server.url, token),
-      socketTransport(await connectSocket(server.url), token),
+      socketTransport(await connectClient(server.url), token),
     ]) {
       expect(expectStatus<ErrorReply>(await other.request('GET', '/auth/me'), 403)._error.code).toBe(
         'TokenRevoked',
@@ -344,7 +345,7 @@ describe('/auth/ip', () => {
     expectStatus(await admin.request('PATCH', `/user/${kiosk.userId}`, { ip: '127.0.0.1' }), 200);
     expectStatus(await admin.request('PATCH', `/user/${spoofed.userId}`, { ip: '10.9.9.9' }), 200);
     const forged = { 'x-forwarded-for': '10.9.9.9', forwarded: 'for=10.9.9.9', 'x-real-ip': '10.9.9.9' };
-    for (const t of [httpTransport(server.url), socketTransport(await connectSocket(server.url))]) {
+    for (const t of [httpTransport(server.url), socketTransport(await connectClient(server.url))]) {
       const body = expectStatus<{ user: { login: string } }>(
         await t.request('POST', '/auth/ip', {}, forged),
         200,

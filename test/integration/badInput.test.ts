@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import {
+  connectClient,
   connectSocket,
   httpTransport,
   socketRequest,
@@ -89,7 +90,7 @@ describe('JSON attributes', () => {
     'When preferences are %s, then 400 ValidationError over HTTP and socket, and nothing changes',
     async (_what, value) => {
       const me = expectStatus<{ user: { id: number } }>(await admin.request('GET', '/auth/me'), 200);
-      const socket = socketTransport(await connectSocket(server.url), token);
+      const socket = socketTransport(await connectClient(server.url), token);
       const before = await databaseChecksum();
       for (const client of [admin, socket]) {
         const reply = await client.request('PATCH', `/user/${me.user.id}`, { preferences: value });
@@ -121,8 +122,7 @@ describe('path parameters', () => {
   it('When a path parameter is malformed percent-encoding, then every /:param route answers 400 BadRequest over HTTP and socket', async () => {
     const routes = withParams();
     expect(routes.length).toBeGreaterThan(10);
-    const socket = await connectSocket(server.url);
-    const overSocket = socketTransport(socket, token);
+    const overSocket = socketTransport(await connectClient(server.url), token);
     const before = await databaseChecksum();
     const seen: unknown[] = [];
     for (const { route, url } of routes) {
@@ -141,7 +141,7 @@ describe('path parameters', () => {
     }));
     expect(seen).toEqual(expected);
     expect(await databaseChecksum()).toBe(before);
-    socket.close();
+    overSocket.close();
   });
 });
 
@@ -168,13 +168,12 @@ describe('socket', () => {
 
   it('When data is not an object on a write, then 400 and nothing changes', async () => {
     const before = await databaseChecksum();
-    const socket = await connectSocket(server.url);
-    const t = socketTransport(socket, token);
+    const t = socketTransport(await connectClient(server.url), token);
     for (const data of ['text', 5, [1, 2], true]) {
       expectStatus(await t.request('POST', '/team', data), 400);
     }
     expect(await databaseChecksum()).toBe(before);
-    socket.close();
+    t.close();
   });
 
   it('When socket data is larger than the body limit, then 413 and the socket stays connected', async () => {
@@ -212,8 +211,7 @@ describe('socket', () => {
   });
 
   it('When many requests are in flight on one socket, then each gets its own ack', async () => {
-    const socket = await connectSocket(server.url);
-    const t = socketTransport(socket, token);
+    const t = socketTransport(await connectClient(server.url), token);
     const replies = await Promise.all(
       Array.from({ length: 30 }, (_, i) => t.request('GET', i % 2 ? '/user/1' : '/team/1')),
     );
@@ -221,7 +219,7 @@ describe('socket', () => {
       expect(reply.status).toBe(200);
       expect((reply.body as { id: number; login?: string }).login !== undefined).toBe(i % 2 === 1);
     });
-    socket.close();
+    t.close();
   });
 
   it('When a client sends garbage events or no ack, then the server ignores them and keeps serving', async () => {

@@ -4,7 +4,7 @@ import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import {
   collect,
-  connectSocket,
+  connectClient,
   httpTransport,
   settle,
   socketTransport,
@@ -487,15 +487,15 @@ describe.each(['http', 'socket'] as const)('destroying with references over %s',
 
 /** The `model:message` events of a coordination socket subscribed to messages. */
 async function messageEvents(): Promise<{ list: ModelEventPayload[]; close(): void }> {
-  const socket = await connectSocket(server.url);
-  const list = collect<ModelEventPayload>(socket, 'model:message');
-  const watcher = socketTransport(socket);
+  const socketClient = await connectClient(server.url);
+  const list = collect<ModelEventPayload>(socketClient.socket!, 'model:message');
+  const watcher = socketTransport(socketClient);
   expectStatus(
     await watcher.request('POST', '/auth/login', { login: 'coord', password: DEMO_PASSWORD }),
     200,
   );
   expectStatus(await watcher.request('POST', '/message/subscribe'), 200);
-  return { list, close: () => socket.close() };
+  return { list, close: () => watcher.close() };
 }
 
 describe('README walkthrough', () => {
@@ -513,6 +513,7 @@ describe('README walkthrough', () => {
     const output = () => feed.output();
     try {
       await waitFor(() => output().includes('ready'), 15_000, 'the feed to subscribe');
+      expect(output()).toMatch(/^ready \d+ items \(alert, logged in as coord\)$/m);
       const bar = await client(server.url, 'http', 'bar-nord', DEMO_PASSWORD);
       const buttons = expectStatus<Row[]>(
         await bar.request('GET', '/alertbutton', { filters: { title: 'Out of beer' } }),
@@ -526,12 +527,14 @@ describe('README walkthrough', () => {
       await settle(300);
       const lines = output()
         .split('\n')
-        .filter((line) => line.startsWith('event model:alert'));
+        .filter((line) => /^(added|changed|removed) /.test(line));
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0].slice('event model:alert '.length))).toMatchObject({
-        verb: 'created',
+      expect(lines[0].startsWith(`added ${alert.id} {`)).toBe(true);
+      expect(JSON.parse(lines[0].slice(lines[0].indexOf('{')))).toMatchObject({
         id: alert.id,
-        data: { title: 'Out of beer', senderTeamId: team['Bar Nord'], receiverTeamId: team.Logistics },
+        title: 'Out of beer',
+        senderTeamId: team['Bar Nord'],
+        receiverTeamId: team.Logistics,
       });
     } finally {
       await feed.stop();

@@ -265,7 +265,7 @@ describe('every write path publishes', () => {
 });
 
 describe('examples/live-feed.ts', () => {
-  it('When a user subscribed with the example client is changed by the admin, then the client prints the change once', async () => {
+  it('When a user watched by the example client (filters and sort from its options) is changed by the admin, then the client prints the change once', async () => {
     expectStatus(
       await admin.request('POST', '/user', {
         login: 'feeder',
@@ -281,25 +281,33 @@ describe('examples/live-feed.ts', () => {
       'feeder',
       '--password',
       'feeder-password',
+      '--filters',
+      JSON.stringify({ login: 'feeder' }),
+      '--sort=-id',
     ]);
     const output = () => feed.output();
     try {
       await waitFor(() => output().includes('ready'), 15_000, 'the example to subscribe');
+      // the team has other users: the filter leaves only the feeder
+      expect(output()).toMatch(/^ready 1 items \(user, logged in as feeder\)$/m);
       const me = expectStatus<Array<{ id: number }>>(
         await admin.request('GET', '/user', { filters: { login: 'feeder' } }),
         200,
       )[0];
       expectStatus(await admin.request('PATCH', `/user/${me.id}`, { name: 'Changed by admin' }), 200);
-      await waitFor(() => output().includes('Changed by admin'), 5000, 'the printed event');
+      await waitFor(() => output().includes('Changed by admin'), 5000, 'the printed change');
       await settle(300);
       const lines = output()
         .split('\n')
-        .filter((line) => line.startsWith('event model:user'));
+        .filter((line) => /^(added|changed|removed) /.test(line));
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0].slice('event model:user '.length))).toMatchObject({
-        verb: 'updated',
+      const [what, id, keys] = lines[0].split(' ', 3);
+      expect([what, Number(id)]).toEqual(['changed', me.id]);
+      expect(keys.split(',')).toContain('name');
+      expect(JSON.parse(lines[0].slice(lines[0].indexOf('{')))).toMatchObject({
         id: me.id,
-        data: { name: 'Changed by admin' },
+        login: 'feeder',
+        name: 'Changed by admin',
       });
     } finally {
       await feed.stop();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toErrorReply } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
-import { connectSocket, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
+import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
 import { adminLogin, expectSameReply, expectStatus, login } from '../helpers/fixtures.js';
 import { createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -39,7 +39,7 @@ beforeAll(async () => {
   });
   const token = await adminLogin(server.url);
   http = httpTransport(server.url, token);
-  socket = socketTransport(await connectSocket(server.url), token);
+  socket = socketTransport(await connectClient(server.url), token);
   const tenant = await Flux.Tenant.findOne({ where: { slug: 'default' } });
   const now = new Date();
   const text = 'a'.repeat(5000);

@@ -1,11 +1,10 @@
-import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import {
   collect,
-  connectSocket,
+  connectClient,
   settle,
   socketTransport,
   type Transport,
@@ -44,15 +43,17 @@ async function subscriber(
   login: string,
   password: string,
   models: string[],
-): Promise<{ socket: Socket; events: Record<string, ModelEventPayload[]> }> {
-  const socket = await connectSocket(server.url);
-  const events = Object.fromEntries(models.map((m) => [m, collect<ModelEventPayload>(socket, `model:${m}`)]));
-  const transport = socketTransport(socket);
+): Promise<{ transport: Transport; events: Record<string, ModelEventPayload[]> }> {
+  const socketClient = await connectClient(server.url);
+  const events = Object.fromEntries(
+    models.map((m) => [m, collect<ModelEventPayload>(socketClient.socket!, `model:${m}`)]),
+  );
+  const transport = socketTransport(socketClient);
   expectStatus(await transport.request('POST', '/auth/login', { login, password }), 200);
   // `find` with `subscribe`: uploads have no subscribe route
   for (const model of models)
     expectStatus(await transport.request('GET', `/${model}`, { subscribe: true, limit: 1 }), 200);
-  return { socket, events };
+  return { transport, events };
 }
 
 describe.each(['http', 'socket'] as const)('references on delete over %s', (kind) => {
@@ -154,7 +155,7 @@ describe.each(['http', 'socket'] as const)('references on delete over %s', (kind
     }
     expect(other.events.alert, 'bar-sud reads only the alerts it sent').toEqual([]);
     expect((await Flux.Alert.findByPk(alert.id))!.buttonId).toBeNull();
-    for (const watcher of [desk, sender, receiver, other]) watcher.socket.close();
+    for (const watcher of [desk, sender, receiver, other]) watcher.transport.close();
     bar.close();
     coord.close();
   });
@@ -219,8 +220,8 @@ describe.each(['http', 'socket'] as const)('references on delete over %s', (kind
     expect(await Flux.Session.count({ where: { userId: leaving.id } })).toBe(0);
     expect((await Flux.Message.findByPk(message.id))!.userId).toBeNull();
     expect((await Flux.Upload.findByPk(upload.id))!.userId).toBeNull();
-    admin.socket.close();
-    bystander.socket.close();
+    admin.transport.close();
+    bystander.transport.close();
     coord.close();
   });
 });
@@ -252,7 +253,7 @@ describe('references outside the API', () => {
       { verb: 'updated', id: alert.id, data: expect.objectContaining({ buttonId: null }) },
     ]);
     expect((await Flux.Alert.findByPk(alert.id))!.buttonId).toBeNull();
-    desk.socket.close();
+    desk.transport.close();
   });
 
   it('When application code destroys a referenced team, then it is refused naming the referencing model', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import {
   collect,
-  connectSocket,
+  connectClient,
   httpTransport,
   socketTransport,
   type Transport,
@@ -37,9 +37,9 @@ const claims = (token: string) =>
 
 /** Logs in over `kind`; a socket logs in over itself, so that it is bound to the session. */
 async function loggedIn(kind: 'http' | 'socket'): Promise<{ t: Transport; jwt: string; expired: unknown[] }> {
-  const socket = kind === 'socket' ? await connectSocket(server.url) : undefined;
-  const t = socket ? socketTransport(socket) : httpTransport(server.url);
-  const expired = socket ? collect(socket, 'auth:expired') : [];
+  const socketClient = kind === 'socket' ? await connectClient(server.url) : undefined;
+  const t = socketClient ? socketTransport(socketClient) : httpTransport(server.url);
+  const expired = socketClient ? collect(socketClient.socket!, 'auth:expired') : [];
   const body = expectStatus<{ jwt: string }>(
     await t.request('POST', '/auth/login', { login: 'admin', password: ADMIN_PASSWORD }),
     200,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
 import {
   collect,
+  connectClient,
   connectSocket,
   httpTransport,
   settle,
@@ -49,7 +50,7 @@ async function tenantClient(
   const token = await login(server.url, loginName, password, tenant);
   return kind === 'http'
     ? httpTransport(server.url, token)
-    : socketTransport(await connectSocket(server.url), token);
+    : socketTransport(await connectClient(server.url), token);
 }
 
 describe('tenant routes', () => {
@@ -254,16 +255,16 @@ describe('tenant routes, one scenario, two transports', () => {
       [tokenB, 'GET', '/tenant'],
       [tokenB, 'GET', `/tenant/${tenantB.id}/usage`],
     ];
-    const socket = await connectSocket(server.url);
+    const socketClient = await connectClient(server.url);
     for (const [bearer, method, url, data] of requests) {
       await expectSameReply(
         httpTransport(server.url, bearer),
-        socketTransport(socket, bearer),
+        socketTransport(socketClient, bearer),
         method,
         url,
         data,
       );
     }
-    socket.close();
+    socketClient.close();
   });
 });

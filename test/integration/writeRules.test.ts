@@ -5,6 +5,7 @@ import { ADMIN_TEAM, createTenant } from '../../api/services/TenantService.js';
 import { Flux } from '../../lib/Flux.js';
 import {
   collect,
+  connectClient,
   connectSocket,
   httpTransport,
   socketRequest,
@@ -104,7 +105,7 @@ describe.each(['http', 'socket'] as const)('a new password over %s', (kind) => {
     const operator =
       kind === 'http'
         ? admin
-        : socketTransport(await connectSocket(server.url), await adminLogin(server.url));
+        : socketTransport(await connectClient(server.url), await adminLogin(server.url));
     expectStatus(await operator.request('PATCH', `/user/${user.id}`, { password: 'set-by-admin' }), 200);
     await expectEnded(others);
     await login(server.url, user.login, 'set-by-admin');
