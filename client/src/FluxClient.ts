@@ -2,13 +2,22 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import type {
   AuthEndedPayload,
   ClientToServerEvents,
+  ModelEventPayload,
   ServerToClientEvents,
+  SubscriptionRefreshPayload,
   VirtualResponse,
 } from '../../lib/protocol.js';
 import { FluxError } from './FluxError.js';
 import { decodeToken, refreshDelay } from './jwt.js';
-import { LiveQuery, type LiveSource } from './LiveQuery.js';
-import type { FindParams, Input, Item, ModelName } from './models.js';
+import {
+  type LiveFeed,
+  type LiveFeedHandlers,
+  type LiveParams,
+  LiveQueries,
+  type LiveQuery,
+} from './LiveQuery.js';
+import type { CreateInput, FindParams, Input, Item, ModelName } from './models.js';
+import { attributeKinds } from './schema.js';
 import { memoryStorage, type TokenStorage } from './storage.js';
 
 /** The options of {@link createClient}. */
@@ -54,7 +63,8 @@ export interface LoginReply {
 export interface Service<N extends ModelName> {
   find(params?: FindParams<Item<N>>): Promise<Item<N>[]>;
   get(id: number): Promise<Item<N>>;
-  create(data: Input<N>): Promise<Item<N>>;
+  /** A body with the model's required attributes ({@link CreateInput}). */
+  create(data: CreateInput<N>): Promise<Item<N>>;
   /** `PATCH`: a partial update. */
   patch(id: number, data: Input<N>): Promise<Item<N>>;
   /** `PUT`: also a partial update on Flux. */
@@ -84,6 +94,7 @@ export class FluxClient {
   private readonly listeners = new Set<AuthListener>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loggingOut = false;
+  private liveQueries?: LiveQueries;
 
   constructor(private readonly options: ClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -211,24 +222,68 @@ export class FluxClient {
   }
 
   /**
-   * A list of `name`'s items kept up to date by its events. SCAFFOLDING: see {@link LiveQuery} for what it
-   * does not do yet (no local filter, sort or limit). Needs the socket.
-   * @throws {FluxError} 400 `BadRequest` when the client has no socket (`socket: false`).
+   * A list of `name`'s items that always equals what `find(params)` would return now for the session's
+   * user (docs/client.md "Live queries"): events applied locally with the server's filter and sort rules,
+   * permission changes and reconnections read again, only differences reported. The live queries of one
+   * model share one subscription; `close()` of the last one leaves its rooms. Without a socket it reads
+   * its events from `GET /events` (Server-Sent Events). Logging out empties every live query; logging in
+   * fills them again.
+   * @throws {TypeError} for an `offset` (a live list starts at the top).
+   * @example
+   * const serious = client.live('alert', { filters: { severity: 'serious' }, sort: '-createdAt', limit: 50 });
+   * serious.subscribe((items, { added }) => render(items));
    */
-  live<N extends ModelName>(name: N, params: FindParams<Item<N>> = {}): LiveQuery<Item<N>> {
+  live<N extends ModelName>(name: N, params: LiveParams<Item<N>> = {}): LiveQuery<Item<N>> {
+    this.liveQueries ??= new LiveQueries(
+      (model, handlers) => this.openFeed(model, handlers),
+      (model) => attributeKinds[model] ?? {},
+    );
+    return this.liveQueries.open(name, params);
+  }
+
+  /** Server-Sent Events feed: not wired yet. */
+  private streamFeed(_model: string, _handlers: LiveFeedHandlers): LiveFeed {
+    throw new FluxError(400, 'BadRequest', 'Live queries need the socket');
+  }
+
+  /** The feed of a model's live queries: the socket's events, or a Server-Sent Events stream. */
+  private openFeed(model: string, handlers: LiveFeedHandlers): LiveFeed {
     const socket = this.socket;
-    if (!socket) throw new FluxError(400, 'BadRequest', 'Live queries need the socket');
-    const path = `/${name.toLowerCase()}`;
-    const source: LiveSource = {
-      find: async (query) => {
+    if (!socket) return this.streamFeed(model, handlers);
+    const path = `/${model.toLowerCase()}`;
+    const onChange = (payload: ModelEventPayload) => handlers.change(payload);
+    const onRefresh = ({ models }: SubscriptionRefreshPayload) => {
+      if (models.includes(model)) handlers.refresh();
+    };
+    // a new connection starts with no rooms and may have missed events: read again (the first connection
+    // is awaited by the first read itself)
+    let lost = false;
+    const onDisconnect = () => {
+      lost = true;
+    };
+    const onConnect = () => {
+      if (!lost) return;
+      lost = false;
+      handlers.reset();
+    };
+    socket.on(`model:${model}`, onChange);
+    socket.on('subscription:refresh', onRefresh);
+    socket.on('disconnect', onDisconnect);
+    socket.on('connect', onConnect);
+    return {
+      find: async (params) => {
         // subscribing is socket only: wait for the connection rather than fall back to HTTP
         await this.connect();
-        return (await this.request<unknown[]>('GET', path, query)).data;
+        return (await this.request<unknown[]>('GET', path, { ...params, subscribe: true })).data;
       },
-      on: (event, listener) => socket.on(event as 'connect', listener as () => void),
-      off: (event, listener) => socket.off(event as 'connect', listener as () => void),
+      close: () => {
+        socket.off(`model:${model}`, onChange);
+        socket.off('subscription:refresh', onRefresh);
+        socket.off('disconnect', onDisconnect);
+        socket.off('connect', onConnect);
+        if (socket.connected && this.token) this.request('POST', `${path}/unsubscribe`).catch(() => {}); // a lost socket left its rooms anyway
+      },
     };
-    return new LiveQuery<Item<N>>(source, name, params);
   }
 
   /** Closes the socket (requests go over HTTP until {@link connect}). */
@@ -361,6 +416,7 @@ export class FluxClient {
     this.storage.set(reply.data.jwt);
     this.scheduleRefresh(reply.data.jwt);
     this.emit({ type: 'login', user: reply.data.user });
+    this.liveQueries?.refetchAll();
     return reply.data;
   }
 
@@ -370,6 +426,7 @@ export class FluxClient {
     if (this.loggingOut) type = 'logout';
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
+    this.liveQueries?.clear();
     this.emit({ type });
   }
 

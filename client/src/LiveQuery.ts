@@ -1,56 +1,190 @@
-import type { ModelEventPayload, SubscriptionRefreshPayload } from '../../lib/protocol.js';
+import type { ModelEventPayload } from '../../lib/protocol.js';
 import type { FindParams } from './models.js';
+import { type AttributeKinds, compileFilter, compileSort } from './query.js';
 
-/** What a live query needs of its client: requests and the socket's events. */
-export interface LiveSource {
-  /** `find` with `subscribe: true` over the socket. */
-  find(params: FindParams<unknown> & { subscribe: true }): Promise<unknown[]>;
-  on(event: string, listener: (payload: never) => void): void;
-  off(event: string, listener: (payload: never) => void): void;
+/** The parameters of a live query: `find`'s, without `offset` (a live list always starts at the top). */
+export type LiveParams<T> = Omit<FindParams<T>, 'offset'>;
+
+/** What changed in a live query's list, by item. */
+export interface LiveChange<T> {
+  /** Items that entered the list. */
+  added: T[];
+  /** Items whose data changed (the new version). */
+  updated: T[];
+  /** Items that left the list (their last version). */
+  removed: T[];
 }
 
-/** A listener of a live query: the whole list after each change. */
-export type LiveListener<T> = (items: readonly T[]) => void;
+/** A listener of a live query: the whole list after each change, and what changed. */
+export type LiveListener<T> = (items: readonly T[], change: LiveChange<T>) => void;
 
 /**
- * A list kept up to date by the model's events (SCAFFOLDING, docs/client.md "Not done yet"): it fetches
- * with `find` + `subscribe: true` (rooms joined before the query, so no change is missed) and applies
- * `created` / `updated` / `destroyed` naively — by id, appending new items, with **no local evaluation of
- * the filter, sort or limit**: an item created or updated so that it no longer matches the filter stays
- * (or enters) the list, and new items are not placed in sort order. It refetches everything on
- * `subscription:refresh` for its model and after a reconnection.
+ * Where the events of one model come from — the socket, or a Server-Sent Events stream when there is no
+ * socket. A feed is shared by every live query of its model.
+ */
+export interface LiveFeed {
+  /**
+   * Reads the items with the feed's subscription in place: every change committed after the read arrives
+   * as an event (`find` with `subscribe: true` over the socket; the stream's `ready` before an HTTP `find`).
+   */
+  find(params: LiveParams<unknown>): Promise<unknown[]>;
+  /** The model's last live query closed: stop its events (leave its rooms, close its stream). */
+  close(): void;
+}
+
+/** What a feed tells the live queries of its model. */
+export interface LiveFeedHandlers {
+  /** A `model:<name>` event. */
+  change(payload: ModelEventPayload): void;
+  /** What the user may read changed without a change to the items (`subscription:refresh`). */
+  refresh(): void;
+  /** Events may have been missed (the socket or the stream reconnected): read everything again. */
+  reset(): void;
+}
+
+/** Opens the feed of `model`; `handlers` receive its events. */
+export type LiveFeedFactory = (model: string, handlers: LiveFeedHandlers) => LiveFeed;
+
+type Row = Readonly<Record<string, unknown>>;
+type Id = unknown;
+
+/** Limit `find` applies when none is given (docs/protocol.md). */
+const DEFAULT_LIMIT = 100;
+/** Live query reads one client runs at once. */
+const MAX_READS = 1;
+/** First and longest wait before reading again after the server said it was busy or unreachable, ms. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * The live queries of one client, grouped by model so that all the queries of a model share one feed:
+ * one subscription, one event listener, one `unsubscribe` when the last of them closes.
+ */
+export class LiveQueries {
+  private readonly models = new Map<string, { feed: LiveFeed; queries: Set<LiveQuery<unknown>> }>();
+  /** Reads under way, and those waiting for their turn: one client reads one live query at a time. */
+  private reading = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly openFeed: LiveFeedFactory,
+    private readonly kinds: (model: string) => AttributeKinds,
+  ) {}
+
+  /** A live query of `model` (see {@link LiveQuery}). */
+  open<T>(model: string, params: LiveParams<T>): LiveQuery<T> {
+    if ((params as { offset?: unknown }).offset !== undefined)
+      throw new TypeError('A live query has no offset');
+    let entry = this.models.get(model);
+    if (!entry) {
+      const queries = new Set<LiveQuery<unknown>>();
+      const each = (action: (query: LiveQuery<unknown>) => void) => () => {
+        for (const query of queries) action(query);
+      };
+      const feed = this.openFeed(model, {
+        change: (payload) => {
+          for (const query of queries) query.receive(payload);
+        },
+        refresh: each((query) => query.refetch()),
+        reset: each((query) => query.refetch()),
+      });
+      entry = { feed, queries };
+      this.models.set(model, entry);
+    }
+    const { feed, queries } = entry;
+    const query: LiveQuery<T> = new LiveQuery<T>(params, this.kinds(model), {
+      find: (find) => this.inTurn(() => feed.find(find)),
+      close: () => {
+        queries.delete(query as LiveQuery<unknown>);
+        if (queries.size > 0) return;
+        this.models.delete(model);
+        feed.close();
+      },
+    });
+    queries.add(query as LiveQuery<unknown>);
+    query.refetch();
+    return query;
+  }
+
+  /**
+   * Runs the reads of all live queries one after another: the server admits a client's expensive reads
+   * (searches, sorted pages) one at a time and refuses a crowd of them with 429, and a burst of reads
+   * after a reconnection should not stampede it.
+   */
+  private async inTurn<R>(read: () => Promise<R>): Promise<R> {
+    if (this.reading >= MAX_READS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.reading++;
+    try {
+      return await read();
+    } finally {
+      this.reading--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** The session ended: nothing is readable, every list empties (and fills again after a login). */
+  clear(): void {
+    for (const { queries } of this.models.values()) for (const query of queries) query.clear();
+  }
+
+  /** A session started: every query reads again. */
+  refetchAll(): void {
+    for (const { queries } of this.models.values()) for (const query of queries) query.refetch();
+  }
+}
+
+/**
+ * A list that always equals what a fresh `find` with the same parameters would return for the user: it
+ * reads with its feed's subscription in place, then applies each `created` / `updated` / `destroyed`
+ * event itself — evaluating the filter and the sort as the server does (client/src/query.ts), keeping the
+ * first `limit` items — and reads again only when it cannot know the answer: an item left a full window
+ * (the next one is on the server), the user's permissions changed (`subscription:refresh`), or events
+ * may have been missed (a reconnection). A read again reports only what differs, and unchanged items keep
+ * their identity. Create it with `client.live(model, params)`.
  */
 export class LiveQuery<T> {
   private list: T[] = [];
+  private readonly byId = new Map<Id, T>();
+  /** True when the list holds every matching item (the server has no more). */
+  private complete = true;
   private readonly listeners = new Set<LiveListener<T>>();
   private closed = false;
-  private fetches = 0;
-  /** Events received while a fetch is in flight, applied over its result. */
+  /** Events received while a read is in flight, applied over its result. */
   private pending: ModelEventPayload[] | null = null;
-  private readonly onChange = (change: ModelEventPayload) => {
-    if (this.pending) this.pending.push(change);
-    else if (this.apply(change)) this.notify();
-  };
-  private readonly onRefresh = (payload: SubscriptionRefreshPayload) => {
-    if (payload.models.includes(this.model)) this.refetch().catch(() => {});
-  };
-  // a failed refetch keeps the last list; the next event, refresh or reconnection tries again
-  private readonly onReconnect = () => void this.refetch().catch(() => {});
-  /** Resolves once the first fetch is in; rejects with its FluxError. */
+  /** The read in flight, and whether another must follow it (something changed during it). */
+  private fetching: Promise<void> | null = null;
+  private fetchAgain = false;
+  private generation = 0;
+  /** The wait before the next retry of a refused read, ms (0: none failed). */
+  private retryMs = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: unknown) => void;
+  private readonly matches: (item: Row) => boolean;
+  private readonly compare: (a: Row, b: Row) => number;
+  private readonly limit: number;
+  /** The last read's error, if it failed (the list then stays as it was). */
+  error: unknown = null;
+  /** Resolves once the first read is in; rejects with its FluxError (the query keeps trying after). */
   readonly ready: Promise<void>;
 
+  /** @internal use `client.live` */
   constructor(
-    private readonly source: LiveSource,
-    private readonly model: string,
-    private readonly params: FindParams<T>,
+    private readonly params: LiveParams<T>,
+    kinds: AttributeKinds,
+    private readonly feed: { find(params: LiveParams<unknown>): Promise<unknown[]>; close(): void },
   ) {
-    source.on(`model:${model}`, this.onChange as (payload: never) => void);
-    source.on('subscription:refresh', this.onRefresh as (payload: never) => void);
-    source.on('connect', this.onReconnect);
-    this.ready = this.refetch();
+    this.matches = compileFilter(params.filters, kinds);
+    this.compare = compileSort(params.sort as string | string[] | undefined, kinds);
+    this.limit = params.limit ?? DEFAULT_LIMIT;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // a caller that never awaits it must not see an unhandled rejection
   }
 
-  /** The current items. */
+  /** The current items, in the query's order. */
   get items(): readonly T[] {
     return this.list;
   }
@@ -61,48 +195,200 @@ export class LiveQuery<T> {
     return () => this.listeners.delete(listener);
   }
 
-  /** Stops listening to the model's events (the socket stays subscribed to the model's rooms). */
+  /** Stops the query; the last query of a model also ends the model's subscription. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.listeners.clear();
-    this.source.off(`model:${this.model}`, this.onChange as (payload: never) => void);
-    this.source.off('subscription:refresh', this.onRefresh as (payload: never) => void);
-    this.source.off('connect', this.onReconnect);
+    this.feed.close();
   }
 
-  private async refetch(): Promise<void> {
-    // overlapping fetches (a reconnect during the first one): only the last one's result is kept
-    const fetch = ++this.fetches;
+  /** @internal An event of the model. */
+  receive(change: ModelEventPayload): void {
+    if (this.closed) return;
+    if (this.pending) {
+      this.pending.push(change);
+      return;
+    }
+    const diff = emptyChange<T>();
+    this.apply(change, diff);
+    this.notify(diff);
+  }
+
+  /** @internal Reads the items again (coalesced: one read at a time, one more if asked meanwhile). */
+  refetch(): void {
+    if (this.closed) return;
+    if (this.fetching) {
+      this.fetchAgain = true;
+      return;
+    }
+    const generation = this.generation;
     this.pending ??= [];
+    this.fetching = this.read(generation).finally(() => {
+      this.fetching = null;
+      if (this.fetchAgain && !this.closed) {
+        this.fetchAgain = false;
+        this.refetch();
+      }
+    });
+  }
+
+  /** @internal The session ended: nothing is readable. */
+  clear(): void {
+    this.generation++;
+    this.pending = null;
+    this.fetchAgain = false;
+    this.replace([]);
+    this.complete = true;
+  }
+
+  private async read(generation: number): Promise<void> {
     let items: T[];
     try {
-      items = (await this.source.find({ ...(this.params as FindParams<unknown>), subscribe: true })) as T[];
+      items = (await this.feed.find(this.params as LiveParams<unknown>)) as T[];
     } catch (error) {
-      if (fetch === this.fetches) this.pending = null;
-      throw error;
+      if (generation !== this.generation) return;
+      this.pending = null;
+      this.error = error;
+      if (retryable(error)) this.retryLater(error);
+      else this.rejectReady(error);
+      return;
     }
-    if (fetch !== this.fetches || this.closed) return;
-    this.list = items;
-    for (const change of this.pending ?? []) this.apply(change);
+    this.retryMs = 0;
+    if (this.closed || generation !== this.generation) return;
+    this.error = null;
+    const pending = this.pending ?? [];
     this.pending = null;
-    this.notify();
+    const diff = this.replace(items, false);
+    this.complete = items.length < this.limit;
+    for (const change of pending) this.apply(change, diff);
+    this.notify(diff);
+    this.resolveReady();
   }
 
-  /** Applies one event; true when the list changed. */
-  private apply({ verb, id, data }: ModelEventPayload): boolean {
-    const index = this.list.findIndex((item) => (item as { id?: unknown }).id === id);
-    if (verb === 'destroyed') {
-      if (index < 0) return false;
-      this.list = this.list.filter((_, i) => i !== index);
-    } else if (index < 0) {
-      this.list = [...this.list, data as T];
-    } else {
-      this.list = this.list.map((item, i) => (i === index ? (data as T) : item));
+  /**
+   * Replaces the list with `items`, keeping the identity of unchanged items; returns what changed.
+   * Notifies unless `notify` is false.
+   */
+  private replace(items: T[], notify = true): LiveChange<T> {
+    const diff = emptyChange<T>();
+    const next = new Map<Id, T>();
+    const list = items.map((item) => {
+      const id = idOf(item);
+      const old = this.byId.get(id);
+      if (old === undefined) diff.added.push(item);
+      else if (!sameJson(old, item)) diff.updated.push(item);
+      else item = old;
+      next.set(id, item);
+      return item;
+    });
+    for (const [id, old] of this.byId) if (!next.has(id)) diff.removed.push(old);
+    this.list = list;
+    this.byId.clear();
+    for (const [id, item] of next) this.byId.set(id, item);
+    if (notify) this.notify(diff);
+    return diff;
+  }
+
+  /** Applies one event to the list, recording what changed in `diff`. */
+  private apply({ verb, id, data }: ModelEventPayload, diff: LiveChange<T>): void {
+    const old = this.byId.get(id);
+    const item = data as T;
+    if (old !== undefined && verb !== 'destroyed' && olderThan(item, old)) return; // a late event
+    if (verb === 'destroyed' || !this.matches(item as Row)) {
+      if (old === undefined) return;
+      this.remove(old);
+      diff.removed.push(old);
+      // the window lost an item: the next one is on the server
+      if (!this.complete) this.refetch();
+      return;
     }
-    return true;
+    if (old !== undefined) this.remove(old);
+    const at = this.position(item);
+    if (!this.complete && at === this.list.length) {
+      // past every item of a full window: not in it (and if it was, the item that now follows is unknown)
+      if (old !== undefined) {
+        diff.removed.push(old);
+        this.refetch();
+      }
+      return;
+    }
+    this.list = [...this.list.slice(0, at), item, ...this.list.slice(at)];
+    this.byId.set(id, item);
+    (old === undefined ? diff.added : diff.updated).push(item);
+    if (this.list.length > this.limit) {
+      const dropped = this.list[this.list.length - 1]!;
+      this.list = this.list.slice(0, -1);
+      this.byId.delete(idOf(dropped));
+      this.complete = false;
+      diff.removed.push(dropped);
+    }
   }
 
-  private notify(): void {
-    for (const listener of this.listeners) listener(this.list);
+  /** Reads again after the server's `Retry-After`, or an exponential wait (0.5 s doubling to 10 s). */
+  private retryLater(error: unknown): void {
+    const after = Number(
+      (error as { response?: { headers?: Record<string, string> } }).response?.headers?.['retry-after'],
+    );
+    this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2));
+    const delay = Number.isFinite(after) && after > 0 ? Math.max(after * 1000, this.retryMs) : this.retryMs;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.refetch();
+    }, delay);
+    (this.retryTimer as { unref?: () => void }).unref?.();
   }
+
+  private remove(item: T): void {
+    this.byId.delete(idOf(item));
+    this.list = this.list.filter((other) => other !== item);
+  }
+
+  /** Where `item` goes in the sorted list (binary search: ids make the order total). */
+  private position(item: T): number {
+    let low = 0;
+    let high = this.list.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.compare(this.list[middle] as Row, item as Row) < 0) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private notify(diff: LiveChange<T>): void {
+    if (!diff.added.length && !diff.updated.length && !diff.removed.length) return;
+    for (const listener of this.listeners) listener(this.list, diff);
+  }
+}
+
+/**
+ * True for a refusal that passes: 429 (too many reads at once), 503 (busy, database unavailable, shutting
+ * down) and no reply at all (status 0). Anything else (400 for a bad filter, 401, 403) is final.
+ */
+function retryable(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return status === 0 || status === 429 || status === 503;
+}
+
+function emptyChange<T>(): LiveChange<T> {
+  return { added: [], updated: [], removed: [] };
+}
+
+function idOf(item: unknown): Id {
+  return (item as { id?: unknown }).id;
+}
+
+/** True when `item` is an older version than `current` (by `updatedAt`, when both have one). */
+function olderThan(item: unknown, current: unknown): boolean {
+  const a = (item as { updatedAt?: unknown }).updatedAt;
+  const b = (current as { updatedAt?: unknown }).updatedAt;
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  return Date.parse(a) < Date.parse(b);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -1,4 +1,4 @@
-import type { Attributes, Model } from 'sequelize';
+import type { Attributes, CreationAttributes, Model } from 'sequelize';
 import type { ClientModels } from '../../api/models/index.js';
 
 /**
@@ -52,6 +52,21 @@ type ServerSet = 'id' | 'tenantId' | 'createdAt' | 'updatedAt';
  */
 export type Input<N extends ModelName> = ClientModels[N] extends ModelClass
   ? Partial<Omit<Jsonified<Attributes<Instance<ClientModels[N]>>>, ServerSet>>
+  : never;
+
+/** Keys of `T` a value must be given for: neither optional nor nullable. */
+type RequiredKeys<T> = {
+  [K in keyof T]-?: object extends Pick<T, K> ? never : null extends T[K] ? never : K;
+}[keyof T];
+
+/**
+ * A create body: {@link Input}, with the attributes the model requires at creation (neither optional
+ * — `CreationOptional` or defaulted in the class — nor nullable) required. A missing one does not compile.
+ */
+export type CreateInput<N extends ModelName> = ClientModels[N] extends ModelClass
+  ? Jsonified<Omit<CreationAttributes<Instance<ClientModels[N]>>, ServerSet>> extends infer C
+    ? Pick<C, RequiredKeys<C>> & Partial<C>
+    : never
   : never;
 
 /** The operators of one attribute's condition (docs/protocol.md, `find` parameters). */

@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { FindParams, Input, Item, Service } from '../../client/src/index.js';
+import type { CreateInput, FindParams, Input, Item, Service } from '../../client/src/index.js';
 
 // Compiled by `tsc` (npm test's typecheck): each @ts-expect-error must meet an error, or the build fails.
 describe('client types derived from the server models', () => {
@@ -22,7 +22,12 @@ describe('client types derived from the server models', () => {
     const badBody: Input<'alert'> = { titel: 'Fire' };
     // @ts-expect-error `id` is set by the server
     const serverSet: Input<'team'> = { id: 3 };
-    void [badFilter, badValue, badSort, badBody, serverSet];
+    // @ts-expect-error a team needs its `name` (and `role`) to be created
+    const missing: CreateInput<'team'> = { role: 'bar' };
+    const created: CreateInput<'team'> = { name: 'Bar', role: 'bar' }; // group, location: nullable, optional
+    // @ts-expect-error `titel` is not an attribute of alert
+    const badCreate: CreateInput<'alert'> = { title: 'Fire', severity: 'warning', titel: 'x' };
+    void [badFilter, badValue, badSort, badBody, serverSet, missing, created, badCreate];
   });
 
   it('When an item is read, then its dates are strings and hidden attributes are absent', () => {

@@ -37,7 +37,7 @@ async function schema(): Promise<unknown> {
   }
   return {
     columns: await rows(
-      `SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns
+      `SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name FROM information_schema.columns
        WHERE table_schema = 'public' AND table_name != 'SequelizeMeta' ORDER BY table_name, column_name`,
     ),
     indexes: await rows(
@@ -50,6 +50,9 @@ async function schema(): Promise<unknown> {
   };
 }
 
+/** Migrations that only change PostgreSQL's schema. */
+const postgresOnly = ['0008-code-point-collation'];
+
 describe('migrations', () => {
   it('When each migration is applied and reverted, then the schema is exactly what it was before it', async () => {
     const migrator = createMigrator(sequelize, path.resolve('migrations'));
@@ -60,7 +63,9 @@ describe('migrations', () => {
       const before = await schema();
       await migrator.up({ to: name });
       const applied = await schema();
-      expect(applied, `${name} changes the schema`).not.toEqual(before);
+      // a PostgreSQL-only migration (collations) leaves an SQLite schema as it was
+      if (sequelize.getDialect() === 'sqlite' && postgresOnly.includes(name)) expect(applied).toEqual(before);
+      else expect(applied, `${name} changes the schema`).not.toEqual(before);
       await migrator.down();
       expect(await schema(), `${name} down`).toEqual(before);
       await migrator.up({ to: name });

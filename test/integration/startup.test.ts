@@ -45,6 +45,26 @@ describe('refusing to start', () => {
   });
 });
 
+describe.skipIf(!process.env.DATABASE_URL)('text collation on PostgreSQL', () => {
+  it('When a text column lacks the collation "C" (a migration forgot it), then start fails naming it', async () => {
+    const database = await createTestDatabase();
+    try {
+      await Flux.start({ config: { ...base, database: database.config } });
+      // what migration 0008 did, undone for one column, as a later migration adding a column would leave it
+      await Flux.sequelize.query(
+        'ALTER TABLE "Teams" ALTER COLUMN "location" TYPE varchar(200) COLLATE "default"',
+      );
+      await Flux.stop();
+      await expect(Flux.start({ config: { ...base, database: database.config } })).rejects.toThrow(
+        /Text columns without the collation "C": Teams\.location\. .*setTextCollation/,
+      );
+    } finally {
+      await Flux.stop();
+      await database.drop();
+    }
+  });
+});
+
 describe('secrets in production', () => {
   it('When NODE_ENV=production has no JWT_SECRET, or a short one, then the server refuses to start', async () => {
     const database = await createTestDatabase();
