@@ -14,6 +14,7 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
     const { sessionId } = message as { sessionId: number };
     authService.forgetContexts({ sessionIds: [sessionId] });
     flux.sockets.unbindSession(sessionId, 'revoked');
+    flux.eventStreams.endSession(sessionId, 'revoked');
   });
   // Authenticated requests use cached {session, user, team, tenant}: every change to those rows, from any
   // write path on any instance, drops the contexts built from them (the writing instance's reactions

@@ -50,6 +50,9 @@ export default {
   'put /tenant/:id/settings': { action: 'TenantController.updateSettings', middlewares: authenticated },
   'get /tenant/:id/usage': { action: 'TenantController.usage', middlewares: authenticated },
 
+  // Server-Sent Events: HTTP only, a socket subscribes instead (docs/protocol.md §8)
+  'get /events': { action: 'EventController.stream', middlewares: authenticated, httpOnly: true },
+
   'post /session/subscribe': { action: 'SessionController.subscribe', middlewares: authenticated },
   'post /session/unsubscribe': { action: 'SessionController.unsubscribe', middlewares: authenticated },
   'get /session': { action: 'SessionController.find', middlewares: authenticated },

@@ -21,6 +21,7 @@ import {
   validateConfig,
 } from './config.js';
 import { openDatabase, tuneDatabase } from './database.js';
+import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
@@ -138,6 +139,11 @@ export class FluxApp {
   metricsServer?: HttpServer;
   io!: FluxServer;
   pubsub!: PubSub;
+  /**
+   * The Server-Sent Events streams of this instance (`GET /events`, lib/eventStreams.ts): subscribers of
+   * `pubsub` like sockets; `endSession` ends those of a revoked session, `stop()` ends them all.
+   */
+  eventStreams!: EventStreams;
   /**
    * Admission of expensive reads (a `find` with patterns, a count, an offset, a sort, a large page),
    * one user's after another: `config.query.expensive`.
@@ -345,7 +351,8 @@ export class FluxApp {
 
   /**
    * Start step: builds the HTTP server and socket.io on it (with the Redis adapter when configured), the
-   * publisher of model changes and its hooks, the metrics, the Express app and the socket transport.
+   * publisher of model changes and its hooks, the event streams, the metrics, the Express app and the
+   * socket transport.
    * Nothing listens yet.
    */
   private buildTransports(): void {
@@ -368,7 +375,14 @@ export class FluxApp {
       // a publish in flight when stop() begins still reaches the bus before it closes
       waitUntil: (sent) => this.waitUntil(sent),
     });
-    this.metrics = new Metrics(this.io, this.pubsub);
+    this.eventStreams = new EventStreams({
+      pubsub: this.pubsub,
+      log: this.log,
+      heartbeatMs: this.config.events.heartbeatMs,
+      maxStreamsPerUser: this.config.events.maxStreamsPerUser,
+      models: subscribableModels(this.routes, this.controllers),
+    });
+    this.metrics = new Metrics(this.io, this.pubsub, this.eventStreams);
     attachPublishHooks(this.sequelize, this.pubsub);
     this.references.attach(this.sequelize);
     this.express = buildExpressApp({
@@ -451,7 +465,8 @@ export class FluxApp {
    * requests, lets the requests in flight (HTTP and socket alike) finish — at most
    * `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503 `ShuttingDown`
    * and HTTP connections still open are closed — then tells every socket `server:shutdown` and closes it,
-   * closes Redis and the database. Safe to call twice.
+   * closes Redis and the database. Event streams (`GET /events`) are ended with `server:shutdown` when
+   * the listener closes, before the wait. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (this.lifecycle.state !== 'running') return;
@@ -472,6 +487,9 @@ export class FluxApp {
         this.server.close();
         this.server.closeIdleConnections();
       }
+      // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the wait
+      // below is for real requests only (new ones are refused with 503)
+      this.eventStreams?.closeAll();
       const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
       if (!(await this.lifecycle.settled(deadline))) {
         this.log.warn(`Stopping with ${this.lifecycle.inFlight} request(s) still in flight`);

@@ -220,6 +220,22 @@ export const coreConfigSchema = z.looseObject({
       maxConnectionsPerAddress: z.number().int().min(0).default(50),
     })
     .prefault({}),
+  /** Server-Sent Events streams of model events (`GET /events`, lib/eventStreams.ts). */
+  events: z
+    .object({
+      /**
+       * Interval between two `: ping` comment lines of an open stream, ms: keeps proxies and clients from
+       * taking a quiet stream for a dead one. Keep it under every idle timeout on the way (nginx
+       * `proxy_read_timeout`: 60 s by default, 75 s in deploy/nginx.conf).
+       */
+      heartbeatMs: z.number().int().min(10).max(3_600_000).default(15_000),
+      /**
+       * Streams one user (all its sessions together) may hold open at once on this instance; more are
+       * refused with 429 `TooManyRequests`. 0: no cap.
+       */
+      maxStreamsPerUser: z.number().int().min(0).default(10),
+    })
+    .prefault({}),
   /** Prometheus metrics: by default `GET /metrics` on the main port (HTTP only). */
   metrics: z
     .object({

@@ -6,14 +6,16 @@ import type { FluxServer } from './socket/types.js';
 
 /**
  * Prometheus metrics (docs/reference.md#operations) with prom-client: request durations by route, status and
- * transport (HTTP and socket virtual requests), connected sockets, subscriptions, events published and
- * delivered, plus the process defaults (CPU, memory, event loop). One registry per running server.
+ * transport (HTTP and socket virtual requests), connected sockets, subscriptions, open event streams, events
+ * published and delivered, plus the process defaults (CPU, memory, event loop). One registry per running
+ * server.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly duration: Histogram<'method' | 'route' | 'status' | 'transport'>;
 
-  constructor(io: FluxServer, pubsub: PubSub) {
+  /** `streams`: the Server-Sent Events streams of this instance (lib/eventStreams.ts), when it serves them. */
+  constructor(io: FluxServer, pubsub: PubSub, streams?: { readonly size: number }) {
     collectDefaultMetrics({ register: this.registry });
     this.duration = new Histogram({
       name: 'flux_request_duration_seconds',
@@ -38,6 +40,14 @@ export class Metrics {
         let total = 0;
         for (const socket of io.of('/').sockets.values()) total += socket.data.subscriptions?.size ?? 0;
         this.set(total);
+      },
+    });
+    new Gauge({
+      name: 'flux_event_streams',
+      help: 'Server-Sent Events streams (GET /events) open on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(streams?.size ?? 0);
       },
     });
     let published = 0;

@@ -8,12 +8,15 @@ export type { BusTopics, ModelChange, ModelEventPayload, Verb } from './protocol
 /**
  * Publish/subscribe of model changes (docs/reference.md#events).
  *
- * - `subscribe` joins a socket to one room per user read group: `<tenant>:model:<model>:<group>`.
+ * - `subscribe` joins a subscriber to one room per user read group: `<tenant>:model:<model>:<group>`. A
+ *   subscriber is a socket.io socket, or a {@link StreamSubscriber} (a Server-Sent Events stream,
+ *   lib/eventStreams.ts) whose rooms PubSub keeps in a registry of its own.
  * - Every committed write is published once, from the model hooks (see `modelHooks.ts`), as a
- *   {@link ModelChange} on a {@link Bus}; every instance delivers it to its own sockets.
+ *   {@link ModelChange} on a {@link Bus}; every instance delivers it to its own subscribers.
  * - Delivery addresses rooms, never iterates sockets, unless the item's read groups changed: then the
  *   members of the before/after rooms are split into those that lose the item (`destroyed`), gain it
- *   (`created`) or keep it (`updated`). Each socket gets each change at most once.
+ *   (`created`) or keep it (`updated`). Each subscriber gets each change at most once. Streams get exactly
+ *   what a socket in the same rooms gets, split by the same rule ({@link splitTransitions}).
  */
 
 /** A topic name of `Topics` (the keys of a topic → message map such as {@link BusTopics}). */
@@ -67,6 +70,53 @@ export function sameGroups(a: readonly Group[], b: readonly Group[]): boolean {
   return b.every((g) => set.has(g));
 }
 
+/**
+ * A subscriber of this instance that is not a socket.io socket: a Server-Sent Events stream
+ * (lib/eventStreams.ts). PubSub keeps its rooms in a registry of its own and sends it, through `send`,
+ * exactly what a socket in the same rooms receives: `model:<model>` {@link ModelEventPayload}s (each change
+ * at most once, only when readable, with the same transitions) and `subscription:refresh` `{models}`.
+ */
+export interface StreamSubscriber {
+  /** Tells it apart from a socket. */
+  readonly kind: 'stream';
+  /** Unique among this instance's stream subscribers (for logs). */
+  readonly id: string;
+  /** Rooms joined per subscribed model; written by PubSub only. */
+  readonly subscriptions: Map<string, string[]>;
+  /**
+   * Sends one event. Called synchronously during a delivery, with the same payload object for every
+   * subscriber of that delivery (serialize it once); must not throw.
+   */
+  send(event: string, payload: unknown): void;
+}
+
+/** What PubSub subscribes to rooms: a socket.io socket or a {@link StreamSubscriber}. */
+export type Subscriber = FluxSocket | StreamSubscriber;
+
+function isStream(subscriber: Subscriber): subscriber is StreamSubscriber {
+  return (subscriber as Partial<StreamSubscriber>).kind === 'stream';
+}
+
+/**
+ * The transition each member of the rooms an item was in (`before`) and is in (`after`) sees when its read
+ * groups change: `created` if only after, `updated` if both, `destroyed` if only before. One rule for
+ * sockets (by id) and streams alike.
+ */
+export function splitTransitions<T>(
+  before: ReadonlySet<T>,
+  after: ReadonlySet<T>,
+): { created: T[]; updated: T[]; destroyed: T[] } {
+  const created: T[] = [];
+  const updated: T[] = [];
+  const destroyed: T[] = [];
+  for (const member of after) (before.has(member) ? updated : created).push(member);
+  for (const member of before) if (!after.has(member)) destroyed.push(member);
+  return { created, updated, destroyed };
+}
+
+/** The verbs of a transition, in the order their events are sent. */
+const VERBS = ['created', 'updated', 'destroyed'] as const satisfies readonly Verb[];
+
 /** Longest a {@link PubSub.holdDeliveries} may hold deliveries back, ms. */
 const MAX_HOLD_MS = 5_000;
 
@@ -76,6 +126,8 @@ export class PubSub {
   /** Changes waiting for the holds in place (undefined: none in place). */
   private held?: ModelChange[];
   private holds = 0;
+  /** The stream subscribers of this instance in each room (rooms without any are removed). */
+  private readonly streamRooms = new Map<string, Set<StreamSubscriber>>();
 
   /**
    * `onError`: a change that could not be sent (its write is committed; only its live event is lost).
@@ -92,58 +144,100 @@ export class PubSub {
     bus.subscribe(CHANGE_TOPIC, (change) => this.deliver(change));
   }
 
-  /** Joins `socket` to the rooms of `groups` for `model`, replacing an earlier subscription. */
-  subscribe(socket: FluxSocket, tenantId: number, model: string, groups: readonly Group[]): string[] {
-    const subscriptions = socket.data.subscriptions;
+  /**
+   * Joins `subscriber` (a socket or a stream) to the rooms of `groups` for `model` in `tenantId`, replacing
+   * an earlier subscription of that model. Synchronous: a change delivered after it returns reaches the
+   * subscriber.
+   * @returns the rooms joined (`<tenantId>:model:<model>:<group>`), none for no group
+   */
+  subscribe(subscriber: Subscriber, tenantId: number, model: string, groups: readonly Group[]): string[] {
+    const subscriptions = this.subscriptionsOf(subscriber);
     const rooms = groups.map((group) => roomName(tenantId, model, group));
     const previous = subscriptions.get(model) ?? [];
-    for (const room of previous) if (!rooms.includes(room)) socket.leave(room);
-    socket.join(rooms);
+    for (const room of previous) if (!rooms.includes(room)) this.leave(subscriber, room);
+    this.join(subscriber, rooms);
     subscriptions.set(model, rooms);
     return rooms;
   }
 
-  /** Leaves every room of `model`. Returns false when the socket was not subscribed. */
-  unsubscribe(socket: FluxSocket, model: string): boolean {
-    const subscriptions = socket.data.subscriptions;
+  /** Leaves every room of `model`. Returns false when the subscriber was not subscribed to it. */
+  unsubscribe(subscriber: Subscriber, model: string): boolean {
+    const subscriptions = this.subscriptionsOf(subscriber);
     const rooms = subscriptions.get(model);
     if (!rooms) return false;
-    for (const room of rooms) socket.leave(room);
+    for (const room of rooms) this.leave(subscriber, room);
     subscriptions.delete(model);
     return true;
   }
 
-  /** Leaves every subscription room (logout, revocation, expiry). */
-  unsubscribeAll(socket: FluxSocket): void {
-    for (const model of [...socket.data.subscriptions.keys()]) this.unsubscribe(socket, model);
+  /** Leaves every subscription room (logout, revocation, expiry, a stream that closed). */
+  unsubscribeAll(subscriber: Subscriber): void {
+    for (const model of [...this.subscriptionsOf(subscriber).keys()]) this.unsubscribe(subscriber, model);
   }
 
   /**
-   * Recomputes every subscription of `socket` after its user's groups changed (team or role change):
+   * Recomputes every subscription of `subscriber` after its user's groups changed (team or role change):
    * `groupsFor(model)` gives the new read groups of each subscribed model. When the rooms of some models
-   * changed, the socket receives `subscription:refresh` `{models}`: what it may read changed without a
-   * change to the items, so it should `find` those models again (with `subscribe: true`).
+   * changed, the subscriber receives `subscription:refresh` `{models}`: what it may read changed without a
+   * change to the items, so it should `find` those models again (a socket with `subscribe: true`).
    * @returns the models whose rooms changed.
    */
   resubscribe(
-    socket: FluxSocket,
+    subscriber: Subscriber,
     tenantId: number,
     groupsFor: (model: string) => readonly Group[],
   ): string[] {
-    const subscriptions = socket.data.subscriptions;
+    const subscriptions = this.subscriptionsOf(subscriber);
     const changed: string[] = [];
-    for (const model of this.subscribedModels(socket)) {
+    for (const model of this.subscribedModels(subscriber)) {
       const before = subscriptions.get(model) ?? [];
-      const after = this.subscribe(socket, tenantId, model, groupsFor(model));
+      const after = this.subscribe(subscriber, tenantId, model, groupsFor(model));
       if (!sameGroups(before, after)) changed.push(model);
     }
-    if (changed.length) socket.emit('subscription:refresh', { models: changed });
+    if (changed.length) {
+      const payload = { models: changed };
+      if (isStream(subscriber)) subscriber.send('subscription:refresh', payload);
+      else subscriber.emit('subscription:refresh', payload);
+    }
     return changed;
   }
 
-  /** Models `socket` is subscribed to. */
-  subscribedModels(socket: FluxSocket): string[] {
-    return [...socket.data.subscriptions.keys()];
+  /** Models `subscriber` is subscribed to. */
+  subscribedModels(subscriber: Subscriber): string[] {
+    return [...this.subscriptionsOf(subscriber).keys()];
+  }
+
+  /** How many stream subscribers are in at least one room of this instance (tests, diagnostics). */
+  get streamsInRooms(): number {
+    const streams = new Set<StreamSubscriber>();
+    for (const members of this.streamRooms.values()) for (const stream of members) streams.add(stream);
+    return streams.size;
+  }
+
+  private subscriptionsOf(subscriber: Subscriber): Map<string, string[]> {
+    return isStream(subscriber) ? subscriber.subscriptions : subscriber.data.subscriptions;
+  }
+
+  private join(subscriber: Subscriber, rooms: string[]): void {
+    if (!isStream(subscriber)) {
+      subscriber.join(rooms);
+      return;
+    }
+    for (const room of rooms) {
+      const members = this.streamRooms.get(room);
+      if (members) members.add(subscriber);
+      else this.streamRooms.set(room, new Set([subscriber]));
+    }
+  }
+
+  private leave(subscriber: Subscriber, room: string): void {
+    if (!isStream(subscriber)) {
+      subscriber.leave(room);
+      return;
+    }
+    const members = this.streamRooms.get(room);
+    members?.delete(subscriber);
+    if (members?.size === 0) this.streamRooms.delete(room);
   }
 
   /** Sends a committed change to every instance. */
@@ -192,12 +286,16 @@ export class PubSub {
     const event = `model:${change.model}` as const;
     const rooms = (groups: readonly Group[] | undefined) =>
       (groups ?? []).map((group) => roomName(change.tenantId, change.model, group));
-    const payload = (verb: Verb): ModelEventPayload => ({
-      verb,
-      id: change.id,
-      data: verb === 'destroyed' && change.dataBefore !== undefined ? change.dataBefore : change.data,
-    });
+    // one payload object per verb, shared by every stream of this delivery (each serializes it once)
+    const payloads: Partial<Record<Verb, ModelEventPayload>> = {};
+    const payload = (verb: Verb): ModelEventPayload =>
+      (payloads[verb] ??= {
+        verb,
+        id: change.id,
+        data: verb === 'destroyed' && change.dataBefore !== undefined ? change.dataBefore : change.data,
+      });
     const local = this.io.local;
+    const streams = this.streamRooms.size > 0;
     if (
       change.verb !== 'updated' ||
       !change.groupsBefore ||
@@ -207,21 +305,24 @@ export class PubSub {
       const target = rooms(
         change.verb === 'destroyed' ? change.groupsBefore : (change.groupsAfter ?? change.groupsBefore),
       );
-      if (target.length) local.to(target).emit(event, payload(change.verb));
+      if (target.length) {
+        local.to(target).emit(event, payload(change.verb));
+        if (streams)
+          for (const stream of this.streamMembers(target)) stream.send(event, payload(change.verb));
+      }
       this.stats.delivered++;
       return;
     }
-    // The read groups changed: each member of the rooms before/after gets the transition it sees.
-    const before = this.members(rooms(change.groupsBefore));
-    const after = this.members(rooms(change.groupsAfter));
-    const created: string[] = [];
-    const updated: string[] = [];
-    const destroyed: string[] = [];
-    for (const id of after) (before.has(id) ? updated : created).push(id);
-    for (const id of before) if (!after.has(id)) destroyed.push(id);
-    if (created.length) local.to(created).emit(event, payload('created'));
-    if (updated.length) local.to(updated).emit(event, payload('updated'));
-    if (destroyed.length) local.to(destroyed).emit(event, payload('destroyed'));
+    // The read groups changed: each member of the rooms before/after gets the transition it sees, by the
+    // same rule for sockets and streams.
+    const before = rooms(change.groupsBefore);
+    const after = rooms(change.groupsAfter);
+    const sockets = splitTransitions(this.members(before), this.members(after));
+    for (const verb of VERBS) if (sockets[verb].length) local.to(sockets[verb]).emit(event, payload(verb));
+    if (streams) {
+      const split = splitTransitions(this.streamMembers(before), this.streamMembers(after));
+      for (const verb of VERBS) for (const stream of split[verb]) stream.send(event, payload(verb));
+    }
     this.stats.delivered++;
   }
 
@@ -231,6 +332,13 @@ export class PubSub {
     const ids = new Set<string>();
     for (const room of rooms) for (const id of all.get(room) ?? []) ids.add(id);
     return ids;
+  }
+
+  /** This instance's stream subscribers in any of `rooms`, each once. */
+  private streamMembers(rooms: readonly string[]): Set<StreamSubscriber> {
+    const streams = new Set<StreamSubscriber>();
+    for (const room of rooms) for (const stream of this.streamRooms.get(room) ?? []) streams.add(stream);
+    return streams;
   }
 
   async close(): Promise<void> {

@@ -47,3 +47,46 @@ export class RevocationList {
     for (const [id, until] of this.revoked) if (until < now) this.revoked.delete(id);
   }
 }
+
+/**
+ * How long a revoked session stays refused by {@link RecentRevocations} without asking the revocation
+ * list: longer than any request can take between its authentication and the moment it binds a socket
+ * or opens an event stream (ms).
+ */
+export const REVOKED_MEMORY_MS = 10 * 60_000;
+/** Most revoked sessions remembered at once (a mass revocation forgets its oldest first). */
+const MAX_REVOKED_REMEMBERED = 100_000;
+
+/**
+ * The sessions this instance was told were revoked in the last {@link REVOKED_MEMORY_MS}, kept in memory
+ * so that a request authenticated just before a revocation cannot attach a live channel (a socket
+ * binding, an event stream) after the revocation ended the session's channels here. Synchronous: the
+ * check and the attachment happen in the same turn of the event loop.
+ */
+export class RecentRevocations {
+  /** Session id → when it was remembered (ms since epoch), oldest first. */
+  private readonly revoked = new Map<number, number>();
+
+  constructor(
+    private readonly memoryMs = REVOKED_MEMORY_MS,
+    private readonly max = MAX_REVOKED_REMEMBERED,
+  ) {}
+
+  /** Remembers `sessionId` as revoked from now on, for `memoryMs`. */
+  remember(sessionId: number): void {
+    const now = Date.now();
+    this.revoked.delete(sessionId);
+    this.revoked.set(sessionId, now);
+    // oldest first (insertion order): forget those past the memory, and never more than the cap
+    for (const [id, at] of this.revoked) {
+      if (now - at < this.memoryMs && this.revoked.size <= this.max) break;
+      this.revoked.delete(id);
+    }
+  }
+
+  /** True when `sessionId` was remembered less than `memoryMs` ago. */
+  has(sessionId: number): boolean {
+    const at = this.revoked.get(sessionId);
+    return at !== undefined && Date.now() - at < this.memoryMs;
+  }
+}

@@ -219,12 +219,13 @@ const errorMeanings: Record<string, string> = {
     'Unknown route (or an HTTP-only route over a socket), a missing or unreadable item, an unknown tenant.',
   PayloadTooLarge: 'The body, socket `data` or uploaded file is over its limit.',
   TooManyRequests:
-    'A rate limit, a login limit, a queue of one client or the socket in-flight cap; `Retry-After`.',
+    'A rate limit, a login limit, a queue of one client, the socket in-flight cap or the event streams per user; `Retry-After`.',
   Busy: 'A bounded queue of the server (bcrypt, images, expensive reads) is full; `Retry-After`.',
   QueryTimeout: 'An SQL statement ran past `database.statementTimeoutMs`.',
   DatabaseUnavailable: 'The database cannot be reached; `Retry-After: 1`.',
   NotReady: '`GET /ready` only: the database or Redis is not reachable, or the server is stopping.',
-  ShuttingDown: 'Socket only: the server is stopping; reconnect (to another instance).',
+  ShuttingDown:
+    'A socket request, or a new event stream, while the server is stopping; reconnect (to another instance).',
   UnexpectedError: 'Anything else. The message is always "Unexpected error"; details only in the server log.',
   InternalError: 'Socket only: the reply of a virtual request was aborted before it was complete.',
 };

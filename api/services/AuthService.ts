@@ -297,7 +297,8 @@ export class AuthService {
   /**
    * Revokes a session on every instance: its tokens answer 403 `TokenRevoked` from now on (revocation
    * list, shared through Redis, then `revokedAt` in the database), and its sockets everywhere are unbound
-   * (they leave every subscription room and receive `auth:revoked`), through the bus topic
+   * (they leave every subscription room and receive `auth:revoked`) and its event streams ended (their
+   * last event `auth:revoked`), through the bus topic
    * {@link SESSION_REVOKED}. The sessions opened from it (`POST /auth/as/:id`) are revoked with it, and
    * theirs in turn.
    */
@@ -321,6 +322,7 @@ export class AuthService {
       .catch((err: unknown) => Flux.log.warn('could not share a revocation through Redis:', err));
     // here at once, then on every other instance through the bus (here again: unbinding is idempotent)
     Flux.sockets.unbindSession(session.id, 'revoked');
+    Flux.eventStreams.endSession(session.id, 'revoked');
     await Promise.resolve(Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id })).catch(
       (err: unknown) => Flux.log.warn('could not announce a revocation to the other instances:', err),
     );

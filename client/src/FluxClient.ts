@@ -309,7 +309,8 @@ export class FluxClient {
         resolve();
       };
       const onError = (error: Error & { data?: unknown }) => {
-        if (socket.active) return; // socket.io retries by itself (or a refused token was dropped)
+        // socket.io retries by itself (or a refused token was dropped), unless told not to reconnect
+        if (socket.active && socket.io.reconnection()) return;
         done();
         reject(
           error.data ? FluxError.fromReply(0, error.data) : new FluxError(0, 'NetworkError', error.message),

@@ -2,6 +2,7 @@
  * `@flux/client`: Flux's typed client (docs/client.md). Browser-safe: socket.io-client is its one runtime
  * dependency; the server's protocol and model types are imported type-only.
  */
+export { type EventStreamOptions, openEventStream, SseParser } from './eventStream.js';
 export {
   type AuthEvent,
   type AuthEventType,

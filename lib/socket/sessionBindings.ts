@@ -1,7 +1,9 @@
 import type { UnbindReason } from '../protocol.js';
+import { RecentRevocations } from '../revocation.js';
 import type { FluxSocket, SocketAuth } from './types.js';
 
 export type { UnbindReason } from '../protocol.js';
+export { REVOKED_MEMORY_MS } from '../revocation.js';
 
 /**
  * Which local socket is bound to which session and user (docs/reference.md#authentication-and-sessions): a
@@ -9,14 +11,6 @@ export type { UnbindReason } from '../protocol.js';
  * every subscription room, told by `auth:<reason>` — on logout, revocation or token expiry, while staying
  * connected.
  */
-
-/**
- * How long a revoked session stays refused by `bind` without asking the revocation list: longer than any
- * request can take between its authentication and the binding of its socket.
- */
-export const REVOKED_MEMORY_MS = 10 * 60_000;
-/** Most revoked sessions remembered at once (a mass revocation forgets its oldest first). */
-const MAX_REVOKED_REMEMBERED = 100_000;
 
 /** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -36,8 +30,8 @@ export class SessionBindings {
   private readonly bySession = new Map<number, Set<FluxSocket>>();
   /** Local sockets by the user of their bound session. */
   private readonly byUser = new Map<number, Set<FluxSocket>>();
-  /** Sessions revoked in the last {@link REVOKED_MEMORY_MS}: id → when (ms since epoch), oldest first. */
-  private readonly revokedSessions = new Map<number, number>();
+  /** Sessions revoked in the last {@link REVOKED_MEMORY_MS}. */
+  private readonly revokedSessions = new RecentRevocations();
 
   constructor(private readonly options: SessionBindingsOptions) {}
 
@@ -49,7 +43,7 @@ export class SessionBindings {
    *   bind its socket after the revocation unbound the session's sockets. The caller answers 403.
    */
   bind(socket: FluxSocket, auth: SocketAuth): boolean {
-    if (this.wasRevoked(auth.sessionId)) return false;
+    if (this.revokedSessions.has(auth.sessionId)) return false;
     if (this.isGone(socket)) {
       // gone while its login ran, before it was bound: its own `disconnect` passed (or, closed during
       // the handshake, never comes) without naming this session, so it is told now
@@ -100,7 +94,7 @@ export class SessionBindings {
    * @returns how many sockets were unbound
    */
   unbindSession(sessionId: number, reason: UnbindReason): number {
-    if (reason === 'revoked') this.rememberRevoked(sessionId);
+    if (reason === 'revoked') this.revokedSessions.remember(sessionId);
     const sockets = [...(this.bySession.get(sessionId) ?? [])];
     for (const socket of sockets) this.unbind(socket, reason);
     return sockets.length;
@@ -133,22 +127,6 @@ export class SessionBindings {
       Math.max(0, Math.min(delay, MAX_TIMER)),
     );
     socket.data.expiryTimer.unref();
-  }
-
-  private rememberRevoked(sessionId: number): void {
-    const now = Date.now();
-    this.revokedSessions.delete(sessionId);
-    this.revokedSessions.set(sessionId, now);
-    // oldest first (insertion order): forget those past the memory, and never more than the cap
-    for (const [id, at] of this.revokedSessions) {
-      if (now - at < REVOKED_MEMORY_MS && this.revokedSessions.size <= MAX_REVOKED_REMEMBERED) break;
-      this.revokedSessions.delete(id);
-    }
-  }
-
-  private wasRevoked(sessionId: number): boolean {
-    const at = this.revokedSessions.get(sessionId);
-    return at !== undefined && Date.now() - at < REVOKED_MEMORY_MS;
   }
 }
 

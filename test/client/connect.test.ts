@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, FluxError } from '../../client/src/index.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -27,5 +28,18 @@ it('When the server refuses the socket for good, then connect rejects with its F
   } finally {
     first.close();
     second.close();
+  }
+});
+
+it('When the server cannot be reached and reconnection is off, then connect rejects instead of waiting forever', async () => {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve)); // nothing listens there now
+  const client = createClient({ url: `http://127.0.0.1:${port}`, socket: { reconnection: false } });
+  try {
+    await expect(client.connect()).rejects.toMatchObject({ status: 0, code: 'NetworkError' });
+  } finally {
+    client.close();
   }
 });

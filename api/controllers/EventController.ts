@@ -1,0 +1,21 @@
+import { Flux } from '../../lib/Flux.js';
+import type { FluxResponse } from '../../lib/http.js';
+import type { AppRequest } from '../types.js';
+
+/**
+ * One-way clients (docs/protocol.md §8): model events as Server-Sent Events, for clients that only listen
+ * (dashboards, screens, scripts) and for environments without socket.io.
+ */
+export class EventController {
+  /**
+   * `GET /events?models=alert,message` (HTTP only, authenticated): a `text/event-stream` of the
+   * `model:<name>` events a socket of the same user subscribed to those models would get, after
+   * `event: ready`; `: ping` every `events.heartbeatMs`; ends on the session's revocation
+   * (`auth:revoked`), at the token's expiry (`auth:expired`) or on shutdown (`server:shutdown`).
+   * Refusals come before the stream, as JSON errors: 400 no or unknown model, 403 a model the user may
+   * not read, 429 over `events.maxStreamsPerUser`, 503 while stopping (lib/eventStreams.ts).
+   */
+  async stream(req: AppRequest, res: FluxResponse): Promise<void> {
+    Flux.eventStreams.serve(req, res);
+  }
+}

@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { openEventStream, type SseEvent, SseParser } from '../../client/src/eventStream.js';
+import type { FluxError } from '../../client/src/FluxError.js';
+
+/**
+ * The client's Server-Sent Events reader (client/src/eventStream.ts): the parser on the format's corner
+ * cases, however the text is cut into chunks, and `openEventStream` on a fake `fetch`.
+ */
+
+function parse(chunks: string[]): { events: SseEvent[]; comments: string[]; retries: number[] } {
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const retries: number[] = [];
+  const parser = new SseParser({
+    onEvent: (event) => events.push(event),
+    onComment: (text) => comments.push(text),
+    onRetry: (ms) => retries.push(ms),
+  });
+  for (const chunk of chunks) parser.push(chunk);
+  parser.end();
+  return { events, comments, retries };
+}
+
+/** Every way of cutting `text` in two, and one character at a time. */
+function cuts(text: string): string[][] {
+  const all: string[][] = [[text], [...text]];
+  for (let i = 1; i < text.length; i++) all.push([text.slice(0, i), text.slice(i)]);
+  return all;
+}
+
+const stream =
+  ': ping\r\n' +
+  'event: model:alert\r\n' +
+  'data: {"verb":"created",\r\n' +
+  'data: "id":1}\r\n' +
+  '\r\n' +
+  ':no space comment\n' +
+  'retry: 3000\r' +
+  'event: ready\r' +
+  'data: {}\r' +
+  '\r' +
+  'data:first\n' +
+  'data\n' +
+  'id: 42\n' +
+  'unknown: ignored\n' +
+  '\n' +
+  'event: no-data\n' +
+  '\n' +
+  'event: cut off\n' +
+  'data: never dispatched';
+
+const expected = {
+  events: [
+    { event: 'model:alert', data: '{"verb":"created",\n"id":1}', lastEventId: '' },
+    { event: 'ready', data: '{}', lastEventId: '' },
+    { event: 'message', data: 'first\n', lastEventId: '42' },
+  ],
+  comments: ['ping', 'no space comment'],
+  retries: [3000],
+};
+
+describe('SseParser', () => {
+  it('parses CRLF, CR and LF line ends, multi-line data, comments, retry and id, and drops an event cut off by the end', () => {
+    expect(parse([stream])).toEqual(expected);
+  });
+
+  it('gives the same result however the text is cut into chunks, in the middle of a line or of a CRLF', () => {
+    for (const chunks of cuts(stream)) expect(parse(chunks), JSON.stringify(chunks)).toEqual(expected);
+  });
+
+  it('does not take an LF after a CR that ended the previous chunk for a blank line', () => {
+    const { events } = parse(['data: a\r', '\ndata: b\r', '\n\r', '\n']);
+    expect(events).toEqual([{ event: 'message', data: 'a\nb', lastEventId: '' }]);
+  });
+
+  it('ignores a leading byte order mark and keeps spaces after the first one', () => {
+    const { events } = parse(['\ufeffdata:  two spaces\n\n']);
+    expect(events).toEqual([{ event: 'message', data: ' two spaces', lastEventId: '' }]);
+  });
+});
+
+/** A `fetch` answering one response whose body is `chunks`, as bytes (UTF-8 split anywhere). */
+function fakeFetch(status: number, chunks: string[], requests: Array<{ url: string; init: RequestInit }>) {
+  return (async (url: string, init: RequestInit) => {
+    requests.push({ url, init });
+    const bytes = chunks.map((chunk) => new TextEncoder().encode(chunk));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const part of bytes) controller.enqueue(part);
+        controller.close();
+      },
+    });
+    return new Response(body, {
+      status,
+      headers: { 'content-type': status === 200 ? 'text/event-stream' : 'application/json' },
+    });
+  }) as unknown as typeof fetch;
+}
+
+function open(status: number, chunks: string[]) {
+  const requests: Array<{ url: string; init: RequestInit }> = [];
+  const events: Array<[string, unknown]> = [];
+  let readyAt = -1;
+  const ended = new Promise<FluxError | undefined>((resolve) => {
+    openEventStream({
+      url: 'https://flux.example.com/',
+      token: 'a.b.c',
+      models: ['alert', 'message'],
+      onEvent: (name, payload) => events.push([name, payload]),
+      onReady: () => {
+        readyAt = events.length;
+      },
+      onEnd: resolve,
+      fetch: fakeFetch(status, chunks, requests),
+    });
+  });
+  return { requests, events, ended, readyAt: () => readyAt };
+}
+
+describe('openEventStream', () => {
+  it('requests /events with the token and the models, calls onReady, hands each event with its JSON parsed, and onEnd() when the server ends', async () => {
+    const body =
+      'event: ready\ndata: {}\n\n: ping\n\nevent: model:alert\ndata: {"verb":"created","id":1,"data":{"title":"Bière"}}\n\nevent: auth:revoked\ndata: {"reason":"revoked"}\n\n';
+    const s = open(200, [body.slice(0, 30), body.slice(30)]); // cut in the middle of the ping
+    expect(await s.ended).toBeUndefined();
+    expect(s.requests[0].url).toBe('https://flux.example.com/events?models=alert%2Cmessage');
+    expect((s.requests[0].init.headers as Record<string, string>).authorization).toBe('Bearer a.b.c');
+    expect(s.readyAt()).toBe(0);
+    expect(s.events).toEqual([
+      ['model:alert', { verb: 'created', id: 1, data: { title: 'Bière' } }],
+      ['auth:revoked', { reason: 'revoked' }],
+    ]);
+  });
+
+  it('decodes UTF-8 characters split between two chunks of bytes', async () => {
+    const body = new TextEncoder().encode('event: model:x\ndata: "Bière"\n\n');
+    const cut = 22; // inside "è"
+    const fetchBytes = (async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(body.slice(0, cut));
+            controller.enqueue(body.slice(cut));
+            controller.close();
+          },
+        }),
+        { status: 200 },
+      )) as unknown as typeof fetch;
+    const events: unknown[] = [];
+    await new Promise<void>((resolve) =>
+      openEventStream({
+        url: 'http://x',
+        token: 't',
+        models: ['x'],
+        onEvent: (_name, payload) => events.push(payload),
+        onEnd: () => resolve(),
+        fetch: fetchBytes,
+      }),
+    );
+    expect(events).toEqual(['Bière']);
+  });
+
+  it('ends with the FluxError of the reply when the stream is refused', async () => {
+    const s = open(429, [
+      '{"_error":{"status":429,"code":"TooManyRequests","message":"At most 10 event streams"}}',
+    ]);
+    const error = await s.ended;
+    expect([error?.status, error?.code, error?.message]).toEqual([
+      429,
+      'TooManyRequests',
+      'At most 10 event streams',
+    ]);
+    expect(s.events).toEqual([]);
+  });
+
+  it('ends with a NetworkError when fetch fails, and not at all once closed', async () => {
+    const failing = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as typeof fetch;
+    const error = await new Promise<FluxError | undefined>((resolve) =>
+      openEventStream({
+        url: 'http://x',
+        token: 't',
+        models: ['x'],
+        onEvent: () => {},
+        onEnd: resolve,
+        fetch: failing,
+      }),
+    );
+    expect([error?.status, error?.code]).toEqual([0, 'NetworkError']);
+
+    let ends = 0;
+    const never = ((_url: string, init: RequestInit) =>
+      new Promise((_resolve, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      )) as unknown as typeof fetch;
+    const handle = openEventStream({
+      url: 'http://x',
+      token: 't',
+      models: ['x'],
+      onEvent: () => {},
+      onEnd: () => ends++,
+      fetch: never,
+    });
+    handle.close();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ends).toBe(0);
+  });
+
+  it('ends with a Timeout when nothing arrives for idleTimeoutMs', async () => {
+    const silent = ((_url: string, init: RequestInit) =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('event: ready\ndata: {}\n\n'));
+              init.signal?.addEventListener('abort', () => controller.error(new Error('aborted')));
+            },
+          }),
+          { status: 200 },
+        ),
+      )) as unknown as typeof fetch;
+    let ready = false;
+    const error = await new Promise<FluxError | undefined>((resolve) =>
+      openEventStream({
+        url: 'http://x',
+        token: 't',
+        models: ['x'],
+        onEvent: () => {},
+        onReady: () => {
+          ready = true;
+        },
+        onEnd: resolve,
+        idleTimeoutMs: 50,
+        fetch: silent,
+      }),
+    );
+    expect(ready).toBe(true);
+    expect([error?.status, error?.code]).toEqual([0, 'Timeout']);
+  });
+});
