@@ -20,7 +20,7 @@ import {
   type PlainObject,
   validateConfig,
 } from './config.js';
-import { openDatabase, tuneDatabase } from './database.js';
+import { openDatabase, textColumnsNotIn, tuneDatabase } from './database.js';
 import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
@@ -304,6 +304,15 @@ export class FluxApp {
         // the schema is current: every foreign key between models must be declared, and the reverse
         const foreignKeys = await readForeignKeys(this.sequelize);
         if (foreignKeys) this.references.checkForeignKeys(foreignKeys);
+        // strings compare by code point on every database, as clients evaluating filters expect
+        const uncollated = await textColumnsNotIn(this.sequelize, 'C');
+        if (uncollated.length) {
+          const names = uncollated.map(({ table, column }) => `${table}.${column}`).join(', ');
+          throw new Error(
+            `Text columns without the collation "C": ${names}. End the migration that added them with ` +
+              "setTextCollation(sequelize, 'C') (lib/database.ts, docs/extending.md)",
+          );
+        }
       }
     } catch (err) {
       await releaseStartupLock?.();

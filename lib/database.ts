@@ -176,13 +176,22 @@ export async function tuneDatabase(sequelize: Sequelize): Promise<void> {
   await sequelize.query('PRAGMA foreign_keys = ON');
 }
 
+/** A `text` or `varchar` column of the current schema, with its full type (`character varying(200)`). */
+interface TextColumn {
+  table: string;
+  column: string;
+  type: string;
+}
+
 /**
- * PostgreSQL: gives every `text` and `varchar` column of the current schema's tables the collation
- * `collation` (`"C"`: compare and sort by code point, as SQLite does; `default`: the database's). Indexes
- * on those columns are rebuilt. No-op on other dialects.
+ * PostgreSQL: the `text` and `varchar` columns of the current schema's tables whose collation is not
+ * `collation`; none on other dialects.
  */
-export async function setTextCollation(sequelize: Sequelize, collation: 'C' | 'default'): Promise<void> {
-  if (sequelize.getDialect() !== 'postgres') return;
+export async function textColumnsNotIn(
+  sequelize: Sequelize,
+  collation: 'C' | 'default',
+): Promise<TextColumn[]> {
+  if (sequelize.getDialect() !== 'postgres') return [];
   const [columns] = (await sequelize.query(
     `SELECT c.relname AS "table", a.attname AS "column", format_type(a.atttypid, a.atttypmod) AS "type"
        FROM pg_attribute a
@@ -191,11 +200,22 @@ export async function setTextCollation(sequelize: Sequelize, collation: 'C' | 'd
        JOIN pg_collation co ON co.oid = a.attcollation
       WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
         AND a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND co.collname <> :collation
-        AND c.relname <> 'SequelizeMeta'`,
+        AND c.relname <> 'SequelizeMeta'
+      ORDER BY 1, 2`,
     { replacements: { collation } },
-  )) as [Array<{ table: string; column: string; type: string }>, unknown];
+  )) as [TextColumn[], unknown];
+  return columns;
+}
+
+/**
+ * PostgreSQL: gives every `text` and `varchar` column of the current schema's tables the collation
+ * `collation` (`"C"`: compare and sort by code point, as SQLite does; `default`: the database's). Indexes
+ * on those columns are rebuilt. No-op on other dialects. Call it at the end of a migration that adds text
+ * columns (docs/extending.md).
+ */
+export async function setTextCollation(sequelize: Sequelize, collation: 'C' | 'default'): Promise<void> {
   const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-  for (const { table, column, type } of columns) {
+  for (const { table, column, type } of await textColumnsNotIn(sequelize, collation)) {
     await sequelize.query(
       `ALTER TABLE ${quote(table)} ALTER COLUMN ${quote(column)} TYPE ${type} COLLATE ${quote(collation)}`,
     );

@@ -7,6 +7,7 @@ import type {
   SubscriptionRefreshPayload,
   VirtualResponse,
 } from '../../lib/protocol.js';
+import { type EventStreamHandle, openEventStream } from './eventStream.js';
 import { FluxError } from './FluxError.js';
 import { decodeToken, refreshDelay } from './jwt.js';
 import {
@@ -241,15 +242,91 @@ export class FluxClient {
     return this.liveQueries.open(name, params);
   }
 
-  /** Server-Sent Events feed: not wired yet. */
-  private streamFeed(_model: string, _handlers: LiveFeedHandlers): LiveFeed {
-    throw new FluxError(400, 'BadRequest', 'Live queries need the socket');
+  /**
+   * The feed of a model's live queries without a socket: a `GET /events` stream of the model (Server-Sent
+   * Events, docs/protocol.md), opened at the first read; each read waits for the stream's `ready` (its
+   * rooms joined) and runs `find` over HTTP. A stream that ends is opened again (at once when the server
+   * ended it, after a growing wait on errors) and its queries read again; a refused one (401, 403) waits
+   * for the next read — after a login. A stream opened with another session's token is closed first.
+   */
+  private streamFeed(model: string, handlers: LiveFeedHandlers): LiveFeed {
+    const path = `/${model.toLowerCase()}`;
+    let stream: EventStreamHandle | null = null;
+    let streamToken: string | null = null;
+    let ready: Promise<void> | null = null;
+    let closed = false;
+    let reopened = false;
+    let retryMs = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      stream?.close();
+      stream = null;
+      ready = null;
+    };
+    const open = (): Promise<void> => {
+      if (ready && streamToken === this.token) return ready;
+      end();
+      const token = this.token;
+      if (!token) return Promise.reject(new FluxError(401, 'Unauthorized', 'Live queries need a session'));
+      streamToken = token;
+      const opened = new Promise<void>((resolve, reject) => {
+        stream = openEventStream({
+          url: this.base,
+          token,
+          models: [model],
+          idleTimeoutMs: 45_000,
+          onReady: () => {
+            retryMs = 0;
+            resolve();
+            if (reopened) handlers.reset();
+          },
+          onEvent: (name, payload) => {
+            if (name === `model:${model}`) handlers.change(payload as ModelEventPayload);
+            else if (name === 'subscription:refresh') handlers.refresh();
+            else if ((name === 'auth:revoked' || name === 'auth:expired') && this.token === token)
+              this.endSession(name === 'auth:revoked' ? 'revoked' : 'expired');
+          },
+          onEnd: (error) => {
+            if (ready === opened) {
+              stream = null;
+              ready = null;
+            }
+            reject(error ?? new FluxError(0, 'NetworkError', 'The event stream ended'));
+            if (closed || this.token !== token) return;
+            if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
+            retryMs = error ? Math.min(10_000, Math.max(500, retryMs * 2)) : 0;
+            clearTimeout(timer);
+            timer = setTimeout(() => {
+              reopened = true;
+              open().catch(() => {}); // a failure schedules the next try
+            }, retryMs);
+            (timer as { unref?: () => void }).unref?.();
+          },
+        });
+      });
+      opened.catch(() => {}); // reported to the read that waits for it, if any
+      ready = opened;
+      return opened;
+    };
+    return {
+      find: async (params) => {
+        await open();
+        return (await this.request<unknown[]>('GET', path, params)).data;
+      },
+      close: () => {
+        closed = true;
+        clearTimeout(timer);
+        end();
+      },
+    };
   }
 
   /** The feed of a model's live queries: the socket's events, or a Server-Sent Events stream. */
   private openFeed(model: string, handlers: LiveFeedHandlers): LiveFeed {
     const socket = this.socket;
     if (!socket) return this.streamFeed(model, handlers);
+    // the server refused the socket for good (too many from this address): listen to a stream instead
+    let fallback: LiveFeed | null = null;
     const path = `/${model.toLowerCase()}`;
     const onChange = (payload: ModelEventPayload) => handlers.change(payload);
     const onRefresh = ({ models }: SubscriptionRefreshPayload) => {
@@ -272,11 +349,20 @@ export class FluxClient {
     socket.on('connect', onConnect);
     return {
       find: async (params) => {
-        // subscribing is socket only: wait for the connection rather than fall back to HTTP
-        await this.connect();
+        if (!fallback) {
+          try {
+            // subscribing is socket only: wait for the connection rather than fall back to HTTP
+            await this.connect();
+          } catch (error) {
+            if (!(error instanceof FluxError) || error.status === 0) throw error;
+            fallback = this.streamFeed(model, handlers);
+          }
+        }
+        if (fallback) return fallback.find(params);
         return (await this.request<unknown[]>('GET', path, { ...params, subscribe: true })).data;
       },
       close: () => {
+        fallback?.close();
         socket.off(`model:${model}`, onChange);
         socket.off('subscription:refresh', onRefresh);
         socket.off('disconnect', onDisconnect);

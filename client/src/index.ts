@@ -15,6 +15,16 @@ export {
 } from './FluxClient.js';
 export { FluxError } from './FluxError.js';
 export { decodeToken, type TokenClaims } from './jwt.js';
-export { type LiveListener, LiveQuery } from './LiveQuery.js';
-export type { Filter, FindParams, Input, Item, ModelName, Operators, SortKey } from './models.js';
+export type { LiveChange, LiveListener, LiveParams, LiveQuery } from './LiveQuery.js';
+export type {
+  CreateInput,
+  Filter,
+  FindParams,
+  Input,
+  Item,
+  ModelName,
+  Operators,
+  SortKey,
+} from './models.js';
+export { type AttributeKind, type AttributeKinds, compileFilter, compileSort } from './query.js';
 export { memoryStorage, type TokenStorage, type WebStorageLike, webStorage } from './storage.js';

@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, FluxError } from '../../client/src/index.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/clients.js';
+import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 
@@ -25,6 +26,15 @@ it('When the server refuses the socket for good, then connect rejects with its F
     expect(error).toMatchObject({ status: 429, code: 'TooManyRequests' });
     expect(second.connected).toBe(false);
     expect((await second.request('GET', '/health')).statusCode).toBe(200);
+
+    // live queries fall back to the event stream, and stay exact
+    await second.login('admin', ADMIN_PASSWORD);
+    const live = second.live('team', { sort: '-id', limit: 3 });
+    await live.ready;
+    const created = await second.service('team').create({ name: 'Seen through the stream', role: 'bar' });
+    await waitFor(() => live.items[0]?.id === created.id, 3000, 'the created team');
+    expect(live.items).toEqual(await second.service('team').find({ sort: '-id', limit: 3 }));
+    live.close();
   } finally {
     first.close();
     second.close();

@@ -19,13 +19,16 @@ import { createTestDatabase } from '../helpers/server.js';
  * server restarts (stopped as SIGTERM stops it, started again on the same port).
  */
 
+/** Who holds live queries: login, tenant, and whether over the socket or a `GET /events` stream. */
 const watchers = [
-  ['coord', 'default'],
-  ['bar-nord', 'default'],
-  ['bar-sud', 'default'],
-  ['logistics', 'default'],
-  ['security', 'default'],
-  ['coord', 'other'],
+  ['coord', 'default', 'socket'],
+  ['bar-nord', 'default', 'socket'],
+  ['bar-sud', 'default', 'socket'],
+  ['logistics', 'default', 'socket'],
+  ['security', 'default', 'socket'],
+  ['coord', 'other', 'socket'],
+  ['bar-sud', 'default', 'events'],
+  ['firstaid', 'default', 'events'],
 ] as const;
 
 /** The live queries every subscriber holds. */
@@ -152,15 +155,15 @@ describe('live queries through @flux/client', () => {
     }
     const otherCoord = transportOf(await loggedIn('coord', 'other', false), 'http');
     const subscribers: Subscriber[] = [];
-    for (const [login, tenant] of watchers) {
-      const client = await loggedIn(login, tenant);
+    for (const [login, tenant, feed] of watchers) {
+      const client = await loggedIn(login, tenant, feed === 'socket');
       const live = queries.map(({ model, params }) => ({
         model,
         params,
         query: client.live(model, params as never) as LiveQuery<unknown>,
       }));
       await Promise.all(live.map(({ query }) => query.ready));
-      subscribers.push({ who: `${tenant}/${login}`, client, live });
+      subscribers.push({ who: `${tenant}/${login} (${feed})`, client, live });
     }
     await expectAllExact(subscribers, 'the first reads');
     // not vacuous: the subscribers see different things

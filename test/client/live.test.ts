@@ -167,6 +167,42 @@ describe('a live query', () => {
     client.close();
   });
 
+  it('When the client has no socket, then its live queries follow a GET /events stream: exact, and ended with the session', async () => {
+    const client = createClient({ url: server.url, socket: false });
+    await client.login('admin', ADMIN_PASSWORD);
+    const params: LiveParams<Item<'team'>> = {
+      filters: { group: 'sse' },
+      sort: ['-location', 'name'],
+      limit: 2,
+    };
+    const live = client.live('team', params);
+    await live.ready;
+    expect(live.items).toEqual([]);
+    const teams = writer.service('team');
+    const a = await teams.create({ name: 'SSE A', role: 'bar', group: 'sse', location: 'Zone 1' });
+    await teams.create({ name: 'SSE B', role: 'bar', group: 'sse', location: 'Zone 2' });
+    await teams.create({ name: 'SSE elsewhere', role: 'bar', group: 'other', location: 'Zone 3' });
+    await expectExact(live, 'team', params);
+    expect(live.items.map((t) => t.name)).toEqual(['SSE B', 'SSE A']);
+    await teams.create({ name: 'SSE C', role: 'bar', group: 'sse', location: 'Zone 0' });
+    await teams.patch(a.id, { group: 'other' });
+    await expectExact(live, 'team', params);
+    expect(live.items.map((t) => t.name)).toEqual(['SSE B', 'SSE C']);
+
+    // the same session logged out elsewhere: the stream ends with it, and so does the list
+    const token = client.token!;
+    const other = createClient({
+      url: server.url,
+      socket: false,
+      storage: { get: () => token, set: () => {} },
+    });
+    await other.request('POST', '/auth/logout');
+    await waitFor(() => live.items.length === 0 && client.token === null, 3000, 'the session ended');
+    other.close();
+    live.close();
+    client.close();
+  });
+
   it('When asked for an offset, then it refuses (a live list starts at the top)', () => {
     expect(() => watcher.live('team', { offset: 5 } as never)).toThrow(TypeError);
   });
