@@ -64,7 +64,8 @@ export function likePattern(pattern: string): RegExp {
     else if (c === '_') source += '.';
     else {
       const literal = c.length > 1 && c.startsWith('\\') ? c.slice(1) : c;
-      source += literal.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+      // the syntax characters: with the `u` flag, escaping anything else (`-`) is an error
+      source += literal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     }
   }
   return new RegExp(`^${source}$`, 'su');

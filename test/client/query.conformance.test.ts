@@ -41,7 +41,27 @@ const next = random(SEED);
 const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
 const chance = (p: number) => next() < p;
 
-const letters = ['a', 'A', 'b', 'B', 'é', 'E', 'z', '%', '_', '\\', ' ', '😀', '\uE000', 'ß', '0'];
+const letters = [
+  'a',
+  'A',
+  'b',
+  'B',
+  'é',
+  'E',
+  'z',
+  '%',
+  '_',
+  '\\',
+  ' ',
+  '😀',
+  '\uE000',
+  'ß',
+  '0',
+  "'",
+  '-',
+  '.',
+  '*',
+];
 const word = () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(letters)).join('');
 const dates = [
   '2026-01-01T00:00:00.000Z',
@@ -78,7 +98,26 @@ function value(attribute: string): unknown {
 
 /** A `like` pattern: wildcards, escaped wildcards and escaped backslashes, never a trailing escape. */
 function pattern(): string {
-  const parts = ['%', '_', '\\%', '\\_', '\\\\', 'a', 'A', 'b', 'é', '😀', ' ', '\\a'];
+  const parts = [
+    '%',
+    '_',
+    '\\%',
+    '\\_',
+    '\\\\',
+    'a',
+    'A',
+    'b',
+    'é',
+    '😀',
+    ' ',
+    '\\a',
+    "'",
+    "\\'",
+    '-',
+    '.*',
+    '(',
+    '\\-',
+  ];
   let text = Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(parts)).join('');
   if (chance(0.5)) text = `%${text}`;
   if (chance(0.5)) text += '%';
@@ -269,6 +308,10 @@ describe(`client filter and sort evaluation agree with ${process.env.DATABASE_UR
     ['case-sensitive like', { name: { like: 'a%' } }],
     ['escaped wildcards', { or: [{ name: { like: '%\\%%' } }, { name: { like: 'a\\_b' } }] }],
     ['an escaped backslash', { name: { like: '%\\\\%' } }],
+    [
+      'a quote in a pattern',
+      { or: [{ name: { like: "%'%" } }, { name: { like: 'a\'; DROP TABLE "Rows"; --' } }] },
+    ],
     ['code point order past U+FFFF', { name: { gt: '\uE000' } }],
     ['three-valued not', { not: { n: { gt: 0 } } }],
     ['not in with nulls', { n: { notIn: [1, 2] } }],
