@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ErrorBody, ValidationIssue } from './protocol.js';
 
 /**
  * The one error hierarchy of Flux and the one mapper that turns anything thrown into the wire body
@@ -7,22 +8,8 @@ import { STATUS_CODES } from 'node:http';
  * both.
  */
 
-/** One failed check of a validation error, as in Sequelize's `ValidationErrorItem`. */
-export interface ValidationIssue {
-  path: string;
-  message: string;
-  type: string;
-}
-
-/** The JSON body of every error reply. */
-export interface ErrorBody {
-  _error: {
-    status: number;
-    code: string;
-    message: string;
-    validation?: ValidationIssue[];
-  };
-}
+/** The error body's types live with the rest of the wire protocol. */
+export type { ErrorBody, ValidationIssue } from './protocol.js';
 
 /**
  * Base of every error a client may cause. `status` is the HTTP status (never a database code),

@@ -13,6 +13,25 @@
  * socket.on('model:alert', ({ verb, id, data }) => …);
  */
 
+// ---- Errors (docs/reference.md#errors) ----
+
+/** One failed check of a validation error, as in Sequelize's `ValidationErrorItem`. */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+  type: string;
+}
+
+/** The JSON body of every error reply. */
+export interface ErrorBody {
+  _error: {
+    status: number;
+    code: string;
+    message: string;
+    validation?: ValidationIssue[];
+  };
+}
+
 // ---- Virtual requests (docs/reference.md#socket-protocol) ----
 
 /**

@@ -1,5 +1,5 @@
-import type { ErrorBody, ValidationIssue } from '../../lib/errors.js';
 import type { FluxResponse } from './FluxClient.js';
+import type { ErrorBody, ValidationIssue } from './generated/protocol.js';
 
 /**
  * The one error a Flux client throws: every reply ≥ 400, over the socket or HTTP alike, with the server's

@@ -28,3 +28,5 @@ export type {
 } from './models.js';
 export { type AttributeKind, type AttributeKinds, compileFilter, compileSort } from './query.js';
 export { memoryStorage, type TokenStorage, type WebStorageLike, webStorage } from './storage.js';
+/** The wire protocol's types: socket events, payloads, the error body (docs/protocol.md). */
+export type * from './generated/protocol.js';
