@@ -12,8 +12,12 @@
  *   npm run bench                 # SQLite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
- *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (ceilings, express, feathers, flux, fanout,
- *                                           # memory, publish, abuse, scale); prints, writes no results file
+ *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, ceilings, express, feathers, flux,
+ *                                           # fanout, memory, publish, abuse, scale); prints, writes no
+ *                                           # results file
+ *
+ * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
+ * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s.
  *
  * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 instance, 2 with the
  * same load in all, and 2 with the same load on each, behind nginx (deploy/nginx.conf) sharing the
@@ -33,7 +37,18 @@ import { Sequelize } from 'sequelize';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
-const PARTS = ['ceilings', 'express', 'feathers', 'flux', 'fanout', 'memory', 'publish', 'abuse', 'scale'];
+const PARTS = [
+  'client',
+  'ceilings',
+  'express',
+  'feathers',
+  'flux',
+  'fanout',
+  'memory',
+  'publish',
+  'abuse',
+  'scale',
+];
 /** Alternating rounds of the scale part (1 instance, 2 instances, 1, 2…): its ratios are their medians. */
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
 /**
@@ -755,8 +770,63 @@ function printTable(): void {
     process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
 }
 
+/** The client part: bench/client.ts in a process of its own (nothing else runs in it while it measures). */
+async function client(): Promise<unknown> {
+  let result: unknown;
+  const child = runNode(
+    'bench/client.ts',
+    [],
+    {},
+    (line) => {
+      if (line.startsWith('result ')) result = JSON.parse(line.slice(7));
+    },
+    ['--import', 'tsx'],
+  );
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0 || !result) throw new Error('bench/client.ts failed');
+  return result;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  if (runs('client')) extra.client = await client();
+  if (PARTS.some((part) => part !== 'client' && runs(part))) await servers();
+
+  if (rows.length) printTable();
+  process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);
+  if (ONLY) {
+    log(`BENCH_ONLY=${ONLY.join(',')}: partial run, no results file written`);
+    return;
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const file = path.join(root, 'bench', 'results', `${date}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: {
+          cpus: os.cpus().length,
+          model: os.cpus()[0]?.model,
+          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+          node: process.version,
+        },
+        database: process.env.DATABASE_URL ? 'postgresql' : 'sqlite',
+        secondsPerPhase: SECONDS,
+        rows,
+        ...extra,
+        durationSeconds: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`written ${path.relative(root, file)} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** Every part but the client's: the build of Flux, the database, then each server in turn. */
+async function servers(): Promise<void> {
   log('building Flux for production (npm run build)…');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   const database = await prepareDatabase();
@@ -972,38 +1042,6 @@ async function main(): Promise<void> {
   } finally {
     await database.drop();
   }
-
-  printTable();
-  process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);
-  if (ONLY) {
-    log(`BENCH_ONLY=${ONLY.join(',')}: partial run, no results file written`);
-    return;
-  }
-  const date = new Date().toISOString().slice(0, 10);
-  const file = path.join(root, 'bench', 'results', `${date}.json`);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        machine: {
-          cpus: os.cpus().length,
-          model: os.cpus()[0]?.model,
-          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-          node: process.version,
-        },
-        database: process.env.DATABASE_URL ? 'postgresql' : 'sqlite',
-        secondsPerPhase: SECONDS,
-        rows,
-        ...extra,
-        durationSeconds: Math.round((Date.now() - started) / 1000),
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  log(`written ${path.relative(root, file)} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
 main().catch((err: unknown) => {
