@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type FluxClient, type LiveChange, type LiveParams } from '../../client/src/index.js';
+import {
+  createClient,
+  decodeToken,
+  type FluxClient,
+  type LiveChange,
+  type LiveParams,
+} from '../../client/src/index.js';
 import type { Item, ModelName } from '../../client/src/models.js';
 import { settle, waitFor } from '../helpers/clients.js';
 import { expectLiveExact } from '../helpers/live.js';
@@ -164,6 +170,26 @@ describe('a live query', () => {
     expect(live.items).toEqual([]);
     await client.login('admin', ADMIN_PASSWORD);
     await waitFor(() => live.items.length > 0, 3000, 'the list read again');
+    client.close();
+  });
+
+  it('When an admin revokes the session from elsewhere, then the live query empties and no later change reaches it', async () => {
+    const client = createClient({ url: server.url });
+    await client.connect();
+    await client.login('admin', ADMIN_PASSWORD);
+    const raw: unknown[] = [];
+    client.socket!.on('model:team', (event) => raw.push(event));
+    const live = client.live('team', { sort: 'id' });
+    await live.ready;
+    const { sessionId } = decodeToken(client.token!) as { sessionId: number };
+    await writer.request('DELETE', `/session/${sessionId}`);
+    await waitFor(() => client.token === null, 3000, 'the revocation');
+    expect(live.items).toEqual([]);
+    const heard = raw.length;
+    await writer.service('team').create({ name: 'After the revocation', role: 'bar' });
+    await settle(300);
+    expect(raw.length).toBe(heard);
+    expect(live.items).toEqual([]);
     client.close();
   });
 
