@@ -25,10 +25,38 @@ export function deeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** A UTF-16 surrogate without its pair (with the `u` flag, a pair is one code point, not `Cs`). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * True when a string (or key) anywhere in `value` holds a NUL character: PostgreSQL cannot store one in
- * text, SQLite drivers cut strings at it. Such input is refused with 400 before any query.
+ * Why a string (or key) anywhere in `value` cannot be stored as it is, or undefined when none is:
+ * - `nul`: a NUL character — PostgreSQL cannot store one in text, SQLite drivers cut strings at it;
+ * - `surrogate`: a lone UTF-16 surrogate (`"\ud800"`), which is not Unicode text: both databases store
+ *   U+FFFD instead, so the reply, the event and a client's own filter would hold a value the database
+ *   does not (a live query's list would differ from `find`).
+ * Such input is refused with 400 before any query.
  */
+export function unstorableText(value: unknown): 'nul' | 'surrogate' | undefined {
+  const check = (text: string) =>
+    text.includes('\u0000') ? 'nul' : LONE_SURROGATE.test(text) ? 'surrogate' : undefined;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const node = stack.pop();
+    if (typeof node === 'string') {
+      const problem = check(node);
+      if (problem) return problem;
+    } else if (typeof node === 'object' && node !== null && !Buffer.isBuffer(node)) {
+      for (const [key, child] of Object.entries(node)) {
+        const problem = check(key);
+        if (problem) return problem;
+        stack.push(child);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** True when a string (or key) anywhere in `value` holds a NUL character (see {@link unstorableText}). */
 export function hasNulCharacter(value: unknown): boolean {
   const stack: unknown[] = [value];
   while (stack.length) {

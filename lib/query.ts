@@ -101,6 +101,13 @@ const patterns = new Map<string, symbol>([
 type Scalar = string | number | boolean | null;
 
 /**
+ * A UTF-16 surrogate without its pair: both databases compare U+FFFD instead, a client's own evaluation
+ * of the filter would not (the edge refuses it too, lib/limits.ts `unstorableText`, but filters sent as
+ * JSON text only become strings here).
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
  * Turns a checked `like`/`notLike` pattern into the operand Sequelize puts after `LIKE`. Patterns mean the
  * same on every database: case-sensitive, `%` any text, `_` one character, `\` escaping the next one.
  * PostgreSQL's `LIKE` is that already; SQLite needs `PRAGMA case_sensitive_like` (lib/database.ts) and an
@@ -257,6 +264,9 @@ class FilterParser {
       throw new BadRequestError(`${where}: a pattern cannot end with an escape character (\\)`);
     }
     if (operand.includes('\u0000')) throw new BadRequestError(`${where}: NUL characters are not allowed`);
+    // the databases match U+FFFD for it, a client's own evaluation would not (lib/limits.ts unstorableText)
+    if (LONE_SURROGATE.test(operand))
+      throw new BadRequestError(`${where}: a UTF-16 surrogate without its pair is not allowed`);
     return operand;
   }
 
@@ -287,7 +297,14 @@ class FilterParser {
       default:
         // SQLite cuts the statement at a NUL (the edge refuses NUL, but JSON text in a query string
         // only becomes a string here)
-        if (typeof value !== 'string' || value.length > MAX_STRING || value.includes('\u0000')) return bad();
+        // and stores U+FFFD for a lone surrogate, which a client's own evaluation would not match
+        if (
+          typeof value !== 'string' ||
+          value.length > MAX_STRING ||
+          value.includes('\u0000') ||
+          LONE_SURROGATE.test(value)
+        )
+          return bad();
         if (info.values && !info.values.includes(value)) {
           throw new BadRequestError(`filters.${attribute}: must be one of ${info.values.join(', ')}`);
         }

@@ -1,7 +1,7 @@
 import type { NextFunction } from 'express';
 import { BadRequestError } from '../errors.js';
 import type { FluxRequest, FluxResponse } from '../http.js';
-import { hasNulCharacter } from '../limits.js';
+import { unstorableText } from '../limits.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
@@ -10,7 +10,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Builds `req.data` (docs/reference.md#routes-and-middlewares) from, in increasing precedence: `?data=<JSON>`
  * on GET requests, the other query values, the body, then the route params.
- * @throws BadRequestError when `?data` is not a JSON object or the body is not an object.
+ * @throws BadRequestError when `?data` is not a JSON object or the body is not an object, or a string holds
+ *   what cannot be stored as it is (`unstorableText`: NUL, a lone surrogate).
  */
 export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunction): void {
   const { data: dataParam, ...query } = req.query as Record<string, unknown>;
@@ -32,6 +33,9 @@ export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunct
     throw new BadRequestError('The request body must be a JSON object');
   }
   req.data = { ...fromParam, ...query, ...(body as Record<string, unknown> | undefined), ...req.params };
-  if (hasNulCharacter(req.data)) throw new BadRequestError('Input may not contain NUL characters');
+  const unstorable = unstorableText(req.data);
+  if (unstorable === 'nul') throw new BadRequestError('Input may not contain NUL characters');
+  if (unstorable === 'surrogate')
+    throw new BadRequestError('Input must be Unicode text: a UTF-16 surrogate without its pair');
   next();
 }
