@@ -1,4 +1,6 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { type EventStreamHandle, openEventStream } from './eventStream.js';
+import { FluxError } from './FluxError.js';
 import type {
   AuthEndedPayload,
   ClientToServerEvents,
@@ -6,9 +8,8 @@ import type {
   ServerToClientEvents,
   SubscriptionRefreshPayload,
   VirtualResponse,
-} from '../../lib/protocol.js';
-import { type EventStreamHandle, openEventStream } from './eventStream.js';
-import { FluxError } from './FluxError.js';
+} from './generated/protocol.js';
+import { attributeKinds } from './generated/schema.js';
 import { decodeToken, refreshDelay } from './jwt.js';
 import {
   type LiveFeed,
@@ -18,7 +19,6 @@ import {
   type LiveQuery,
 } from './LiveQuery.js';
 import type { CreateInput, FindParams, Input, Item, ModelName } from './models.js';
-import { attributeKinds } from './schema.js';
 import { memoryStorage, type TokenStorage } from './storage.js';
 
 /** The options of {@link createClient}. */
@@ -75,6 +75,12 @@ export interface Service<N extends ModelName> {
 
 type FluxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type AuthListener = (event: AuthEvent) => void;
+
+/**
+ * How long an event stream must have served (since its `ready`) for the next one to open at once when it
+ * ends; one that ends sooner is opened again after a growing wait, ms.
+ */
+const STREAM_SERVED_MS = 1_000;
 
 const TOKEN_ERRORS: Record<string, 'revoked' | 'expired'> = {
   TokenRevoked: 'revoked',
@@ -245,9 +251,12 @@ export class FluxClient {
   /**
    * The feed of a model's live queries without a socket: a `GET /events` stream of the model (Server-Sent
    * Events, docs/protocol.md), opened at the first read; each read waits for the stream's `ready` (its
-   * rooms joined) and runs `find` over HTTP. A stream that ends is opened again (at once when the server
-   * ended it, after a growing wait on errors) and its queries read again; a refused one (401, 403) waits
-   * for the next read — after a login. A stream opened with another session's token is closed first.
+   * rooms joined) and runs `find` over HTTP. A stream that ends is opened again with the current token —
+   * a refreshed one too: the stream of the previous token ends at its expiry — and its queries read again:
+   * at once after a stream that served {@link STREAM_SERVED_MS}, after a growing wait (0.5 s doubling to
+   * 10 s) when it failed or ended before or soon after `ready` (a proxy or server ending every stream at
+   * once is not asked again in a loop). A refused one (401, 403) waits for the next read — after a login.
+   * A stream opened with another session's token is closed first.
    */
   private streamFeed(model: string, handlers: LiveFeedHandlers): LiveFeed {
     const path = `/${model.toLowerCase()}`;
@@ -269,6 +278,7 @@ export class FluxClient {
       const token = this.token;
       if (!token) return Promise.reject(new FluxError(401, 'Unauthorized', 'Live queries need a session'));
       streamToken = token;
+      let readyAt: number | undefined;
       const opened = new Promise<void>((resolve, reject) => {
         stream = openEventStream({
           url: this.base,
@@ -276,7 +286,7 @@ export class FluxClient {
           models: [model],
           idleTimeoutMs: 45_000,
           onReady: () => {
-            retryMs = 0;
+            readyAt = Date.now();
             resolve();
             if (reopened) handlers.reset();
           },
@@ -292,9 +302,11 @@ export class FluxClient {
               ready = null;
             }
             reject(error ?? new FluxError(0, 'NetworkError', 'The event stream ended'));
-            if (closed || this.token !== token) return;
+            // logged out: nothing to follow until a login; a refreshed token follows on at once
+            if (closed || !this.token) return;
             if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
-            retryMs = error ? Math.min(10_000, Math.max(500, retryMs * 2)) : 0;
+            const served = readyAt !== undefined && Date.now() - readyAt >= STREAM_SERVED_MS;
+            retryMs = served && !error ? 0 : Math.min(10_000, Math.max(500, (served ? 0 : retryMs) * 2));
             clearTimeout(timer);
             timer = setTimeout(() => {
               reopened = true;

@@ -1,4 +1,4 @@
-import type { ModelEventPayload } from '../../lib/protocol.js';
+import type { ModelEventPayload } from './generated/protocol.js';
 import type { FindParams } from './models.js';
 import { type AttributeKinds, compileFilter, compileSort } from './query.js';
 
@@ -55,6 +55,8 @@ const MAX_READS = 1;
 /** First and longest wait before reading again after the server said it was busy or unreachable, ms. */
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
+/** Items left out of a live query whose last version it keeps, against late events (see `LiveQuery.gone`). */
+const MAX_GONE = 1_000;
 
 /**
  * The live queries of one client, grouped by model so that all the queries of a model share one feed:
@@ -145,6 +147,12 @@ export class LiveQueries {
 export class LiveQuery<T> {
   private list: T[] = [];
   private readonly byId = new Map<Id, T>();
+  /**
+   * The last version (`updatedAt`) of each item an event left out of the list — destroyed, no longer
+   * matching, past a full window — by id, oldest first, at most {@link MAX_GONE}: a late event of a version
+   * not newer is ignored.
+   */
+  private readonly gone = new Map<Id, string>();
   /** True when the list holds every matching item (the server has no more). */
   private complete = true;
   private readonly listeners = new Set<LiveListener<T>>();
@@ -239,6 +247,7 @@ export class LiveQuery<T> {
     this.generation++;
     this.pending = null;
     this.fetchAgain = false;
+    this.gone.clear();
     this.replace([]);
     this.complete = true;
   }
@@ -295,8 +304,13 @@ export class LiveQuery<T> {
   private apply({ verb, id, data }: ModelEventPayload, diff: LiveChange<T>): void {
     const old = this.byId.get(id);
     const item = data as T;
-    if (old !== undefined && verb !== 'destroyed' && olderThan(item, old)) return; // a late event
+    // A late event (writes on two instances can reach a subscriber out of order): a version older than the
+    // one held — a `destroyed` too, whose data is the version it removes (a permission transition out of
+    // view that arrives after the one back in) — or not newer than the last one seen to leave the list: a
+    // late update or create must not bring back an item destroyed or moved out since.
+    if (old !== undefined ? olderThan(item, old) : notNewer(item, this.gone.get(id))) return;
     if (verb === 'destroyed' || !this.matches(item as Row)) {
+      this.left(id, item);
       if (old === undefined) return;
       this.remove(old);
       diff.removed.push(old);
@@ -306,8 +320,11 @@ export class LiveQuery<T> {
     }
     if (old !== undefined) this.remove(old);
     const at = this.position(item);
-    if (!this.complete && at === this.list.length) {
+    // the same sort keys: the same place, the last of a full window included
+    const stays = old !== undefined && this.compare(old as Row, item as Row) === 0;
+    if (!this.complete && at === this.list.length && !stays) {
       // past every item of a full window: not in it (and if it was, the item that now follows is unknown)
+      this.left(id, item);
       if (old !== undefined) {
         diff.removed.push(old);
         this.refetch();
@@ -316,14 +333,25 @@ export class LiveQuery<T> {
     }
     this.list = [...this.list.slice(0, at), item, ...this.list.slice(at)];
     this.byId.set(id, item);
+    this.gone.delete(id);
     (old === undefined ? diff.added : diff.updated).push(item);
     if (this.list.length > this.limit) {
       const dropped = this.list[this.list.length - 1]!;
       this.list = this.list.slice(0, -1);
       this.byId.delete(idOf(dropped));
+      this.left(idOf(dropped), dropped);
       this.complete = false;
       diff.removed.push(dropped);
     }
+  }
+
+  /** Notes the version of an item an event left out of the list (see {@link gone}). */
+  private left(id: Id, item: T): void {
+    const version = (item as { updatedAt?: unknown }).updatedAt;
+    if (typeof version !== 'string') return;
+    this.gone.delete(id);
+    this.gone.set(id, version);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.keys().next().value);
   }
 
   /** Reads again after the server's `Retry-After`, or an exponential wait (0.5 s doubling to 10 s). */
@@ -379,6 +407,13 @@ function emptyChange<T>(): LiveChange<T> {
 
 function idOf(item: unknown): Id {
   return (item as { id?: unknown }).id;
+}
+
+/** True when `item` is no newer than the `version` (an `updatedAt`) of an item that left the list. */
+function notNewer(item: unknown, version: string | undefined): boolean {
+  const a = (item as { updatedAt?: unknown }).updatedAt;
+  if (version === undefined || typeof a !== 'string') return false;
+  return Date.parse(a) <= Date.parse(version);
 }
 
 /** True when `item` is an older version than `current` (by `updatedAt`, when both have one). */
