@@ -24,6 +24,12 @@ export interface SseHandlers {
 }
 
 /**
+ * Default of {@link SseParser}'s `maxEventLength`: characters one event may hold, its lines together
+ * (16 Mi; a Flux event holds one item).
+ */
+export const MAX_EVENT_LENGTH = 16 * 1024 * 1024;
+
+/**
  * An incremental parser of the `text/event-stream` format
  * (https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation): feed it
  * decoded text in chunks of any size — a chunk may end in the middle of a line, or between the CR and the
@@ -31,19 +37,33 @@ export interface SseHandlers {
  * `data:` lines of one event are joined with LF; one space after the colon is dropped; a leading BOM is
  * ignored; fields other than `event`, `data`, `id` and `retry` are ignored; an event without `data` is not
  * dispatched; an event left incomplete at the end of the stream is discarded (as the standard says).
+ * Parsing takes time in proportion to the text, however it is cut; an event (or a line) longer than
+ * `maxEventLength` characters — a server sending anything but events — makes `push` throw a RangeError
+ * rather than hold it in memory without bound.
  */
 export class SseParser {
-  private buffer = '';
+  /** The line being read, in the pieces it came in (none holds a line end). */
+  private partial: string[] = [];
+  /** Characters in {@link partial}. */
+  private partialLength = 0;
   /** The previous chunk ended with CR: an LF starting the next one belongs to that line end. */
   private afterCR = false;
   private started = false;
   private eventType = '';
   private data: string[] = [];
+  /** Characters in {@link data}. */
+  private dataLength = 0;
   private lastEventId = '';
 
-  constructor(private readonly handlers: SseHandlers) {}
+  constructor(
+    private readonly handlers: SseHandlers,
+    private readonly maxEventLength = MAX_EVENT_LENGTH,
+  ) {}
 
-  /** Parses the next chunk of decoded text. */
+  /**
+   * Parses the next chunk of decoded text.
+   * @throws RangeError when the event being read grows past `maxEventLength` characters
+   */
   push(chunk: string): void {
     if (chunk === '') return;
     let text = chunk;
@@ -53,35 +73,48 @@ export class SseParser {
     }
     if (this.afterCR && text.startsWith('\n')) text = text.slice(1);
     this.afterCR = false;
-    this.buffer += text;
+    // the pieces of the line being read hold no line end: only the new text is searched, once
+    const lineEnd = /[\r\n]/g; // CR or LF (a CRLF is a CR, then an LF)
     let start = 0;
-    for (;;) {
-      const lf = this.buffer.indexOf('\n', start);
-      const cr = this.buffer.indexOf('\r', start);
-      if (lf === -1 && cr === -1) break;
-      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
-      const line = this.buffer.slice(start, end);
-      if (this.buffer[end] === '\r') {
-        if (end + 1 === this.buffer.length) {
+    for (let match = lineEnd.exec(text); match; match = lineEnd.exec(text)) {
+      const end = match.index;
+      let line = text.slice(start, end);
+      if (this.partial.length) {
+        line = this.partial.join('') + line;
+        this.partial = [];
+        this.partialLength = 0;
+      }
+      if (text[end] === '\r') {
+        if (end + 1 === text.length) {
           // maybe the first half of a CRLF split across chunks
           this.afterCR = true;
           start = end + 1;
           this.line(line);
           break;
         }
-        start = this.buffer[end + 1] === '\n' ? end + 2 : end + 1;
+        start = text[end + 1] === '\n' ? end + 2 : end + 1;
       } else start = end + 1;
+      lineEnd.lastIndex = start;
       this.line(line);
     }
-    this.buffer = this.buffer.slice(start);
+    if (start < text.length) {
+      this.partial.push(text.slice(start));
+      this.partialLength += text.length - start;
+    }
+    if (this.partialLength + this.dataLength > this.maxEventLength) {
+      this.end();
+      throw new RangeError(`An event of the stream is longer than ${this.maxEventLength} characters`);
+    }
   }
 
   /** The end of the stream: an event still incomplete is discarded. */
   end(): void {
-    this.buffer = '';
+    this.partial = [];
+    this.partialLength = 0;
     this.afterCR = false;
     this.eventType = '';
     this.data = [];
+    this.dataLength = 0;
   }
 
   private line(line: string): void {
@@ -104,6 +137,7 @@ export class SseParser {
         break;
       case 'data':
         this.data.push(value);
+        this.dataLength += value.length + 1;
         break;
       case 'id':
         if (!value.includes('\0')) this.lastEventId = value;
@@ -118,6 +152,7 @@ export class SseParser {
     const { eventType, data } = this;
     this.eventType = '';
     this.data = [];
+    this.dataLength = 0;
     if (data.length === 0) return;
     this.handlers.onEvent({
       event: eventType || 'message',
@@ -147,7 +182,8 @@ export interface EventStreamOptions {
    * The stream is over, once, unless {@link EventStreamHandle.close} ended it first. Without `error` the
    * server ended it (its last event said why; none: a restart, a proxy — reconnect). With a
    * {@link FluxError}: refused before it started (`status` ≥ 400 with the server's `code`: 401, 403
-   * `TokenRevoked`…, 400, 429), or lost (`status` 0: `NetworkError`, `Timeout`).
+   * `TokenRevoked`…, 400, 429), or lost (`status` 0: `NetworkError`, `Timeout`; `NetworkError` too for a
+   * reply that is no event stream: an event or line longer than {@link MAX_EVENT_LENGTH} characters).
    */
   onEnd?(error?: FluxError): void;
   /**

@@ -239,3 +239,74 @@ describe('openEventStream', () => {
     expect([error?.status, error?.code]).toEqual([0, 'Timeout']);
   });
 });
+
+describe('SseParser and openEventStream against a server that sends too much', () => {
+  it('parses in time proportional to the text: a burst of events in one chunk, and a long line in many chunks', () => {
+    const event = `event: model:alert\ndata: ${JSON.stringify({ verb: 'updated', id: 1, data: { title: 'x'.repeat(100) } })}\n\n`;
+    let events = 0;
+    const burst = new SseParser({ onEvent: () => events++ });
+    let started = performance.now();
+    burst.push(event.repeat(16_000)); // 2.7 MB at once, as a client that was busy reads it
+    const burstMs = performance.now() - started;
+    expect(events).toBe(16_000);
+
+    let length = 0;
+    const long = new SseParser({ onEvent: (e) => (length = e.data.length) });
+    const piece = 'y'.repeat(16 * 1024);
+    started = performance.now();
+    long.push('data: ');
+    for (let i = 0; i < 512; i++) long.push(piece); // one 8 MiB line in 16 KiB chunks
+    long.push('\n\n');
+    const longMs = performance.now() - started;
+    expect(length).toBe(8 * 1024 * 1024);
+    // linear: a few ms each (quadratic, it was 0.7 s and 1.4 s)
+    expect(burstMs).toBeLessThan(250);
+    expect(longMs).toBeLessThan(250);
+  });
+
+  it('throws a RangeError for an event longer than its bound, its lines or a line without end alike', () => {
+    const parser = new SseParser({ onEvent: () => {} }, 100);
+    parser.push(`data: ${'a'.repeat(60)}\n`);
+    expect(() => parser.push(`data: ${'b'.repeat(60)}\n`)).toThrow(RangeError);
+    const line = new SseParser({ onEvent: () => {} }, 100);
+    line.push('x'.repeat(60));
+    expect(() => line.push('x'.repeat(60))).toThrow(RangeError);
+    // within the bound, events of any number pass
+    let events = 0;
+    const fine = new SseParser({ onEvent: () => events++ }, 100);
+    for (let i = 0; i < 1000; i++) fine.push(`data: ${'c'.repeat(80)}\n\n`);
+    expect(events).toBe(1000);
+  });
+
+  it('ends with a NetworkError, rather than buffer without bound, when the server sends text without line ends', async () => {
+    let sent = 0;
+    const garbage = ((_url: string, init: RequestInit) =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              // 64 KiB of text without a line end, for as long as it is read (up to 64 MiB)
+              if (init.signal?.aborted || sent >= 64 * 1024 * 1024) controller.close();
+              else {
+                controller.enqueue(new TextEncoder().encode('x'.repeat(64 * 1024)));
+                sent += 64 * 1024;
+              }
+            },
+          }),
+          { status: 200, headers: { 'content-type': 'text/event-stream' } },
+        ),
+      )) as unknown as typeof fetch;
+    const error = await new Promise<FluxError | undefined>((resolve) =>
+      openEventStream({
+        url: 'http://x',
+        token: 't',
+        models: ['x'],
+        onEvent: () => {},
+        onEnd: resolve,
+        fetch: garbage,
+      }),
+    );
+    expect([error?.status, error?.code]).toEqual([0, 'NetworkError']);
+    expect(sent).toBeLessThan(20 * 1024 * 1024);
+  });
+});
