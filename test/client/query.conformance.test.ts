@@ -312,6 +312,17 @@ describe(`client filter and sort evaluation agree with ${process.env.DATABASE_UR
       'a quote in a pattern',
       { or: [{ name: { like: "%'%" } }, { name: { like: 'a\'; DROP TABLE "Rows"; --' } }] },
     ],
+    [
+      'placeholders and a closing quote in patterns (the SQLite operand is a literal)',
+      {
+        or: [
+          { name: { like: "%' OR '1'='1" } },
+          { name: { like: '$1%' } },
+          { name: { like: '%:name' } },
+          { name: { notLike: "?%'||(SELECT 1)||'" } },
+        ],
+      },
+    ],
     ['code point order past U+FFFF', { name: { gt: '\uE000' } }],
     ['three-valued not', { not: { n: { gt: 0 } } }],
     ['not in with nulls', { n: { notIn: [1, 2] } }],
