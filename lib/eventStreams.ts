@@ -27,7 +27,7 @@ import type { RouteRecord } from './routes.js';
  *
  * ```
  * event: ready            ← once the stream is in its rooms: run `find` now, nothing is missed
- * data: {}
+ * data: {"heartbeatMs":15000}
  *
  * event: model:alert
  * data: {"verb":"created","id":5,"data":{…}}
@@ -251,7 +251,7 @@ export class EventStreams {
 
   /**
    * Opens a stream on `res`: checks it may open, sends the headers ({@link STREAM_HEADERS}), joins the rooms of
-   * `subscriptions` in `auth.tenantId`, then sends `event: ready` `data: {}` — every change delivered from
+   * `subscriptions` in `auth.tenantId`, then sends `event: ready` `data: {heartbeatMs}` — every change delivered from
    * then on reaches the stream, so a client may `find` once it has `ready` without missing one. Then a
    * `: ping` comment every `heartbeatMs`, until the stream ends. All in one turn of the event loop.
    * @returns the stream, or undefined when the client had already gone (nothing to send)
@@ -283,7 +283,7 @@ export class EventStreams {
     res.socket.setNoDelay(true);
     for (const { model, groups } of subscriptions)
       this.options.pubsub.subscribe(stream, auth.tenantId, model, groups);
-    stream.send('ready', {});
+    stream.send('ready', { heartbeatMs: this.options.heartbeatMs });
     stream.heartbeat = setInterval(() => stream.comment('ping'), this.options.heartbeatMs);
     stream.heartbeat.unref();
     this.armExpiry(stream);

@@ -1,5 +1,4 @@
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
-import { type EventStreamHandle, openEventStream } from './eventStream.js';
 import { FluxError } from './FluxError.js';
 import type {
   AuthEndedPayload,
@@ -20,6 +19,7 @@ import {
 } from './LiveQuery.js';
 import type { CreateInput, FindParams, Input, Item, ModelName } from './models.js';
 import { memoryStorage, type TokenStorage } from './storage.js';
+import { EventStreamFeeds } from './streamFeeds.js';
 
 /** The options of {@link createClient}. */
 export interface ClientOptions {
@@ -76,12 +76,6 @@ export interface Service<N extends ModelName> {
 type FluxSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 type AuthListener = (event: AuthEvent) => void;
 
-/**
- * How long an event stream must have served (since its `ready`) for the next one to open at once when it
- * ends; one that ends sooner is opened again after a growing wait, ms.
- */
-const STREAM_SERVED_MS = 1_000;
-
 const TOKEN_ERRORS: Record<string, 'revoked' | 'expired'> = {
   TokenRevoked: 'revoked',
   TokenExpired: 'expired',
@@ -102,6 +96,7 @@ export class FluxClient {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loggingOut = false;
   private liveQueries?: LiveQueries;
+  private streams?: EventStreamFeeds;
 
   constructor(private readonly options: ClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
@@ -249,88 +244,23 @@ export class FluxClient {
   }
 
   /**
-   * The feed of a model's live queries without a socket: a `GET /events` stream of the model (Server-Sent
-   * Events, docs/protocol.md), opened at the first read; each read waits for the stream's `ready` (its
-   * rooms joined) and runs `find` over HTTP. A stream that ends is opened again with the current token —
-   * a refreshed one too: the stream of the previous token ends at its expiry — and its queries read again:
-   * at once after a stream that served {@link STREAM_SERVED_MS}, after a growing wait (0.5 s doubling to
-   * 10 s) when it failed or ended before or soon after `ready` (a proxy or server ending every stream at
-   * once is not asked again in a loop). A refused one (401, 403) waits for the next read — after a login.
-   * A stream opened with another session's token is closed first.
+   * The feed of a model's live queries without a socket: the client's one `GET /events` stream, which
+   * carries every model its live queries watch (client/src/streamFeeds.ts).
    */
   private streamFeed(model: string, handlers: LiveFeedHandlers): LiveFeed {
+    this.streams ??= new EventStreamFeeds({
+      url: this.base,
+      token: () => this.token,
+      sessionEnded: (token, reason) => {
+        if (this.token === token) this.endSession(reason);
+      },
+    });
     const path = `/${model.toLowerCase()}`;
-    let stream: EventStreamHandle | null = null;
-    let streamToken: string | null = null;
-    let ready: Promise<void> | null = null;
-    let closed = false;
-    let reopened = false;
-    let retryMs = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const end = () => {
-      stream?.close();
-      stream = null;
-      ready = null;
-    };
-    const open = (): Promise<void> => {
-      if (ready && streamToken === this.token) return ready;
-      end();
-      const token = this.token;
-      if (!token) return Promise.reject(new FluxError(401, 'Unauthorized', 'Live queries need a session'));
-      streamToken = token;
-      let readyAt: number | undefined;
-      const opened = new Promise<void>((resolve, reject) => {
-        stream = openEventStream({
-          url: this.base,
-          token,
-          models: [model],
-          idleTimeoutMs: 45_000,
-          onReady: () => {
-            readyAt = Date.now();
-            resolve();
-            if (reopened) handlers.reset();
-          },
-          onEvent: (name, payload) => {
-            if (name === `model:${model}`) handlers.change(payload as ModelEventPayload);
-            else if (name === 'subscription:refresh') handlers.refresh();
-            else if ((name === 'auth:revoked' || name === 'auth:expired') && this.token === token)
-              this.endSession(name === 'auth:revoked' ? 'revoked' : 'expired');
-          },
-          onEnd: (error) => {
-            if (ready === opened) {
-              stream = null;
-              ready = null;
-            }
-            reject(error ?? new FluxError(0, 'NetworkError', 'The event stream ended'));
-            // logged out: nothing to follow until a login; a refreshed token follows on at once
-            if (closed || !this.token) return;
-            if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
-            const served = readyAt !== undefined && Date.now() - readyAt >= STREAM_SERVED_MS;
-            retryMs = served && !error ? 0 : Math.min(10_000, Math.max(500, (served ? 0 : retryMs) * 2));
-            clearTimeout(timer);
-            timer = setTimeout(() => {
-              reopened = true;
-              open().catch(() => {}); // a failure schedules the next try
-            }, retryMs);
-            (timer as { unref?: () => void }).unref?.();
-          },
-        });
-      });
-      opened.catch(() => {}); // reported to the read that waits for it, if any
-      ready = opened;
-      return opened;
-    };
-    return {
-      find: async (params) => {
-        await open();
-        return (await this.request<unknown[]>('GET', path, params)).data;
-      },
-      close: () => {
-        closed = true;
-        clearTimeout(timer);
-        end();
-      },
-    };
+    return this.streams.feed(
+      model,
+      handlers,
+      async (params) => (await this.request<unknown[]>('GET', path, params)).data,
+    );
   }
 
   /** The feed of a model's live queries: the socket's events, or a Server-Sent Events stream. */

@@ -176,8 +176,11 @@ export interface EventStreamOptions {
    * the stream: `auth:revoked` / `auth:expired` `{reason}`, `server:shutdown` `{reason}`.
    */
   onEvent(name: string, payload: unknown): void;
-  /** The stream is in its rooms: `find` now, and apply the events received from here on. */
-  onReady?(): void;
+  /**
+   * The stream is in its rooms: `find` now, and apply the events received from here on. `info` is the
+   * `ready` payload: `{heartbeatMs}`, the server's interval between `: ping` comments.
+   */
+  onReady?(info: unknown): void;
   /**
    * The stream is over, once, unless {@link EventStreamHandle.close} ended it first. Without `error` the
    * server ended it (its last event said why; none: a restart, a proxy — reconnect). With a
@@ -245,7 +248,7 @@ export function openEventStream(options: EventStreamOptions): EventStreamHandle 
       } catch {
         // not JSON: handed over as text
       }
-      if (event === 'ready') options.onReady?.();
+      if (event === 'ready') options.onReady?.(payload);
       else options.onEvent(event, payload);
     },
   });

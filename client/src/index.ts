@@ -14,6 +14,8 @@ export {
   type Service,
 } from './FluxClient.js';
 export { FluxError } from './FluxError.js';
+/** The wire protocol's types: socket events, payloads, the error body (docs/protocol.md). */
+export type * from './generated/protocol.js';
 export { decodeToken, type TokenClaims } from './jwt.js';
 export type { LiveChange, LiveListener, LiveParams, LiveQuery } from './LiveQuery.js';
 export type {
@@ -28,5 +30,3 @@ export type {
 } from './models.js';
 export { type AttributeKind, type AttributeKinds, compileFilter, compileSort } from './query.js';
 export { memoryStorage, type TokenStorage, type WebStorageLike, webStorage } from './storage.js';
-/** The wire protocol's types: socket events, payloads, the error body (docs/protocol.md). */
-export type * from './generated/protocol.js';

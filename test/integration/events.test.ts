@@ -316,8 +316,9 @@ describe('GET /events', () => {
       parser.push(text);
     }
     abort.abort();
-    expect(raw.startsWith('event: ready\ndata: {}\n\n')).toBe(true);
-    expect(events[0]).toMatchObject({ event: 'ready', data: '{}' });
+    // ready says the heartbeat, so that a client can tell a dead connection from a quiet one
+    expect(raw.startsWith(`event: ready\ndata: {"heartbeatMs":${HEARTBEAT_MS}}\n\n`)).toBe(true);
+    expect(events[0]).toMatchObject({ event: 'ready', data: JSON.stringify({ heartbeatMs: HEARTBEAT_MS }) });
     expect(comments.length).toBeGreaterThanOrEqual(2);
     expect(new Set(comments)).toEqual(new Set(['ping']));
     expect(raw).toContain('\n: ping\n\n');
