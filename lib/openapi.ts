@@ -15,6 +15,17 @@ import type { RouteRecord } from './routes.js';
 type JsonSchema = Record<string, unknown>;
 type Operation = Record<string, unknown>;
 
+/**
+ * What a controller adds to the document for one of its actions (`static openapi = {action: {…}}`), for
+ * what Flux cannot infer: a description, query parameters, responses (e.g. a `text/event-stream` 200).
+ * OpenAPI 3.1 Operation Object fields (https://spec.openapis.org/oas/v3.1.0#operation-object).
+ */
+export interface OperationDoc {
+  description?: string;
+  parameters?: Array<Record<string, unknown>>;
+  responses?: Record<string, unknown>;
+}
+
 const errorResponse = {
   description: 'Error',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -131,8 +142,11 @@ export function buildOpenApi(options: OpenApiOptions): JsonSchema {
 
   for (const route of options.routes) {
     const controller = options.controllers[route.controller];
-    const declared = (controller?.constructor as { schemas?: Record<string, z.ZodType> } | undefined)
-      ?.schemas?.[route.action];
+    const statics = controller?.constructor as
+      | { schemas?: Record<string, z.ZodType>; openapi?: Record<string, OperationDoc> }
+      | undefined;
+    const declared = statics?.schemas?.[route.action];
+    const documented = statics?.openapi?.[route.action];
     const path = route.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
     const parameters: Array<Record<string, unknown>> = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map(
       (match) => ({
@@ -209,6 +223,11 @@ export function buildOpenApi(options: OpenApiOptions): JsonSchema {
         },
       };
       operation.description = 'HTTP only: a socket request to this route answers 400.';
+    }
+    if (documented) {
+      if (documented.description) operation.description = documented.description;
+      parameters.push(...(documented.parameters ?? []));
+      Object.assign(operation.responses as object, documented.responses ?? {});
     }
     if (parameters.length) operation.parameters = parameters;
     paths[path] ??= {};

@@ -1,5 +1,6 @@
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
+import type { OperationDoc } from '../../lib/openapi.js';
 import type { AppRequest } from '../types.js';
 
 /**
@@ -7,6 +8,33 @@ import type { AppRequest } from '../types.js';
  * (dashboards, screens, scripts) and for environments without socket.io.
  */
 export class EventController {
+  /** `/openapi.json`: the query parameter and the stream, which Flux cannot infer. */
+  static openapi: Record<string, OperationDoc> = {
+    stream: {
+      description:
+        'HTTP only. Server-Sent Events: `event: ready` `{heartbeatMs}` once the stream is in its rooms, then ' +
+        'the `model:<name>` events `{verb, id, data}` a socket subscriber of the same user would get, a ' +
+        '`: ping` comment every `heartbeatMs`; ends with `auth:revoked`, `auth:expired` or ' +
+        '`server:shutdown` (docs/protocol.md).',
+      parameters: [
+        {
+          name: 'models',
+          in: 'query',
+          required: true,
+          description: 'Public model names, comma-separated (alert,message)',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        200: {
+          description: 'The event stream',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        503: { description: 'The server is stopping' },
+      },
+    },
+  };
+
   /**
    * `GET /events?models=alert,message` (HTTP only, authenticated): a `text/event-stream` of the
    * `model:<name>` events a socket of the same user subscribed to those models would get, after

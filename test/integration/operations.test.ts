@@ -105,6 +105,13 @@ describe('OpenAPI', () => {
       requestBody: { content: Record<string, { schema: { required: string[] } }> };
     };
     expect(login.requestBody.content['application/json'].schema.required).toEqual(['login', 'password']);
+    // a controller's own documentation (static openapi): the event stream is not JSON
+    const events = paths['/events'].get as {
+      parameters: Array<{ name: string; in: string }>;
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    expect(events.parameters).toEqual([expect.objectContaining({ name: 'models', in: 'query' })]);
+    expect(Object.keys(events.responses[200]!.content ?? {})).toEqual(['text/event-stream']);
     const schemas = (
       document.components as { schemas: Record<string, { properties: Record<string, unknown> }> }
     ).schemas;
