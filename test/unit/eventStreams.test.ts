@@ -103,7 +103,7 @@ describe('EventStreams: deliveries', () => {
   it('When a stream opens, then it gets the headers, then ready, once in its rooms', () => {
     const { streams, pubsub, open } = setup();
     const fake = open(auth(1), ['team:2']);
-    expect(fake.text()).toBe('HTTP 200\nevent: ready\ndata: {}\n\n');
+    expect(fake.text()).toBe('HTTP 200\nevent: ready\ndata: {"heartbeatMs":1000}\n\n');
     expect(streams.size).toBe(1);
     expect(pubsub.streamsInRooms).toBe(1);
   });
