@@ -2,12 +2,12 @@ import { createServer } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
-import { createClient, type FluxClient, FluxError, type LiveQuery } from '../../client/src/index.js';
+import type { FluxClient, LiveQuery } from '../../client/src/index.js';
 import type { ModelName } from '../../client/src/models.js';
 import { Flux } from '../../lib/Flux.js';
-import type { Transport } from '../helpers/clients.js';
+import { clientTransport, type Transport } from '../helpers/clients.js';
 import { actors, type Operation, operation, run } from '../helpers/domainOps.js';
-import { expectLiveExact } from '../helpers/live.js';
+import { expectLiveExact, loggedInClient } from '../helpers/live.js';
 import { createTestDatabase } from '../helpers/server.js';
 
 /**
@@ -82,35 +82,9 @@ async function start(): Promise<void> {
   });
 }
 
-/** A logged-in client of `login` in `tenant`; `socket: false` for one that only speaks HTTP. */
-async function loggedIn(login: string, tenant: string, socket = true): Promise<FluxClient> {
-  const client = createClient({
-    url: `http://127.0.0.1:${port}`,
-    tenant,
-    ...(socket ? { socket: { reconnectionDelay: 100, reconnectionDelayMax: 500 } } : { socket: false }),
-  });
-  clients.push(client);
-  if (socket) await client.connect();
-  await client.login(login, DEMO_PASSWORD);
-  return client;
-}
-
-/** The test helpers' Transport over a client: replies ≥ 400 are returned, not thrown. */
-function transportOf(client: FluxClient, name: 'http' | 'socket'): Transport {
-  return {
-    name,
-    async request(method, url, data) {
-      try {
-        const reply = await client.request(method, url, data);
-        return { status: reply.statusCode, headers: reply.headers, body: reply.data };
-      } catch (error) {
-        if (!(error instanceof FluxError) || error.status === 0) throw error;
-        return { status: error.status, headers: {}, body: { code: error.code, message: error.message } };
-      }
-    },
-    close() {},
-  };
-}
+/** A logged-in client of the server under test; `socket: false` for one that only speaks HTTP. */
+const loggedIn = (login: string, tenant: string, socket = true) =>
+  loggedInClient(`http://127.0.0.1:${port}`, login, DEMO_PASSWORD, { tenant, socket, clients });
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -149,11 +123,11 @@ describe('live queries through @flux/client', () => {
     const writers = new Map<string, [Transport, Transport]>();
     for (const name of actors) {
       writers.set(name, [
-        transportOf(await loggedIn(name, 'default'), 'socket'),
-        transportOf(await loggedIn(name, 'default', false), 'http'),
+        clientTransport(await loggedIn(name, 'default'), 'socket'),
+        clientTransport(await loggedIn(name, 'default', false), 'http'),
       ]);
     }
-    const otherCoord = transportOf(await loggedIn('coord', 'other', false), 'http');
+    const otherCoord = clientTransport(await loggedIn('coord', 'other', false), 'http');
     const subscribers: Subscriber[] = [];
     for (const [login, tenant, feed] of watchers) {
       const client = await loggedIn(login, tenant, feed === 'socket');

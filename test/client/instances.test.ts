@@ -2,12 +2,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, loadDemoEvent } from '../../api/services/fixtures.js';
-import { createClient, type FluxClient, FluxError, type LiveQuery } from '../../client/src/index.js';
+import type { FluxClient, LiveQuery } from '../../client/src/index.js';
 import type { ModelName } from '../../client/src/models.js';
 import { Flux } from '../../lib/Flux.js';
-import type { Transport } from '../helpers/clients.js';
+import { clientTransport, type Transport } from '../helpers/clients.js';
 import { actors, operation, run } from '../helpers/domainOps.js';
-import { expectLiveExact } from '../helpers/live.js';
+import { expectLiveExact, loggedInClient } from '../helpers/live.js';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
 import { createTestDatabase } from '../helpers/server.js';
 
@@ -90,35 +90,11 @@ afterAll(async () => {
   await database?.drop();
 });
 
-async function loggedIn(url: string, login: string, socket = true): Promise<FluxClient> {
-  const client = createClient({
-    url,
-    ...(socket ? { socket: { reconnectionDelay: 100, reconnectionDelayMax: 500 } } : { socket: false }),
-  });
-  clients.push(client);
-  if (socket) await client.connect();
-  await client.login(login, DEMO_PASSWORD);
-  return client;
-}
-
-function transportOf(client: FluxClient, name: 'http' | 'socket'): Transport {
-  return {
-    name,
-    async request(method, url, data) {
-      try {
-        const reply = await client.request(method, url, data);
-        return { status: reply.statusCode, headers: reply.headers, body: reply.data };
-      } catch (error) {
-        if (!(error instanceof FluxError) || error.status === 0) throw error;
-        return { status: error.status, headers: {}, body: { code: error.code } };
-      }
-    },
-    close() {},
-  };
-}
-
 /** Live query parameters of any model (each is checked by the server at the first read). */
 type AnyParams = { filters?: Record<string, unknown>; sort?: string | string[]; limit?: number };
+
+const loggedIn = (url: string, login: string, socket = true) =>
+  loggedInClient(url, login, DEMO_PASSWORD, { socket, clients });
 
 const queries: Array<{ model: ModelName; params: AnyParams }> = [
   { model: 'alert', params: { sort: ['-createdAt'], limit: 5 } },
@@ -149,8 +125,8 @@ describe.skipIf(!redisUrl)('live queries across instances', () => {
     const writers = new Map<string, [Transport, Transport]>();
     for (const name of actors) {
       writers.set(name, [
-        transportOf(await loggedIn(`http://127.0.0.1:${localPort}`, name), 'socket'),
-        transportOf(await loggedIn(`http://127.0.0.1:${otherPort}`, name, false), 'http'),
+        clientTransport(await loggedIn(`http://127.0.0.1:${localPort}`, name), 'socket'),
+        clientTransport(await loggedIn(`http://127.0.0.1:${otherPort}`, name, false), 'http'),
       ]);
     }
     const tenantIds = { a: (await Flux.Tenant.findOne({ where: { slug: 'default' } }))!.id, b: 0 };

@@ -51,6 +51,21 @@ async function clientRequest(
 }
 
 /**
+ * Sends requests through a client that holds its own session (logged in with `client.login`), over its
+ * socket when connected, else HTTP: for scenarios written with {@link Transport}s whose actors are
+ * `FluxClient`s. `name` only labels the transport.
+ */
+export function clientTransport(client: FluxClient, name: 'http' | 'socket'): Transport {
+  return {
+    name,
+    request: (method, url, data, headers) => clientRequest(client, undefined, method, url, data, headers),
+    close() {
+      client.close();
+    },
+  };
+}
+
+/**
  * Sends requests over HTTP (`?data=<JSON>` for GET, a JSON body otherwise) through a `FluxClient` created
  * with `socket: false`; `token`, if any, as each request's bearer.
  */
