@@ -365,6 +365,7 @@ export class FluxApp {
    * Nothing listens yet.
    */
   private buildTransports(): void {
+    this.transportsOpen = true;
     this.server = createServer();
     const allowedOrigin = originChecker(this.config.server.cors.origin);
     this.io = new SocketServer(this.server, {
@@ -537,6 +538,9 @@ export class FluxApp {
     clearTimeout(timer);
   }
 
+  /** True from {@link buildTransports} until {@link release} closed what it built. */
+  private transportsOpen = false;
+
   private async release(): Promise<void> {
     for (const hook of this.stopHooks.splice(0).reverse()) {
       try {
@@ -545,7 +549,11 @@ export class FluxApp {
         this.log.error('A stop hook failed:', err);
       }
     }
-    if (this.io) {
+    // a start that fails before its transports were built must not close those of an earlier run again
+    // (their Redis connections are closed: an unhandled rejection)
+    const transportsOpen = this.transportsOpen;
+    this.transportsOpen = false;
+    if (this.io && transportsOpen) {
       // closing the connections (not `disconnectSockets`) lets clients reconnect on their own, to another
       // instance during a rolling restart; socket.io treats a server-side disconnect as final
       this.io.engine.close();
@@ -565,7 +573,7 @@ export class FluxApp {
     }
     // closing the sockets starts writes (disconnections) whose commits publish: both finish first
     await this.settleBackground(Date.now() + (this.config?.server?.shutdownTimeoutMs ?? 10_000));
-    await this.pubsub?.close();
+    if (transportsOpen) await this.pubsub?.close();
     for (const client of [...this.redisClients.splice(0), this.redis]) {
       await client?.quit().catch(() => client.disconnect());
     }
