@@ -56,23 +56,6 @@ export function unstorableText(value: unknown): 'nul' | 'surrogate' | undefined 
   return undefined;
 }
 
-/** True when a string (or key) anywhere in `value` holds a NUL character (see {@link unstorableText}). */
-export function hasNulCharacter(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const node = stack.pop();
-    if (typeof node === 'string') {
-      if (node.includes('\u0000')) return true;
-    } else if (typeof node === 'object' && node !== null && !Buffer.isBuffer(node)) {
-      for (const [key, child] of Object.entries(node)) {
-        if (key.includes('\u0000')) return true;
-        stack.push(child);
-      }
-    }
-  }
-  return false;
-}
-
 /** Refuses bodies nested deeper than `max` with 400 (body-parser has no depth limit). */
 export function maxDepth(max: number): RequestHandler {
   return function maxDepth(req: Request, _res: Response, next: NextFunction): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deeperThan, hasNulCharacter } from '../../lib/limits.js';
+import { deeperThan, unstorableText } from '../../lib/limits.js';
 
 describe('deeperThan', () => {
   const nested = (depth: number): unknown => (depth <= 1 ? { leaf: 1 } : { a: nested(depth - 1) });
@@ -19,10 +19,12 @@ describe('deeperThan', () => {
   });
 });
 
-describe('hasNulCharacter', () => {
-  it('finds NUL in values and keys at any depth', () => {
-    expect(hasNulCharacter({ a: ['ok', { b: 'x\u0000y' }] })).toBe(true);
-    expect(hasNulCharacter(JSON.parse('{"k\\u0000": 1}'))).toBe(true);
-    expect(hasNulCharacter({ a: ['ok', { b: 'fine' }], n: 5 })).toBe(false);
+describe('unstorableText', () => {
+  it('finds NUL and lone surrogates in values and keys at any depth, and lets pairs through', () => {
+    expect(unstorableText({ a: ['ok', { b: 'x\u0000y' }] })).toBe('nul');
+    expect(unstorableText(JSON.parse('{"k\\u0000": 1}'))).toBe('nul');
+    expect(unstorableText({ a: [{ b: 'x\ud800' }] })).toBe('surrogate');
+    expect(unstorableText(JSON.parse('{"\\ude00": 1}'))).toBe('surrogate');
+    expect(unstorableText({ a: ['ok', { b: 'fine 😀' }], n: 5, buffer: Buffer.from([0]) })).toBeUndefined();
   });
 });
