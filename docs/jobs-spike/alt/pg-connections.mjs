@@ -1,0 +1,30 @@
+// How many PostgreSQL connections does BullMQ's PostgreSQL backend hold? (Flux budgets instances × pool.max)
+import pg from 'pg';
+import { openBackend, PG_URL } from '../lib/backends.mjs';
+const admin = new pg.Client(PG_URL.replace(/\/jobs_spike$/, '/postgres'));
+await admin.connect();
+const count = async () => (await admin.query("select count(*)::int n from pg_stat_activity where datname='jobs_spike'")).rows[0].n;
+const b = await openBackend('postgres');
+const q = new b.Queue('conn', b.opts);
+await q.add('x', {});
+const w = new b.Worker('conn', async () => {}, b.opts);
+const w2 = new b.Worker('conn2', async () => {}, b.opts);
+const qe = new b.QueueEvents('conn', b.opts);
+await Promise.all([w.waitUntilReady(), w2.waitUntilReady(), qe.waitUntilReady()]);
+await new Promise((r) => setTimeout(r, 1500));
+console.log(`1 Queue + 2 Workers + 1 QueueEvents, each with its own connection options: ${await count()} connections`);
+await Promise.all([w.close(), w2.close(), qe.close(), q.close()]);
+// shared pool
+const pool = new pg.Pool({ connectionString: PG_URL, max: 4, options: '-c search_path=bullmq' });
+const o = { connection: pool };
+const q2 = new b.Queue('conn', o);
+const w3 = new b.Worker('conn', async () => {}, o);
+const w4 = new b.Worker('conn2', async () => {}, o);
+const qe2 = new b.QueueEvents('conn', o);
+await q2.add('x', {});
+await Promise.all([w3.waitUntilReady(), w4.waitUntilReady(), qe2.waitUntilReady()]);
+await new Promise((r) => setTimeout(r, 1500));
+console.log(`same, sharing one pg.Pool (max 4): ${await count()} connections`);
+await Promise.all([w3.close(), w4.close(), qe2.close(), q2.close()]);
+await pool.end();
+await admin.end();
