@@ -351,11 +351,15 @@ export class FluxClient {
     });
   }
 
-  /** Closes the socket and stops refreshing; the token stays in its storage. */
+  /**
+   * Closes the socket and the event stream of live queries without a socket, and stops refreshing; the
+   * token stays in its storage. Live queries stop following changes.
+   */
   close(): void {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
     this.socket?.disconnect();
+    this.streams?.close();
   }
 
   private openSocket(overrides: Partial<ManagerOptions & SocketOptions>): FluxSocket {

@@ -52,6 +52,7 @@ export class EventStreamFeeds {
   private retryMs = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private idleMs = DEFAULT_IDLE_MS;
+  private closed = false;
 
   constructor(private readonly client: StreamFeedsClient) {}
 
@@ -76,8 +77,15 @@ export class EventStreamFeeds {
     };
   }
 
+  /** Closes the stream for good (the client closed): reads fail, nothing is opened again. */
+  close(): void {
+    this.closed = true;
+    this.end();
+  }
+
   /** Resolves when a stream carrying every registered model with the current token is ready. */
   private open(): Promise<void> {
+    if (this.closed) return Promise.reject(new FluxError(0, 'NetworkError', 'The client is closed'));
     const token = this.client.token();
     const covered = [...this.models.keys()].every((model) => this.streamModels.has(model));
     if (this.ready && covered && this.streamToken === token) return this.ready;
@@ -121,7 +129,7 @@ export class EventStreamFeeds {
           for (const model of this.streamModels) this.stale.add(model);
           this.streamModels = new Set();
           // logged out: nothing to follow until a login; a refreshed token follows on at once
-          if (this.models.size === 0 || !this.client.token()) return;
+          if (this.closed || this.models.size === 0 || !this.client.token()) return;
           if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
           const served = readyAt !== undefined && Date.now() - readyAt >= STREAM_SERVED_MS;
           this.retryMs =

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type FluxClient } from '../../client/src/index.js';
+import { Flux } from '../../lib/Flux.js';
+import { waitFor } from '../helpers/clients.js';
 import { expectLiveExact } from '../helpers/live.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -50,4 +52,18 @@ it('When live queries watch several models without a socket, then one stream car
   expect(alerts.items).toHaveLength(1);
   expect(teams.items.find((t) => t.id === team.id)?.location).toBe('Stage');
   for (const live of [teams, users, buttons, alerts]) expect(live.error).toBeNull();
+});
+
+it('When the client is closed, then its event stream ends on the server and is not opened again', async () => {
+  const other = createClient({ url: server.url, socket: false });
+  await other.login('admin', ADMIN_PASSWORD);
+  client.close(); // the first test's client: its stream goes, freeing the user's one place
+  await waitFor(() => Flux.eventStreams.size === 0, 3000, 'the stream closed');
+  const live = other.live('team', { sort: 'name' });
+  await live.ready;
+  expect(Flux.eventStreams.size).toBe(1);
+  other.close();
+  await waitFor(() => Flux.eventStreams.size === 0, 3000, 'the stream closed');
+  await new Promise((resolve) => setTimeout(resolve, 700)); // past the first reopening delay
+  expect(Flux.eventStreams.size).toBe(0);
 });
