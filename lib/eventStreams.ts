@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { addTo, type Expiry, expireAt, removeFrom } from './bindingIndex.js';
 import {
   BadRequestError,
   ExpectedError,
@@ -81,9 +82,6 @@ export interface EventStreamsOptions {
 /** Default of {@link EventStreamsOptions.maxBufferedBytes}: 1 MiB. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-/** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
-const MAX_TIMER = 2 ** 31 - 1;
-
 /** The response headers of a stream: no caching, no proxy buffering (nginx), no compression. */
 export const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream',
@@ -125,7 +123,7 @@ class EventStream implements StreamSubscriber {
   readonly kind = 'stream';
   readonly subscriptions = new Map<string, string[]>();
   heartbeat?: NodeJS.Timeout;
-  expiry?: NodeJS.Timeout;
+  expiry?: Expiry;
   /** Set once the stream is over (ended by the server, or its connection closed). */
   over = false;
 
@@ -336,7 +334,7 @@ export class EventStreams {
     if (stream.over) return;
     stream.over = true;
     clearInterval(stream.heartbeat);
-    clearTimeout(stream.expiry);
+    stream.expiry?.cancel();
     this.options.pubsub.unsubscribeAll(stream);
     this.streams.delete(stream);
     if (stream.auth.sessionId !== undefined) removeFrom(this.bySession, stream.auth.sessionId, stream);
@@ -354,23 +352,6 @@ export class EventStreams {
   private armExpiry(stream: EventStream): void {
     const { expiresAt } = stream.auth;
     if (expiresAt === undefined || stream.over) return;
-    const delay = expiresAt - Date.now();
-    stream.expiry = setTimeout(
-      () => (delay > MAX_TIMER ? this.armExpiry(stream) : stream.end('auth:expired', { reason: 'expired' })),
-      Math.max(0, Math.min(delay, MAX_TIMER)),
-    );
-    stream.expiry.unref();
+    stream.expiry = expireAt(expiresAt, () => stream.end('auth:expired', { reason: 'expired' }));
   }
-}
-
-function addTo(index: Map<number, Set<EventStream>>, key: number, stream: EventStream): void {
-  const streams = index.get(key);
-  if (streams) streams.add(stream);
-  else index.set(key, new Set([stream]));
-}
-
-function removeFrom(index: Map<number, Set<EventStream>>, key: number, stream: EventStream): void {
-  const streams = index.get(key);
-  streams?.delete(stream);
-  if (streams?.size === 0) index.delete(key);
 }

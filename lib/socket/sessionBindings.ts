@@ -1,3 +1,4 @@
+import { addTo, expireAt, removeFrom } from '../bindingIndex.js';
 import type { UnbindReason } from '../protocol.js';
 import { RecentRevocations } from '../revocation.js';
 import type { FluxSocket, SocketAuth } from './types.js';
@@ -11,9 +12,6 @@ export { REVOKED_MEMORY_MS } from '../revocation.js';
  * every subscription room, told by `auth:<reason>` — on logout, revocation or token expiry, while staying
  * connected.
  */
-
-/** Longest delay `setTimeout` accepts (about 24.8 days); later expiries re-arm. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 export interface SessionBindingsOptions {
   /** Takes `socket` out of every subscription room (its rooms were computed for its previous user). */
@@ -111,8 +109,8 @@ export class SessionBindings {
    */
   detach(socket: FluxSocket): void {
     const data = socket.data;
-    if (data.expiryTimer) clearTimeout(data.expiryTimer);
-    data.expiryTimer = undefined;
+    data.expiry?.cancel();
+    data.expiry = undefined;
     if (!data.auth) return;
     removeFrom(this.bySession, data.auth.sessionId, socket);
     removeFrom(this.byUser, data.auth.userId, socket);
@@ -121,23 +119,6 @@ export class SessionBindings {
 
   private armExpiry(socket: FluxSocket, auth: SocketAuth): void {
     if (auth.expiresAt === undefined) return;
-    const delay = auth.expiresAt - Date.now();
-    socket.data.expiryTimer = setTimeout(
-      () => (delay > MAX_TIMER ? this.armExpiry(socket, auth) : this.unbind(socket, 'expired')),
-      Math.max(0, Math.min(delay, MAX_TIMER)),
-    );
-    socket.data.expiryTimer.unref();
+    socket.data.expiry = expireAt(auth.expiresAt, () => this.unbind(socket, 'expired'));
   }
-}
-
-function addTo(index: Map<number, Set<FluxSocket>>, key: number, socket: FluxSocket): void {
-  const sockets = index.get(key);
-  if (sockets) sockets.add(socket);
-  else index.set(key, new Set([socket]));
-}
-
-function removeFrom(index: Map<number, Set<FluxSocket>>, key: number, socket: FluxSocket): void {
-  const sockets = index.get(key);
-  sockets?.delete(socket);
-  if (sockets?.size === 0) index.delete(key);
 }

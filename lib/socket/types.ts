@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'socket.io';
+import type { Expiry } from '../bindingIndex.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '../protocol.js';
 import type { VirtualRequestOrigin } from './virtualRequest.js';
 
@@ -23,7 +24,7 @@ export interface SocketData {
   /** The session the socket is bound to, if any. */
   auth?: SocketAuth;
   /** Unbinds the socket when its token expires. */
-  expiryTimer?: NodeJS.Timeout;
+  expiry?: Expiry;
   /** The client's address, computed once from the handshake (see `trustProxy`). */
   address: string;
   /** Virtual requests of this socket not answered yet (at most `socket.maxInFlight`). */
