@@ -32,6 +32,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
+import { attributeKinds } from '../client/src/generated/schema.js';
 import {
   type LiveFeedHandlers,
   type LiveParams,
@@ -72,20 +73,8 @@ const LIMIT = 1000;
 const TARGET_BUNDLE_KB = 10;
 const TARGET_CORE_PERCENT = 5;
 
-/** The alert's attribute kinds, as the client's generated schema gives them. */
-const kinds: AttributeKinds = {
-  id: 'integer',
-  tenantId: 'integer',
-  title: 'string',
-  severity: 'string',
-  message: 'string',
-  senderTeamId: 'integer',
-  receiverTeamId: 'integer',
-  buttonId: 'integer',
-  users: 'json',
-  createdAt: 'date',
-  updatedAt: 'date',
-};
+/** The alert's attribute kinds, from the client's generated schema. */
+const kinds: AttributeKinds = attributeKinds.alert!;
 const params: LiveParams<Alert> = {
   filters: { severity: { in: ['warning', 'serious'] }, receiverTeamId: { ne: null } },
   sort: ['severity', '-createdAt'],
