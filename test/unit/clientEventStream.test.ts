@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { openEventStream, type SseEvent, SseParser } from '../../client/src/eventStream.js';
+import {
+  type EventStreamOptions,
+  openEventStream,
+  type SseEvent,
+  SseParser,
+} from '../../client/src/eventStream.js';
 import type { FluxError } from '../../client/src/FluxError.js';
 
 /**
@@ -97,8 +102,8 @@ function fakeFetch(status: number, chunks: string[], requests: Array<{ url: stri
   }) as unknown as typeof fetch;
 }
 
-function open(status: number, chunks: string[]) {
-  const requests: Array<{ url: string; init: RequestInit }> = [];
+/** A stream opened on `fetch` (a fake): the events it hands over, when it was ready, and how it ended. */
+function openWith(fetch: typeof globalThis.fetch, options: Partial<EventStreamOptions> = {}) {
   const events: Array<[string, unknown]> = [];
   let readyAt = -1;
   const ended = new Promise<FluxError | undefined>((resolve) => {
@@ -111,10 +116,17 @@ function open(status: number, chunks: string[]) {
         readyAt = events.length;
       },
       onEnd: resolve,
-      fetch: fakeFetch(status, chunks, requests),
+      fetch,
+      ...options,
     });
   });
-  return { requests, events, ended, readyAt: () => readyAt };
+  return { events, ended, readyAt: () => readyAt };
+}
+
+/** A stream opened on a fake server answering `status` and `chunks`; `requests` records what it asked. */
+function open(status: number, chunks: string[]) {
+  const requests: Array<{ url: string; init: RequestInit }> = [];
+  return { requests, ...openWith(fakeFetch(status, chunks, requests)) };
 }
 
 describe('openEventStream', () => {
@@ -146,18 +158,9 @@ describe('openEventStream', () => {
         }),
         { status: 200 },
       )) as unknown as typeof fetch;
-    const events: unknown[] = [];
-    await new Promise<void>((resolve) =>
-      openEventStream({
-        url: 'http://x',
-        token: 't',
-        models: ['x'],
-        onEvent: (_name, payload) => events.push(payload),
-        onEnd: () => resolve(),
-        fetch: fetchBytes,
-      }),
-    );
-    expect(events).toEqual(['Bière']);
+    const s = openWith(fetchBytes);
+    await s.ended;
+    expect(s.events.map(([, payload]) => payload)).toEqual(['Bière']);
   });
 
   it('ends with the FluxError of the reply when the stream is refused', async () => {
@@ -177,16 +180,7 @@ describe('openEventStream', () => {
     const failing = (async () => {
       throw new TypeError('fetch failed');
     }) as unknown as typeof fetch;
-    const error = await new Promise<FluxError | undefined>((resolve) =>
-      openEventStream({
-        url: 'http://x',
-        token: 't',
-        models: ['x'],
-        onEvent: () => {},
-        onEnd: resolve,
-        fetch: failing,
-      }),
-    );
+    const error = await openWith(failing).ended;
     expect([error?.status, error?.code]).toEqual([0, 'NetworkError']);
 
     let ends = 0;
@@ -220,22 +214,9 @@ describe('openEventStream', () => {
           { status: 200 },
         ),
       )) as unknown as typeof fetch;
-    let ready = false;
-    const error = await new Promise<FluxError | undefined>((resolve) =>
-      openEventStream({
-        url: 'http://x',
-        token: 't',
-        models: ['x'],
-        onEvent: () => {},
-        onReady: () => {
-          ready = true;
-        },
-        onEnd: resolve,
-        idleTimeoutMs: 50,
-        fetch: silent,
-      }),
-    );
-    expect(ready).toBe(true);
+    const s = openWith(silent, { idleTimeoutMs: 50 });
+    const error = await s.ended;
+    expect(s.readyAt()).toBe(0);
     expect([error?.status, error?.code]).toEqual([0, 'Timeout']);
   });
 });
@@ -296,16 +277,7 @@ describe('SseParser and openEventStream against a server that sends too much', (
           { status: 200, headers: { 'content-type': 'text/event-stream' } },
         ),
       )) as unknown as typeof fetch;
-    const error = await new Promise<FluxError | undefined>((resolve) =>
-      openEventStream({
-        url: 'http://x',
-        token: 't',
-        models: ['x'],
-        onEvent: () => {},
-        onEnd: resolve,
-        fetch: garbage,
-      }),
-    );
+    const error = await openWith(garbage).ended;
     expect([error?.status, error?.code]).toEqual([0, 'NetworkError']);
     expect(sent).toBeLessThan(20 * 1024 * 1024);
   });
