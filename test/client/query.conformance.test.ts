@@ -1,10 +1,9 @@
 import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AttributeKinds, compileFilter, compileSort } from '../../client/src/query.js';
-import { openDatabase, setTextCollation, sqliteLikeOperand, tuneDatabase } from '../../lib/database.js';
-import { Logger } from '../../lib/log.js';
+import { setTextCollation, sqliteLikeOperand } from '../../lib/database.js';
 import { type AttributeMap, parseFilters, parseSort } from '../../lib/query.js';
-import { createTestDatabase } from '../helpers/server.js';
+import { openTestDatabase } from '../helpers/server.js';
 
 /**
  * The client's filter and sort evaluation (client/src/query.ts) against the database's, on seeded random
@@ -193,23 +192,14 @@ function randomSort(): string[] {
   );
 }
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
 let sequelize: Sequelize;
 let Row: ModelStatic<Model>;
 let rows: Record<string, unknown>[];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  sequelize = openDatabase(
-    {
-      url: database.config.url as string | undefined,
-      storage: (database.config.storage as string | undefined) ?? '',
-      logging: false,
-    },
-    process.cwd(),
-    new Logger({ level: 'error', dir: false }),
-  );
-  await tuneDatabase(sequelize);
+  database = await openTestDatabase();
+  sequelize = database.sequelize;
   Row = sequelize.define(
     'Row',
     {
@@ -253,8 +243,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await sequelize?.close();
-  await database?.drop();
+  await database?.close();
 });
 
 async function serverIds(filters: unknown, sort: string[], limit: number): Promise<number[]> {

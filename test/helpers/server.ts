@@ -2,8 +2,11 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { Sequelize } from 'sequelize';
 import type { PlainObject } from '../../lib/config.js';
+import { openDatabase, tuneDatabase } from '../../lib/database.js';
 import { Flux } from '../../lib/Flux.js';
+import { Logger } from '../../lib/log.js';
 
 export const ADMIN_PASSWORD = 'admin-test-password';
 
@@ -41,6 +44,32 @@ export async function createTestDatabase(): Promise<{ config: PlainObject; drop(
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await client.end();
+    },
+  };
+}
+
+/**
+ * A fresh database (see {@link createTestDatabase}) opened with Flux's own settings (`openDatabase`,
+ * `tuneDatabase`: statement timeout, SQLite's connection PRAGMAs), without Flux: for tests of lib/ pieces
+ * on their own models. `close()` closes it and drops it.
+ */
+export async function openTestDatabase(): Promise<{ sequelize: Sequelize; close(): Promise<void> }> {
+  const database = await createTestDatabase();
+  const sequelize = openDatabase(
+    {
+      url: database.config.url as string | undefined,
+      storage: (database.config.storage as string | undefined) ?? '',
+      logging: false,
+    },
+    process.cwd(),
+    new Logger({ level: 'error', dir: false }),
+  );
+  await tuneDatabase(sequelize);
+  return {
+    sequelize,
+    async close() {
+      await sequelize.close();
+      await database.drop();
     },
   };
 }

@@ -1,14 +1,12 @@
 import { DataTypes, ForeignKeyConstraintError, type Sequelize } from 'sequelize';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, tuneDatabase } from '../../lib/database.js';
 import { BadRequestError } from '../../lib/errors.js';
 import type { FluxModel } from '../../lib/FluxModel.js';
-import { Logger } from '../../lib/log.js';
 import type { FluxModelClass } from '../../lib/ModelController.js';
 import { attachPublishHooks } from '../../lib/modelHooks.js';
 import type { ModelChange, PubSub } from '../../lib/pubsub.js';
 import { ReferenceRules, readForeignKeys } from '../../lib/references.js';
-import { createTestDatabase } from '../helpers/server.js';
+import { openTestDatabase } from '../helpers/server.js';
 import { toyModel } from '../helpers/toyModels.js';
 
 /**
@@ -18,7 +16,7 @@ import { toyModel } from '../helpers/toyModels.js';
  * the real publish hooks, to a recorder.
  */
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let database: Awaited<ReturnType<typeof openTestDatabase>>;
 let sequelize: Sequelize;
 let Shelf: FluxModelClass;
 let Book: FluxModelClass;
@@ -34,17 +32,8 @@ const key = (table: string) => ({
 });
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  sequelize = openDatabase(
-    {
-      url: database.config.url as string | undefined,
-      storage: (database.config.storage as string | undefined) ?? '',
-      logging: false,
-    },
-    process.cwd(),
-    new Logger({ level: 'error', dir: false }),
-  );
-  await tuneDatabase(sequelize);
+  database = await openTestDatabase();
+  sequelize = database.sequelize;
   Shelf = toyModel(sequelize, 'Shelf');
   Book = toyModel(
     sequelize,
@@ -73,8 +62,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sequelize?.close();
-  await database?.drop();
+  await database?.close();
 });
 
 beforeEach(() => {
