@@ -460,6 +460,7 @@ export class FluxClient {
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     this.refreshTimer = null;
     this.liveQueries?.clear();
+    this.streams?.sessionEnded();
     this.emit({ type });
   }
 

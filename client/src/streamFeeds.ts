@@ -83,6 +83,16 @@ export class EventStreamFeeds {
     this.end();
   }
 
+  /**
+   * The session ended and every list emptied: the stream goes, and its models need no read again when the
+   * next session's stream is ready (the login reads every list anyway).
+   */
+  sessionEnded(): void {
+    this.end();
+    this.streamModels = new Set();
+    this.stale.clear();
+  }
+
   /** Resolves when a stream carrying every registered model with the current token is ready. */
   private open(): Promise<void> {
     if (this.closed) return Promise.reject(new FluxError(0, 'NetworkError', 'The client is closed'));

@@ -67,3 +67,25 @@ it('When the client is closed, then its event stream ends on the server and is n
   await new Promise((resolve) => setTimeout(resolve, 700)); // past the first reopening delay
   expect(Flux.eventStreams.size).toBe(0);
 });
+
+it('When a client without a socket logs out and in again, then each list reads once', async () => {
+  // the user's one stream place is free: the clients of the tests above are closed
+  const other = createClient({ url: server.url, socket: false });
+  await other.login('admin', ADMIN_PASSWORD);
+  const teams = other.live('team', { sort: 'name' });
+  const users = other.live('user', { sort: 'login' });
+  await Promise.all([teams.ready, users.ready]);
+  const reads: string[] = [];
+  const request = other.request.bind(other);
+  other.request = ((method: string, url: string, data?: unknown) => {
+    if (method === 'GET') reads.push(url);
+    return request(method, url, data);
+  }) as typeof other.request;
+  await other.logout();
+  expect(teams.items).toEqual([]);
+  await other.login('admin', ADMIN_PASSWORD);
+  await waitFor(() => teams.items.length > 0 && users.items.length > 0, 3000, 'the lists read again');
+  await new Promise((resolve) => setTimeout(resolve, 300)); // a second read would come with the stream's ready
+  expect(reads.sort()).toEqual(['/team', '/user']);
+  other.close();
+});
