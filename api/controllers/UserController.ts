@@ -14,8 +14,8 @@ import type { AppRequest } from '../types.js';
  * CRUD of users: `user/read|team|admin`; everyone reads and edits themself (name, password, preferences).
  * No escalation: an admin of users acts only on users whose team's role it holds entirely (it cannot
  * reset the password of, rename, or delete a more powerful user), and puts users only into such teams.
- * Changing one's own password needs the current one; any password change logs out the user's other
- * sessions.
+ * Changing one's own password or e-mail needs the current password; any password change logs out the
+ * user's other sessions.
  */
 export class UserController extends ModelController<User> {
   constructor() {
@@ -24,8 +24,9 @@ export class UserController extends ModelController<User> {
 
   override async update(req: AppRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    const changesPassword = typeof req.data.password === 'string';
-    if (changesPassword && this.id(req) === ctx.user.id) {
+    // whoever holds a stolen token must not redirect the password resets to an address of theirs either
+    const changesCredential = typeof req.data.password === 'string' || req.data.email !== undefined;
+    if (changesCredential && this.id(req) === ctx.user.id) {
       const current = req.data.currentPassword;
       const self = await Flux.User.findByPk(ctx.user.id);
       // a guess of the current password counts against the login limits, as a login would
@@ -39,7 +40,7 @@ export class UserController extends ModelController<User> {
         throw new BadRequestError('Invalid data', [
           {
             path: 'currentPassword',
-            message: 'the current password is needed to change it',
+            message: 'the current password is needed to change the password or the e-mail',
             type: 'required',
           },
         ]);

@@ -9,15 +9,20 @@ import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
 import type { Team } from './Team.js';
 
-/** Attributes a user may change on their own account without `user/admin`. */
-const selfWritable = ['name', 'password', 'preferences'] as const;
+/**
+ * Attributes a user may change on their own account without `user/admin`. A new password or e-mail of
+ * one's own needs the current password too (api/controllers/UserController.ts).
+ */
+const selfWritable = ['name', 'password', 'email', 'preferences'] as const;
 
 /**
  * A person with a login, member of one team. Read groups: `all`, `id:<id>`, `team:<teamId>`.
  * `user/read` reads everyone, `user/team` the members of one's team, `user/admin` writes everyone;
- * everyone reads and edits themself (name, password, preferences). The password is stored as a bcrypt
- * hash (cost `config.auth.bcryptRounds`, see api/reactions.ts), hidden from every reply and event; a new
- * one ends the user's other sessions (api/services/AccountService.ts).
+ * everyone reads and edits themself (name, password, e-mail, preferences). The password is stored as a
+ * bcrypt hash (cost `config.auth.bcryptRounds`, see api/reactions.ts), hidden from every reply and event; a
+ * new one ends the user's other sessions (api/services/AccountService.ts). The e-mail (optional, unique per
+ * tenant) is where password resets and serious alerts are sent (docs/mail.md); whoever reads the user
+ * reads it, like the login.
  */
 export class User
   extends FluxModel<InferAttributes<User>, InferCreationAttributes<User>>
@@ -29,6 +34,8 @@ export class User
   declare name: string | null;
   declare password: string;
   declare ip: string | null;
+  /** Where mail for the user goes (docs/mail.md); null: none. Unique per tenant, compared as written. */
+  declare email: CreationOptional<string | null>;
   declare teamId: number | null;
   declare preferences: CreationOptional<Record<string, unknown>>;
   /** When the avatar last changed (null: none); clients fetch `GET /user/avatar/:id` again when it moves. */
@@ -39,7 +46,7 @@ export class User
 
   static override permissionLevels = ['read', 'team', 'admin'];
   static override hiddenAttributes = ['password'] as const;
-  static override writableAttributes = ['login', 'name', 'password', 'ip', 'teamId', 'preferences'];
+  static override writableAttributes = ['login', 'name', 'password', 'email', 'ip', 'teamId', 'preferences'];
   /** A team with members cannot be destroyed: move them first. */
   static override references: References = { teamId: { model: 'Team', onDelete: 'restrict' } };
   static override readGroupRules = {
@@ -68,6 +75,12 @@ export class User
       },
     },
     ip: { type: DataTypes.STRING(64), allowNull: true, validate: { isIP: true } },
+    // RFC 5321 bounds a forward path to 256 octets, an address to 254 characters
+    email: {
+      type: DataTypes.STRING(254),
+      allowNull: true,
+      validate: { len: [3, 254] as [number, number], isEmail: { msg: 'email must be an e-mail address' } },
+    },
     teamId: { type: DataTypes.INTEGER, allowNull: true },
     preferences: {
       type: DataTypes.JSON,
@@ -86,7 +99,10 @@ export class User
     updatedAt: DataTypes.DATE,
   };
   static override modelOptions = {
-    indexes: [{ unique: true, fields: ['tenantId', 'login'] }],
+    indexes: [
+      { unique: true, fields: ['tenantId', 'login'] },
+      { unique: true, fields: ['tenantId', 'email'] },
+    ],
   };
 
   static associate(models: { Team: typeof Team }): void {
@@ -104,7 +120,7 @@ export class User
     return [...super.getUserUpdateGroups(team, user), `id:${user.id}`];
   }
 
-  /** Admins write every writable attribute; others only their own name, password and preferences. */
+  /** Admins write every writable attribute; others only their own name, password, e-mail and preferences. */
   static override getWritableAttributes(
     team: PermissionTeam,
     user: PermissionUser,

@@ -245,6 +245,7 @@ export type UserItem = {
   ip: null | string;
   name: null | string;
   login: string;
+  email: null | string;
   teamId: null | number;
   preferences: {
     [key: string]: unknown;
@@ -258,6 +259,7 @@ export type UserCreate = {
   password: string;
   ip?: null | string;
   name?: null | string;
+  email?: null | string;
   teamId?: null | number;
   preferences?: {
     [key: string]: unknown;
@@ -271,6 +273,7 @@ export type UserUpdate = {
   name?: null | string;
   login?: string;
   password?: string;
+  email?: null | string;
   teamId?: null | number;
   preferences?: {
     [key: string]: unknown;

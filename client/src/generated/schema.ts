@@ -89,6 +89,7 @@ export const attributeKinds: Readonly<Record<string, AttributeKinds>> = {
     login: 'string',
     name: 'string',
     ip: 'string',
+    email: 'string',
     teamId: 'integer',
     preferences: 'json',
     avatarUpdatedAt: 'date',
