@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ConfigSchema } from '../lib/config.js';
+import { mailConfigSchema } from '../lib/mail.js';
 
 /**
  * The application's config keys, registered with the framework (lib/config.ts `ConfigSchema`): checked with
@@ -34,6 +35,18 @@ const schema = z.object({
         .int()
         .min(0)
         .default(30 * 24 * 3_600_000),
+      /** Lifetime of a password reset token (`POST /auth/reset`), ms. */
+      resetTtlMs: z
+        .number()
+        .int()
+        .min(60_000)
+        .max(7 * 24 * 3_600_000)
+        .default(3_600_000),
+      /**
+       * The page that completes a password reset: the mail links to `<resetUrl>#token=<token>` (and
+       * `&tenant=<slug>` outside the default tenant). Unset: the mail gives the token alone.
+       */
+      resetUrl: z.url({ protocol: /^https?$/ }).optional(),
       /** 0: never. */
       sessionCleanupMs: z.number().int().min(0).default(3_600_000),
       loginLimit: z
@@ -87,11 +100,20 @@ const schema = z.object({
    * once.
    */
   bootstrap: z.object({ adminPassword: z.string().optional() }).prefault({}),
+  /**
+   * E-mail (docs/mail.md): the SMTP server and sender of lib/mail.ts; without a server, `.eml` files in
+   * development and tests, nothing in production.
+   */
+  mail: mailConfigSchema,
 });
 
 export const configSchema = {
   schema,
-  env: { FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'] },
+  env: {
+    FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'],
+    FLUX_MAIL_URL: ['mail', 'url'],
+    FLUX_MAIL_FROM: ['mail', 'from'],
+  },
 } satisfies ConfigSchema;
 
 /** The application's config keys, as validated. */

@@ -27,6 +27,13 @@ export default {
   sessionMaxAgeMs: 30 * 24 * 3600_000,
   /** How often sessions whose token expired more than a day ago are deleted, ms (0: never). */
   sessionCleanupMs: 60 * 60_000,
+  /** Lifetime of a password reset token (`POST /auth/reset`), ms. */
+  resetTtlMs: 60 * 60_000,
+  /**
+   * The page that completes a reset, linked from the mail as `<resetUrl>#token=…` (a fragment: the token
+   * stays out of server logs and Referer headers). Unset: the mail gives the token alone.
+   */
+  // resetUrl: 'https://flux.example.org/reset',
   /** Failed logins allowed per window, per account (tenant + login) and per address, before 429. */
   loginLimit: { windowMs: 15 * 60_000, perAccount: 10, perAddress: 100 },
 };
