@@ -6,8 +6,8 @@ import { provideFirstAdmin } from './services/TenantService.js';
 
 /**
  * Wires the application into the framework at start (Flux itself adds the reactions to writes of
- * `api/reactions.ts`, also when it starts without this file): what every instance does when told over the bus, the sessions' socket bookkeeping and clean-up, then the
- * first-start data.
+ * `api/reactions.ts`, also when it starts without this file): what every instance does when told over the bus, the sessions' socket bookkeeping, then the
+ * first-start data. Ended sessions are deleted by a repeatable job (`api/jobs/cleanEndedSessions.ts`).
  */
 export async function bootstrap(flux: FluxApp): Promise<void> {
   flux.bus.subscribe(SESSION_REVOKED, (message) => {
@@ -32,16 +32,6 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
       }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err)),
     );
   });
-  const { sessionCleanupMs } = flux.config.auth;
-  if (sessionCleanupMs) {
-    const timer = setInterval(() => {
-      authService
-        .cleanupExpiredSessions()
-        .catch((err: unknown) => flux.log.warn('session clean-up failed:', err));
-    }, sessionCleanupMs);
-    timer.unref();
-    flux.onStop(() => clearInterval(timer));
-  }
   await createFirstAdmin(flux);
 }
 

@@ -47,8 +47,6 @@ const schema = z.object({
        * `&tenant=<slug>` outside the default tenant). Unset: the mail gives the token alone.
        */
       resetUrl: z.url({ protocol: /^https?$/ }).optional(),
-      /** 0: never. */
-      sessionCleanupMs: z.number().int().min(0).default(3_600_000),
       loginLimit: z
         .object({
           windowMs: z.number().int().positive().default(900_000),
@@ -93,6 +91,42 @@ const schema = z.object({
             .optional(),
         })
         .optional(),
+    })
+    .prefault({}),
+  /** Alerts (docs/escalation.md). */
+  alerts: z
+    .object({
+      /**
+       * A `warning` nobody acknowledged this long after it was raised becomes `serious`, ms; 0: alerts
+       * never escalate.
+       */
+      escalateAfterMs: z.number().int().min(0).default(300_000),
+    })
+    .prefault({}),
+  /**
+   * Repeatable clean-up jobs (docs/escalation.md#housekeeping): each run deletes at most `batchSize` rows,
+   * files or objects.
+   */
+  housekeeping: z
+    .object({
+      /** Sessions ended (revoked or expired) longer ago than this are deleted, ms. */
+      sessionRetentionMs: z
+        .number()
+        .int()
+        .min(0)
+        .default(30 * 24 * 3_600_000),
+      /**
+       * Files of `<upload.dir>/tmp` older than this are removed, ms: left by a crash mid-upload (a request
+       * removes its own). Longer than the slowest upload.
+       */
+      tempFileMaxAgeMs: z.number().int().min(60_000).default(3_600_000),
+      /**
+       * An object uploaded with a pre-signed URL and never confirmed is deleted this long after the URL
+       * expired, ms: the time a client has to confirm its upload.
+       */
+      unconfirmedUploadGraceMs: z.number().int().min(0).default(3_600_000),
+      /** Most rows, files or objects one run of a clean-up job deletes. */
+      batchSize: z.number().int().min(1).max(10_000).default(500),
     })
     .prefault({}),
   /**

@@ -25,8 +25,6 @@ export default {
    * it; then the user logs in again. 30 days outlasts any event.
    */
   sessionMaxAgeMs: 30 * 24 * 3600_000,
-  /** How often sessions whose token expired more than a day ago are deleted, ms (0: never). */
-  sessionCleanupMs: 60 * 60_000,
   /** Lifetime of a password reset token (`POST /auth/reset`), ms. */
   resetTtlMs: 60 * 60_000,
   /**

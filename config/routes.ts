@@ -32,6 +32,7 @@ export default {
 
   ...crudRoutes('alert', 'AlertController', authenticated),
   'put /alert/:id/users': { action: 'AlertController.updateAssignedUsers', middlewares: authenticated },
+  'post /alert/:id/acknowledge': { action: 'AlertController.acknowledge', middlewares: authenticated },
 
   ...crudRoutes('alertbutton', 'AlertButtonController', authenticated),
   'post /alertbutton/:id/alert': { action: 'AlertButtonController.raiseAlert', middlewares: authenticated },

@@ -4,16 +4,37 @@ import { BadRequestError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { ModelController, type RequestContext } from '../../lib/ModelController.js';
+import type { OperationDoc } from '../../lib/openapi.js';
 import { validate } from '../../lib/validate.js';
 import { Alert } from '../models/Alert.js';
+import { acknowledge as acknowledgeAlert } from '../services/AlertService.js';
 import type { AppRequest } from '../types.js';
 
 const assignedUsersSchema = z.object({ users: z.array(z.number().int().positive()).max(100) });
 
-/** Alerts: generic CRUD, plus `PUT /alert/:id/users` to assign users to an alert. */
+/**
+ * Alerts: generic CRUD, plus `PUT /alert/:id/users` to assign users to an alert and
+ * `POST /alert/:id/acknowledge`.
+ */
 export class AlertController extends ModelController<Alert> {
   /** Request bodies of the actions beyond CRUD, for validation and the OpenAPI document. */
   static schemas = { updateAssignedUsers: assignedUsersSchema };
+  /** `/openapi.json`: what the action beyond CRUD answers, which Flux cannot infer. */
+  static openapi: Record<string, OperationDoc> = {
+    acknowledge: {
+      description:
+        'No body. Sets `acknowledgedAt` (and `acknowledgedById`): the alert no longer escalates. Idempotent: ' +
+        'a second acknowledgement keeps the first time. Receiver team, `alert/nullReceiver` for alerts sent ' +
+        'to nobody, `alert/admin`; 404 unreadable, 403 readable but not yours to acknowledge ' +
+        '(docs/escalation.md).',
+      responses: {
+        200: {
+          description: 'The acknowledged Alert',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Alert' } } },
+        },
+      },
+    },
+  };
 
   constructor() {
     super(Alert);
@@ -52,5 +73,24 @@ export class AlertController extends ModelController<Alert> {
     await this.beforeSave(ctx, alert);
     await alert.save();
     res.ok(alert);
+  }
+
+  /**
+   * `POST /alert/:id/acknowledge` → 200 the alert, `acknowledgedAt` set: from then on it never escalates
+   * (docs/escalation.md). Idempotent: acknowledging it again changes nothing and answers the alert with
+   * the first time. Allowed to `alert/admin`, to the members of its receiver team and, for an alert sent to
+   * nobody, to `alert/nullReceiver` ({@link Alert.getUserAcknowledgeGroups}); re-checked on the locked row.
+   * @throws 400 bad id, 401 anonymous, 404 unreadable alert, 403 readable but not the caller's to acknowledge.
+   */
+  async acknowledge(req: AppRequest, res: FluxResponse): Promise<void> {
+    const ctx = this.context(req);
+    const alert = await this.findReadable(ctx, this.id(req));
+    const userGroups = Alert.getUserAcknowledgeGroups(ctx.team, ctx.user);
+    this.allow(userGroups, alert.getAcknowledgeGroups(), 'acknowledge');
+    res.ok(
+      await acknowledgeAlert(alert.id, ctx.user.id, (current) =>
+        this.allow(userGroups, current.getAcknowledgeGroups(), 'acknowledge'),
+      ),
+    );
   }
 }

@@ -5,6 +5,7 @@ import type { FluxResponse } from '../../lib/http.js';
 import { ModelController } from '../../lib/ModelController.js';
 import { validate } from '../../lib/validate.js';
 import { Upload } from '../models/Upload.js';
+import { claimForConfirmation, recordPresigned } from '../services/PendingUploadService.js';
 import {
   DEFAULT_CONTENT_TYPES,
   headObject,
@@ -61,13 +62,23 @@ export class UploadController extends ModelController<Upload> {
         { path: 'size', message: `at most ${maxSize} bytes`, type: 'max' },
       ]);
     }
-    res.ok(await presignUpload(config, keyPrefix(ctx.tenant.id, ctx.user.id), filename, contentType, size));
+    const presigned = await presignUpload(
+      config,
+      keyPrefix(ctx.tenant.id, ctx.user.id),
+      filename,
+      contentType,
+      size,
+    );
+    // recorded, so that an object uploaded and never confirmed is found and deleted (docs/escalation.md)
+    await recordPresigned(presigned.key, new Date(Date.now() + presigned.expiresIn * 1000));
+    res.ok(presigned);
   }
 
   /**
    * `POST /upload/confirm {key}` → 201 the recorded `Upload`. The key must be one of the caller's
-   * (its prefix) and the object must exist in the bucket.
-   * @throws 400 a foreign key or a missing object, or one already confirmed.
+   * (its prefix), handed out by `presign` and still pending, and the object must exist in the bucket.
+   * @throws 400 a foreign key or a missing object, one already confirmed, or one the clean-up of
+   *   unconfirmed uploads took (docs/escalation.md#housekeeping).
    */
   async confirm(req: AppRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
@@ -80,13 +91,21 @@ export class UploadController extends ModelController<Upload> {
     if (await Flux.Upload.count({ where: { key } })) throw invalid('already confirmed');
     const object = await headObject(config, key);
     if (!object) throw invalid('nothing was uploaded with this key');
-    const upload = await Flux.Upload.create({
-      tenantId: ctx.tenant.id,
-      userId: ctx.user.id,
-      key,
-      filename: key.slice(prefix.length + 37),
-      contentType: object.contentType,
-      size: object.size,
+    const upload = await Flux.sequelize.transaction(async (transaction) => {
+      // a key never handed out, confirmed at the same time, or already taken by the clean-up of
+      // unconfirmed uploads (its object is being deleted)
+      if (!(await claimForConfirmation(key, transaction))) throw invalid('not pending: presign it again');
+      return Flux.Upload.create(
+        {
+          tenantId: ctx.tenant.id,
+          userId: ctx.user.id,
+          key,
+          filename: key.slice(prefix.length + 37),
+          contentType: object.contentType,
+          size: object.size,
+        },
+        { transaction },
+      );
     });
     res.created(upload);
   }

@@ -5,7 +5,7 @@ import {
   type InferCreationAttributes,
 } from 'sequelize';
 import { FluxModel, type References } from '../../lib/FluxModel.js';
-import type { Group, PermissionTeam, PermissionUser } from '../../lib/permissions.js';
+import { ALL, type Group, type PermissionTeam, type PermissionUser } from '../../lib/permissions.js';
 
 export const severities = ['done', 'warning', 'serious'] as const;
 export type Severity = (typeof severities)[number];
@@ -21,6 +21,8 @@ const handlerWritable = ['severity', 'message'] as const;
  * - `alert/restrictedReceiver`: reads and updates the alerts sent to its team.
  * - `alert/nullReceiver`: reads and updates the alerts sent to nobody in particular.
  * Non-admin handlers change only `severity` and `message` (and the assigned users, `PUT /alert/:id/users`).
+ * `escalatedAt`, `acknowledgedAt` and `acknowledgedById` are never written by a client: see
+ * {@link Alert.getUserAcknowledgeGroups} and docs/escalation.md.
  */
 export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttributes<Alert>> {
   declare id: CreationOptional<number>;
@@ -32,6 +34,12 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
   declare receiverTeamId: number | null;
   declare buttonId: number | null;
   declare users: CreationOptional<number[]>;
+  /** When the alert, a `warning` nobody acknowledged in time, became `serious` (the escalation job). */
+  declare escalatedAt: CreationOptional<Date | null>;
+  /** When a handler first acknowledged it (`POST /alert/:id/acknowledge`); it then never escalates. */
+  declare acknowledgedAt: CreationOptional<Date | null>;
+  /** Who acknowledged it; null once that user is destroyed (the time stays). */
+  declare acknowledgedById: CreationOptional<number | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 
@@ -53,12 +61,14 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
   ];
   /**
    * A team with alerts cannot be destroyed: clearing an alert's receiver would hand the alert to the teams
-   * that handle alerts sent to nobody. Alerts outlive their button.
+   * that handle alerts sent to nobody. Alerts outlive their button, and the user who acknowledged them
+   * (`acknowledgedAt` stays: the alert stays acknowledged).
    */
   static override references: References = {
     senderTeamId: { model: 'Team', onDelete: 'restrict' },
     receiverTeamId: { model: 'Team', onDelete: 'restrict' },
     buttonId: { model: 'AlertButton', onDelete: 'set null' },
+    acknowledgedById: { model: 'User', onDelete: 'set null' },
   };
   static override readGroupRules = {
     id: { attribute: 'id', type: 'integer' as const },
@@ -89,6 +99,10 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
         },
       },
     },
+    // set by the server only: acknowledgement through its route, escalation by its job (docs/escalation.md)
+    escalatedAt: { type: DataTypes.DATE, allowNull: true },
+    acknowledgedAt: { type: DataTypes.DATE, allowNull: true },
+    acknowledgedById: { type: DataTypes.INTEGER, allowNull: true },
     createdAt: DataTypes.DATE,
     updatedAt: DataTypes.DATE,
   };
@@ -113,6 +127,24 @@ export class Alert extends FluxModel<InferAttributes<Alert>, InferCreationAttrib
       ...super.getUserUpdateGroups(team, user),
       ...this.getUserReadGroups(team, user).filter((g) => g !== 'all'),
     ];
+  }
+
+  /**
+   * The user's groups for acknowledging an alert it reads (`POST /alert/:id/acknowledge`,
+   * docs/permissions.md): `all` with `alert/admin`; `receiverTeam:<own team>` for every member of a team,
+   * whatever its alert level — the receiver team is the one expected to answer; `receiverTeam:null` with
+   * `alert/nullReceiver`, the handlers of alerts sent to nobody, which would otherwise always escalate.
+   */
+  static getUserAcknowledgeGroups(team: PermissionTeam, _user: PermissionUser): Group[] {
+    const groups: Group[] = this.teamCan(team, 'admin') ? [ALL] : [];
+    if (team.id) groups.push(`receiverTeam:${team.id}`);
+    if (this.teamCan(team, 'nullReceiver')) groups.push('receiverTeam:null');
+    return groups;
+  }
+
+  /** The alert's groups for acknowledging it: `all`, `receiverTeam:<id|null>`. */
+  getAcknowledgeGroups(): Group[] {
+    return [ALL, `receiverTeam:${this.receiverTeamId ?? 'null'}`];
   }
 
   static override getWritableAttributes(

@@ -1,4 +1,4 @@
-import { Op, type Transaction } from 'sequelize';
+import type { Transaction } from 'sequelize';
 import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { JwtCodec } from '../../lib/jwt.js';
@@ -326,14 +326,6 @@ export class AuthService {
     await Promise.resolve(Flux.bus.publish(SESSION_REVOKED, { sessionId: session.id })).catch(
       (err: unknown) => Flux.log.warn('could not announce a revocation to the other instances:', err),
     );
-  }
-
-  /**
-   * Deletes the sessions whose tokens expired more than `graceMs` ago (their rows serve no request any
-   * more). Returns how many were deleted.
-   */
-  async cleanupExpiredSessions(graceMs = 24 * 3600_000): Promise<number> {
-    return Flux.Session.destroy({ where: { expiresAt: { [Op.lt]: new Date(Date.now() - graceMs) } } });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Flux } from '../../lib/Flux.js';
 import type { AppConfigKeys } from '../configSchema.js';
@@ -91,4 +91,13 @@ export async function headObject(
     if (status === 404 || (err as Error).name === 'NotFound') return null;
     throw err;
   }
+}
+
+/**
+ * Deletes a stored object. Idempotent: deleting a key that holds nothing succeeds (S3 answers 204 either
+ * way).
+ * @throws the SDK's error when the store refuses or cannot be reached
+ */
+export async function deleteObject(config: S3Config, key: string): Promise<void> {
+  await client(config).send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }));
 }

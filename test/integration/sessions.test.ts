@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { authService } from '../../api/services/AuthService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
@@ -7,7 +6,7 @@ import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/ser
 
 /**
  * Sessions (docs/reference.md#authentication-and-sessions, #permissions-and-models): what they record, who
- * reads and revokes them, and their clean-up.
+ * reads and revokes them (their clean-up: housekeeping.test.ts).
  */
 
 type Row = { id: number } & Record<string, unknown>;
@@ -63,27 +62,6 @@ describe('what a session records', () => {
     }
     expect(session!.disconnectedAt).toBeInstanceOf(Date);
     expect(session!.socketId).toBeNull();
-  });
-
-  it('When sessions expired more than a day ago, then the clean-up deletes them and keeps the others', async () => {
-    const user = (await Flux.User.findOne({ where: { login: 'bar' } }))!;
-    const make = (expiresAt: Date) =>
-      Flux.Session.create({
-        tenantId: 1,
-        userId: user.id,
-        ip: null,
-        userAgent: null,
-        socketId: null,
-        lastAction: null,
-        disconnectedAt: null,
-        revokedAt: null,
-        expiresAt,
-      });
-    const old = await make(new Date(Date.now() - 3 * 24 * 3600_000));
-    const recent = await make(new Date(Date.now() - 3600_000));
-    expect(await authService.cleanupExpiredSessions()).toBeGreaterThanOrEqual(1);
-    expect(await Flux.Session.findByPk(old.id)).toBeNull();
-    expect(await Flux.Session.findByPk(recent.id)).not.toBeNull();
   });
 });
 
