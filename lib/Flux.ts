@@ -25,6 +25,7 @@ import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
+import { Jobs, loadJobs, resolveJobStore } from './jobs.js';
 import { Lifecycle } from './lifecycle.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import {
@@ -153,6 +154,11 @@ export class FluxApp {
   metrics!: Metrics;
   /** Carries model changes and application topics to every instance. */
   bus!: Bus;
+  /**
+   * The background jobs of `api/jobs/` (lib/jobs.ts, docs/jobs.md): `Flux.jobs.add(name, data)`; their
+   * workers run on every instance started to listen (not in the CLI).
+   */
+  jobs!: Jobs;
   /** Revoked sessions, shared through Redis when configured. */
   revocations = new RevocationList();
   /** The Redis connection when `REDIS_URL` is set. */
@@ -252,6 +258,7 @@ export class FluxApp {
       releaseStartupLock = await this.openStorage(options);
       await this.loadApplication();
       await this.openMessaging();
+      await this.openJobs(options);
       this.buildTransports();
       await this.messagingReady();
       if (options.bootstrap !== false) await this.runBootstrap();
@@ -356,6 +363,36 @@ export class FluxApp {
     }
     this.bus = this.redis ? new RedisBus(this.redis, redisConfig.prefix, this.log) : new LocalBus();
     this.revocations = new RevocationList(this.redis, redisConfig.prefix);
+  }
+
+  /**
+   * Start step: opens the job store and the queues of `api/jobs/` (lib/jobs.ts); an instance started to
+   * listen also runs the jobs, unless `jobs.workers` is false. A job's progress reaches its starter's
+   * sockets on every instance, over the bus.
+   */
+  private async openJobs(options: StartOptions): Promise<void> {
+    const { jobs, database, redis } = this.config;
+    this.jobs = await Jobs.open({
+      ...jobs,
+      store: resolveJobStore(jobs, {
+        redisUrl: redis.url,
+        databaseUrl: database.url,
+        sqliteStorage: database.storage,
+        rootdir: this.rootdir,
+      }),
+      namespace: redis.prefix,
+      definitions: await loadJobs(path.join(this.codedir, 'api', 'jobs')),
+      workers: jobs.workers && options.listen !== false,
+      log: this.log,
+      onProgress: (event, startedBy) => {
+        this.waitUntil(
+          Promise.resolve(this.bus.publish('job:progress', { userId: startedBy.userId, event })),
+        ).catch((err: unknown) => this.log.warn('could not announce a job progress:', err));
+      },
+    });
+    this.bus.subscribe('job:progress', ({ userId, event }) => {
+      for (const socket of this.sockets?.socketsOfUser(userId) ?? []) socket.emit('job:progress', event);
+    });
   }
 
   /**
@@ -571,6 +608,8 @@ export class FluxApp {
         await closed;
       }
     }
+    // active jobs finish (bounded by jobs.shutdownTimeoutMs) while the database and the bus are open
+    await this.jobs?.close();
     // closing the sockets starts writes (disconnections) whose commits publish: both finish first
     await this.settleBackground(Date.now() + (this.config?.server?.shutdownTimeoutMs ?? 10_000));
     if (transportsOpen) await this.pubsub?.close();

@@ -236,6 +236,40 @@ export const coreConfigSchema = z.looseObject({
       maxStreamsPerUser: z.number().int().min(0).default(10),
     })
     .prefault({}),
+  /**
+   * Background jobs (lib/jobs.ts, docs/jobs.md): BullMQ on Redis with `redis.url`, else on PostgreSQL with
+   * a `postgres://` `database.url`, else on PGlite (PostgreSQL in WebAssembly) in a folder.
+   */
+  jobs: z
+    .object({
+      /** Where the queues live; `auto`: as above. */
+      store: z.enum(['auto', 'redis', 'postgres', 'pglite']).default('auto'),
+      /**
+       * The PGlite folder; default: beside the SQLite file (`<database.storage>.jobs`), in memory for an
+       * in-memory database. One process at a time (a lock file).
+       */
+      dir: z.string().min(1).optional(),
+      /** Whether this process runs jobs (false: it only adds and reads them). */
+      workers: z.boolean().default(true),
+      /** Runs of a job before it fails for good, the first included. */
+      attempts: z.number().int().min(1).max(100).default(3),
+      /** Delay before the first retry, ms; doubled at each further one (exponential backoff). */
+      backoffMs: z.number().int().min(0).default(1_000),
+      /** Longest run of one attempt, ms: past it the attempt fails and its `signal` aborts. */
+      timeoutMs: z.number().int().min(1).default(60_000),
+      /**
+       * How long an instance holds an active job without renewing its lock, ms (BullMQ `lockDuration`): a
+       * job of an instance killed mid-run is given to another after at most this plus `stalledIntervalMs`.
+       */
+      lockDurationMs: z.number().int().min(100).default(30_000),
+      /** Interval of the check for jobs whose holder died, ms (BullMQ `stalledInterval`). */
+      stalledIntervalMs: z.number().int().min(100).default(30_000),
+      /** On stop, how long active jobs may take to finish, ms; past it they return to the queue. */
+      shutdownTimeoutMs: z.number().int().min(0).default(10_000),
+      /** Completed jobs are kept this long, ms (then removed); failed ones are kept until removed. */
+      keepCompletedMs: z.number().int().min(0).default(86_400_000),
+    })
+    .prefault({}),
   /** Prometheus metrics: by default `GET /metrics` on the main port (HTTP only). */
   metrics: z
     .object({
