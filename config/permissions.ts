@@ -4,4 +4,6 @@
  */
 export default {
   auth: ['as'],
+  /** Background jobs (`GET /job`, every job of the tenant): `job/admin`. */
+  job: ['admin'],
 };

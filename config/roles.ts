@@ -17,6 +17,7 @@ export default {
     'alert/admin',
     'alertButton/admin',
     'message/admin',
+    'job/admin',
   ],
   /** The coordination desk: sees and handles every alert and channel, manages teams, users and buttons. */
   coord: ['team/admin', 'user/admin', 'session/read', 'alert/admin', 'alertButton/admin', 'message/admin'],

@@ -58,5 +58,8 @@ export default {
   'post /session/unsubscribe': { action: 'SessionController.unsubscribe', middlewares: authenticated },
   'get /session': { action: 'SessionController.find', middlewares: authenticated },
   'get /session/:id': { action: 'SessionController.get', middlewares: authenticated },
+
+  'get /job': { action: 'JobController.find', middlewares: authenticated },
+  'get /job/:id': { action: 'JobController.get', middlewares: authenticated },
   'delete /session/:id': { action: 'SessionController.destroy', middlewares: authenticated },
 } satisfies RouteTable;

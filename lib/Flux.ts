@@ -429,7 +429,7 @@ export class FluxApp {
       maxStreamsPerUser: this.config.events.maxStreamsPerUser,
       models: subscribableModels(this.routes, this.controllers),
     });
-    this.metrics = new Metrics(this.io, this.pubsub, this.eventStreams);
+    this.metrics = new Metrics(this.io, this.pubsub, this.eventStreams, this.jobs);
     attachPublishHooks(this.sequelize, this.pubsub);
     this.references.attach(this.sequelize);
     this.express = buildExpressApp({

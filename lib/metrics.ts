@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueCounts } from './jobs.js';
 import type { PubSub } from './pubsub.js';
 import type { FluxServer } from './socket/types.js';
 
@@ -14,8 +15,16 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly duration: Histogram<'method' | 'route' | 'status' | 'transport'>;
 
-  /** `streams`: the Server-Sent Events streams of this instance (lib/eventStreams.ts), when it serves them. */
-  constructor(io: FluxServer, pubsub: PubSub, streams?: { readonly size: number }) {
+  /**
+   * `streams`: the Server-Sent Events streams of this instance (lib/eventStreams.ts), when it serves them;
+   * `jobs`: the job queues (lib/jobs.ts), whose counts are read at each scrape.
+   */
+  constructor(
+    io: FluxServer,
+    pubsub: PubSub,
+    streams?: { readonly size: number },
+    jobs?: { counts(): Promise<Record<string, QueueCounts>> },
+  ) {
     collectDefaultMetrics({ register: this.registry });
     this.duration = new Histogram({
       name: 'flux_request_duration_seconds',
@@ -60,6 +69,19 @@ export class Metrics {
         published = pubsub.stats.published;
       },
     });
+    if (jobs) {
+      new Gauge({
+        name: 'flux_jobs',
+        help: 'Background jobs by queue and state (waiting, delayed, active, completed, failed), all instances',
+        labelNames: ['queue', 'state'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const [queue, counts] of Object.entries(await jobs.counts()))
+            for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+        },
+      });
+    }
     let delivered = 0;
     new Counter({
       name: 'flux_events_delivered_total',
