@@ -1,11 +1,13 @@
 import type { Model, ModelStatic, Sequelize, Transaction } from 'sequelize';
 import { Flux } from '../lib/Flux.js';
 import { afterCommit } from '../lib/modelHooks.js';
+import { Alert } from './models/Alert.js';
 import { Session } from './models/Session.js';
 import { Team } from './models/Team.js';
 import { Tenant } from './models/Tenant.js';
 import { User } from './models/User.js';
 import { endSessionsAfterPasswordChange } from './services/AccountService.js';
+import { scheduleEscalation } from './services/AlertService.js';
 import { authService, type IdentityChange } from './services/AuthService.js';
 import { hashPassword } from './services/PasswordService.js';
 import { announceGroupChange, announceTeamGroupChange } from './services/SubscriptionService.js';
@@ -70,6 +72,8 @@ function dropsIdentities<M extends Model & { id: number }>(
 }
 
 const couldNotAnnounce = (err: unknown) => Flux.log.error('could not announce new read groups:', err);
+const couldNotSchedule = (alertId: number) => (err: unknown) =>
+  Flux.log.warn(`could not schedule the escalation of alert ${alertId} (the sweep will escalate it):`, err);
 
 /** Every reaction to writes, in the order they run for one model and moment. */
 export const reactions: readonly ReactionEntry[] = [
@@ -103,6 +107,15 @@ export const reactions: readonly ReactionEntry[] = [
   ...dropsIdentities(Team, (id) => ({ teamIds: [id] })),
   ...dropsIdentities(Tenant, (id) => ({ tenantIds: [id] })),
   on(Tenant, 'afterCreate', 'a new tenant is resolved at once', () => authService.forgetTenants()),
+  // scheduled once the alert is committed, without holding up the write: a slow or unreachable job store
+  // must not stop alerts from being raised (the repeatable sweep escalates what was not scheduled)
+  on(Alert, 'afterCreate', 'a warning escalates unless acknowledged in time', (alert, write) =>
+    alert.severity === 'warning'
+      ? afterCommit(write, () => {
+          Flux.waitUntil(scheduleEscalation(alert).catch(couldNotSchedule(alert.id)));
+        })
+      : undefined,
+  ),
 ];
 
 /** The databases whose models have their reactions: each start initializes the models afresh. */

@@ -17,6 +17,7 @@ export const ESCALATE_JOB = 'escalateAlert';
 /** What one escalation attempt found, and did when `escalated`. */
 export type EscalationOutcome =
   | 'escalated'
+  | 'disabled'
   | 'missing'
   | 'not-warning'
   | 'acknowledged'
@@ -49,7 +50,7 @@ function withLockedAlert<T>(
 
 /**
  * Escalates alert `alertId` if it is due: a `warning`, not acknowledged, never escalated, raised at least
- * `afterMs` before `now`. It becomes `serious` with `escalatedAt = now`, in one locked transaction (see
+ * `afterMs` before `now` (`disabled`, and nothing changes, when `afterMs` is 0: escalation is off). It becomes `serious` with `escalatedAt = now`, in one locked transaction (see
  * {@link withLockedAlert}): however many jobs or instances try at once, or again after a crash, the alert
  * escalates once. An alert set back to `warning` after its escalation stays so (`escalatedAt` is set).
  * @returns what it found; `escalated` only for the call that changed the alert
@@ -57,6 +58,7 @@ function withLockedAlert<T>(
 export function escalate(alertId: number, clock: EscalationClock = {}): Promise<EscalationOutcome> {
   const now = clock.now ?? new Date();
   const afterMs = clock.afterMs ?? Flux.config.alerts.escalateAfterMs;
+  if (afterMs <= 0) return Promise.resolve('disabled');
   return withLockedAlert(alertId, async (alert, transaction): Promise<EscalationOutcome> => {
     if (!alert) return 'missing';
     if (alert.severity !== 'warning') return 'not-warning';
@@ -71,16 +73,17 @@ export function escalate(alertId: number, clock: EscalationClock = {}): Promise<
 
 /**
  * Escalates the overdue warnings of every tenant — not acknowledged, never escalated, raised `afterMs`
- * or more before `now` — oldest first, at most `limit` of them (each through {@link escalate}, so a
+ * or more before `now` — oldest first, at most `limit` of them, stopping early when `signal` aborts (each through {@link escalate}, so a
  * concurrent run or acknowledgement cannot make one escalate twice). The query reads the partial index
  * `alerts_pending_escalation` (migrations/0010): its cost follows the alerts still pending, not all alerts.
  * @returns how many were found overdue, and how many of them this call escalated
  */
 export async function escalateOverdue(
-  clock: EscalationClock & { limit: number },
+  clock: EscalationClock & { limit: number; signal?: AbortSignal },
 ): Promise<{ overdue: number; escalated: number }> {
   const now = clock.now ?? new Date();
   const afterMs = clock.afterMs ?? Flux.config.alerts.escalateAfterMs;
+  if (afterMs <= 0) return { overdue: 0, escalated: 0 };
   const overdue = (await Flux.Alert.findAll({
     attributes: ['id'],
     where: {
@@ -95,6 +98,7 @@ export async function escalateOverdue(
   })) as unknown as Array<{ id: number }>;
   let escalated = 0;
   for (const { id } of overdue) {
+    clock.signal?.throwIfAborted();
     if ((await escalate(id, { now, afterMs })) === 'escalated') escalated++;
   }
   return { overdue: overdue.length, escalated };

@@ -17,6 +17,8 @@ export interface CleanupBounds {
   now?: Date;
   /** Most rows, files or objects deleted by the call. */
   limit: number;
+  /** Stops the call early (between two deletions) when aborted: a job's timeout or a forced stop. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function deleteEndedSessions({
 export async function removeStaleTempFiles({
   now = new Date(),
   limit,
+  signal,
   dir,
   maxAgeMs,
 }: CleanupBounds & { dir: string; maxAgeMs: number }): Promise<number> {
@@ -67,7 +70,7 @@ export async function removeStaleTempFiles({
   let removed = 0;
   // iterating to the end (or `break`) closes the folder
   for await (const entry of folder) {
-    if (removed >= limit) break;
+    if (removed >= limit || signal?.aborted) break;
     if (!entry.isFile()) continue;
     const file = path.join(dir, entry.name);
     try {
@@ -100,12 +103,14 @@ export function uploadTempDir(): string {
 export async function removeUnconfirmedUploads({
   now = new Date(),
   limit,
+  signal,
   graceMs,
 }: CleanupBounds & { graceMs: number }): Promise<number> {
   const config = s3Config();
   if (!config) return 0;
   let removed = 0;
   for (const key of await expiredKeys(new Date(now.getTime() - graceMs), limit)) {
+    if (signal?.aborted) break;
     if (await claimForCleanup(key, now)) {
       await deleteObject(config, key);
       removed++;
