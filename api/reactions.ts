@@ -7,6 +7,7 @@ import { Team } from './models/Team.js';
 import { Tenant } from './models/Tenant.js';
 import { User } from './models/User.js';
 import { endSessionsAfterPasswordChange } from './services/AccountService.js';
+import { announceSeriousAlert } from './services/AlertMailService.js';
 import { scheduleEscalation } from './services/AlertService.js';
 import { authService, type IdentityChange } from './services/AuthService.js';
 import { hashPassword } from './services/PasswordService.js';
@@ -113,6 +114,22 @@ export const reactions: readonly ReactionEntry[] = [
     alert.severity === 'warning'
       ? afterCommit(write, () => {
           Flux.waitUntil(scheduleEscalation(alert).catch(couldNotSchedule(alert.id)));
+        })
+      : undefined,
+  ),
+  // queued once committed, without holding up the write either (announceSeriousAlert logs its failures);
+  // any change of severity to serious counts, escalation included
+  on(Alert, 'afterCreate', 'a serious alert is e-mailed to its receiver team', (alert, write) =>
+    alert.severity === 'serious'
+      ? afterCommit(write, () => {
+          Flux.waitUntil(announceSeriousAlert(alert));
+        })
+      : undefined,
+  ),
+  on(Alert, 'afterUpdate', 'an alert made serious is e-mailed to its receiver team', (alert, write) =>
+    alert.changed('severity') && alert.severity === 'serious'
+      ? afterCommit(write, () => {
+          Flux.waitUntil(announceSeriousAlert(alert));
         })
       : undefined,
   ),

@@ -16,6 +16,9 @@ export default {
   'post /auth/login': { action: 'AuthController.login', middlewares: ['auth', 'loginLimit'] },
   'post /auth/jwt': { action: 'AuthController.jwt', middlewares: ['auth'] },
   'post /auth/ip': { action: 'AuthController.ip', middlewares: ['auth'] },
+  // anonymous (`auth` resolves the tenant); the login limits are counted by the action (docs/mail.md)
+  'post /auth/reset': { action: 'AuthController.reset', middlewares: ['auth'] },
+  'post /auth/reset/confirm': { action: 'AuthController.resetConfirm', middlewares: ['auth'] },
   'post /auth/logout': { action: 'AuthController.logout', middlewares: authenticated },
   'post /auth/as/:id': { action: 'AuthController.as', middlewares: authenticated },
   'get /auth/me': { action: 'AuthController.me', middlewares: authenticated },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ForbiddenError, NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
+import type { OperationDoc } from '../../lib/openapi.js';
 import { validate } from '../../lib/validate.js';
 import {
   type AuthContext,
@@ -10,11 +11,25 @@ import {
   type IssuedToken,
   type SessionMeta,
 } from '../services/AuthService.js';
+import {
+  confirmPasswordReset,
+  requestPasswordReset,
+  resetTokenPattern,
+} from '../services/PasswordResetService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
 import type { AppRequest } from '../types.js';
 
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
 const jwtSchema = z.object({ jwt: z.string().min(1).max(4096), refresh: z.boolean().default(true) });
+const resetSchema = z.object({ login: z.string().min(1).max(100) });
+const resetConfirmSchema = z.object({
+  token: z.string().regex(resetTokenPattern, 'a reset token: the 43 characters of the mail'),
+  // the User model checks the length rules (auth.minPasswordLength, 72 bytes)
+  password: z.string().min(1).max(200),
+});
+const rateLimited = {
+  description: 'Past the login limits (`auth.loginLimit`): `Retry-After` gives the seconds to wait',
+};
 
 /**
  * Binds the socket of a virtual request to the session it just authenticated
@@ -64,7 +79,37 @@ function meta(req: AppRequest): SessionMeta {
 /** Login, tokens and identity (docs/reference.md#authentication-and-sessions). */
 export class AuthController {
   /** Request bodies, for validation and the OpenAPI document. */
-  static schemas = { login: loginSchema, jwt: jwtSchema };
+  static schemas = {
+    login: loginSchema,
+    jwt: jwtSchema,
+    reset: resetSchema,
+    resetConfirm: resetConfirmSchema,
+  };
+
+  /** `/openapi.json`: what the password reset routes answer, which Flux cannot infer. */
+  static openapi: Record<string, OperationDoc> = {
+    reset: {
+      description:
+        'Anonymous (tenant by `X-Tenant` or the host). Mails a one-time reset token to the user of this ' +
+        'login when they have an e-mail; answers 202 `{accepted: true}` in every case, so that it tells ' +
+        'nothing of which logins exist (docs/mail.md). Counts against the login limits.',
+      responses: {
+        202: { description: '`{accepted: true}`, whether or not the login exists' },
+        429: rateLimited,
+      },
+    },
+    resetConfirm: {
+      description:
+        'Anonymous (tenant by `X-Tenant` or the host). Spends the token of the mail and sets the password; ' +
+        'every session of the user is revoked. 400 `InvalidResetToken` for an unknown, used or expired ' +
+        'token, 400 `ValidationError` for a refused password (the token stays usable). Counts against the ' +
+        'login limits.',
+      responses: {
+        200: { description: '`{reset: true}`: log in with the new password' },
+        429: rateLimited,
+      },
+    },
+  };
 
   /** `POST /auth/login {login, password}` → `{jwt, user, team}`; over a socket it also binds the session. */
   async login(req: AppRequest, res: FluxResponse): Promise<void> {
@@ -141,6 +186,26 @@ export class AuthController {
       notAfter: authService.endOfLife(req.session!),
     });
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
+  }
+
+  /**
+   * `POST /auth/reset {login}` → 202 `{accepted: true}` whether or not the login exists; a user with an
+   * e-mail gets a one-time reset token by mail (api/services/PasswordResetService.ts).
+   */
+  async reset(req: AppRequest, res: FluxResponse): Promise<void> {
+    const { login } = validate(resetSchema, req.data);
+    await requestPasswordReset(req.tenant!, login, { address: req.ip });
+    res.status(202).json({ accepted: true });
+  }
+
+  /**
+   * `POST /auth/reset/confirm {token, password}` → `{reset: true}`: the token is spent, the password set,
+   * every session of the user revoked.
+   */
+  async resetConfirm(req: AppRequest, res: FluxResponse): Promise<void> {
+    const { token, password } = validate(resetConfirmSchema, req.data);
+    await confirmPasswordReset(req.tenant!, token, password, { address: req.ip });
+    res.ok({ reset: true });
   }
 
   /** `GET /auth/me` → `{user, team, tenant, permissions}`. */
