@@ -10,6 +10,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadDemoEvent } from '../api/services/fixtures.js';
 import { createTenant, makeAdmin } from '../api/services/TenantService.js';
 import { Flux, type StartOptions } from '../lib/Flux.js';
+import { type JobState, jobStates } from '../lib/jobs.js';
 
 /** Where a run of `flux` writes: text as it would go to the process's stdout and stderr. */
 export interface CliOutput {
@@ -50,6 +51,22 @@ async function withFlux(action: () => Promise<void>, options: StartOptions = {})
     throw err;
   }
   await Flux.stop();
+}
+
+/** `flux jobs` reads the job store: no first-start data is written. */
+const jobStoreOnly: StartOptions = { bootstrap: false };
+
+function parseJobState(value: string): JobState {
+  if (!(jobStates as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`expected one of ${jobStates.join(', ')}`);
+  return value as JobState;
+}
+
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 1000');
+  return limit;
 }
 
 async function tenantId(slug: string): Promise<number> {
@@ -258,6 +275,45 @@ export function createProgram(output: CliOutput = processOutput): Command {
         },
         { migrate: false, bootstrap: false, config: { database: { url: undefined, storage: ':memory:' } } },
       ),
+    );
+
+  const jobs = program
+    .command('jobs')
+    .description(
+      'list the background jobs in a state (default: failed), retry or remove one (docs/jobs.md); on the ' +
+        'embedded store (PGlite) only while the server is stopped',
+    )
+    .option('--state <state>', `one of ${jobStates.join(', ')}`, parseJobState, 'failed')
+    .option('--limit <n>', 'at most this many, newest first', parseLimit, 50)
+    .action((options: { state: JobState; limit: number }) =>
+      withFlux(async () => {
+        const found = await Flux.jobs.list(options.state, { limit: options.limit });
+        if (found.length === 0) print(`No ${options.state} job.`);
+        for (const job of found) {
+          const error = job.error ? `  ${job.error}` : '';
+          print(
+            `${job.id}  ${job.state}  attempts ${job.attempts}  ${job.progress}%  ${job.createdAt}${error}`,
+          );
+        }
+      }, jobStoreOnly),
+    );
+  jobs
+    .command('retry <id>')
+    .description('run a failed job again (its attempts start over)')
+    .action((id: string) =>
+      withFlux(async () => {
+        if (!(await Flux.jobs.retry(id))) throw new CliError(`no failed job ${id}`);
+        print(`Job ${id} is waiting to run again.`);
+      }, jobStoreOnly),
+    );
+  jobs
+    .command('remove <id>')
+    .description('remove a job that is not running (e.g. a failed one you have dealt with)')
+    .action((id: string) =>
+      withFlux(async () => {
+        if (!(await Flux.jobs.remove(id))) throw new CliError(`no job ${id}, or it is running`);
+        print(`Job ${id} removed.`);
+      }, jobStoreOnly),
     );
 
   program

@@ -25,7 +25,7 @@ import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
-import { Jobs, loadJobs, resolveJobStore } from './jobs.js';
+import { type JobProgressPayload, type JobStarter, Jobs, loadJobs, resolveJobStore } from './jobs.js';
 import { Lifecycle } from './lifecycle.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import {
@@ -261,6 +261,8 @@ export class FluxApp {
       await this.openJobs(options);
       this.buildTransports();
       await this.messagingReady();
+      // workers write (and publish) from here on
+      if (options.listen !== false) await this.jobs.start();
       if (options.bootstrap !== false) await this.runBootstrap();
       await releaseStartupLock?.();
       if (options.listen !== false) await this.listen();
@@ -366,13 +368,13 @@ export class FluxApp {
   }
 
   /**
-   * Start step: opens the job store and the queues of `api/jobs/` (lib/jobs.ts); an instance started to
+   * Start step: the queues of `api/jobs/` (lib/jobs.ts), opened later in the start; an instance started to
    * listen also runs the jobs, unless `jobs.workers` is false. A job's progress reaches its starter's
    * sockets on every instance, over the bus.
    */
   private async openJobs(options: StartOptions): Promise<void> {
     const { jobs, database, redis } = this.config;
-    this.jobs = await Jobs.open({
+    const engine = {
       ...jobs,
       store: resolveJobStore(jobs, {
         redisUrl: redis.url,
@@ -382,14 +384,16 @@ export class FluxApp {
       }),
       namespace: redis.prefix,
       definitions: await loadJobs(path.join(this.codedir, 'api', 'jobs')),
-      workers: jobs.workers && options.listen !== false,
       log: this.log,
-      onProgress: (event, startedBy) => {
+      onProgress: (event: JobProgressPayload, startedBy: JobStarter) => {
         this.waitUntil(
           Promise.resolve(this.bus.publish('job:progress', { userId: startedBy.userId, event })),
         ).catch((err: unknown) => this.log.warn('could not announce a job progress:', err));
       },
-    });
+    };
+    // opened once the bus and the publishing of changes are ready (see start), by a tool (listen: false)
+    // only if it uses a job: the CLI must not take the PGlite folder of a running server
+    this.jobs = new Jobs({ ...engine, workers: jobs.workers && options.listen !== false });
     this.bus.subscribe('job:progress', ({ userId, event }) => {
       for (const socket of this.sockets?.socketsOfUser(userId) ?? []) socket.emit('job:progress', event);
     });

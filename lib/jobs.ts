@@ -172,42 +172,66 @@ export class Jobs {
   private readonly running = new Set<AbortController>();
   private closing?: Promise<void>;
 
-  private constructor(
-    private readonly options: JobEngineOptions,
-    private readonly resources: StoreResources,
-  ) {
-    for (const definition of options.definitions) this.definitions.set(definition.name, definition);
+  /** The store and its queues, open (or opening) once something needs them. */
+  private opened?: Promise<StoreResources>;
+
+  /**
+   * The queues of `options.definitions`, not open yet: the store is opened by {@link start}, or by the
+   * first method that needs it (a tool that never touches a job never opens it — the CLI must not take
+   * the PGlite folder of a running server).
+   * @throws ConfigError for an invalid definition
+   */
+  constructor(private readonly options: JobEngineOptions) {
+    for (const definition of options.definitions) {
+      checkDefinition(definition);
+      this.definitions.set(definition.name, definition);
+    }
+  }
+
+  /** `new Jobs(options)`, started. */
+  static async open(options: JobEngineOptions): Promise<Jobs> {
+    const jobs = new Jobs(options);
+    await jobs.start();
+    return jobs;
   }
 
   /**
-   * Opens the store (migrating BullMQ's PostgreSQL schema when needed), a queue per definition and, with
-   * `workers`, a worker per definition; schedules the repeatable jobs.
+   * Opens the store (migrating BullMQ's PostgreSQL schema when needed) and a queue per definition; with
+   * `workers`, schedules the repeatable jobs and starts a worker per definition.
    * @throws ConfigError when the store cannot be opened (unreachable, a PGlite folder in use)
    */
-  static async open(options: JobEngineOptions): Promise<Jobs> {
-    for (const definition of options.definitions) checkDefinition(definition);
+  async start(): Promise<void> {
+    await this.ready();
+  }
+
+  private ready(): Promise<StoreResources> {
+    this.opened ??= this.openOnce();
+    return this.opened;
+  }
+
+  private async openOnce(): Promise<StoreResources> {
+    const { options } = this;
     const resources = await openStore(options.store, options.definitions.length, options.log);
-    const jobs = new Jobs(options, resources);
     try {
       for (const definition of options.definitions) {
         const queue = new resources.Queue(
-          jobs.queueName(definition.name) as never,
-          { connection: resources.connection, defaultJobOptions: jobs.jobOptions(definition) } as never,
+          this.queueName(definition.name) as never,
+          { connection: resources.connection, defaultJobOptions: this.jobOptions(definition) } as never,
         );
         queue.on('error', (err: Error) => options.log.error(`jobs: queue ${definition.name}:`, err));
-        jobs.queues.set(definition.name, queue);
+        this.queues.set(definition.name, queue);
       }
       if (options.workers) {
         for (const definition of options.definitions) {
-          await jobs.schedule(definition);
-          jobs.startWorker(definition);
+          await this.schedule(definition);
+          this.startWorker(definition, resources);
         }
       }
     } catch (err) {
-      await jobs.close();
+      await this.closeOpen(resources);
       throw err;
     }
-    return jobs;
+    return resources;
   }
 
   /** The store's kind: `redis`, `postgres` or `pglite`. */
@@ -226,7 +250,7 @@ export class Jobs {
    * @throws Error for an unknown name or an invalid `options.id` (a programming error, not a client's)
    */
   async add(name: string, data: unknown, options: AddJobOptions = {}): Promise<{ id: string }> {
-    const queue = this.queue(name);
+    const queue = await this.queue(name);
     if (options.id !== undefined && !jobKey.test(options.id))
       throw new Error(`jobs: invalid job id "${options.id}"`);
     const envelope: Envelope = { data, startedBy: options.startedBy };
@@ -256,6 +280,7 @@ export class Jobs {
       filter,
     }: { limit?: number; scan?: number; filter?: (job: JobStatus) => boolean } = {},
   ): Promise<JobStatus[]> {
+    await this.ready();
     const types = state === 'waiting' ? ['waiting', 'prioritized', 'waiting-children'] : [state];
     const found: JobStatus[] = [];
     for (const queue of this.queues.values()) {
@@ -294,6 +319,7 @@ export class Jobs {
   /** Job counts of each queue, by name. */
   async counts(): Promise<Record<string, QueueCounts>> {
     const result: Record<string, QueueCounts> = {};
+    await this.ready();
     for (const [name, queue] of this.queues) {
       const counts = await queue.getJobCounts(
         'waiting',
@@ -322,11 +348,14 @@ export class Jobs {
    * call twice.
    */
   close(): Promise<void> {
-    this.closing ??= this.closeOnce();
+    this.closing ??= (async () => {
+      const resources = await this.opened?.catch(() => undefined);
+      if (resources) await this.closeOpen(resources);
+    })();
     return this.closing;
   }
 
-  private async closeOnce(): Promise<void> {
+  private async closeOpen(resources: StoreResources): Promise<void> {
     const { log, shutdownTimeoutMs } = this.options;
     const gentle = Promise.all(this.workers.map((worker) => worker.close()));
     let timer: NodeJS.Timeout | undefined;
@@ -343,13 +372,13 @@ export class Jobs {
       await Promise.all(this.workers.map((worker) => worker.close(true).catch(() => {})));
     }
     for (const queue of this.queues.values()) await queue.close().catch(() => {});
-    await this.resources.close();
+    await resources.close();
   }
 
-  private queue(name: string): Queue {
-    const queue = this.queues.get(name);
-    if (!queue) throw new Error(`jobs: no job named "${name}" (api/jobs/${name}.ts)`);
-    return queue;
+  private async queue(name: string): Promise<Queue> {
+    if (!this.definitions.has(name)) throw new Error(`jobs: no job named "${name}" (api/jobs/${name}.ts)`);
+    await this.ready();
+    return this.queues.get(name) as Queue;
   }
 
   private queueName(name: string): string {
@@ -359,9 +388,9 @@ export class Jobs {
   /** The BullMQ job of a public id, if any. */
   private async job(id: string): Promise<Job | undefined> {
     const dot = id.indexOf('.');
-    if (dot < 1 || id.length > 300) return undefined;
-    const queue = this.queues.get(id.slice(0, dot));
-    return (await queue?.getJob(id.slice(dot + 1))) ?? undefined;
+    if (dot < 1 || id.length > 300 || !this.definitions.has(id.slice(0, dot))) return undefined;
+    const queue = await this.queue(id.slice(0, dot));
+    return (await queue.getJob(id.slice(dot + 1))) ?? undefined;
   }
 
   private async status(job: Job, knownState?: JobState): Promise<JobStatus> {
@@ -400,21 +429,22 @@ export class Jobs {
       'everyMs' in definition.repeat
         ? { every: definition.repeat.everyMs }
         : { pattern: definition.repeat.pattern };
-    await this.queue(definition.name).upsertJobScheduler(definition.name, repeat, {
+    // called while opening: the queue exists, `queue()` would wait for the opening to end
+    await (this.queues.get(definition.name) as Queue).upsertJobScheduler(definition.name, repeat, {
       name: definition.name,
       data: { data: {} } satisfies Envelope,
     });
   }
 
-  private startWorker(definition: JobDefinition): void {
+  private startWorker(definition: JobDefinition, resources: StoreResources): void {
     const { options } = this;
     const processor = (job: Job, _token?: string, signal?: AbortSignal) =>
       this.process(definition, job, signal);
-    const worker = new this.resources.Worker(
+    const worker = new resources.Worker(
       this.queueName(definition.name) as never,
       processor as never,
       {
-        connection: this.resources.connection,
+        connection: resources.connection,
         concurrency: definition.concurrency ?? 1,
         lockDuration: options.lockDurationMs,
         stalledInterval: options.stalledIntervalMs,
