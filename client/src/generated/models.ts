@@ -11,6 +11,9 @@ export type AlertItem = {
   receiverTeamId: null | number;
   buttonId: null | number;
   users: number[];
+  escalatedAt: null | string;
+  acknowledgedAt: null | string;
+  acknowledgedById: null | number;
   createdAt: string;
   updatedAt: string;
 };
@@ -24,6 +27,9 @@ export type AlertCreate = {
   receiverTeamId?: null | number;
   buttonId?: null | number;
   users?: number[];
+  escalatedAt?: null | string;
+  acknowledgedAt?: null | string;
+  acknowledgedById?: null | number;
 };
 
 /** Alert: an update body (`patch`, `update`). */
@@ -35,6 +41,9 @@ export type AlertUpdate = {
   receiverTeamId?: null | number;
   buttonId?: null | number;
   users?: number[];
+  escalatedAt?: null | string;
+  acknowledgedAt?: null | string;
+  acknowledgedById?: null | number;
 };
 
 /** AlertButton: as replies and events carry it (dates as ISO strings, hidden attributes left out). */

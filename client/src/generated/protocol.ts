@@ -100,10 +100,13 @@ export interface ShutdownPayload {
   reason: string;
 }
 
-/** The states of a background job (docs/reference.md#not-implemented-yet). */
+/** The states of a background job (docs/jobs.md). */
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 
-/** The payload of `job:progress` (docs/reference.md#not-implemented-yet; reserved: no job sends it yet). */
+/**
+ * The payload of `job:progress`, sent to the sockets of the user who started a job as it runs, the last one
+ * with `state` `completed` or `failed` (docs/jobs.md).
+ */
 export interface JobProgressPayload {
   id: string;
   name: string;
@@ -191,4 +194,6 @@ export interface BusTopics {
   'auth:changed': { sessionIds?: number[]; userIds?: number[]; teamIds?: number[]; tenantIds?: number[] };
   'session:revoked': { sessionId: number };
   'user:groups': { userIds: number[] };
+  /** A job's progress, for the sockets of its starter wherever they are connected. */
+  'job:progress': { userId: number; event: JobProgressPayload };
 }
