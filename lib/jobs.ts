@@ -400,7 +400,8 @@ export class Jobs {
       id: `${job.name}.${job.id}`,
       name: job.name,
       state,
-      progress: typeof job.progress === 'number' ? job.progress : 0,
+      // a completed job is done, whether or not its handler reported progress
+      progress: state === 'completed' ? 100 : typeof job.progress === 'number' ? job.progress : 0,
       attempts: job.attemptsStarted ?? job.attemptsMade,
       createdAt: new Date(job.timestamp).toISOString(),
     };
@@ -582,8 +583,12 @@ export function resolveJobStore(
     return { kind: 'postgres', url: postgresUrl };
   }
   if (config.dir) return { kind: 'pglite', dir: path.resolve(rootdir, config.dir) };
-  if (sqliteStorage === ':memory:' || sqliteStorage === '') return { kind: 'pglite', dir: 'memory' };
-  return { kind: 'pglite', dir: `${path.resolve(rootdir, sqliteStorage)}.jobs` };
+  // an SQLite URL (`sqlite:/path/file.sqlite`, `sqlite::memory:`) names the file instead of `storage`
+  const storage = databaseUrl?.startsWith('sqlite:')
+    ? databaseUrl.slice(7).replace(/^\/\//, '')
+    : sqliteStorage;
+  if (storage === ':memory:' || storage === '') return { kind: 'pglite', dir: 'memory' };
+  return { kind: 'pglite', dir: `${path.resolve(rootdir, storage)}.jobs` };
 }
 
 /** What a store gives the queues: BullMQ's classes for its backend, their connection, its closing. */
