@@ -5,7 +5,8 @@ import { mailConfigSchema } from '../lib/mail.js';
 /**
  * The application's config keys, registered with the framework (lib/config.ts `ConfigSchema`): checked with
  * the framework's keys at start, before `listen()`; an invalid value stops the start naming the key.
- * Defaults are those of the shipped `config/auth.ts`, `config/upload.ts` and `config/bootstrap.ts`.
+ * Defaults are those of the shipped `config/auth.ts`, `config/upload.ts`, `config/import.ts` and
+ * `config/bootstrap.ts`.
  */
 
 const mimeType = /^[\w.+-]+\/[\w.+-]+$/;
@@ -127,6 +128,21 @@ const schema = z.object({
       unconfirmedUploadGraceMs: z.number().int().min(0).default(3_600_000),
       /** Most rows, files or objects one run of a clean-up job deletes. */
       batchSize: z.number().int().min(1).max(10_000).default(500),
+    })
+    .prefault({}),
+  /** The CSV import of users (`POST /import/users`, docs/import.md). */
+  import: z
+    .object({
+      /**
+       * Largest CSV file, bytes (413 above). The file's text travels in the job's data (any instance may
+       * run the job), so this also bounds what one import stores in the job queue until it ends.
+       */
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .max(64 * 1024 * 1024)
+        .default(5 * 1024 * 1024),
     })
     .prefault({}),
   /**

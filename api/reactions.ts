@@ -10,7 +10,7 @@ import { endSessionsAfterPasswordChange } from './services/AccountService.js';
 import { announceSeriousAlert } from './services/AlertMailService.js';
 import { scheduleEscalation } from './services/AlertService.js';
 import { authService, type IdentityChange } from './services/AuthService.js';
-import { hashPassword } from './services/PasswordService.js';
+import { hashPassword, isUnusablePassword } from './services/PasswordService.js';
 import { announceGroupChange, announceTeamGroupChange } from './services/SubscriptionService.js';
 
 /**
@@ -78,9 +78,11 @@ const couldNotSchedule = (alertId: number) => (err: unknown) =>
 
 /** Every reaction to writes, in the order they run for one model and moment. */
 export const reactions: readonly ReactionEntry[] = [
-  // runs on the clear password after validation (its length is checked on it), before the row is written
+  // runs on the clear password after validation (its length is checked on it), before the row is written;
+  // a password nobody knows (setUnusablePassword) is a hash already
   on(User, 'beforeSave', 'store the password hashed', async (user) => {
-    if (user.changed('password')) user.password = await hashPassword(user.password);
+    if (user.changed('password') && !isUnusablePassword(user))
+      user.password = await hashPassword(user.password);
   }),
   on(User, 'afterUpdate', 'a new password ends the other sessions', (user, write) =>
     user.changed('password') ? endSessionsAfterPasswordChange(user, write) : undefined,

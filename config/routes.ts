@@ -32,6 +32,8 @@ export default {
   },
   'get /user/avatar/:id': { action: 'UserController.getAvatar', middlewares: authenticated },
   ...crudRoutes('user', 'UserController', authenticated),
+  // the CSV file is read by the action (multipart field `file`, HTTP only), after its permission check
+  'post /import/users': { action: 'ImportController.users', middlewares: authenticated },
 
   ...crudRoutes('alert', 'AlertController', authenticated),
   'put /alert/:id/users': { action: 'AlertController.updateAssignedUsers', middlewares: authenticated },

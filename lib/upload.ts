@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromFile } from 'file-type';
@@ -11,8 +11,11 @@ import { BadRequestError, ExpectedError } from './errors.js';
  * route's field under a random name in `<dir>/tmp` (the client's file name is never used as a path), with
  * size and count limits (413 / 400; multer removes a partial file itself); then the type is read from the
  * file's content with file-type (magic bytes) and checked against the allow-list — a renamed extension does
- * not pass. Refused files are deleted. The action receives `req.file` ({path, size, mimetype = detected type,
- * originalname}) and must move or delete it.
+ * not pass. Text has no magic bytes: a file file-type does not recognize passes as the allow-list's first
+ * `text/*` type (e.g. `text/csv`), if it has one, when its first 64 KiB are UTF-8 without control characters
+ * other than tab, line feed and carriage return ({@link textType}); whether the text is well-formed CSV is
+ * for the action to check. Refused files are deleted. The action receives `req.file` ({path, size,
+ * mimetype = detected type, originalname}) and must move or delete it.
  *
  * Refused with 400 `BadRequest` before anything is stored: a malformed multipart body (no boundary, a
  * part header that never ends, a body that ends inside a part, a type other than multipart/form-data)
@@ -53,12 +56,14 @@ export function uploadMiddleware(field: string, options: UploadOptions): Request
   const checkContent = async function checkUploadContent(req: Request, _res: Response, next: NextFunction) {
     const file = req.file;
     if (!file) throw new BadRequestError(`Send the file as multipart/form-data field "${field}"`);
-    const detected = await fileTypeFromFile(file.path).catch(() => undefined);
-    if (!detected || !options.mimeTypes.includes(detected.mime)) {
+    const detected =
+      (await fileTypeFromFile(file.path).catch(() => undefined))?.mime ??
+      (await textType(file.path, options.mimeTypes).catch(() => undefined));
+    if (!detected || !options.mimeTypes.includes(detected)) {
       await unlink(file.path).catch(() => undefined);
       throw new BadRequestError(`File type not allowed: send ${options.mimeTypes.join(', ')}`);
     }
-    file.mimetype = detected.mime;
+    file.mimetype = detected;
     next();
   };
   // if anything after the upload fails, the temporary file must not stay behind
@@ -71,6 +76,58 @@ export function uploadMiddleware(field: string, options: UploadOptions): Request
     next();
   };
   return [receive, cleanUp, checkContent];
+}
+
+/**
+ * Runs an upload chain built by {@link uploadMiddleware} from inside an action, for a route that decides
+ * itself when to read the body (after a permission check) and with which limits; resolves with the file,
+ * which the action must delete (it is also removed when the response ends, like a `file` route's).
+ * @throws what the chain throws: 400 (malformed multipart, no file, a refused type or name), 413 (too large)
+ * @example const file = await receiveUpload(req, res, uploadMiddleware('file', options));
+ */
+export async function receiveUpload(
+  req: Request,
+  res: Response,
+  chain: RequestHandler[],
+): Promise<Express.Multer.File> {
+  for (const handler of chain) {
+    await new Promise<void>((resolve, reject) => {
+      const next = (err?: unknown) => (err === undefined || err === null ? resolve() : reject(err));
+      Promise.resolve(handler(req, res, next)).catch(reject);
+    });
+  }
+  if (!req.file) throw new BadRequestError('Send the file as multipart/form-data');
+  return req.file;
+}
+
+/** Bytes of a file's start that {@link textType} reads. */
+const textSniffBytes = 64 * 1024;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+const nonTextCharacter = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/**
+ * The first `text/*` type of `allowed` when the file at `file` reads as text: its first 64 KiB are UTF-8
+ * (a sequence cut at that boundary is fine) without control characters other than tab, line feed and
+ * carriage return — an empty file too; undefined otherwise, or when `allowed` names no text type.
+ */
+export async function textType(file: string, allowed: readonly string[]): Promise<string | undefined> {
+  const type = allowed.find((mime) => mime.startsWith('text/'));
+  if (!type) return undefined;
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(textSniffBytes), 0, textSniffBytes, 0);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, bytesRead), {
+        stream: true,
+      });
+    } catch {
+      return undefined;
+    }
+    return nonTextCharacter.test(text) ? undefined : type;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { Flux } from '../../lib/Flux.js';
 import { FairQueue } from '../../lib/fairQueue.js';
@@ -48,6 +49,31 @@ export function passwordWork(): { active: number; waiting: number; peak: number 
  */
 export function hashPassword(password: string, rounds = Flux.config.auth.bcryptRounds): Promise<string> {
   return inQueue(undefined, () => bcrypt.hash(password, rounds));
+}
+
+/** The alphabet of bcrypt's base64 (salt and digest of a hash). */
+const bcryptAlphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** Rows given a password nobody knows, with that value: the hashing reaction stores it as it is. */
+const unusablePasswords = new WeakMap<object, string>();
+
+/**
+ * Gives `user` a password nobody knows, without any bcrypt work: a well-formed bcrypt hash (cost
+ * `auth.bcryptRounds`, random salt) whose digest is random, so no password is known to match it. A login
+ * against it fails after the same bcrypt time as any wrong password (it does not tell such accounts
+ * apart); the user gets a password by a reset or from an admin. For accounts created without one (the CSV
+ * import, docs/import.md): hashing a random password for each of 10,000 users would cost minutes of bcrypt
+ * for nothing. The save that follows stores the value as it is (api/reactions.ts,
+ * {@link isUnusablePassword}); a password set after it is hashed as usual.
+ */
+export function setUnusablePassword(user: { password: string }): void {
+  const digest = Array.from(randomBytes(31), (byte) => bcryptAlphabet[byte & 63]).join('');
+  user.password = `${bcrypt.genSaltSync(Flux.config.auth.bcryptRounds)}${digest}`;
+  unusablePasswords.set(user, user.password);
+}
+
+/** Whether `user`'s password is still the value {@link setUnusablePassword} gave it (already a hash). */
+export function isUnusablePassword(user: { password: string }): boolean {
+  return unusablePasswords.get(user) === user.password;
 }
 
 /**
