@@ -16,8 +16,8 @@ export interface ResetPasswordValues {
 }
 
 /**
- * The mail of `POST /auth/reset` (docs/mail.md): the token on a line of its own (and the link when
- * `auth.resetUrl` is set), how long it is valid, and what to do when the user did not ask.
+ * The mail of `POST /auth/reset` (docs/mail.md): the token on a line of its own in the text part (and the
+ * link when `auth.resetUrl` is set), how long it is valid, and what to do when the user did not ask.
  */
 export function resetPassword(values: ResetPasswordValues): MailContent {
   const { name, login, tenant, token, link, validMinutes } = values;
@@ -32,7 +32,7 @@ export function resetPassword(values: ResetPasswordValues): MailContent {
     '',
     link ?? token,
     '',
-    ...(link ? [`Or give the app this reset code: ${token}`, ''] : []),
+    ...(link ? ['Or give the app this reset code:', '', token, ''] : []),
     `It works once, within ${validMinutes} minutes. Choosing a new password logs you out everywhere.`,
     'If you did not ask for it, ignore this mail: your password stays as it is.',
   ].join('\n');
