@@ -205,6 +205,66 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
     }
   });
 
+  it('on close, lets an active job finish in time, else aborts it and runs it again later', async () => {
+    const store = await makeStore();
+    const prefix = namespace();
+    const runs: Array<{ attempt: number; label: string; outcome?: string }> = [];
+    const definition = defineJob<{ label: string; ms: number }>({
+      name: 'lengthy',
+      run: (job) =>
+        new Promise((resolve, reject) => {
+          const entry: (typeof runs)[number] = { attempt: job.attempt, label: job.data.label };
+          runs.push(entry);
+          const timer = setTimeout(() => {
+            entry.outcome = 'finished';
+            resolve(job.data.label);
+          }, job.data.ms);
+          job.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            entry.outcome = 'aborted';
+            reject(job.signal.reason);
+          });
+        }),
+    });
+    const options = (shutdownTimeoutMs: number) => ({
+      store,
+      namespace: prefix,
+      definitions: [definition],
+      workers: true,
+      attempts: 3,
+      backoffMs: 50,
+      timeoutMs: 20_000,
+      lockDurationMs: 1000,
+      stalledIntervalMs: 500,
+      shutdownTimeoutMs,
+      keepCompletedMs: 60_000,
+      log,
+    });
+    // finishes within the shutdown timeout: close waits for it
+    let jobs = await Jobs.open(options(5000));
+    const short = await jobs.add('lengthy', { label: 'short', ms: 600 });
+    await waitFor(() => runs.length === 1, 10_000, 'the short job started');
+    await jobs.close();
+    expect(runs).toEqual([{ attempt: 1, label: 'short', outcome: 'finished' }]);
+    // outlives it: aborted, and run again by the next instance
+    jobs = await Jobs.open(options(300));
+    expect((await jobs.get(short.id))?.state).toBe('completed');
+    const long = await jobs.add('lengthy', { label: 'long', ms: 60_000 });
+    await waitFor(() => runs.length === 2, 10_000, 'the long job started');
+    const closing = Date.now();
+    await jobs.close();
+    expect(Date.now() - closing).toBeLessThan(5000);
+    expect(runs[1]).toEqual({ attempt: 1, label: 'long', outcome: 'aborted' });
+    jobs = await Jobs.open(options(300));
+    try {
+      await waitFor(() => runs.length === 3, 15_000, 'the long job ran again');
+      expect(runs[2]).toMatchObject({ label: 'long' });
+      expect((await jobs.get(long.id))?.state).toBe('active');
+    } finally {
+      await jobs.close();
+    }
+  });
+
   it('honours delays and priorities', async () => {
     const order: string[] = [];
     const jobs = await open(
