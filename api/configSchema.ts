@@ -101,7 +101,7 @@ const schema = z.object({
        * A `warning` nobody acknowledged this long after it was raised becomes `serious`, ms; 0: alerts
        * never escalate.
        */
-      escalateAfterMs: z.number().int().min(0).default(300_000),
+      escalateAfterMs: z.coerce.number().int().min(0).default(300_000),
     })
     .prefault({}),
   /**
@@ -163,6 +163,8 @@ export const configSchema = {
     FLUX_ADMIN_PASSWORD: ['bootstrap', 'adminPassword'],
     FLUX_MAIL_URL: ['mail', 'url'],
     FLUX_MAIL_FROM: ['mail', 'from'],
+    /** E.g. a short delay to watch an escalation happen (README walkthrough). */
+    FLUX_ESCALATE_AFTER_MS: ['alerts', 'escalateAfterMs'],
   },
 } satisfies ConfigSchema;
 
