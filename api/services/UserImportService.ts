@@ -43,8 +43,6 @@ const csvOptions = {
   // a quote inside an unquoted field (O"Brien) is kept, as spreadsheets write it
   relax_quotes: true,
   skip_empty_lines: true,
-  // lines of only commas, as spreadsheets append
-  skip_records_with_empty_values: true,
   max_record_size: 64 * 1024,
 } as const;
 
@@ -58,7 +56,8 @@ interface CsvLine {
 
 /**
  * The records of `text`, streamed: csv-parse reads 64 KiB at a time. A record's `line` is the line it starts
- * on (a quoted value may span several).
+ * on (a quoted value may span several). Records of empty values only (`,,,`, as spreadsheets append) are
+ * skipped.
  * @throws CsvError for text that is not CSV (an unclosed quote, a line over 64 KiB)
  */
 async function* csvLines(text: string): AsyncGenerator<CsvLine> {
@@ -68,12 +67,20 @@ async function* csvLines(text: string): AsyncGenerator<CsvLine> {
       yield bytes.subarray(start, start + chunkBytes);
   };
   const parser = Readable.from(chunks()).pipe(parse(csvOptions));
+  // csv-parse's line count (`info.lines`, at a record's end) counts a CRLF inside a quoted value as two
+  // lines (each character in turn; a CRLF between records as one): those are taken off
+  let crlfInValues = 0;
   for await (const { record, info } of parser as AsyncIterable<{
     record: string[];
     info: { lines: number; bytes: number };
   }>) {
-    const breaks = record.reduce((count, field) => count + (field.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
-    yield { fields: record, line: info.lines - breaks, bytes: info.bytes };
+    let breaks = 0;
+    for (const field of record) {
+      breaks += field.match(/\r\n|\r|\n/g)?.length ?? 0;
+      crlfInValues += field.match(/\r\n/g)?.length ?? 0;
+    }
+    if (record.every((field) => field.trim() === '')) continue;
+    yield { fields: record, line: info.lines - crlfInValues - breaks, bytes: info.bytes };
   }
 }
 

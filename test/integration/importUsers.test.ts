@@ -543,6 +543,20 @@ describe('the import job, run directly', () => {
     );
   });
 
+  it('When lines end in CRLF and a quoted value spans lines, then failed lines are numbered by the line they start on', async () => {
+    const csv = [
+      'login,name,team,email', // 1
+      '"rupert","Rupert\r\nthe second",Bar 1,', // 2–3
+      'sybil,Sybil,Nowhere,', // 4
+      '', // 5
+      '"trudy","T\r\nR\r\nU",Nowhere,', // 6–8
+      'victor,Victor,Nowhere,', // 9
+    ].join('\r\n');
+    const result = await importUsers(fakeRun(csv), { lastAttempt: false });
+    expect(result.failed.map((failure) => failure.line)).toEqual([4, 6, 9]);
+    expect(result.created).toBe(1);
+  });
+
   it('When the signal is aborted, then the run stops and keeps the file for its retry; on the last attempt it drops it', async () => {
     const lines = Array.from({ length: 50 }, (_, i) => `stop${i},Stop ${i},Bar 1,,`);
     const controller = new AbortController();
