@@ -26,11 +26,26 @@ export const mailConfigSchema = z
     url: z
       .string()
       .regex(/^smtps?:\/\/\S+$/, 'an smtp:// or smtps:// URL')
-      .optional(),
+      .optional()
+      .describe(
+        'The SMTP server: `smtp://[user:password@]host[:port]` (STARTTLS when offered) or `smtps://…`, ' +
+          'nodemailer options as query parameters. Unset: `.eml` files in `dir` outside production, no mail in production.',
+      ),
     /** The sender, `address` or `Name <address>`; default `Flux <flux@localhost>`. */
-    from: z.string().min(3).max(320).optional(),
+    from: z
+      .string()
+      .min(3)
+      .max(320)
+      .optional()
+      .describe('The sender, `address` or `Name <address>`; default `Flux <flux@localhost>`.'),
     /** Without `url`, outside production: the folder of the `.eml` files, relative to the root dir. */
-    dir: z.string().min(1).default('logs/mail'),
+    dir: z
+      .string()
+      .min(1)
+      .default('logs/mail')
+      .describe(
+        'Without `url`, outside production: the folder of the `.eml` files, relative to the root dir.',
+      ),
   })
   .prefault({});
 

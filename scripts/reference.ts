@@ -226,6 +226,8 @@ const errorMeanings: Record<string, string> = {
   NotReady: '`GET /ready` only: the database or Redis is not reachable, or the server is stopping.',
   ShuttingDown:
     'A socket request, or a new event stream, while the server is stopping; reconnect (to another instance).',
+  InvalidResetToken:
+    '`POST /auth/reset/confirm`: the token is unknown, already used, replaced by a newer one, or expired.',
   UnexpectedError: 'Anything else. The message is always "Unexpected error"; details only in the server log.',
   InternalError: 'Socket only: the reply of a virtual request was aborted before it was complete.',
 };

@@ -72,11 +72,13 @@ export function hashResetToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** The refusal of a token that is unknown, spent or expired (one answer for all three). */
-export class InvalidResetTokenError extends ExpectedError {
-  constructor() {
-    super(400, 'InvalidResetToken', 'This reset token is invalid, used or expired: ask for a new one');
-  }
+/** The refusal of a token that is unknown, spent, replaced or expired (one answer for all). */
+function invalidResetToken(): ExpectedError {
+  return new ExpectedError(
+    400,
+    'InvalidResetToken',
+    'This reset token is invalid, used or expired: ask for a new one',
+  );
 }
 
 /** Who asks, for the login limits. */
@@ -146,7 +148,7 @@ export async function requestPasswordReset(
  * which ends every session of the user before this resolves. A password the User model refuses leaves
  * the token unspent.
  * @throws SequelizeValidationError (400 `ValidationError`) for a password the User model refuses;
- *   InvalidResetTokenError (400) for an unknown, spent or expired token; TooManyRequestsError (429) past
+ *   ExpectedError 400 `InvalidResetToken` for an unknown, spent or expired token; TooManyRequestsError (429) past
  *   the login limits of the address.
  */
 export async function confirmPasswordReset(
@@ -162,16 +164,16 @@ export async function confirmPasswordReset(
   try {
     const tokenHash = hashResetToken(token);
     const reset = await resets().findOne({ where: { tenantId: tenant.id, tokenHash } });
-    if (!reset || reset.expiresAt.getTime() <= Date.now()) throw new InvalidResetTokenError();
+    if (!reset || reset.expiresAt.getTime() <= Date.now()) throw invalidResetToken();
     // one statement spends it: of two confirmations at once, one deletes the row, the other nothing
     const spent = await Flux.sequelize.query(
       'DELETE FROM "PasswordResets" WHERE "userId" = $1 AND "tokenHash" = $2 RETURNING "userId"',
       { bind: [reset.userId, tokenHash], type: QueryTypes.SELECT },
     );
-    if (spent.length !== 1) throw new InvalidResetTokenError();
+    if (spent.length !== 1) throw invalidResetToken();
     outcome = 'neutral';
     const user = await Flux.User.findOne({ where: { id: reset.userId, tenantId: tenant.id } });
-    if (!user) throw new InvalidResetTokenError();
+    if (!user) throw invalidResetToken();
     user.password = password;
     try {
       // hashed and followed by the end of every session of the user (api/reactions.ts)
