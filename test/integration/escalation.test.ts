@@ -17,7 +17,14 @@ import {
   waitFor,
 } from '../helpers/clients.js';
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
-import { ADMIN_PASSWORD, databaseChecksum, startTestServer, type TestServer } from '../helpers/server.js';
+import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
+import {
+  ADMIN_PASSWORD,
+  createTestDatabase,
+  databaseChecksum,
+  startTestServer,
+  type TestServer,
+} from '../helpers/server.js';
 
 /**
  * Alert escalation and acknowledgement (docs/escalation.md): a `warning` nobody acknowledged
@@ -334,4 +341,90 @@ describe('who acknowledged', () => {
       severity: 'warning',
     });
   });
+});
+
+const redisUrl = process.env.REDIS_URL;
+
+/**
+ * Two Flux processes sharing the database and Redis (as test/integration/multiInstance.test.ts runs them):
+ * both run the escalation jobs, and the subscribers of both see each alert escalate once.
+ */
+describe.skipIf(!redisUrl)('escalation with two instances', () => {
+  const processes: NodeProcess[] = [];
+  const urls: string[] = [];
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const config = {
+      server: { port: 0, host: '127.0.0.1' },
+      database: { url: database.config.url ?? `sqlite:${database.config.storage as string}` },
+      redis: { url: redisUrl, prefix: `flux-escalation-${process.pid}:` },
+      bootstrap: { adminPassword: ADMIN_PASSWORD },
+      jwt: { secret: 'a-shared-secret-of-the-two-instances-0123456789' },
+      alerts: { escalateAfterMs: ESCALATE_MS },
+    };
+    // one after the other: the first runs the migrations
+    for (let i = 0; i < 2; i++) {
+      const instance = startNode('test/helpers/instance.ts', [], {
+        NODE_ENV: 'test',
+        FLUX_TEST_CONFIG: JSON.stringify(config),
+      });
+      processes.push(instance);
+      const [, port] = await waitForOutput(instance, /listening (\d+)/);
+      urls.push(`http://127.0.0.1:${port}`);
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const instance of processes) await instance.stop();
+    await database?.drop();
+  });
+
+  it('When warnings raised on one instance are not acknowledged, then subscribers on both see each become serious once', async () => {
+    const [one, two] = urls;
+    const writer = httpTransport(one, await login(one, 'admin', ADMIN_PASSWORD));
+    const receiver = await createTeamWithUser(
+      writer,
+      { name: 'Logistics', role: 'logistics' },
+      { login: 'logi', password: 'logi-password' },
+    );
+    const received: ModelEventPayload[][] = [];
+    const sockets: Socket[] = [];
+    for (const url of [one, two]) {
+      const socket = await connectSocket(url, { token: await login(url, 'logi', 'logi-password') });
+      sockets.push(socket);
+      received.push(collect<ModelEventPayload>(socket, 'model:alert'));
+      expect((await socketRequest(socket, { method: 'POST', url: '/alert/subscribe' })).statusCode).toBe(200);
+    }
+    const alerts = [];
+    for (let i = 0; i < 4; i++) {
+      alerts.push(
+        expectStatus<Alert>(
+          await writer.request('POST', '/alert', { title: `Alert ${i}`, receiverTeamId: receiver.teamId }),
+          201,
+        ),
+      );
+    }
+    const serious = (events: ModelEventPayload[], id: number) =>
+      events.filter((e) => e.id === id && e.verb === 'updated' && (e.data as Alert).severity === 'serious');
+    for (const events of received) {
+      for (const alert of alerts) {
+        await waitFor(
+          () => serious(events, alert.id).length > 0,
+          20_000,
+          `the escalation of alert ${alert.id}`,
+        ).catch((err) => {
+          throw new Error(`${err}: ${JSON.stringify(events)} ${processes.map((p) => p.output()).join('\n---\n')}`);
+        });
+      }
+    }
+    await settle(ESCALATE_MS);
+    for (const events of received) {
+      for (const alert of alerts) {
+        expect(events.filter((e) => e.id === alert.id && e.verb === 'updated')).toHaveLength(1);
+      }
+    }
+    for (const socket of sockets) socket.close();
+  }, 60_000);
 });
