@@ -359,7 +359,16 @@ describe('the mail job sends each mail once', () => {
       ...content('Secret token 123'),
     };
     const run = (attempt: number) =>
-      deliverMail({ data: state, attempt, update: async (data) => void (state = data) }, mailer);
+      deliverMail(
+        {
+          data: state,
+          attempt,
+          update: async (data) => {
+            state = data;
+          },
+        },
+        mailer,
+      );
     await expect(run(1)).rejects.toThrow();
     expect(state.text).toBe('Secret token 123, in text');
     await expect(run(MAIL_ATTEMPTS)).rejects.toThrow();
