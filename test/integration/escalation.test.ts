@@ -415,7 +415,9 @@ describe.skipIf(!redisUrl)('escalation with two instances', () => {
           20_000,
           `the escalation of alert ${alert.id}`,
         ).catch((err) => {
-          throw new Error(`${err}: ${JSON.stringify(events)} ${processes.map((p) => p.output()).join('\n---\n')}`);
+          throw new Error(
+            `${err}: ${JSON.stringify(events)} ${processes.map((p) => p.output().slice(-2000)).join('\n---\n')}`,
+          );
         });
       }
     }
