@@ -13,11 +13,15 @@
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, ceilings, express, feathers, flux,
- *                                           # fanout, memory, publish, abuse, scale); prints, writes no
- *                                           # results file
+ *                                           # fanout, memory, publish, abuse, scale, import); prints,
+ *                                           # writes no results file
  *
  * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
  * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s.
+ *
+ * The import part (last, on a fresh Flux process) sends a generated CSV of BENCH_IMPORT_LINES users (default
+ * 10,000; no passwords) to `POST /import/users` and times it to the job's completion, then sends the same file
+ * again (every line unchanged): lines/s and seconds of each run, and the server's CPU.
  *
  * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 instance, 2 with the
  * same load in all, and 2 with the same load on each, behind nginx (deploy/nginx.conf) sharing the
@@ -48,6 +52,7 @@ const PARTS = [
   'publish',
   'abuse',
   'scale',
+  'import',
 ];
 /** Alternating rounds of the scale part (1 instance, 2 instances, 1, 2…): its ratios are their medians. */
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
@@ -58,6 +63,8 @@ const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
  */
 const SCALE_LOAD = process.env.BENCH_SCALE_LOAD === 'fixed' ? 'fixed' : 'closed';
 const FIXED_RATE = { http: 400, socket: 1000 };
+/** Users in the file of the import part. */
+const IMPORT_LINES = Number(process.env.BENCH_IMPORT_LINES ?? 10_000);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
 const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
 if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
@@ -770,6 +777,59 @@ function printTable(): void {
     process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
 }
 
+/**
+ * The import part: a CSV of `IMPORT_LINES` new users (login, name, team, e-mail; no passwords) spread over the
+ * demo event's teams but Admin, sent to `POST /import/users` as the coordination desk (`user/admin`), timed
+ * from the request to the job's completion (`GET /job/:id` every 50 ms); then the same file again, where
+ * every line is unchanged. The job runs in the server process, so its CPU is the import's.
+ */
+async function importUsers(server: Server): Promise<Record<string, unknown>> {
+  const token = await login(server.url, 'coord', 'festival-2026');
+  const headers = { authorization: `Bearer ${token}` };
+  const teams = (
+    (await (await fetch(`${server.url}/team`, { headers })).json()) as Array<{ name: string; role: string }>
+  ).filter((team) => team.role !== 'admin');
+  const lines = Array.from(
+    { length: IMPORT_LINES },
+    (_, i) => `bench-${i},"Bench User ${i}",${teams[i % teams.length].name},bench-${i}@example.org`,
+  );
+  const csv = `login,name,team,email\n${lines.join('\n')}\n`;
+  const runs: Record<string, unknown> = { lines: IMPORT_LINES, bytes: Buffer.byteLength(csv) };
+  for (const run of ['first', 'rerun']) {
+    const cpuBefore = await cpuMs(server.process.pid as number);
+    const started = performance.now();
+    const form = new FormData();
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'users.csv');
+    const reply = await fetch(`${server.url}/import/users`, { method: 'POST', headers, body: form });
+    const accepted = (await reply.json()) as { jobId?: string };
+    if (reply.status !== 202 || !accepted.jobId)
+      throw new Error(`import: ${reply.status} ${JSON.stringify(accepted)}`);
+    const acceptedMs = performance.now() - started;
+    let status: { state: string; result?: Record<string, unknown>; error?: string };
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await (
+        await fetch(`${server.url}/job/${accepted.jobId}`, { headers })
+      ).json()) as typeof status;
+    } while (status.state !== 'completed' && status.state !== 'failed');
+    const seconds = (performance.now() - started) / 1000;
+    if (status.state !== 'completed') throw new Error(`import ${run}: ${status.error}`);
+    const { created, updated, unchanged, failedCount } = status.result ?? {};
+    const entry = {
+      seconds: Number(seconds.toFixed(2)),
+      linesPerSecond: Math.round(IMPORT_LINES / seconds),
+      acceptedMs: Math.round(acceptedMs),
+      serverCpuSeconds: Number((((await cpuMs(server.process.pid as number)) - cpuBefore) / 1000).toFixed(2)),
+      result: { created, updated, unchanged, failedCount },
+    };
+    runs[run] = entry;
+    log(
+      `  ${run}: ${entry.seconds} s to completion (${entry.linesPerSecond} lines/s; 202 after ${entry.acceptedMs} ms), server CPU ${entry.serverCpuSeconds} s, ${JSON.stringify(entry.result)}`,
+    );
+  }
+  return runs;
+}
+
 /** The client part: bench/client.ts in a process of its own (nothing else runs in it while it measures). */
 async function client(): Promise<unknown> {
   let result: unknown;
@@ -1037,6 +1097,14 @@ async function servers(): Promise<void> {
       await seedLongMessages(database.url);
       server = await startServer('flux', 'bench/servers/flux.mjs', { ...env, BENCH_ABUSE: '1' });
       extra.abuse = await abuse(server, database.url);
+      await stopServer(server);
+    }
+
+    // last: the 10,000 users it adds would be in every later part's data
+    if (runs('import')) {
+      log(`CSV import of ${IMPORT_LINES.toLocaleString('en')} users (Flux, fresh process)`);
+      server = await startServer('flux', 'bench/servers/flux.mjs', env);
+      extra.import = await importUsers(server);
       await stopServer(server);
     }
   } finally {
