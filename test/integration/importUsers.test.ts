@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Op } from 'sequelize';
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setUnusablePassword } from '../../api/services/PasswordService.js';
 import {
   type ImportData,
   type ImportResult,
@@ -541,6 +542,29 @@ describe('the import job, run directly', () => {
     await expect(importUsers({ ...run, data: run.updates[0] }, { lastAttempt: false })).rejects.toThrow(
       /gone/,
     );
+  });
+
+  it('When a user gets a password nobody knows, then it is stored as made (no bcrypt work), and a password set after it is hashed as usual', async () => {
+    const user = Flux.User.build({
+      tenantId,
+      login: 'nopass',
+      name: null,
+      email: null,
+      teamId: null,
+      ip: null,
+      password: '',
+    });
+    setUnusablePassword(user);
+    const made = user.password;
+    expect(made).toMatch(/^\$2b\$\d\d\$[./A-Za-z0-9]{53}$/);
+    await user.save();
+    const stored = async () =>
+      ((await Flux.User.findByPk(user.id, { raw: true })) as { password: string } | null)?.password;
+    expect(await stored()).toBe(made);
+    user.password = 'a-real-password';
+    await user.save();
+    expect(await stored()).not.toBe('a-real-password');
+    await login(server.url, 'nopass', 'a-real-password');
   });
 
   it('When lines end in CRLF and a quoted value spans lines, then failed lines are numbered by the line they start on', async () => {
