@@ -38,6 +38,7 @@ import {
 } from './loader.js';
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
+import { createMailer, type Mailer } from './mail.js';
 import { Metrics, metricsListener } from './metrics.js';
 import { requestLifecycle } from './middlewares/requestLifecycle.js';
 import { createMigrator } from './migrator.js';
@@ -159,6 +160,11 @@ export class FluxApp {
    * workers run on every instance started to listen (not in the CLI).
    */
   jobs!: Jobs;
+  /**
+   * The mailer of `config.mail` (lib/mail.ts, docs/mail.md), made by a start that listens (a server, which
+   * runs the mail jobs): SMTP, or `.eml` files outside production; closed by `stop()`.
+   */
+  mailer?: Mailer;
   /** Revoked sessions, shared through Redis when configured. */
   revocations = new RevocationList();
   /** The Redis connection when `REDIS_URL` is set. */
@@ -261,8 +267,11 @@ export class FluxApp {
       await this.openJobs(options);
       this.buildTransports();
       await this.messagingReady();
-      // workers write (and publish) from here on
-      if (options.listen !== false) await this.jobs.start();
+      // workers write (and publish, and mail) from here on
+      if (options.listen !== false) {
+        this.mailer = createMailer(this.config, this.rootdir, this.log, this.env);
+        await this.jobs.start();
+      }
       if (options.bootstrap !== false) await this.runBootstrap();
       await releaseStartupLock?.();
       if (options.listen !== false) await this.listen();
@@ -612,10 +621,16 @@ export class FluxApp {
         await closed;
       }
     }
-    // active jobs finish (bounded by jobs.shutdownTimeoutMs) while the database and the bus are open
+    // closing the sockets starts writes (disconnections) whose commits publish, and writes add jobs: all
+    // finish first
+    const shutdownTimeoutMs = this.config?.server?.shutdownTimeoutMs ?? 10_000;
+    await this.settleBackground(Date.now() + shutdownTimeoutMs);
+    // active jobs finish (bounded by jobs.shutdownTimeoutMs) while the database and the bus are open; what
+    // their writes start finishes too
     await this.jobs?.close();
-    // closing the sockets starts writes (disconnections) whose commits publish: both finish first
-    await this.settleBackground(Date.now() + (this.config?.server?.shutdownTimeoutMs ?? 10_000));
+    await this.settleBackground(Date.now() + shutdownTimeoutMs);
+    this.mailer?.close();
+    this.mailer = undefined;
     if (transportsOpen) await this.pubsub?.close();
     for (const client of [...this.redisClients.splice(0), this.redis]) {
       await client?.quit().catch(() => client.disconnect());

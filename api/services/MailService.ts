@@ -65,11 +65,6 @@ export interface MailRun {
   update(data: MailJobData): Promise<void>;
 }
 
-/** The queue of Flux (lib/jobs.ts), as far as mail uses it. */
-interface JobQueue {
-  add(name: string, data: unknown, options?: { id?: string }): Promise<{ id: string }>;
-}
-
 const mailKey = /^[A-Za-z0-9_.-]{1,200}$/;
 /** Attempts of a `mail` job (api/jobs/mail.ts): with a 5 s backoff, the last one about 75 s after the first. */
 export const MAIL_ATTEMPTS = 5;
@@ -91,7 +86,7 @@ export async function sendMail(mail: OutgoingMail): Promise<{ id: string }> {
     queuedAt: Date.now(),
   };
   if (mail.secret) data.secret = true;
-  return jobQueue().add('mail', data, { id: mail.key });
+  return Flux.jobs.add('mail', data, { id: mail.key });
 }
 
 /**
@@ -144,8 +139,7 @@ const built = new WeakMap<object, Mailer>();
  * on first use (closed by `Flux.stop()`).
  */
 export function currentMailer(): Mailer {
-  const provided = (Flux as unknown as { mailer?: Mailer }).mailer;
-  if (provided) return provided;
+  if (Flux.mailer) return Flux.mailer;
   let mailer = built.get(Flux.config);
   if (!mailer) {
     const made = createMailer(Flux.config, Flux.rootdir, Flux.log, Flux.env);
@@ -154,10 +148,4 @@ export function currentMailer(): Mailer {
     mailer = made;
   }
   return mailer;
-}
-
-function jobQueue(): JobQueue {
-  const jobs = (Flux as unknown as { jobs?: JobQueue }).jobs;
-  if (!jobs) throw new Error('mail: the job queue (Flux.jobs) is not open');
-  return jobs;
 }
