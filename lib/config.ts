@@ -374,7 +374,9 @@ export function validateConfig(raw: PlainObject, registered: ConfigSchema = {}):
   if (!own.success) throw new ConfigError(`Invalid configuration: ${describeIssues(own.error)}`);
   const keys = Object.keys(registered.schema.shape);
   const appKeys = Object.fromEntries(Object.entries(own.data).filter(([key]) => keys.includes(key)));
-  return mergeConfig(appKeys, parsed.data) as FluxConfig;
+  // the registered keys as their schema made them (coerced, transformed) over the raw values the core
+  // schema lets through; a key of both keeps the core's members and takes the application's
+  return mergeConfig(parsed.data, appKeys) as FluxConfig;
 }
 
 export interface LoadedConfig {

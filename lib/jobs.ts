@@ -253,6 +253,13 @@ export class Jobs {
     const queue = await this.queue(name);
     if (options.id !== undefined && !jobKey.test(options.id))
       throw new Error(`jobs: invalid job id "${options.id}"`);
+    for (const [key, value] of [
+      ['delayMs', options.delayMs],
+      ['priority', options.priority],
+    ] as const) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0))
+        throw new Error(`jobs: ${key} must be a whole number ≥ 0, not ${String(value)}`);
+    }
     const envelope: Envelope = { data, startedBy: options.startedBy };
     const job = await queue.add(name, envelope, {
       jobId: options.id ?? randomUUID(),

@@ -200,6 +200,11 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       });
       await expect(jobs.add('nope', {})).rejects.toThrow(/no job named "nope"/);
       await expect(jobs.add('steps', {}, { id: 'a:b' })).rejects.toThrow(/invalid job id/);
+      // a delay built from a string ('3000' + …) is refused, not scheduled centuries ahead
+      await expect(jobs.add('steps', {}, { delayMs: Number('17957772593947916') })).rejects.toThrow(
+        /delayMs/,
+      );
+      await expect(jobs.add('steps', {}, { delayMs: -1 })).rejects.toThrow(/delayMs/);
     } finally {
       await jobs.close();
     }

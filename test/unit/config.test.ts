@@ -126,6 +126,23 @@ describe('validateConfig', () => {
     expect(() => validateConfig({ ...valid, mail: { from: 3 } })).not.toThrow();
   });
 
+  it('keeps what the registered schema made of a value (an environment string coerced to a number)', () => {
+    const registered: ConfigSchema = {
+      schema: z.object({
+        alerts: z.object({ escalateAfterMs: z.coerce.number().int().default(300_000) }).prefault({}),
+        upload: z.object({ maxImagePixels: z.coerce.number().default(1) }).prefault({}),
+      }),
+    };
+    const raw = {
+      ...valid,
+      alerts: { escalateAfterMs: '3000' },
+      upload: { maxImagePixels: '64', maxFiles: 2 },
+    };
+    const config = validateConfig(raw, registered) as Record<string, Record<string, unknown>>;
+    expect(config.alerts.escalateAfterMs).toBe(3000);
+    expect(config.upload).toMatchObject({ maxImagePixels: 64, maxFiles: 2 });
+  });
+
   it('validates the auth and upload keys, with the defaults of config/auth.ts and config/upload.ts', () => {
     const validateConfig = (raw: Record<string, unknown>) => validateAppConfig(raw, configSchema);
     const config = validateConfig(valid);
