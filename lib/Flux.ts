@@ -670,9 +670,12 @@ export class FluxApp {
     }
   }
 
-  /** A further connection to Redis (pub/sub needs its own), closed by `stop()`. */
+  /**
+   * A further connection to Redis (pub/sub needs its own), closed by `stop()`; without ready check, which
+   * loses the subscriptions of a connection that subscribes while connecting (ioredis #2037).
+   */
   private redisClient(): Redis {
-    const client = this.redis!.duplicate();
+    const client = this.redis!.duplicate({ enableReadyCheck: false });
     client.on('error', (err: Error) => this.log.error(`redis: ${err.message}`));
     this.redisClients.push(client);
     return client;

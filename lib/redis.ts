@@ -39,7 +39,9 @@ export class RedisBus<Topics = BusTopics> implements Bus<Topics> {
     private readonly prefix: string,
     private readonly log: Logger,
   ) {
-    this.subscriber = publisher.duplicate();
+    // no ready check: ioredis would send its INFO after the SUBSCRIBE of a connection still connecting, the
+    // INFO fails in subscriber mode and the subscriptions are lost (ioredis #2037)
+    this.subscriber = publisher.duplicate({ enableReadyCheck: false });
     this.subscriber.on('error', (err: Error) => log.error(`redis bus: ${err.message}`));
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const topic = channel.toString().slice(this.prefix.length);
