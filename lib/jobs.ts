@@ -32,6 +32,11 @@ import type { JobProgressPayload, JobState } from './protocol.js';
  * backoff, time-limited, held by one worker at a time (re-run after a crash: handlers are idempotent).
  */
 
+/**
+ * Throw it from a handler to fail the job for good, without the retries left (BullMQ's own error class:
+ * https://docs.bullmq.io/guide/retrying-failing-jobs#stop-retrying-jobs), e.g. when its input is gone.
+ */
+export { UnrecoverableError } from 'bullmq';
 export type { JobProgressPayload, JobState } from './protocol.js';
 
 /** A job's states, as `GET /job/:id` reports them (BullMQ's `prioritized` and `waiting-children` count as `waiting`). */
@@ -271,8 +276,15 @@ export class Jobs {
 
   /** The job of public id `id`; undefined when there is none (or it was removed). */
   async get(id: string): Promise<JobStatus | undefined> {
-    const job = await this.job(id);
-    return job ? this.status(job) : undefined;
+    const found = this.parseId(id);
+    if (!found) return undefined;
+    const queue = await this.queue(found.name);
+    // the state first, then the job: a job read before it finished would show a finished state without
+    // its result or error
+    const state = await queue.getJobState(found.jobId);
+    if (state === 'unknown') return undefined;
+    const job = await queue.getJob(found.jobId);
+    return job ? this.status(job, publicState(state)) : undefined;
   }
 
   /**
@@ -394,10 +406,17 @@ export class Jobs {
 
   /** The BullMQ job of a public id, if any. */
   private async job(id: string): Promise<Job | undefined> {
+    const found = this.parseId(id);
+    if (!found) return undefined;
+    const queue = await this.queue(found.name);
+    return (await queue.getJob(found.jobId)) ?? undefined;
+  }
+
+  /** The job name and BullMQ id of a public id (`<name>.<id>`); undefined for another string. */
+  private parseId(id: string): { name: string; jobId: string } | undefined {
     const dot = id.indexOf('.');
     if (dot < 1 || id.length > 300 || !this.definitions.has(id.slice(0, dot))) return undefined;
-    const queue = await this.queue(id.slice(0, dot));
-    return (await queue.getJob(id.slice(dot + 1))) ?? undefined;
+    return { name: id.slice(0, dot), jobId: id.slice(dot + 1) };
   }
 
   private async status(job: Job, knownState?: JobState): Promise<JobStatus> {
@@ -635,6 +654,8 @@ async function openStore(store: JobStore, queues: number, log: Logger): Promise<
       keepAlive: true,
     });
     pool.on('error', (err: Error) => log.error(`jobs: postgres: ${err.message}`));
+    // every queue and worker listens to the shared pool's errors
+    pool.setMaxListeners(queues * 4 + 10);
     try {
       const client = await pool.connect();
       try {

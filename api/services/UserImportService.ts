@@ -4,6 +4,7 @@ import { Op } from 'sequelize';
 import { BadRequestError, ForbiddenError, toErrorReply } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { type FluxModel, publicAttributes } from '../../lib/FluxModel.js';
+import { UnrecoverableError } from '../../lib/jobs.js';
 import { unstorableText } from '../../lib/limits.js';
 import { Team } from '../models/Team.js';
 import { User } from '../models/User.js';
@@ -203,7 +204,7 @@ export async function importUsers(
   const { data } = run;
   const result: ImportResult = { created: 0, updated: 0, unchanged: 0, failed: [], failedCount: 0 };
   if (typeof data.csv !== 'string')
-    throw new Error('The file of this import is gone (the import ended before)');
+    throw new UnrecoverableError('The file of this import is gone (the import ended before)');
   const end = (error?: string) =>
     run.update({
       tenantId: data.tenantId,
@@ -223,6 +224,8 @@ export async function importUsers(
   } catch (err) {
     const permanent = err instanceof ForbiddenError;
     if (lastAttempt || permanent) await end(err instanceof Error ? err.message : String(err)).catch(() => {});
+    // a starter without user/admin will not get it back by retrying
+    if (permanent) throw new UnrecoverableError((err as Error).message);
     throw err;
   }
   await end();

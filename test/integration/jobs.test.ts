@@ -2,7 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defineJob, type JobDefinition, type JobStatus, type JobStore, Jobs } from '../../lib/jobs.js';
+import {
+  defineJob,
+  type JobDefinition,
+  type JobStatus,
+  type JobStore,
+  Jobs,
+  UnrecoverableError,
+} from '../../lib/jobs.js';
 import { Logger } from '../../lib/log.js';
 import { waitFor } from '../helpers/clients.js';
 import { startNode, waitForOutput } from '../helpers/processes.js';
@@ -107,6 +114,31 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(190);
       expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(390);
       expect(status.finishedAt).toBeDefined();
+    } finally {
+      await jobs.close();
+    }
+  });
+
+  it('fails a job for good on an UnrecoverableError, without the retries left', async () => {
+    let runs = 0;
+    const jobs = await open(await makeStore(), [
+      defineJob({
+        name: 'hopeless',
+        attempts: 5,
+        async run() {
+          runs++;
+          throw new UnrecoverableError('the input is gone');
+        },
+      }),
+    ]);
+    try {
+      const { id } = await jobs.add('hopeless', {});
+      expect(await settled(jobs, id)).toMatchObject({
+        state: 'failed',
+        attempts: 1,
+        error: 'the input is gone',
+      });
+      expect(runs).toBe(1);
     } finally {
       await jobs.close();
     }
