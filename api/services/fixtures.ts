@@ -147,7 +147,16 @@ export async function loadDemoEvent(tenantSlug = 'default'): Promise<DemoSummary
       summary.teams++;
       for (const [login, name] of spec.users) {
         const user = await Flux.User.create(
-          { tenantId, login, name, password: DEMO_PASSWORD, teamId: team.id, ip: null },
+          // an address of the reserved example.org domain (RFC 2606): the demo's mails go nowhere real
+          {
+            tenantId,
+            login,
+            name,
+            email: `${login}@example.org`,
+            password: DEMO_PASSWORD,
+            teamId: team.id,
+            ip: null,
+          },
           { transaction },
         );
         userIds.set(login, user.id);
