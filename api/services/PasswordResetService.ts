@@ -13,6 +13,7 @@ import { ExpectedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { resetPassword } from '../mail/resetPassword.js';
 import type { Tenant } from '../models/Tenant.js';
+import type { User } from '../models/User.js';
 import { DEFAULT_TENANT } from './AuthService.js';
 import { type AttemptOutcome, beginPasswordAttempt } from './LoginLimitService.js';
 import { sendMail } from './MailService.js';
@@ -21,8 +22,9 @@ import { sendMail } from './MailService.js';
  * Password reset by e-mail (docs/mail.md "Password reset"): `POST /auth/reset {login}` mails a one-time
  * token to the user's e-mail; `POST /auth/reset/confirm {token, password}` spends it, sets the password,
  * and so ends every session of the user (the User reactions, api/services/AccountService.ts).
- * - No enumeration: a request answers the same (202) and does the same work up to the write and the
- *   queueing, whether the login exists, has an e-mail, or not; it never checks a password.
+ * - No enumeration: a request answers the same (202) once the user was read, whether the login exists,
+ *   has an e-mail, or not; the token's write and the mail's queueing go on after the answer, so that its
+ *   time does not tell either. It never checks a password.
  * - The token is 32 random bytes (base64url, 43 characters); only its SHA-256 is stored (table
  *   `PasswordResets`, one row per user: a new request replaces the previous token), valid
  *   `auth.resetTtlMs`, spent by one atomic `DELETE`: of two confirmations at once, exactly one succeeds.
@@ -90,7 +92,9 @@ export interface ResetClient {
 /**
  * `POST /auth/reset`: when `login` is a user of `tenant` with an e-mail, replaces their pending reset with
  * a new token and queues the mail holding it (api/mail/resetPassword.ts); otherwise does nothing more.
- * Resolves the same way in every case: a failure to store or queue is logged, not thrown.
+ * Resolves once the user was read, the same way in every case: storing the token and queueing the mail
+ * go on after it (see {@link issueResetToken}), so that neither the answer nor its time tells which logins
+ * have an e-mail.
  * @throws TooManyRequestsError (429) past the login limits of the account or the address.
  */
 export async function requestPasswordReset(
@@ -100,46 +104,58 @@ export async function requestPasswordReset(
 ): Promise<void> {
   const attempt = await beginPasswordAttempt({ tenantId: tenant.id, login, address: client.address });
   try {
-    // the same work for every login up to the write: a token, its hash, the user's row, the clean-up
-    const token = randomBytes(32).toString('base64url');
-    const tokenHash = hashResetToken(token);
-    const now = new Date();
-    const [user] = await Promise.all([
-      Flux.User.findOne({ where: { tenantId: tenant.id, login } }),
-      resets()
-        .destroy({ where: { expiresAt: { [Op.lt]: now } } })
-        .catch((err: unknown) => Flux.log.warn('password reset: could not delete the expired tokens:', err)),
-    ]);
-    if (!user?.email) return;
-    const ttlMs = Flux.config.auth.resetTtlMs;
-    try {
-      await resets().upsert({
-        userId: user.id,
-        tenantId: tenant.id,
-        tokenHash,
-        expiresAt: new Date(now.getTime() + ttlMs),
-        createdAt: now,
-      });
-      await sendMail({
-        key: `reset-${user.id}-${tokenHash.slice(0, 16)}`,
-        to: user.email,
-        secret: true,
-        ...resetPassword({
-          name: user.name || user.login,
-          login: user.login,
-          tenant: tenant.name,
-          token,
-          link: resetLink(token, tenant),
-          validMinutes: Math.round(ttlMs / 60_000),
-        }),
-      });
-    } catch (err) {
-      // a failure here must not answer differently from an unknown login: the user asks again
-      Flux.log.error(`password reset: could not queue the mail of user ${user.id}:`, err);
-    }
+    const user = await Flux.User.findOne({ where: { tenantId: tenant.id, login } });
+    // a row write and a queued job cost a few ms that a client could time: not awaited by the reply
+    Flux.waitUntil(issueResetToken(tenant, user?.email ? user : null));
   } finally {
     // every request keeps its point: resets are limited like failed logins (mail bombing, guessing)
     await attempt.end('failed').catch((err: unknown) => Flux.log.warn('login limiter:', err));
+  }
+}
+
+/**
+ * The work of a reset request after its answer: deletes the expired tokens and, for `user` (null: an
+ * unknown login or a user without an e-mail), stores a new token and queues its mail. A token whose mail
+ * cannot be queued stays (the user asks again). Never rejects: failures are logged.
+ */
+async function issueResetToken(tenant: Tenant, user: User | null): Promise<void> {
+  const now = new Date();
+  await resets()
+    .destroy({ where: { expiresAt: { [Op.lt]: now } } })
+    .catch((err: unknown) => Flux.log.warn('password reset: could not delete the expired tokens:', err));
+  if (!user?.email) return;
+  const token = randomBytes(32).toString('base64url');
+  const tokenHash = hashResetToken(token);
+  const ttlMs = Flux.config.auth.resetTtlMs;
+  try {
+    await resets().upsert({
+      userId: user.id,
+      tenantId: tenant.id,
+      tokenHash,
+      expiresAt: new Date(now.getTime() + ttlMs),
+      createdAt: now,
+    });
+  } catch (err) {
+    Flux.log.error(`password reset: could not store the token of user ${user.id}:`, err);
+    return;
+  }
+  try {
+    await sendMail({
+      key: `reset-${user.id}-${tokenHash.slice(0, 16)}`,
+      to: user.email,
+      secret: true,
+      ...resetPassword({
+        name: user.name || user.login,
+        login: user.login,
+        tenant: tenant.name,
+        token,
+        link: resetLink(token, tenant),
+        validMinutes: Math.round(ttlMs / 60_000),
+      }),
+    });
+  } catch (err) {
+    // a failure here must not answer differently from an unknown login: the user asks again
+    Flux.log.error(`password reset: could not queue the mail of user ${user.id}:`, err);
   }
 }
 
