@@ -21,9 +21,10 @@ const colour: Record<LogLevel, (s: string) => string> = {
 };
 
 /** Keys whose values never reach a log, compared case-insensitively. */
-// `sql`, `parameters`, `original`, `parent`: Sequelize errors carry the statement and its values (hashes)
+// `sql`, `parameters`, `original`, `parent`: Sequelize errors carry the statement and its values (hashes);
+// `command`: an ioredis error carries the command and its arguments (a job's data: a mail, a CSV file)
 const secretKeys =
-  /^(password|newpassword|oldpassword|currentpassword|token|jwt|authorization|cookie|secret|adminpassword|x-api-key|sql|parameters|original|parent)$/i;
+  /^(password|newpassword|oldpassword|currentpassword|token|jwt|authorization|cookie|secret|adminpassword|x-api-key|sql|parameters|original|parent|command)$/i;
 const REDACTED = '[redacted]';
 
 /** A copy of `value` with secret-looking keys replaced, at any depth (cycles tolerated). */

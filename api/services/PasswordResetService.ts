@@ -116,7 +116,8 @@ export async function requestPasswordReset(
 /**
  * The work of a reset request after its answer: deletes the expired tokens and, for `user` (null: an
  * unknown login or a user without an e-mail), stores a new token and queues its mail. A token whose mail
- * cannot be queued stays (the user asks again). Never rejects: failures are logged.
+ * cannot be queued is deleted again: nobody got it, and it must not stay usable. Never rejects: failures
+ * are logged.
  */
 async function issueResetToken(tenant: Tenant, user: User | null): Promise<void> {
   const now = new Date();
@@ -154,8 +155,13 @@ async function issueResetToken(tenant: Tenant, user: User | null): Promise<void>
       }),
     });
   } catch (err) {
-    // a failure here must not answer differently from an unknown login: the user asks again
+    // nobody will get this token: it must not stay usable (the user asks again)
     Flux.log.error(`password reset: could not queue the mail of user ${user.id}:`, err);
+    await resets()
+      .destroy({ where: { userId: user.id, tokenHash } })
+      .catch((dropError: unknown) =>
+        Flux.log.warn('password reset: could not delete a token whose mail was not queued:', dropError),
+      );
   }
 }
 

@@ -1,7 +1,13 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { QueryTypes } from 'sequelize';
 import sqlite3 from 'sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
 import { adminLogin, expectStatus } from '../helpers/fixtures.js';
@@ -134,4 +140,101 @@ describe('with an SMTP server', () => {
       anon.close();
     }, 30_000);
   }
+});
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+// a Redis of its own (the test makes it refuse writes), also in runs against the shared one
+describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
+  let server: TestServer;
+  let redisProcess: ChildProcess;
+  let redis: Redis;
+  const root = mkdtempSync(path.join(tmpdir(), 'flux-attack-reset-'));
+  const logDir = path.join(root, 'logs');
+  const logs = () => {
+    try {
+      return readdirSync(logDir)
+        .map((name) => readFileSync(path.join(logDir, name), 'utf8'))
+        .join('');
+    } catch {
+      return '';
+    }
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    redisProcess = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    redis = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 50 });
+    redis.on('error', () => undefined); // refused until the server listens
+    await vi.waitUntil(
+      () =>
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+      { timeout: 10_000, interval: 50 },
+    );
+    server = await startTestServer({
+      redis: { url: `redis://127.0.0.1:${port}`, prefix: 'attack-reset:' },
+      log: { level: 'error', dir: logDir },
+      mail: { dir: path.join(root, 'mail') },
+      auth: { bcryptRounds: 4 },
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    redis?.disconnect();
+    redisProcess?.kill();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  // Seen before the fix: Redis past its maxmemory (or a read-only replica after a failover) refuses the
+  // job's script, and ioredis's error carries the command's arguments — the job's data, the mail's body,
+  // the token — which the error line of the reset wrote into production.log. The token's row was already
+  // stored: the logged token was live for auth.resetTtlMs.
+  it('When the job store refuses a reset mail, then no log holds any part of the mail, and its token no longer works', async () => {
+    const admin = httpTransport(server.url, await adminLogin(server.url));
+    const { id } = expectStatus<{ id: number }>(
+      await admin.request('POST', '/user', {
+        login: 'refused-mail',
+        password: 'refused-mail-password',
+        email: 'refused-mail@example.org',
+      }),
+      201,
+    );
+    await redis.config('SET', 'maxmemory', '1');
+    try {
+      const reply = await httpTransport(server.url).request('POST', '/auth/reset', { login: 'refused-mail' });
+      expect(expectStatus(reply, 202)).toEqual({ accepted: true });
+      await vi.waitUntil(() => logs().includes(`could not queue the mail of user ${id}`), {
+        timeout: 10_000,
+        interval: 50,
+      });
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    const text = logs();
+    expect(text).toContain('OOM');
+    expect(text).not.toContain('reset code');
+    expect(text).not.toContain('refused-mail@example.org');
+    // nobody got the token: it is not left usable either
+    await vi.waitUntil(async () => (await pendingResets(id)).length === 0, { timeout: 5000, interval: 50 });
+  });
 });
