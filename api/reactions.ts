@@ -10,6 +10,7 @@ import { endSessionsAfterPasswordChange } from './services/AccountService.js';
 import { announceSeriousAlert } from './services/AlertMailService.js';
 import { scheduleEscalation } from './services/AlertService.js';
 import { authService, type IdentityChange } from './services/AuthService.js';
+import { cancelPasswordReset } from './services/PasswordResetService.js';
 import { hashPassword, isUnusablePassword } from './services/PasswordService.js';
 import { announceGroupChange, announceTeamGroupChange } from './services/SubscriptionService.js';
 
@@ -86,6 +87,12 @@ export const reactions: readonly ReactionEntry[] = [
   }),
   on(User, 'afterUpdate', 'a new password ends the other sessions', (user, write) =>
     user.changed('password') ? endSessionsAfterPasswordChange(user, write) : undefined,
+  ),
+  // a token mailed to a former address, or asked for before a new password, must not work after it
+  on(User, 'afterUpdate', 'a new e-mail or password cancels a pending password reset', (user, write) =>
+    user.changed('email') || user.changed('password')
+      ? afterCommit(write, () => cancelPasswordReset(user.id))
+      : undefined,
   ),
   // announced before the write is acknowledged: a change published after the reply reaches every
   // instance after the announcement, so the sockets' rooms are recomputed first

@@ -28,6 +28,7 @@ import { sendMail } from './MailService.js';
  * - The token is 32 random bytes (base64url, 43 characters); only its SHA-256 is stored (table
  *   `PasswordResets`, one row per user: a new request replaces the previous token), valid
  *   `auth.resetTtlMs`, spent by one atomic `DELETE`: of two confirmations at once, exactly one succeeds.
+ *   A new e-mail or password of the user cancels it ({@link cancelPasswordReset}).
  * - Both count against the login limits (api/services/LoginLimitService.ts): every request keeps its point
  *   for the account and the address, a confirmation with a wrong, used or expired token keeps its point for
  *   the address. Past a limit: 429 with `Retry-After`.
@@ -163,6 +164,19 @@ async function issueResetToken(tenant: Tenant, user: User | null): Promise<void>
         Flux.log.warn('password reset: could not delete a token whose mail was not queued:', dropError),
       );
   }
+}
+
+/**
+ * Cancels the pending reset of `userId`, if any: its token no longer works. Run when the user's e-mail or
+ * password changes (api/reactions.ts): a token mailed to a former address, or asked for before a new
+ * password, must not be spent after it. Never rejects: a failure is logged.
+ */
+export async function cancelPasswordReset(userId: number): Promise<void> {
+  await resets()
+    .destroy({ where: { userId } })
+    .catch((err: unknown) =>
+      Flux.log.error(`password reset: could not cancel the pending reset of user ${userId}:`, err),
+    );
 }
 
 /**

@@ -10,7 +10,7 @@ import sqlite3 from 'sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
-import { adminLogin, expectStatus } from '../helpers/fixtures.js';
+import { adminLogin, client, expectStatus } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { mailsTo, type ReceivedMail, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 
@@ -139,6 +139,42 @@ describe('with an SMTP server', () => {
       );
       anon.close();
     }, 30_000);
+  }
+
+  // Seen before the fix: a token mailed to an address stayed usable after the user's address changed (an
+  // admin correcting a mistyped address that belonged to someone else: that someone still held a working
+  // token for an hour), and after a new password (chosen because the mailbox was read by someone else).
+  const changes: Array<[string, 'http' | 'socket', 'self' | 'admin', (user: { login: string }) => object]> = [
+    ['its e-mail, by the user', 'http', 'self', (user) => ({ email: `moved-${user.login}@example.org` })],
+    ['its e-mail, by the user', 'socket', 'self', (user) => ({ email: `moved-${user.login}@example.org` })],
+    ['its e-mail, by an admin', 'http', 'admin', (user) => ({ email: `fixed-${user.login}@example.org` })],
+    ['its password, by the user', 'socket', 'self', () => ({ password: 'changed-by-hand' })],
+    ['its password, by an admin', 'http', 'admin', () => ({ password: 'changed-by-admin' })],
+  ];
+  for (const [what, kind, who, values] of changes) {
+    it(`When a user changes ${what} over ${kind} after a reset mail, then the mailed token no longer works`, async () => {
+      const user = await createUser();
+      const anon = await anonymous(server.url, kind);
+      expectStatus(await anon.request('POST', '/auth/reset', { login: user.login }), 202);
+      const token = tokenOf(await nthMailTo(user.email, 1));
+      const actor = who === 'self' ? await client(server.url, kind, user.login, user.password) : admin;
+      const change = { ...values(user), ...(who === 'self' ? { currentPassword: user.password } : {}) };
+      expectStatus(await actor.request('PATCH', `/user/${user.id}`, change), 200);
+      const spent = await anon.request('POST', '/auth/reset/confirm', {
+        token,
+        password: 'taken-over-password',
+      });
+      expect(expectStatus<{ _error: { code: string } }>(spent, 400)._error.code).toBe('InvalidResetToken');
+      const taken = await httpTransport(server.url).request(
+        'POST',
+        '/auth/login',
+        { login: user.login, password: 'taken-over-password' },
+        { 'x-forwarded-for': nextAddress() },
+      );
+      expectStatus(taken, 401);
+      if (actor !== admin) actor.close();
+      anon.close();
+    });
   }
 });
 
