@@ -13,7 +13,7 @@ import {
 import { Logger } from '../../lib/log.js';
 import { waitFor } from '../helpers/clients.js';
 import { startNode, waitForOutput } from '../helpers/processes.js';
-import { createTestDatabase } from '../helpers/server.js';
+import { createTestDatabase, freshJobsDir } from '../helpers/server.js';
 
 /**
  * The job engine (lib/jobs.ts) on every store this machine has: PGlite always (the embedded default),
@@ -36,7 +36,7 @@ function tempFolder(): string {
 }
 
 const stores: Array<[string, () => Promise<JobStore>]> = [
-  ['pglite', async () => ({ kind: 'pglite', dir: path.join(tempFolder(), 'jobs') })],
+  ['pglite', async () => ({ kind: 'pglite', dir: freshJobsDir() })],
 ];
 if (process.env.DATABASE_URL?.startsWith('postgres')) {
   stores.push([

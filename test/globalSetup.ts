@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Jobs } from '../lib/jobs.js';
+import { Logger } from '../lib/log.js';
+
+/**
+ * Once per test run (vitest `globalSetup`): a PGlite job store with BullMQ's schema, created once
+ * (about 6 s of CPU) and copied by every test process that needs one (`FLUX_TEST_JOBS_TEMPLATE`, see
+ * test/helpers/server.ts `freshJobsDir`) instead of being created again by each.
+ */
+export async function setup(): Promise<() => void> {
+  const root = mkdtempSync(path.join(tmpdir(), 'flux-test-jobs-template-'));
+  const dir = path.join(root, 'jobs');
+  const jobs = await Jobs.open({
+    store: { kind: 'pglite', dir },
+    namespace: 'template.',
+    definitions: [],
+    workers: false,
+    attempts: 1,
+    backoffMs: 0,
+    timeoutMs: 1000,
+    lockDurationMs: 1000,
+    stalledIntervalMs: 1000,
+    shutdownTimeoutMs: 0,
+    keepCompletedMs: 0,
+    log: new Logger({ level: 'error', dir: false }),
+  });
+  await jobs.close();
+  process.env.FLUX_TEST_JOBS_TEMPLATE = dir;
+  return () => rmSync(root, { recursive: true, force: true });
+}
