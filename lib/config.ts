@@ -72,6 +72,8 @@ export const envOverrides: EnvOverrides = {
   FLUX_REDIS_PREFIX: ['redis', 'prefix'],
   /** Behind a load balancer: how long a stopping instance keeps serving first (docs/operations.md §8). */
   FLUX_DRAIN_DELAY_MS: ['server', 'drainDelayMs'],
+  /** The folder of the embedded job store (PGlite), e.g. on a volume of its own (docs/jobs.md). */
+  FLUX_JOBS_DIR: ['jobs', 'dir'],
 };
 
 /**
