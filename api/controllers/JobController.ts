@@ -34,7 +34,8 @@ export class JobController {
 
   /**
    * `GET /job?state=<state>&limit=<1–100, default 50>` → the jobs of the user's tenant in that state,
-   * newest first (every tenant's for the platform operator).
+   * newest first (every tenant's for the platform operator), among the newest `limit` of each job name:
+   * one request reads at most `limit` jobs per queue.
    * @throws 400 ValidationError (state missing or unknown), 403 without `job/admin`
    */
   async find(req: AppRequest, res: FluxResponse): Promise<void> {
@@ -42,6 +43,9 @@ export class JobController {
     if (!req.team?.can('job/admin')) throw new ForbiddenError('Needs permission job/admin');
     const jobs = await Flux.jobs.list(state as JobStatus['state'], {
       limit,
+      // the newest `limit` of each queue: the store reads one job per query (one at a time on PGlite, in
+      // this thread), so a list must not read more than it may answer (docs/jobs.md "Status API")
+      scan: limit,
       filter: (job) => this.mayRead(req, job),
     });
     res.ok(jobs.map(publicJob));
