@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { QueryTypes } from 'sequelize';
 import sqlite3 from 'sqlite3';
@@ -11,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
 import { adminLogin, client, expectStatus } from '../helpers/fixtures.js';
+import { hasRedisServer, type PrivateRedis, startPrivateRedis } from '../helpers/redisServer.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { mailsTo, type ReceivedMail, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 
@@ -178,25 +176,10 @@ describe('with an SMTP server', () => {
   }
 });
 
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
 // a Redis of its own (the test makes it refuse writes), also in runs against the shared one
 describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
   let server: TestServer;
-  let redisProcess: ChildProcess;
-  let redis: Redis;
+  let redis: PrivateRedis;
   const root = mkdtempSync(path.join(tmpdir(), 'flux-attack-reset-'));
   const logDir = path.join(root, 'logs');
   const logs = () => {
@@ -210,24 +193,9 @@ describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
   };
 
   beforeAll(async () => {
-    const port = await freePort();
-    redisProcess = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    redis = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => 50 });
-    redis.on('error', () => undefined); // refused until the server listens
-    await vi.waitUntil(
-      () =>
-        redis.ping().then(
-          () => true,
-          () => false,
-        ),
-      { timeout: 10_000, interval: 50 },
-    );
+    redis = await startPrivateRedis();
     server = await startTestServer({
-      redis: { url: `redis://127.0.0.1:${port}`, prefix: 'attack-reset:' },
+      redis: { url: redis.url, prefix: 'attack-reset:' },
       log: { level: 'error', dir: logDir },
       mail: { dir: path.join(root, 'mail') },
       auth: { bcryptRounds: 4 },
@@ -236,8 +204,7 @@ describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
 
   afterAll(async () => {
     await server?.stop();
-    redis?.disconnect();
-    redisProcess?.kill();
+    redis?.stop();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -255,7 +222,7 @@ describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
       }),
       201,
     );
-    await redis.config('SET', 'maxmemory', '1');
+    await redis.client.config('SET', 'maxmemory', '1');
     try {
       const reply = await httpTransport(server.url).request('POST', '/auth/reset', { login: 'refused-mail' });
       expect(expectStatus(reply, 202)).toEqual({ accepted: true });
@@ -264,7 +231,7 @@ describe.skipIf(!hasRedisServer)('when the job store refuses the mail', () => {
         interval: 50,
       });
     } finally {
-      await redis.config('SET', 'maxmemory', '0');
+      await redis.client.config('SET', 'maxmemory', '0');
     }
     const text = logs();
     expect(text).toContain('OOM');
