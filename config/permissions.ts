@@ -6,4 +6,6 @@ export default {
   auth: ['as'],
   /** Background jobs (`GET /job`, every job of the tenant): `job/admin`. */
   job: ['admin'],
+  /** Live statistics (`GET /stats`, the admins room and its `stats` events, docs/stats.md): `stats/read`. */
+  stats: ['read'],
 };

@@ -18,6 +18,7 @@ export default {
     'alertButton/admin',
     'message/admin',
     'job/admin',
+    'stats/read',
   ],
   /** The coordination desk: sees and handles every alert and channel, manages teams, users and buttons. */
   coord: ['team/admin', 'user/admin', 'session/read', 'alert/admin', 'alertButton/admin', 'message/admin'],

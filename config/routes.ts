@@ -64,6 +64,8 @@ export default {
   'get /session': { action: 'SessionController.find', middlewares: authenticated },
   'get /session/:id': { action: 'SessionController.get', middlewares: authenticated },
 
+  'get /stats': { action: 'StatsController.read', middlewares: authenticated },
+
   'get /job': { action: 'JobController.find', middlewares: authenticated },
   'get /job/:id': { action: 'JobController.get', middlewares: authenticated },
   'delete /session/:id': { action: 'SessionController.destroy', middlewares: authenticated },

@@ -39,7 +39,7 @@ import {
 import { Logger, type LogLevel } from './log.js';
 import type { FluxModelClass } from './ModelController.js';
 import { createMailer, type Mailer } from './mail.js';
-import { Metrics, metricsListener } from './metrics.js';
+import { Metrics, metricsListener, requestCounts } from './metrics.js';
 import { requestLifecycle } from './middlewares/requestLifecycle.js';
 import { createMigrator } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
@@ -54,6 +54,7 @@ import { readOrCreateSecret } from './secretFile.js';
 import { SocketTransport } from './socket/transport.js';
 import type { FluxServer } from './socket/types.js';
 import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
+import { Stats } from './stats.js';
 import { uploadMiddleware } from './upload.js';
 
 /**
@@ -153,6 +154,11 @@ export class FluxApp {
   queryGate!: FairQueue;
   /** Prometheus metrics of this instance (`GET /metrics`). */
   metrics!: Metrics;
+  /**
+   * Live statistics: the `stats` event of the admins rooms and `GET /stats` (lib/stats.ts, docs/stats.md);
+   * undefined with `stats.intervalMs` 0 and in tools (a start that does not listen).
+   */
+  stats?: Stats;
   /** Carries model changes and application topics to every instance. */
   bus!: Bus;
   /**
@@ -274,6 +280,7 @@ export class FluxApp {
       }
       if (options.bootstrap !== false) await this.runBootstrap();
       await releaseStartupLock?.();
+      if (options.listen !== false) await this.startStats();
       if (options.listen !== false) await this.listen();
     } catch (err) {
       this.lifecycle.to('stopping');
@@ -459,6 +466,7 @@ export class FluxApp {
           ended: (req, res, seconds) => {
             this.lifecycle.requestEnded();
             if (seconds !== undefined) this.metrics.observeRequest(req, res, seconds);
+            if (seconds !== undefined) this.stats?.observeRequest(res, seconds);
           },
         }),
       ],
@@ -499,6 +507,33 @@ export class FluxApp {
     if (this.bus instanceof RedisBus) await this.bus.whenReady();
     // once every connection made from it is up (duplicates copy its options)
     if (this.redis) failFastWhenDisconnected(this.redis);
+  }
+
+  /**
+   * Start step: the statistics of the admins rooms (lib/stats.ts), unless `stats.intervalMs` is 0; stopped
+   * first by `stop()`, while the bus is open.
+   */
+  private async startStats(): Promise<void> {
+    const { intervalMs, windowMs } = this.config.stats;
+    if (intervalMs === 0) return;
+    const stats = new Stats({
+      io: this.io,
+      bus: this.bus,
+      log: this.log,
+      intervalMs,
+      windowMs,
+      requestCounts: () => requestCounts(this.metrics),
+      publishedCount: () => this.pubsub.stats.published,
+      jobCounts: () => this.jobs.counts(),
+      sequelize: this.sequelize,
+      waitUntil: (work) => this.waitUntil(work),
+    });
+    this.stats = stats;
+    this.onStop(async () => {
+      this.stats = undefined;
+      await stats.stop();
+    });
+    await stats.start();
   }
 
   /** Start step: listens on `server.port`, and on `metrics.port` when set; logs the addresses. */

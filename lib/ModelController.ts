@@ -394,6 +394,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
         sessionId: req.session.id,
         userId: ctx.user.id,
         tenantId: ctx.tenant.id,
+        teamId: ctx.user.teamId,
         expiresAt: req.authExpiresAt,
       });
     }

@@ -284,6 +284,21 @@ export const coreConfigSchema = z.looseObject({
       host: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** Live statistics: the admins rooms' `stats` event and `GET /stats` (lib/stats.ts, docs/stats.md). */
+  stats: z
+    .object({
+      /** ms between two `stats` events (and two reports of each instance on the bus), ≥ 50; 0: off. */
+      intervalMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(3_600_000)
+        .refine((ms) => ms === 0 || ms >= 50, '0 (off) or at least 50')
+        .default(2_000),
+      /** ms of the sliding window of the rates and latency percentiles (whole intervals, at least one). */
+      windowMs: z.number().int().min(1).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
   /** The OpenAPI document of the route table (`GET /openapi.json`, lib/openapi.ts). */
   openapi: z
     .object({

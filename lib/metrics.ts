@@ -114,6 +114,23 @@ export class Metrics {
 }
 
 /**
+ * Requests answered since the start, by transport: the counts of `flux_request_duration_seconds` summed
+ * over its labels (read by lib/stats.ts for its rates, once per interval).
+ */
+export async function requestCounts(metrics: Metrics): Promise<{ http: number; socket: number }> {
+  const counts = { http: 0, socket: 0 };
+  const histogram = metrics.registry.getSingleMetric('flux_request_duration_seconds') as
+    | Histogram
+    | undefined;
+  const metric = await histogram?.get();
+  for (const { metricName, labels, value } of metric?.values ?? []) {
+    if (metricName !== 'flux_request_duration_seconds_count') continue;
+    if (labels.transport === 'http' || labels.transport === 'socket') counts[labels.transport] += value;
+  }
+  return counts;
+}
+
+/**
  * The request listener of the metrics port (`metrics.port`): `GET`/`HEAD /metrics` answers the
  * Prometheus text exposition of `metrics`; any other path 404 and any other method 405, with the usual
  * `{"_error": …}` body. Nothing else of the application is reachable there.

@@ -1,6 +1,6 @@
 /**
- * Flux's wire protocol as types (docs/reference.md#socket-protocol, #authentication-and-sessions, #events,
- * #not-implemented-yet): the socket.io events each side sends, the virtual request and its reply, and the
+ * Flux's wire protocol as types (docs/reference.md#socket-protocol, #authentication-and-sessions, #events;
+ * docs/stats.md): the socket.io events each side sends, the virtual request and its reply, and the
  * topics the instances exchange on the bus.
  *
  * No runtime code and no Node-only import: a browser client can `import type` it. The server types its
@@ -115,19 +115,34 @@ export interface JobProgressPayload {
 }
 
 /**
- * The payload of `stats`, summed over every instance (docs/reference.md#not-implemented-yet; reserved: not
- * sent yet).
+ * The payload of `stats` and the reply of `GET /stats` (docs/stats.md): live figures summed over every
+ * instance, sent every `stats.intervalMs` to the sockets in an admins room. A platform admin's view
+ * (`scope: 'platform'`) covers every tenant; a tenant's (`'tenant'`) holds only its own sockets and the
+ * request latency, the operator figures (`rates`, `jobs`, `db`) being null.
  */
 export interface StatsPayload {
   /** ms since epoch. */
   at: number;
+  scope: 'platform' | 'tenant';
+  /** Instances that reported within the last two intervals. */
   instances: number;
+  /**
+   * Connected sockets; `authenticated` those bound to a session, `byTeam` those by the team of their user
+   * (team id → count). In a tenant's view `total` equals `authenticated`: an anonymous socket belongs to
+   * no tenant.
+   */
   sockets: { total: number; authenticated: number; byTeam: Record<string, number> };
-  /** Per second. */
-  rates: { http: number; socket: number; events: number };
+  /**
+   * Per second over the last `stats.windowMs`: requests answered over HTTP and over sockets (virtual
+   * requests), model changes published.
+   */
+  rates: { http: number; socket: number; events: number } | null;
+  /** Request durations over the last `stats.windowMs`, ms (0 without requests). */
   latencyMs: { p50: number; p99: number };
-  jobs: { waiting: number; active: number; failed: number };
-  db: { poolUsed: number; poolSize: number };
+  /** Background jobs of every queue: ready to run (not delayed), running, failed. */
+  jobs: { waiting: number; active: number; failed: number } | null;
+  /** Database connections: open (`poolSize`) and in use (`poolUsed`). */
+  db: { poolUsed: number; poolSize: number } | null;
 }
 
 /** Events the server emits to a socket (socket.io `ServerToClientEvents`). */
@@ -195,4 +210,33 @@ export interface BusTopics {
   'user:groups': { userIds: number[] };
   /** A job's progress, for the sockets of its starter wherever they are connected. */
   'job:progress': { userId: number; event: JobProgressPayload };
+  /** One instance's figures, every `stats.intervalMs` (lib/stats.ts sums the latest of each instance). */
+  'stats:report': StatsReport;
+  /** An instance stopped: its figures drop out at once. */
+  'stats:gone': { instance: string };
+}
+
+/**
+ * What one instance reports on `stats:report`: its own sockets, counters and pool, and the job counts when
+ * it is the instance that reads them (one at a time: the queues are shared).
+ */
+export interface StatsReport {
+  /** Unique per running instance. */
+  instance: string;
+  /** The instance's `stats.intervalMs`: its report is dropped once two of them pass without a new one. */
+  intervalMs: number;
+  sockets: {
+    total: number;
+    authenticated: number;
+    /** Tenant id → its authenticated sockets, and those by team id. */
+    tenants: Record<string, { authenticated: number; byTeam: Record<string, number> }>;
+  };
+  /**
+   * What the last `ms` milliseconds saw (the window, shorter just after a start): requests answered by
+   * transport, model changes published, request durations as a log-scale histogram (lib/latencyHistogram.ts).
+   */
+  window: { ms: number; http: number; socket: number; events: number; latency: Array<[number, number]> };
+  /** Job counts summed over the queues, read at `at` (ms since epoch). */
+  jobs?: { waiting: number; active: number; failed: number; at: number };
+  db: { poolUsed: number; poolSize: number };
 }

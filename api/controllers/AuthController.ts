@@ -17,6 +17,7 @@ import {
   resetTokenPattern,
 } from '../services/PasswordResetService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
+import { watchStats } from '../services/StatsService.js';
 import type { AppRequest } from '../types.js';
 
 const loginSchema = z.object({ login: z.string().min(1).max(100), password: z.string().min(1).max(200) });
@@ -41,12 +42,15 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
     sessionId: context.session.id,
     userId: context.user.id,
     tenantId: context.tenant.id,
+    teamId: context.user.teamId,
     expiresAt: context.expiresAt,
   });
   // revoked while this request ran (after its token was checked): the socket stays anonymous
   if (!bound) throw new TokenError('TokenRevoked', 'Token revoked');
   const { session } = context;
   const socket = req.ioSocket;
+  // the admins room (docs/stats.md), for a socket that is still there and now bound to this session
+  if (Flux.sockets.auth(socket)?.sessionId === session.id) watchStats(socket, context.team, context.tenant);
   if (session.socketId !== socket.id) {
     session.socketId = socket.id;
     session.disconnectedAt = null;

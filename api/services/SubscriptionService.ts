@@ -2,12 +2,14 @@ import { Op } from 'sequelize';
 import { Flux } from '../../lib/Flux.js';
 import { noTeam } from '../../lib/permissions.js';
 import type { Subscriber } from '../../lib/pubsub.js';
+import { watchStats } from './StatsService.js';
 
 /**
  * Keeps live subscriptions in step with permissions: when a user changes team, or a team changes role or
  * group, the rooms of that user's connected sockets and open event streams (`GET /events`) — on every
  * instance — are recomputed (docs/reference.md#events), and each whose rooms changed is told
- * `subscription:refresh`.
+ * `subscription:refresh`. The sockets' team (counted by the statistics) and admins room (docs/stats.md)
+ * follow too.
  */
 
 /** Bus topic: `{userIds}` have new read groups; every instance recomputes its sockets of those users. */
@@ -32,6 +34,14 @@ async function recomputeRooms(ids: number[]): Promise<void> {
     include: [{ association: 'team' }],
   });
   const byPublicName = new Map(Object.values(Flux.models).map((model) => [model.publicName, model]));
+  // the admins room depends on the tenant too (its platform operator sees every tenant)
+  const tenants = Flux.stats
+    ? new Map(
+        (await Flux.Tenant.findAll({ where: { id: { [Op.in]: users.map((user) => user.tenantId) } } })).map(
+          (tenant) => [tenant.id, tenant],
+        ),
+      )
+    : undefined;
   for (const user of users) {
     const team = user.team ?? noTeam;
     for (const subscriber of subscribersOf(user.id)) {
@@ -40,6 +50,12 @@ async function recomputeRooms(ids: number[]): Promise<void> {
         user.tenantId,
         (model) => byPublicName.get(model)?.getUserReadGroups(team, user) ?? [],
       );
+    }
+    const tenant = tenants?.get(user.tenantId);
+    for (const socket of Flux.sockets.socketsOfUser(user.id)) {
+      const auth = Flux.sockets.auth(socket);
+      if (auth) auth.teamId = user.teamId;
+      if (tenant) watchStats(socket, user.team, tenant);
     }
   }
 }

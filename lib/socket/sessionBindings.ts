@@ -14,7 +14,10 @@ export { REVOKED_MEMORY_MS } from '../revocation.js';
  */
 
 export interface SessionBindingsOptions {
-  /** Takes `socket` out of every subscription room (its rooms were computed for its previous user). */
+  /**
+   * Takes `socket` out of every room its user's permissions put it in: subscription rooms, admins room
+   * (they were computed for its previous user).
+   */
   leaveRooms(socket: FluxSocket): void;
   /**
    * A session left a socket: bound to another session, or asked to bind a socket already gone (whose own
@@ -74,8 +77,8 @@ export class SessionBindings {
   }
 
   /**
-   * Makes `socket` anonymous again: it leaves every subscription room and receives `auth:<reason>`
-   * (`auth:revoked` after a logout or revocation, `auth:expired`). The connection stays open.
+   * Makes `socket` anonymous again: it leaves every subscription room (and its admins room) and receives
+   * `auth:<reason>` (`auth:revoked` after a logout or revocation, `auth:expired`). The connection stays open.
    */
   unbind(socket: FluxSocket, reason: UnbindReason): void {
     if (!socket.data.auth) return;

@@ -12,6 +12,7 @@ import { Lifecycle } from '../lifecycle.js';
 import type { Logger } from '../log.js';
 import type { UnbindReason, VirtualResponse } from '../protocol.js';
 import type { PubSub } from '../pubsub.js';
+import { leaveAdminsRoom } from '../stats.js';
 import { corkBatchedWrites } from './cork.js';
 import { RequestPump } from './requestPump.js';
 import { SessionBindings } from './sessionBindings.js';
@@ -95,7 +96,10 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
       accepting: () => lifecycle.acceptsRequests,
     });
     this.bindings = new SessionBindings({
-      leaveRooms: (socket) => pubsub.unsubscribeAll(socket),
+      leaveRooms: (socket) => {
+        pubsub.unsubscribeAll(socket);
+        leaveAdminsRoom(socket);
+      },
       sessionLeft: (socketId, sessionId) => this.emit('disconnect', socketId, sessionId),
     });
     io.use((socket, next) => this.admit(socket, next));

@@ -13,6 +13,11 @@ export interface SocketAuth {
   sessionId: number;
   userId: number;
   tenantId: number;
+  /**
+   * The team of the session's user (null: none), counted by the statistics (lib/stats.ts); kept current
+   * when the user's team changes.
+   */
+  teamId?: number | null;
   /** Token expiry, ms since epoch; the socket is unbound at that moment. */
   expiresAt?: number;
 }
@@ -35,6 +40,8 @@ export interface SocketData {
   detachOnClose?: () => void;
   /** Gives back this socket's place in the count of its address's connections (idempotent). */
   releaseConnection?: () => void;
+  /** The admins room the socket is in (lib/stats.ts), left with its subscriptions when its session ends. */
+  statsRoom?: string;
   /** Set when the socket disconnected (see `SessionBindings.isGone`). */
   gone?: true;
 }
