@@ -126,6 +126,12 @@ export interface AddJobOptions {
   /** 1 (first) to 2,097,152; jobs without a priority go before those with one (BullMQ). */
   priority?: number;
   startedBy?: JobStarter;
+  /**
+   * At most one unfinished job per key (letters, digits, `_`, `-`, `.`): while a job added with this key
+   * is waiting, delayed or active, adding another returns that one instead, with `added: false` (BullMQ
+   * deduplication).
+   */
+  unique?: string;
 }
 
 /** Job counts of one queue (`/metrics`, `flux jobs`). */
@@ -165,6 +171,28 @@ interface Envelope {
 
 const jobName = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const jobKey = /^[A-Za-z0-9_.-]{1,200}$/;
+/** The names of BullMQ's own keys in a queue (Redis `<prefix>:<queue>:<name>`): never job ids. */
+const reservedIds = new Set([
+  'active',
+  'wait',
+  'waiting',
+  'waiting-children',
+  'paused',
+  'id',
+  'delayed',
+  'prioritized',
+  'stalled-check',
+  'completed',
+  'failed',
+  'stalled',
+  'repeat',
+  'limiter',
+  'meta',
+  'events',
+  'pc',
+  'marker',
+  'de',
+]);
 /** Failed jobs kept per queue (the oldest are removed past it). */
 const keptFailed = 1000;
 
@@ -251,13 +279,20 @@ export class Jobs {
 
   /**
    * Adds a job of `name` with `data` (JSON).
-   * @returns its public id (an existing job's when `options.id` names one)
+   * @returns its public id (an existing job's when `options.id` or `options.unique` names one) and whether
+   *   it was added: false when `unique` matched an unfinished job (an existing `id` is not reported)
    * @throws Error for an unknown name or an invalid `options.id` (a programming error, not a client's)
    */
-  async add(name: string, data: unknown, options: AddJobOptions = {}): Promise<{ id: string }> {
+  async add(
+    name: string,
+    data: unknown,
+    options: AddJobOptions = {},
+  ): Promise<{ id: string; added: boolean }> {
     const queue = await this.queue(name);
-    if (options.id !== undefined && !jobKey.test(options.id))
-      throw new Error(`jobs: invalid job id "${options.id}"`);
+    for (const key of [options.id, options.unique]) {
+      if (key !== undefined && (!jobKey.test(key) || reservedIds.has(key)))
+        throw new Error(`jobs: invalid job id or key "${key}"`);
+    }
     for (const [key, value] of [
       ['delayMs', options.delayMs],
       ['priority', options.priority],
@@ -266,12 +301,15 @@ export class Jobs {
         throw new Error(`jobs: ${key} must be a whole number ≥ 0, not ${String(value)}`);
     }
     const envelope: Envelope = { data, startedBy: options.startedBy };
+    const jobId = options.id ?? randomUUID();
     const job = await queue.add(name, envelope, {
-      jobId: options.id ?? randomUUID(),
+      jobId,
       delay: options.delayMs,
       priority: options.priority,
+      ...(options.unique ? { deduplication: { id: options.unique } } : {}),
     });
-    return { id: `${name}.${job.id}` };
+    // `unique` matched an unfinished job: BullMQ returns it, under its own id
+    return { id: `${name}.${job.id}`, added: job.id === jobId };
   }
 
   /** The job of public id `id`; undefined when there is none (or it was removed). */
@@ -412,11 +450,16 @@ export class Jobs {
     return (await queue.getJob(found.jobId)) ?? undefined;
   }
 
-  /** The job name and BullMQ id of a public id (`<name>.<id>`); undefined for another string. */
+  /**
+   * The job name and BullMQ id of a public id (`<name>.<id>`); undefined for another string, and for the
+   * names of BullMQ's own keys (`meta`, `stalled-check`…), which are not jobs.
+   */
   private parseId(id: string): { name: string; jobId: string } | undefined {
     const dot = id.indexOf('.');
     if (dot < 1 || id.length > 300 || !this.definitions.has(id.slice(0, dot))) return undefined;
-    return { name: id.slice(0, dot), jobId: id.slice(dot + 1) };
+    const jobId = id.slice(dot + 1);
+    if (jobId === '' || reservedIds.has(jobId)) return undefined;
+    return { name: id.slice(0, dot), jobId };
   }
 
   private async status(job: Job, knownState?: JobState): Promise<JobStatus> {

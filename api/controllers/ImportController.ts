@@ -1,7 +1,12 @@
 import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
-import { BadRequestError, ForbiddenError, UnauthorizedError } from '../../lib/errors.js';
+import {
+  BadRequestError,
+  ForbiddenError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import type { FluxResponse } from '../../lib/http.js';
 import { receiveUpload, uploadMiddleware } from '../../lib/upload.js';
@@ -63,7 +68,13 @@ export class ImportController {
     const { text, lines } = await checkImportFile(content);
     const starter = { userId: req.user.id, tenantId: req.tenant.id };
     const data: ImportData = { ...starter, csv: text, bytes: content.length, lines };
-    const { id } = await Flux.jobs.add('importUsers', data, { startedBy: starter });
+    // one unfinished import per tenant: each holds its file in the job store until it ends
+    const { id, added } = await Flux.jobs.add('importUsers', data, {
+      startedBy: starter,
+      unique: `tenant-${req.tenant.id}`,
+    });
+    if (!added)
+      throw new TooManyRequestsError(10, `An import of users is already running for this event (job ${id})`);
     res.status(202).json({ jobId: id });
   }
 }

@@ -609,6 +609,26 @@ describe('the import job, run directly', () => {
     expect(run.reported).toEqual([...new Set(run.reported)].sort((a, b) => a - b));
   });
 
+  it('When an import of the tenant is still running, then another is refused with 429 until it ends; another tenant imports meanwhile', async () => {
+    const bulk = [header, ...Array.from({ length: 1500 }, (_, i) => `bulk${i},Bulk ${i},Logistics,,`)].join(
+      '\n',
+    );
+    const first = await postImport(coordToken, bulk);
+    expect(first.status).toBe(202);
+    const small = [header, 'zed,Zed,Logistics,,'].join('\n');
+    const refused = await postImport(coordToken, small);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(429);
+    expect(JSON.stringify(refused.body)).toContain(String(first.body.jobId));
+    const elsewhere = await postImport(otherAdminToken, [header, 'yves,Yves,Bar 1,,'].join('\n'));
+    expect(elsewhere.status).toBe(202);
+    expect((await settled(String(first.body.jobId), 120_000)).state).toBe('completed');
+    expect((await settled(String(elsewhere.body.jobId))).state).toBe('completed');
+    const after = await postImport(coordToken, small);
+    expect(after.status).toBe(202);
+    expect((await settled(String(after.body.jobId))).state).toBe('completed');
+    expect(await usersNamed(['zed'])).toHaveLength(1);
+  }, 180_000);
+
   it('When the starter has lost user/admin, then the import fails for good and drops the file', async () => {
     const run = fakeRun([header, 'trent,Trent,Bar 1,,'].join('\n'));
     run.data.userId = (await usersNamed(['barista']))[0].id as number;

@@ -215,7 +215,7 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       const startedBy = { userId: 7, tenantId: 1 };
       const { id } = await jobs.add('steps', { step: 'first' }, { id: 'steps-1', startedBy });
       // the same idempotency key: the same job, nothing added
-      expect(await jobs.add('steps', { step: 'other' }, { id: 'steps-1', startedBy })).toEqual({ id });
+      expect((await jobs.add('steps', { step: 'other' }, { id: 'steps-1', startedBy })).id).toBe(id);
       expect(id).toBe('steps.steps-1');
       const status = await settled(jobs, id);
       expect(status).toMatchObject({ state: 'completed', progress: 100, result: 'done', startedBy });
@@ -232,6 +232,10 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       });
       await expect(jobs.add('nope', {})).rejects.toThrow(/no job named "nope"/);
       await expect(jobs.add('steps', {}, { id: 'a:b' })).rejects.toThrow(/invalid job id/);
+      // BullMQ's own keys are neither ids nor jobs
+      await expect(jobs.add('steps', {}, { id: 'meta' })).rejects.toThrow(/invalid job id/);
+      expect(await jobs.get('steps.meta')).toBeUndefined();
+      expect(await jobs.remove('steps.stalled-check')).toBe(false);
       // a delay built from a string ('3000' + …) is refused, not scheduled centuries ahead
       await expect(jobs.add('steps', {}, { delayMs: Number('17957772593947916') })).rejects.toThrow(
         /delayMs/,
@@ -297,6 +301,26 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       await waitFor(() => runs.length === 3, 15_000, 'the long job ran again');
       expect(runs[2]).toMatchObject({ label: 'long' });
       expect((await jobs.get(long.id))?.state).toBe('active');
+    } finally {
+      await jobs.close();
+    }
+  });
+
+  it('adds one unfinished job per unique key', async () => {
+    const jobs = await open(
+      await makeStore(),
+      [defineJob({ name: 'single', async run() {} })],
+      namespace(),
+      false,
+    );
+    try {
+      const first = await jobs.add('single', { n: 1 }, { unique: 'tenant-1' });
+      const second = await jobs.add('single', { n: 2 }, { unique: 'tenant-1' });
+      const other = await jobs.add('single', { n: 3 }, { unique: 'tenant-2' });
+      expect(first.added).toBe(true);
+      expect(second).toEqual({ id: first.id, added: false });
+      expect(other.added).toBe(true);
+      expect((await jobs.counts()).single.waiting).toBe(2);
     } finally {
       await jobs.close();
     }
