@@ -107,6 +107,14 @@ export async function beginPasswordAttempt(who: {
 }
 
 /**
+ * Clears the failed attempts counted against an account: its owner proved who they are another way (a
+ * password reset by e-mail), so the lock those attempts put on its logins ends.
+ */
+export async function clearAccountAttempts(tenantId: number, login: string): Promise<void> {
+  await limiters().byAccount.delete(`${tenantId}:${login.toLowerCase().slice(0, 100)}`);
+}
+
+/**
  * Checks a password under the limits: runs `check` holding the attempt's points, keeps them when it
  * answers false.
  * @returns what `check` returned.

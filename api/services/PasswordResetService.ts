@@ -15,7 +15,7 @@ import { resetPassword } from '../mail/resetPassword.js';
 import type { Tenant } from '../models/Tenant.js';
 import type { User } from '../models/User.js';
 import { DEFAULT_TENANT } from './AuthService.js';
-import { type AttemptOutcome, beginPasswordAttempt } from './LoginLimitService.js';
+import { type AttemptOutcome, beginPasswordAttempt, clearAccountAttempts } from './LoginLimitService.js';
 import { sendMail } from './MailService.js';
 
 /**
@@ -223,6 +223,10 @@ export async function confirmPasswordReset(
         );
       throw err;
     }
+    // the failed logins that locked the account (perhaps someone else's) no longer hold its owner out
+    await clearAccountAttempts(tenant.id, user.login).catch((err: unknown) =>
+      Flux.log.warn('login limiter:', err),
+    );
   } finally {
     await attempt.end(outcome).catch((err: unknown) => Flux.log.warn('login limiter:', err));
   }

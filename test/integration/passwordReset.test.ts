@@ -376,6 +376,26 @@ describe('login limits', () => {
     expectStatus(loginReply, 429);
   });
 
+  it('When failed logins locked an account, then a reset by e-mail unlocks it for its owner', async () => {
+    const user = await createUser();
+    const http = httpTransport(server.url);
+    const attempt = (password: string) =>
+      http.request(
+        'POST',
+        '/auth/login',
+        { login: user.login, password },
+        { 'x-forwarded-for': nextAddress() },
+      );
+    // someone guesses, the owner asks for a reset: the account's logins are locked
+    for (let i = 0; i < PER_ACCOUNT - 1; i++) expectStatus(await attempt('a-wrong-guess'), 401);
+    expectStatus(await http.request('POST', '/auth/reset', { login: user.login }), 202);
+    expectStatus(await attempt(user.password), 429);
+    const token = tokenOf(await nthMailTo(user.email!, 1));
+    const newPassword = `${user.login}-after-lock`;
+    expectStatus(await http.request('POST', '/auth/reset/confirm', { token, password: newPassword }), 200);
+    expectStatus(await attempt(newPassword), 200);
+  });
+
   it(`When one address sends wrong tokens, then past ${PER_ADDRESS} it gets 429, for confirmations and requests alike`, async () => {
     const from = nextAddress();
     const http = httpTransport(server.url);
