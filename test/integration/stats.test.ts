@@ -205,9 +205,13 @@ describe('the admins room', () => {
       );
       for (const stats of [...byHandshake, ...byLogin]) expectShape(stats, 'platform');
       expect(byHandshake[byHandshake.length - 1].instances).toBe(1);
-      // periodic: later and later
+      // periodic: later and later, one per interval
       for (let i = 1; i < byHandshake.length; i++)
         expect(byHandshake[i].at).toBeGreaterThan(byHandshake[i - 1].at);
+      const from = byHandshake.length;
+      await settle(INTERVAL_MS * 10);
+      expect(byHandshake.length - from).toBeGreaterThan(0);
+      expect(byHandshake.length - from).toBeLessThanOrEqual(10 + 2);
     } finally {
       await closeOpened();
     }
@@ -264,11 +268,12 @@ describe('the admins room', () => {
       expect(peak.rates!.events * WINDOW_S).toBeGreaterThanOrEqual(2 * 0.6);
       expect(peak.latencyMs.p50).toBeGreaterThan(0);
       expect(peak.latencyMs.p99).toBeLessThan(10_000);
-      // never more than was sent (the window is never shorter than windowMs once full)
+      // no more than was sent: a rate is a count over the window's real length, which the timer's jitter
+      // may make a little shorter than windowMs (a request counted twice would double it)
       await settle(WINDOW_MS + INTERVAL_MS * 2);
       for (const stats of events.slice(from)) {
-        expect(stats.rates!.http * WINDOW_S).toBeLessThanOrEqual(n + 0.5);
-        expect(stats.rates!.socket * WINDOW_S).toBeLessThanOrEqual(m + 0.5);
+        expect(stats.rates!.http * WINDOW_S).toBeLessThanOrEqual(n * 1.3);
+        expect(stats.rates!.socket * WINDOW_S).toBeLessThanOrEqual(m * 1.3);
       }
       // the window slides on: no request, no rate
       const quiet = await untilQuiet(events);
@@ -540,6 +545,11 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
       expect(seen.instances).toBe(2);
       expect(seen.sockets).toEqual(expected);
     }
+    // one event per interval, from its own instance: not one from each instance
+    const from = onOne.length;
+    await settle(INTERVAL_MS * 10);
+    expect(onOne.length - from).toBeGreaterThan(0);
+    expect(onOne.length - from).toBeLessThanOrEqual(10 + 2);
     const viaHttp = expectStatus<StatsPayload>(
       await httpTransport(two.url, adminToken).request('GET', '/stats'),
       200,
@@ -565,7 +575,7 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
       (stats) => stats.rates!.http * WINDOW_S >= 2 * n * 0.6 && stats.rates!.socket * WINDOW_S >= m * 0.6,
       'the requests of both instances in the rates',
     );
-    expect(peak.rates!.http * WINDOW_S).toBeLessThanOrEqual(2 * n + 0.5);
+    expect(peak.rates!.http * WINDOW_S).toBeLessThanOrEqual(2 * n * 1.3);
 
     // instance two stops: its sockets and its figures are gone
     await instances[1].process.stop();
