@@ -2,7 +2,8 @@ import { Flux } from '../../lib/Flux.js';
 import type { PermissionTeam } from '../../lib/permissions.js';
 import type { FluxSocket } from '../../lib/socket/types.js';
 import type { StatsView } from '../../lib/stats.js';
-import { DEFAULT_TENANT } from './AuthService.js';
+import type { Team } from '../models/Team.js';
+import { authService, DEFAULT_TENANT } from './AuthService.js';
 
 /**
  * Who sees the live statistics (docs/stats.md): a team with `stats/read` sees its tenant's figures, and,
@@ -33,4 +34,20 @@ export function watchStats(
   tenant: { id: number; slug: string },
 ): void {
   Flux.stats?.watch(socket, statsView(team, tenant));
+}
+
+/**
+ * Recomputes the admins room of the sockets of `users` on this instance, after their team or its role
+ * changed (`users` with their `team` loaded).
+ */
+export async function refreshStatsRooms(
+  users: ReadonlyArray<{ id: number; tenantId: number; team?: Team | null }>,
+): Promise<void> {
+  if (!Flux.stats) return;
+  for (const user of users) {
+    if (Flux.sockets.socketsOfUser(user.id).length === 0) continue;
+    const tenant = await authService.tenantById(user.tenantId); // cached
+    if (!tenant) continue;
+    for (const socket of Flux.sockets.socketsOfUser(user.id)) watchStats(socket, user.team, tenant);
+  }
 }

@@ -2,7 +2,7 @@ import { Op } from 'sequelize';
 import { Flux } from '../../lib/Flux.js';
 import { noTeam } from '../../lib/permissions.js';
 import type { Subscriber } from '../../lib/pubsub.js';
-import { watchStats } from './StatsService.js';
+import { refreshStatsRooms } from './StatsService.js';
 
 /**
  * Keeps live subscriptions in step with permissions: when a user changes team, or a team changes role or
@@ -34,14 +34,6 @@ async function recomputeRooms(ids: number[]): Promise<void> {
     include: [{ association: 'team' }],
   });
   const byPublicName = new Map(Object.values(Flux.models).map((model) => [model.publicName, model]));
-  // the admins room depends on the tenant too (its platform operator sees every tenant)
-  const tenants = Flux.stats
-    ? new Map(
-        (await Flux.Tenant.findAll({ where: { id: { [Op.in]: users.map((user) => user.tenantId) } } })).map(
-          (tenant) => [tenant.id, tenant],
-        ),
-      )
-    : undefined;
   for (const user of users) {
     const team = user.team ?? noTeam;
     for (const subscriber of subscribersOf(user.id)) {
@@ -51,13 +43,13 @@ async function recomputeRooms(ids: number[]): Promise<void> {
         (model) => byPublicName.get(model)?.getUserReadGroups(team, user) ?? [],
       );
     }
-    const tenant = tenants?.get(user.tenantId);
+    // the statistics count each socket in its user's team
     for (const socket of Flux.sockets.socketsOfUser(user.id)) {
       const auth = Flux.sockets.auth(socket);
       if (auth) auth.teamId = user.teamId;
-      if (tenant) watchStats(socket, user.team, tenant);
     }
   }
+  await refreshStatsRooms(users);
 }
 
 /** This instance's sockets and event streams of `userId`. */
