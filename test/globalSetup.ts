@@ -6,12 +6,14 @@ import { Logger } from '../lib/log.js';
 
 /**
  * Once per test run (vitest `globalSetup`): a PGlite job store with BullMQ's schema, created once
- * (about 6 s of CPU) and copied by every test process that needs one (`FLUX_TEST_JOBS_TEMPLATE`, see
- * test/helpers/server.ts `freshJobsDir`) instead of being created again by each.
+ * (about 6 s of CPU) and copied by every test database and test that needs one (`FLUX_TEST_JOBS_TEMPLATE`,
+ * see test/helpers/server.ts) instead of being created again by each. Copies outside a test database go
+ * under `FLUX_TEST_JOBS_ROOT`, removed with the template at the end of the run (test processes may be
+ * ended without their `exit` handlers).
  */
 export async function setup(): Promise<() => void> {
-  const root = mkdtempSync(path.join(tmpdir(), 'flux-test-jobs-template-'));
-  const dir = path.join(root, 'jobs');
+  const root = mkdtempSync(path.join(tmpdir(), 'flux-test-jobs-'));
+  const dir = path.join(root, 'template');
   const jobs = await Jobs.open({
     store: { kind: 'pglite', dir },
     namespace: 'template.',
@@ -28,5 +30,6 @@ export async function setup(): Promise<() => void> {
   });
   await jobs.close();
   process.env.FLUX_TEST_JOBS_TEMPLATE = dir;
+  process.env.FLUX_TEST_JOBS_ROOT = root;
   return () => rmSync(root, { recursive: true, force: true });
 }

@@ -25,6 +25,8 @@ export async function createTestDatabase(): Promise<{ config: PlainObject; drop(
   const url = process.env.DATABASE_URL;
   if (!url) {
     const dir = mkdtempSync(path.join(tmpdir(), 'flux-test-'));
+    // the job store Flux opens beside the file (lib/jobs.ts resolveJobStore), ready-made
+    copyJobsTemplate(path.join(dir, 'flux.sqlite.jobs'));
     return {
       config: { url: undefined, storage: path.join(dir, 'flux.sqlite') },
       drop: async () => rmSync(dir, { recursive: true, force: true }),
@@ -76,27 +78,21 @@ export async function openTestDatabase(): Promise<{ sequelize: Sequelize; close(
 
 /**
  * A new PGlite job store folder: a copy of the one test/globalSetup.ts made for the run (BullMQ's schema
- * included), so that no test pays for creating one (about 6 s of CPU each); removed at exit. Without the
- * template (a test run outside vitest's config), an empty folder that the store creates.
+ * included), so that no test pays for creating one (about 6 s of CPU each), under the run's folder
+ * (removed at its end). Without the template (a test run outside vitest's config), an empty folder that the
+ * store creates.
  */
 export function freshJobsDir(): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'flux-test-jobs-'));
-  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  const root = mkdtempSync(path.join(process.env.FLUX_TEST_JOBS_ROOT ?? tmpdir(), 'jobs-'));
   const dir = path.join(root, 'jobs');
-  const template = process.env.FLUX_TEST_JOBS_TEMPLATE;
-  if (template) cpSync(template, dir, { recursive: true });
+  copyJobsTemplate(dir);
   return dir;
 }
 
-/**
- * The PGlite job store of this test process (used without Redis or PostgreSQL): one folder per process,
- * opened again by each server it starts (about 0.3 s). Each server's queues are its own: they are named
- * after its random `redis.prefix`.
- */
-let processJobsDir: string | undefined;
-export function testJobsDir(): string {
-  processJobsDir ??= freshJobsDir();
-  return processJobsDir;
+/** Copies the run's PGlite job store template (test/globalSetup.ts) to `dir`, when there is one. */
+function copyJobsTemplate(dir: string): void {
+  const template = process.env.FLUX_TEST_JOBS_TEMPLATE;
+  if (template) cpSync(template, dir, { recursive: true });
 }
 
 /** Starts Flux on 127.0.0.1:0 with a fresh database and the bootstrap admin. */
@@ -109,7 +105,6 @@ export async function startTestServer(config: PlainObject = {}): Promise<TestSer
       bootstrap: { adminPassword: ADMIN_PASSWORD },
       // test files run in parallel against one Redis: each server keeps its keys and channels apart
       redis: { prefix: `flux-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:` },
-      jobs: { dir: testJobsDir() },
       ...config,
     },
   });
