@@ -91,6 +91,8 @@ export class Stats {
   private ticking = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  /** Warnings given and not to repeat (`publish`: until a publish succeeds again). */
+  private readonly warned = new Set<'publish' | 'report'>();
 
   constructor(private readonly options: StatsOptions) {
     options.bus.subscribe('stats:report', (report) => this.received(report));
@@ -178,9 +180,15 @@ export class Stats {
       this.reports.set(this.instance, { report, receivedAt: now });
       const live = this.live(now);
       if (live.every(({ instance }) => instance >= this.instance)) this.readJobs();
-      const sent = Promise.resolve(this.options.bus.publish('stats:report', report)).catch((err: unknown) => {
-        if (!this.stopped) this.options.log.warn("stats: could not publish this instance's figures:", err);
-      });
+      const sent = Promise.resolve(this.options.bus.publish('stats:report', report)).then(
+        () => this.warned.delete('publish'),
+        (err: unknown) => {
+          // once per outage, not once per interval
+          if (this.stopped || this.warned.has('publish')) return;
+          this.warned.add('publish');
+          this.options.log.warn("stats: could not publish this instance's figures:", err);
+        },
+      );
       this.options.waitUntil?.(sent);
       this.emit(live, now);
     } catch (err) {
@@ -255,9 +263,17 @@ export class Stats {
     this.options.waitUntil?.(reading);
   }
 
-  /** A report from the bus (this instance's own come back too: ignored). */
+  /**
+   * A report from the bus (this instance's own come back too: ignored). One that does not have the shape
+   * of a {@link StatsReport} (an instance of another version) is dropped, once logged.
+   */
   private received(report: StatsReport): void {
-    if (this.stopped || report?.instance === this.instance || typeof report?.instance !== 'string') return;
+    if (this.stopped || report?.instance === this.instance) return;
+    if (!isReport(report)) {
+      if (!this.warned.has('report')) this.options.log.warn('stats: dropped a malformed report from the bus');
+      this.warned.add('report');
+      return;
+    }
     this.reports.set(report.instance, { report, receivedAt: Date.now() });
   }
 
@@ -387,6 +403,35 @@ export function poolFigures(sequelize: Sequelize): { poolUsed: number; poolSize:
     poolUsed: pools.reduce((sum, each) => sum + each.using, 0),
     poolSize: pools.reduce((sum, each) => sum + each.size, 0),
   };
+}
+
+/** Whether a message of `stats:report` has the shape of a {@link StatsReport} (what the sums read). */
+function isReport(value: unknown): value is StatsReport {
+  const report = value as StatsReport | null;
+  const isCount = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  return (
+    typeof report?.instance === 'string' &&
+    isCount(report.intervalMs) &&
+    report.intervalMs > 0 &&
+    report.intervalMs <= 3_600_000 &&
+    isCount(report.sockets?.total) &&
+    isCount(report.sockets.authenticated) &&
+    typeof report.sockets.tenants === 'object' &&
+    report.sockets.tenants !== null &&
+    Object.values(report.sockets.tenants).every(
+      (tenant) =>
+        isCount(tenant?.authenticated) &&
+        typeof tenant.byTeam === 'object' &&
+        tenant.byTeam !== null &&
+        Object.values(tenant.byTeam).every(isCount),
+    ) &&
+    ['ms', 'http', 'socket', 'events'].every((key) => isCount(report.window?.[key as 'ms'])) &&
+    Array.isArray(report.window.latency) &&
+    (report.jobs === undefined ||
+      ['waiting', 'active', 'failed', 'at'].every((key) => isCount(report.jobs?.[key as 'at']))) &&
+    isCount(report.db?.poolUsed) &&
+    isCount(report.db.poolSize)
+  );
 }
 
 function round(value: number, digits: number): number {

@@ -1,7 +1,13 @@
+import type { Sequelize } from 'sequelize';
 import { describe, expect, it } from 'vitest';
+import type { QueueCounts } from '../../lib/jobs.js';
 import { LatencyHistogram } from '../../lib/latencyHistogram.js';
+import { Logger } from '../../lib/log.js';
 import type { StatsReport } from '../../lib/protocol.js';
-import { adminsRoom, PLATFORM_ADMINS_ROOM, StatsSummary } from '../../lib/stats.js';
+import { LocalBus } from '../../lib/pubsub.js';
+import type { FluxServer } from '../../lib/socket/types.js';
+import { adminsRoom, PLATFORM_ADMINS_ROOM, Stats, StatsSummary } from '../../lib/stats.js';
+import { settle, waitFor } from '../helpers/clients.js';
 
 /**
  * The pure parts of the statistics (docs/stats.md): the latency histogram that instances add together, and
@@ -143,5 +149,92 @@ describe('StatsSummary', () => {
   it('Rooms: one per tenant, one for the platform view', () => {
     expect(adminsRoom({ tenantId: 7 })).toBe('7:admins');
     expect(adminsRoom('platform')).toBe(PLATFORM_ADMINS_ROOM);
+  });
+});
+
+describe('Stats (one instance, its bus shared with others)', () => {
+  /** What Stats reads of socket.io: no socket, no room. */
+  const io = {
+    of: () => ({ sockets: new Map(), adapter: { rooms: new Map() } }),
+    local: { to: () => ({ emit: () => true }) },
+  } as unknown as FluxServer;
+  const sequelize = {
+    getDialect: () => 'postgres',
+    connectionManager: { pool: { size: 3, using: 1 } },
+  } as unknown as Sequelize;
+  const log = new Logger({ level: 'error', dir: false });
+
+  /** By default no tick during a test but the first. */
+  function stats(
+    bus: LocalBus,
+    jobCounts?: () => Promise<Record<string, QueueCounts>>,
+    intervalMs = 60_000,
+  ): Stats {
+    return new Stats({
+      io,
+      bus,
+      log,
+      intervalMs,
+      windowMs: intervalMs,
+      requestCounts: async () => ({ http: 0, socket: 0 }),
+      publishedCount: () => 0,
+      jobCounts,
+      sequelize,
+    });
+  }
+
+  it('When reports arrive on the bus, then the snapshot sums them with its own; malformed ones are dropped; a gone instance drops out', async () => {
+    const bus = new LocalBus();
+    const own = stats(bus);
+    await own.start();
+    bus.publish('stats:report', report('other', { db: { poolUsed: 2, poolSize: 5 } }));
+    bus.publish('stats:report', { instance: 'broken', intervalMs: 200 } as unknown as StatsReport);
+    bus.publish('stats:report', report('negative', { db: { poolUsed: -1, poolSize: 5 } }));
+    await settle(20);
+    expect(own.snapshot('platform')).toMatchObject({ instances: 2, db: { poolUsed: 3, poolSize: 8 } });
+    bus.publish('stats:gone', { instance: 'other' });
+    await settle(20);
+    expect(own.snapshot('platform')).toMatchObject({ instances: 1, db: { poolUsed: 1, poolSize: 3 } });
+    await own.stop();
+  });
+
+  it('When an instance stops reporting, then it drops out after 2.5 of its intervals', async () => {
+    const bus = new LocalBus();
+    const own = stats(bus);
+    await own.start();
+    bus.publish('stats:report', report('quiet', { intervalMs: 50 }));
+    await settle(20);
+    expect(own.snapshot('platform').instances).toBe(2);
+    await settle(400);
+    expect(own.snapshot('platform').instances).toBe(1);
+    await own.stop();
+  });
+
+  it('When several instances report, then only the one with the smallest id reads the job counts', async () => {
+    const bus = new LocalBus();
+    let reads = 0;
+    const counts = async () => {
+      reads++;
+      return { mail: { waiting: 1, delayed: 5, active: 0, completed: 9, failed: 2 } };
+    };
+    // an instance whose id sorts before every real one (host:pid:…) is live: this one does not read
+    bus.publish('stats:report', report('!first', { jobs: { waiting: 4, active: 4, failed: 4, at: 1 } }));
+    await settle(20);
+    const second = stats(bus, counts);
+    bus.publish('stats:report', report('!first'));
+    await settle(20);
+    await second.start();
+    await settle(20);
+    expect(reads).toBe(0);
+    await second.stop();
+
+    const alone = stats(new LocalBus(), counts, 50);
+    await alone.start();
+    await settle(20);
+    expect(reads).toBe(1);
+    // the reading is reported from the next interval on; delayed and completed jobs are not counted
+    await waitFor(() => alone.snapshot('platform').jobs?.failed === 2, 2000, 'the job counts');
+    expect(alone.snapshot('platform').jobs).toEqual({ waiting: 1, active: 0, failed: 2 });
+    await alone.stop();
   });
 });
