@@ -1,8 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deleteEndedSessions,
@@ -23,6 +21,7 @@ import {
   waitFor,
 } from '../helpers/clients.js';
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
+import { type LocalS3, startLocalS3 } from '../helpers/s3.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -35,37 +34,15 @@ const DAY_MS = 24 * 3_600_000;
 const HOUR_MS = 3_600_000;
 
 let server: TestServer;
-let s3: S3rver;
+let s3: LocalS3;
 let uploadDir: string;
-let s3Dir: string;
 let admin: Transport;
 let bar: { teamId: number; userId: number };
 
 beforeAll(async () => {
   uploadDir = mkdtempSync(path.join(tmpdir(), 'flux-housekeeping-'));
-  s3Dir = mkdtempSync(path.join(tmpdir(), 'flux-housekeeping-s3-'));
-  s3 = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: 'flux-housekeeping', configs: [] }],
-  });
-  const { port } = (await s3.run()) as AddressInfo;
-  server = await startTestServer({
-    upload: {
-      dir: uploadDir,
-      s3: {
-        bucket: 'flux-housekeeping',
-        region: 'us-east-1',
-        endpoint: `http://127.0.0.1:${port}`,
-        forcePathStyle: true,
-        accessKeyId: 'S3RVER',
-        secretAccessKey: 'S3RVER',
-        expiresIn: 60,
-      },
-    },
-  });
+  s3 = await startLocalS3('flux-housekeeping');
+  server = await startTestServer({ upload: { dir: uploadDir, s3: { ...s3.config, expiresIn: 60 } } });
   admin = httpTransport(server.url, await adminLogin(server.url));
   bar = await createTeamWithUser(
     admin,
@@ -83,9 +60,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await s3?.close();
+  await s3?.stop();
   rmSync(uploadDir, { recursive: true, force: true });
-  rmSync(s3Dir, { recursive: true, force: true });
 });
 
 /** Polls `find` until it gives a completed or failed job; fails the test past `timeoutMs`. */

@@ -1,15 +1,15 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import S3rver from 's3rver';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { imageWork } from '../../api/services/AvatarService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
+import { type LocalS3, startLocalS3 } from '../helpers/s3.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -18,9 +18,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
  */
 
 let server: TestServer;
-let s3: S3rver;
+let s3: LocalS3;
 let uploadDir: string;
-let s3Dir: string;
 let admin: Transport;
 let barToken: string;
 let bar: { teamId: number; userId: number };
@@ -28,31 +27,14 @@ const MAX_FILE = 300 * 1024;
 
 beforeAll(async () => {
   uploadDir = mkdtempSync(path.join(tmpdir(), 'flux-uploads-'));
-  s3Dir = mkdtempSync(path.join(tmpdir(), 'flux-s3-'));
-  s3 = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory: s3Dir,
-    configureBuckets: [{ name: 'flux-test', configs: [] }],
-  });
-  const { port } = (await s3.run()) as AddressInfo;
+  s3 = await startLocalS3('flux-test');
   server = await startTestServer({
     upload: {
       dir: uploadDir,
       maxFileSize: MAX_FILE,
       imageConcurrency: 1,
       imageQueueLength: 2,
-      s3: {
-        bucket: 'flux-test',
-        region: 'us-east-1',
-        endpoint: `http://127.0.0.1:${port}`,
-        forcePathStyle: true,
-        accessKeyId: 'S3RVER',
-        secretAccessKey: 'S3RVER',
-        maxSize: 1024 * 1024,
-        expiresIn: 120,
-      },
+      s3: { ...s3.config, maxSize: 1024 * 1024, expiresIn: 120 },
     },
   });
   admin = httpTransport(server.url, await adminLogin(server.url));
@@ -71,9 +53,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
-  await s3?.close();
+  await s3?.stop();
   rmSync(uploadDir, { recursive: true, force: true });
-  rmSync(s3Dir, { recursive: true, force: true });
 });
 
 const image = (width: number, height: number) =>
