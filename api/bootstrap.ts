@@ -10,6 +10,7 @@ import { provideFirstAdmin } from './services/TenantService.js';
  * first-start data. Ended sessions are deleted by a repeatable job (`api/jobs/cleanEndedSessions.ts`).
  */
 export async function bootstrap(flux: FluxApp): Promise<void> {
+  authService.forgetAll();
   flux.bus.subscribe(SESSION_REVOKED, (message) => {
     const { sessionId } = message as { sessionId: number };
     authService.forgetContexts({ sessionIds: [sessionId] });

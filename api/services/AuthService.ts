@@ -355,6 +355,16 @@ export class AuthService {
     this.tenants.clear();
   }
 
+  /**
+   * Forgets every cached context and tenant: at each start, since the process may have served another
+   * database before (a restart in the same process, tests), whose session ids mean other users.
+   */
+  forgetAll(): void {
+    this.generation++;
+    this.contexts.clear();
+    this.tenants.clear();
+  }
+
   private async cachedTenant(key: string, load: () => Promise<Tenant | null>): Promise<Tenant | null> {
     const cached = this.tenants.get(key);
     if (cached && Date.now() - cached.at < TENANT_CACHE_MS) return cached.tenant;
