@@ -198,6 +198,12 @@ export function createMailer(
   if (mail.url) {
     if (env === 'production' && !mail.from)
       log.warn(`mail.from is not set: e-mails are sent from ${DEFAULT_FROM}, which servers may refuse`);
+    // nodemailer upgrades smtp:// with STARTTLS when the server offers it, but a man in the middle can
+    // strip the offer: the reset tokens would then cross the network in clear
+    if (env === 'production' && /^smtp:/i.test(mail.url) && !/[?&]requireTLS=true\b/i.test(mail.url))
+      log.warn(
+        'mail.url: smtp:// without requireTLS=true may send in clear; use smtps:// or add ?requireTLS=true',
+      );
     return new Mailer({ url: mail.url, from: mail.from, log });
   }
   if (env === 'production') {

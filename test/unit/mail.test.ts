@@ -86,6 +86,17 @@ describe('createMailer', () => {
     mailer.close();
   });
 
+  it('When production sends over smtp:// without requireTLS, then a warning says the mails may go in clear', () => {
+    const warnings = (url: string) => {
+      const { lines, log } = capturingLog();
+      createMailer({ mail: { url, from: 'flux@example.org' } }, root, log, 'production').close();
+      return lines.filter(([level]) => level === 'warn').map(([, text]) => text);
+    };
+    expect(warnings('smtp://mail.example.org:587')).toEqual([expect.stringContaining('requireTLS=true')]);
+    expect(warnings('smtp://mail.example.org:587?requireTLS=true')).toEqual([]);
+    expect(warnings('smtps://mail.example.org')).toEqual([]);
+  });
+
   it('When mail.url is not an smtp:// or smtps:// URL, then the config is refused naming it', () => {
     for (const url of ['http://mail.example.org', 'smtp:/nope', 'mail.example.org:25', 'smtp://with space'])
       expect(mailConfigSchema.safeParse({ url }).error?.issues[0].path).toEqual(['url']);
