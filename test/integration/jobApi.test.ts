@@ -14,13 +14,7 @@ import {
   type Transport,
   waitFor,
 } from '../helpers/clients.js';
-import {
-  adminLogin,
-  createTeamWithUser,
-  createTenant,
-  expectStatus,
-  login,
-} from '../helpers/fixtures.js';
+import { adminLogin, createTeamWithUser, createTenant, expectStatus, login } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
