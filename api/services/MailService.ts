@@ -86,7 +86,8 @@ export async function sendMail(mail: OutgoingMail): Promise<{ id: string }> {
     queuedAt: Date.now(),
   };
   if (mail.secret) data.secret = true;
-  return Flux.jobs.add('mail', data, { id: mail.key });
+  const { id } = await Flux.jobs.add('mail', data, { id: mail.key });
+  return { id };
 }
 
 /**
