@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { z } from 'zod';
@@ -155,8 +155,11 @@ export class Mailer {
     const name = `${info.messageId.replace(/^<|>$/g, '').replace(/[^A-Za-z0-9._@-]/g, '_')}.eml`;
     const file = path.join(this.dir!, name);
     await mkdir(this.dir!, { recursive: true, mode: 0o700 });
-    // it may hold a secret (a reset token): readable by the server's user only
-    await writeFile(file, info.message!, { mode: 0o600 });
+    // it may hold a secret (a reset token): readable by the server's user only; written under another
+    // name, then renamed, so that a reader of the folder never sees half a message
+    const partial = `${file}.${process.pid}.partial`;
+    await writeFile(partial, info.message!, { mode: 0o600 });
+    await rename(partial, file);
     // the file's name only: the application log holds no part of a message
     this.log.info(`mail: written to ${file} (no mail.url set)`);
     return { messageId: info.messageId, accepted: info.envelope?.to ?? [], file };
