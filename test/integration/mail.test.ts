@@ -79,6 +79,18 @@ async function mailsAbout(title: string, count: number): Promise<ReceivedMail[]>
   return about(await smtp.waitFor((all) => about(all).length >= count));
 }
 
+/**
+ * Raises a serious control alert for the security team and waits for its two mails: mails are sent in
+ * order, so an earlier alert's mail that was going to come has come by then.
+ */
+async function mailControl(title: string): Promise<void> {
+  expectStatus(
+    await admin.request('POST', '/alert', { title, severity: 'serious', receiverTeamId: team.security }),
+    201,
+  );
+  await mailsAbout(title, 2);
+}
+
 /** The status of job `id` once it is completed or failed. */
 async function finished(id: string, timeoutMs = 30_000): Promise<JobStatus> {
   const until = Date.now() + timeoutMs;
@@ -203,16 +215,7 @@ describe('serious alerts by e-mail', () => {
       201,
     );
     // a warning is not mailed: a serious alert raised after it is mailed, the warning not
-    const control = 'Control after the warning';
-    expectStatus(
-      await admin.request('POST', '/alert', {
-        title: control,
-        severity: 'serious',
-        receiverTeamId: team.security,
-      }),
-      201,
-    );
-    await mailsAbout(control, 2);
+    await mailControl('Control after the warning');
     expect(smtp.received.filter((mail) => mail.parsed.subject?.includes(title))).toEqual([]);
 
     expectStatus(await receiver.request('PATCH', `/alert/${alert.id}`, { severity: 'serious' }), 200);
@@ -222,16 +225,7 @@ describe('serious alerts by e-mail', () => {
     expectStatus(await receiver.request('PATCH', `/alert/${alert.id}`, { severity: 'serious' }), 200);
     // an update that leaves it serious sends nothing either
     expectStatus(await receiver.request('PATCH', `/alert/${alert.id}`, { message: 'still there' }), 200);
-    const control2 = 'Control after the changes';
-    expectStatus(
-      await admin.request('POST', '/alert', {
-        title: control2,
-        severity: 'serious',
-        receiverTeamId: team.security,
-      }),
-      201,
-    );
-    await mailsAbout(control2, 2);
+    await mailControl('Control after the changes');
     await settle(300);
     expect(smtp.received.filter((mail) => mail.parsed.subject?.includes(title))).toHaveLength(2);
   });
@@ -254,16 +248,7 @@ describe('serious alerts by e-mail', () => {
       await admin.request('POST', '/alert', { title, severity: 'serious', receiverTeamId: null }),
       201,
     );
-    const control = 'Control after the one for nobody';
-    expectStatus(
-      await admin.request('POST', '/alert', {
-        title: control,
-        severity: 'serious',
-        receiverTeamId: team.security,
-      }),
-      201,
-    );
-    await mailsAbout(control, 2);
+    await mailControl('Control after the one for nobody');
     await settle(300);
     expect(smtp.received.filter((mail) => mail.parsed.subject?.includes(title))).toEqual([]);
   });
