@@ -51,6 +51,7 @@ import { ReferenceRules, readForeignKeys } from './references.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
 import { readOrCreateSecret } from './secretFile.js';
+import { singlePageApp } from './singlePageApp.js';
 import { SocketTransport } from './socket/transport.js';
 import type { FluxServer } from './socket/types.js';
 import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
@@ -430,7 +431,7 @@ export class FluxApp {
       cors: { origin: this.config.server.cors.origin, credentials: true },
       serveClient: false,
       // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket.
-      allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin)),
+      allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin, req.headers.host)),
     });
     if (this.redis) {
       this.io.adapter(
@@ -477,6 +478,16 @@ export class FluxApp {
           // an operator page, like /openapi.json: a proxy can block it by path for HTTP, not in a socket
           { httpOnly: true },
         ],
+        // the web console (docs/console.md): its build, served as files like /docs
+        ...(this.config.console.enabled
+          ? [
+              [
+                '/console',
+                singlePageApp(path.resolve(this.rootdir, this.config.console.dir), 'npm run console:build'),
+                { httpOnly: true },
+              ] satisfies [string, RequestHandler[], { httpOnly: boolean }],
+            ]
+          : []),
       ],
       rateLimiter: this.rateLimiter({ name: 'global', ...this.config.rateLimit }),
       maxDepth: this.config.server.maxDepth,
@@ -828,11 +839,25 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
 
 /**
  * Whether a browser `Origin` may open a socket, from `server.cors.origin`: `true` any, `false` none, else
- * the listed origins. Requests without `Origin` (native apps, servers) are not cross-site: allowed.
+ * the listed origins. Requests without `Origin` (native apps, servers) are not cross-site: allowed. A page
+ * of the server itself (the console at /console) is always allowed: its origin's host is the request's
+ * `Host` (which a page of another site cannot set; a proxy must pass it on, as deploy/nginx.conf does).
  */
-export function originChecker(allowed: boolean | string | string[]): (origin: string | undefined) => boolean {
+export function originChecker(
+  allowed: boolean | string | string[],
+): (origin: string | undefined, host?: string) => boolean {
   const list = typeof allowed === 'string' ? [allowed] : Array.isArray(allowed) ? allowed : [];
-  return (origin) => origin === undefined || allowed === true || list.includes(origin);
+  return (origin, host) =>
+    origin === undefined || allowed === true || list.includes(origin) || sameHost(origin, host);
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 const key = Symbol.for('flux.singleton');

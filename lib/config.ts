@@ -299,6 +299,17 @@ export const coreConfigSchema = z.looseObject({
       windowMs: z.number().int().min(1).max(3_600_000).default(10_000),
     })
     .prefault({}),
+  /**
+   * The web console (console/, docs/console.md): its build folder, served at `/console` over HTTP with the
+   * page for every address under it. `enabled: false` answers 404 there.
+   */
+  console: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** The build folder (`npm run console:build`), relative to the project folder. */
+      dir: z.string().min(1).default('console/dist'),
+    })
+    .prefault({}),
   /** The OpenAPI document of the route table (`GET /openapi.json`, lib/openapi.ts). */
   openapi: z
     .object({

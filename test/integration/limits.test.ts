@@ -154,6 +154,25 @@ describe('origins', () => {
     (await connectSocket(server.url)).close();
   });
 
+  it('When a page of the server itself (the console) opens a socket, then it connects though its origin is not listed; another port of the same host is refused', async () => {
+    const open = (origin: string) => {
+      const socket = io(server.url, {
+        transports: ['websocket'],
+        extraHeaders: { origin },
+        forceNew: true,
+        reconnection: false,
+      });
+      return new Promise<boolean>((resolve) => {
+        socket.once('connect', () => resolve(true));
+        socket.once('connect_error', () => resolve(false));
+      }).finally(() => socket.close());
+    };
+    const own = new URL(server.url);
+    expect(await open(own.origin)).toBe(true);
+    own.port = String(Number(own.port) + 1);
+    expect(await open(own.origin)).toBe(false);
+  });
+
   it('When a preflight comes from another origin, then CORS does not allow it; from the allowed one, it does', async () => {
     const preflight = (origin: string) =>
       fetch(`${server.url}/user`, {

@@ -1,0 +1,102 @@
+import { useState } from 'preact/hooks';
+import { describeError } from '../errors';
+import { session } from '../state';
+
+const reasons = {
+  revoked: 'Your session was ended (signed out elsewhere, or by an administrator). Sign in again.',
+  expired: 'Your session expired. Sign in again.',
+};
+
+/**
+ * Sign-in: login and password, or the device's address (`POST /auth/ip`, for the tablets a team leaves at
+ * its post). The event field is the tenant's slug; empty, the server picks it from the host name (or
+ * `default`, where the platform's operators sign in).
+ */
+export function SignIn() {
+  const [login, setLogin] = useState('');
+  const [password, setPassword] = useState('');
+  const [tenant, setTenant] = useState(session.tenant.value);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const reason = session.signedOut.value;
+
+  const run = async (attempt: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await attempt();
+    } catch (caught) {
+      setError(describeError(caught));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="sign-in" id="main">
+      <form
+        class="card"
+        aria-labelledby="sign-in-title"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void run(() => session.login(login, password, tenant));
+        }}
+      >
+        <h1 id="sign-in-title">Flux console</h1>
+        {reason && !error && (
+          <p class="notice" role="status">
+            {reasons[reason]}
+          </p>
+        )}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <label>
+          Login
+          <input
+            name="login"
+            autoComplete="username"
+            required
+            value={login}
+            onInput={(e) => setLogin(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        <label>
+          Event <small>(leave empty for this address's event)</small>
+          <input
+            name="tenant"
+            autoComplete="organization"
+            pattern="[a-z0-9\-]*"
+            placeholder="default"
+            value={tenant}
+            onInput={(e) => setTenant(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          disabled={busy}
+          onClick={() => void run(() => session.loginByIp(tenant))}
+        >
+          Sign in as this device
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,138 @@
+import { createClient, type FluxClient, FluxError, type Item, webStorage } from '@flux/client';
+import { computed, signal } from '@preact/signals';
+
+/** What `GET /auth/me` answers: the signed-in user, the team, the tenant and the team's permissions. */
+export interface Me {
+  user: Item<'user'>;
+  team: Item<'team'> | null;
+  tenant: { id: number; name: string; slug: string };
+  /** `<namespace>/<level>` strings, e.g. `alert/admin` (docs/permissions.md). */
+  permissions: string[];
+}
+
+/** The socket's state as shown in the header: no network, socket.io retrying, or connected. */
+export type Connection = 'offline' | 'reconnecting' | 'live';
+
+/** Why the user is on the sign-in page, when it was not their own choice. */
+export type SignedOutReason = 'revoked' | 'expired' | null;
+
+const TENANT_KEY = 'flux:console:tenant';
+const TOKEN_KEY = 'flux:console:token';
+
+/**
+ * The console's session: one `@flux/client` for the chosen tenant (its token in `localStorage`, so a
+ * reload stays signed in), the user's `/auth/me` and the socket's state, as signals every page reads.
+ * Switching tenant closes the client and opens another (the tenant only matters for anonymous requests,
+ * such as the sign-in).
+ */
+export class ConsoleSession {
+  /** The tenant slug sign-in requests name (`x-tenant`); '' lets the server decide (host name, default). */
+  readonly tenant = signal(localStorage.getItem(TENANT_KEY) ?? '');
+  readonly client = signal<FluxClient>(this.open(this.tenant.value));
+  /** `undefined` while it is being read, `null` when signed out. */
+  readonly me = signal<Me | null | undefined>(undefined);
+  readonly connection = signal<Connection>('reconnecting');
+  readonly signedOut = signal<SignedOutReason>(null);
+  readonly permissions = computed(() => new Set(this.me.value?.permissions ?? []));
+  private stopListening: () => void = () => {};
+
+  constructor() {
+    this.follow(this.client.value);
+    void this.reload();
+  }
+
+  /** True when the user's team holds `permission` (`team/admin`), or `<namespace>/admin` for any level. */
+  can(permission: string): boolean {
+    const held = this.permissions.value;
+    return held.has(permission) || held.has(`${permission.split('/')[0]}/admin`);
+  }
+
+  /** Signs in with a login and a password (`POST /auth/login`). @throws {FluxError} 401, 429… */
+  async login(login: string, password: string, tenant: string): Promise<void> {
+    this.useTenant(tenant);
+    await this.client.value.login(login, password);
+    await this.reload();
+  }
+
+  /** Signs in as the user whose `ip` is this device's address (`POST /auth/ip`). @throws {FluxError} 401 */
+  async loginByIp(tenant: string): Promise<void> {
+    this.useTenant(tenant);
+    await this.client.value.loginByIp();
+    await this.reload();
+  }
+
+  async logout(): Promise<void> {
+    await this.client.value.logout();
+  }
+
+  /** Reads `/auth/me` again (after a sign-in, or when the team's permissions may have changed). */
+  async reload(): Promise<void> {
+    const client = this.client.value;
+    if (!client.token) {
+      this.me.value = null;
+      return;
+    }
+    try {
+      const { data } = await client.request<Me>('GET', '/auth/me');
+      if (client === this.client.value) this.me.value = data;
+    } catch (error) {
+      if (!(error instanceof FluxError) || error.status === 0) throw error;
+      // an ended session has already emitted its auth event; any other refusal signs out as well
+      if (client === this.client.value && !client.token) this.me.value = null;
+    }
+  }
+
+  private useTenant(tenant: string): void {
+    const slug = tenant.trim().toLowerCase();
+    localStorage.setItem(TENANT_KEY, slug);
+    if (slug === this.tenant.value) return;
+    this.stopListening();
+    this.client.value.close();
+    this.tenant.value = slug;
+    this.client.value = this.open(slug);
+    this.follow(this.client.value);
+  }
+
+  private open(tenant: string): FluxClient {
+    return createClient({
+      url: location.origin,
+      tenant: tenant || undefined,
+      storage: webStorage(localStorage, TOKEN_KEY),
+    });
+  }
+
+  /** Follows the client's session and socket into the signals. */
+  private follow(client: FluxClient): void {
+    const socket = client.socket!;
+    const update = () => {
+      this.connection.value = socket.connected ? 'live' : navigator.onLine ? 'reconnecting' : 'offline';
+    };
+    const stopAuth = client.on('auth', ({ type }) => {
+      if (type === 'login') this.signedOut.value = null;
+      if (type === 'revoked' || type === 'expired' || type === 'logout') {
+        this.signedOut.value = type === 'logout' ? null : type;
+        this.me.value = null;
+      }
+    });
+    // the team's role or the user's team changed: what the console offers may have changed too
+    const onRefresh = () => void this.reload();
+    socket.on('connect', update);
+    socket.on('disconnect', update);
+    socket.on('subscription:refresh', onRefresh);
+    socket.io.on('reconnect_attempt', update);
+    window.addEventListener('online', update);
+    window.addEventListener('offline', update);
+    update();
+    this.stopListening = () => {
+      stopAuth();
+      socket.off('connect', update);
+      socket.off('disconnect', update);
+      socket.off('subscription:refresh', onRefresh);
+      socket.io.off('reconnect_attempt', update);
+      window.removeEventListener('online', update);
+      window.removeEventListener('offline', update);
+    };
+  }
+}
+
+export const session = new ConsoleSession();
