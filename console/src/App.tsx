@@ -1,9 +1,9 @@
 import { useEffect } from 'preact/hooks';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { AdminPages, adminLinks } from './admin';
-import { Board } from './pages/Board';
-import { Chat } from './pages/Chat';
-import { Dashboard } from './pages/Dashboard';
+import { Board } from './board/Board';
+import { Chat } from './chat/Chat';
+import { Dashboard } from './dashboard/Dashboard';
 import { SignIn } from './pages/SignIn';
 import { BASE, to } from './paths';
 import { type Connection, session } from './state';
