@@ -1,0 +1,164 @@
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  chromiumPath,
+  launchBrowser,
+  openConsole,
+  PHONE,
+  signIn,
+  startConsoleServer,
+} from '../helpers/browser.js';
+import { httpTransport, type Transport } from '../helpers/clients.js';
+import { adminLogin, createTeamWithUser, expectStatus } from '../helpers/fixtures.js';
+import { ADMIN_PASSWORD, type TestServer } from '../helpers/server.js';
+
+/**
+ * The console's shell in Chromium (console/src/App.tsx, state.ts, pages/SignIn.tsx, docs/console.md):
+ * signing in by password, by the device's address and into another event; staying signed in across a
+ * reload; the keyboard alone; what the header says about the connection; what a team is offered.
+ */
+describe.skipIf(!chromiumPath)('the console shell', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let admin: Transport;
+
+  beforeAll(async () => {
+    server = await startConsoleServer();
+    browser = await launchBrowser();
+    admin = httpTransport(server.url, await adminLogin(server.url));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const header = (page: Page) => page.getByRole('banner');
+
+  it('When the password is wrong, then the form says so and stays; the right one signs in, and a reload stays signed in', async () => {
+    const { context, page, errors } = await openConsole(browser, server);
+    await page.getByLabel('Login').fill('admin');
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/login or password/i);
+    expect(await page.getByRole('banner').count()).toBe(0);
+
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('[data-connection="live"]').waitFor();
+    expect(await header(page).textContent()).toContain('Administrator');
+    await page.reload();
+    await page.locator('[data-connection="live"]').waitFor();
+    expect(await header(page).textContent()).toContain('Administrator');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('When the tablet signs in by its address, then it is the user registered for that address', async () => {
+    const { userId } = await createTeamWithUser(
+      admin,
+      { name: 'Bar by the stage', role: 'bar' },
+      { login: 'stage-tablet', password: 'tablet-password-1' },
+    );
+    expectStatus(
+      await admin.request('PATCH', `/user/${userId}`, { name: 'Stage tablet', ip: '127.0.0.1' }),
+      200,
+    );
+    const { context, page } = await openConsole(browser, server, PHONE);
+    try {
+      await page.getByRole('button', { name: 'Sign in as this device' }).click();
+      await page.locator('[data-connection="live"]').waitFor();
+      expect(await header(page).textContent()).toContain('Stage tablet');
+    } finally {
+      expectStatus(await admin.request('PATCH', `/user/${userId}`, { ip: null }), 200);
+      await context.close();
+    }
+  });
+
+  it('When a user signs in to another event, then the console is that event’s, and the login is looked up in the event named', async () => {
+    expectStatus(
+      await admin.request('POST', '/tenant', {
+        name: 'Summer Festival',
+        slug: 'summerfest',
+        admin: { login: 'festival-admin', password: 'festival-password-1' },
+      }),
+      201,
+    );
+    const { context, page } = await openConsole(browser, server);
+    await signIn(page, 'festival-admin', 'festival-password-1', 'summerfest');
+    expect(await page.locator('.brand').textContent()).toBe('Summer Festival');
+    // the same login does not exist in the default event: the event field decides where it is looked up
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Login').fill('festival-admin');
+    await page.getByLabel('Password').fill('festival-password-1');
+    await page.getByLabel('Event').fill('');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('alert').waitFor();
+    await context.close();
+  });
+
+  it('When only the keyboard is used, then the sign-in form and the navigation work', async () => {
+    const { context, page } = await openConsole(browser, server);
+    await page.getByLabel('Login').focus();
+    await page.keyboard.type('admin');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(ADMIN_PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.locator('[data-connection="live"]').waitFor();
+    // the first Tab reaches the skip link, then the pages of the navigation in order
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Alerts');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/console\/chat$/);
+    await context.close();
+  });
+
+  it('When the socket is lost, then the header says reconnecting, offline without a network, and live again once it is back', async () => {
+    const { context, page } = await openConsole(browser, server);
+    // every socket of the page goes through this route: closing it is a lost connection
+    let refuse = false;
+    const open: WebSocketRoute[] = [];
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      if (refuse) return void ws.close();
+      ws.connectToServer();
+      open.push(ws);
+    });
+    await page.reload();
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    const badge = page.locator('.connection');
+
+    refuse = true;
+    for (const ws of open.splice(0)) await ws.close();
+    await page.locator('[data-connection="reconnecting"]').waitFor();
+    expect(await badge.textContent()).toBe('Reconnecting…');
+
+    await context.setOffline(true);
+    await page.locator('[data-connection="offline"]').waitFor();
+    expect(await badge.textContent()).toBe('Offline');
+
+    refuse = false;
+    await context.setOffline(false);
+    // socket.io's next attempt (its backoff grows to 5 s) reconnects
+    await page.locator('[data-connection="live"]').waitFor({ timeout: 15_000 });
+    await context.close();
+  });
+
+  it('When a team may only raise alerts, then it is offered the alert board and nothing of the administration', async () => {
+    await createTeamWithUser(
+      admin,
+      { name: 'Bar north', role: 'bar' },
+      { login: 'bar-north', password: 'bar-north-pw-1' },
+    );
+    const { context, page } = await openConsole(browser, server, PHONE);
+    await signIn(page, 'bar-north', 'bar-north-pw-1');
+    const links = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allTextContents();
+    expect(links).toContain('Alerts');
+    expect(links).not.toContain('Dashboard');
+    expect(links).not.toContain('Teams');
+    await context.close();
+  });
+});
