@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FluxApp } from '../lib/Flux.js';
 import { AUTH_CHANGED, authService, type IdentityChange, SESSION_REVOKED } from './services/AuthService.js';
+import { resetUrlWarning } from './services/PasswordResetService.js';
 import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/SubscriptionService.js';
 import { provideFirstAdmin } from './services/TenantService.js';
 
@@ -33,6 +34,8 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
       }).catch((err: unknown) => flux.log.warn('could not record a disconnection:', err)),
     );
   });
+  const warning = resetUrlWarning(flux.config.auth.resetUrl, flux.env);
+  if (warning) flux.log.warn(warning);
   await createFirstAdmin(flux);
 }
 

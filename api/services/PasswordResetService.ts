@@ -232,6 +232,16 @@ export async function confirmPasswordReset(
   }
 }
 
+/**
+ * What start-up says about `auth.resetUrl` (api/bootstrap.ts): in production an `http://` page would carry
+ * reset tokens in clear over the network, and whoever reads one sets the password. `undefined`: nothing
+ * to say.
+ */
+export function resetUrlWarning(resetUrl: string | undefined, env: string | undefined): string | undefined {
+  if (env !== 'production' || !resetUrl || !/^http:/i.test(resetUrl)) return undefined;
+  return 'auth.resetUrl is http://: reset links would carry their tokens in clear; use https://';
+}
+
 /** The page of `auth.resetUrl` with the token (and the tenant outside the default one) in its fragment. */
 function resetLink(token: string, tenant: Tenant): string | undefined {
   const base = Flux.config.auth.resetUrl;

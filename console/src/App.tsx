@@ -4,6 +4,7 @@ import { AdminPages, adminLinks } from './admin';
 import { Board } from './board/Board';
 import { Chat } from './chat/Chat';
 import { Dashboard } from './dashboard/Dashboard';
+import { ResetPassword } from './pages/ResetPassword';
 import { SignIn } from './pages/SignIn';
 import { BASE, to } from './paths';
 import { type Connection, session } from './state';
@@ -41,6 +42,8 @@ export function App() {
 
 function Shell() {
   const me = session.me.value;
+  // the page of a reset e-mail's link, signed in or not
+  if (useLocation().path === to('reset')) return <ResetPassword />;
   if (me === undefined) return <p class="loading">Loading…</p>;
   if (me === null) return <SignIn />;
   const allowed = links.filter((link) => link.allowed());

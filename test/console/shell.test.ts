@@ -108,9 +108,9 @@ describe.skipIf(!chromiumPath)('the console shell', () => {
     await page.locator('[data-connection="live"]').waitFor();
     // the first Tab reaches the skip link, then the pages of the navigation in order
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    expect(await page.locator(':focus').textContent()).toBe('Skip to content');
     await page.keyboard.press('Tab');
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Alerts');
+    expect(await page.locator(':focus').textContent()).toBe('Alerts');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/console\/chat$/);

@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
 import { describeError } from '../errors';
 import { session } from '../state';
 
@@ -15,7 +16,10 @@ const reasons = {
 export function SignIn() {
   const [login, setLogin] = useState('');
   const [password, setPassword] = useState('');
-  const [tenant, setTenant] = useState(session.tenant.value);
+  // `?event=<slug>` (a link from a reset page or an operator) fills the Event field
+  const { query } = useLocation();
+  const [tenant, setTenant] = useState(query.event ?? session.tenant.value);
+  const [forgot, setForgot] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const reason = session.signedOut.value;
@@ -96,7 +100,53 @@ export function SignIn() {
         >
           Sign in as this device
         </button>
+        <button type="button" class="link" aria-expanded={forgot} onClick={() => setForgot(!forgot)}>
+          Forgot your password?
+        </button>
+        {forgot && <ForgotPassword login={login} tenant={tenant} />}
       </form>
     </main>
+  );
+}
+
+/**
+ * Asks for a reset e-mail (`POST /auth/reset`). The server answers the same for every login, so does this
+ * page: whether the login exists, or has an e-mail address, is not told to whoever asks.
+ */
+function ForgotPassword({ login, tenant }: { login: string; tenant: string }) {
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const send = async () => {
+    setError(null);
+    try {
+      const slug = tenant.trim().toLowerCase();
+      await session.client.value.request(
+        'POST',
+        '/auth/reset',
+        { login },
+        { headers: slug ? { 'x-tenant': slug } : {} },
+      );
+      setSent(true);
+    } catch (caught) {
+      setError(describeError(caught));
+    }
+  };
+  if (sent)
+    return (
+      <p role="status" class="notice">
+        If “{login}” has an e-mail address, a link to choose a new password is on its way.
+      </p>
+    );
+  return (
+    <div class="forgot">
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="button" class="secondary" disabled={!login} onClick={() => void send()}>
+        E-mail me a link for “{login || 'the login above'}”
+      </button>
+    </div>
   );
 }
