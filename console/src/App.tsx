@@ -55,6 +55,7 @@ function Shell() {
           <Route path={to('board')} component={Board} />
           <Route path={to('chat')} component={Chat} />
           <Route path={to('dashboard')} component={Dashboard} />
+          <Route path={to('admin')} component={AdminPages} />
           <Route path={to('admin/*')} component={AdminPages} />
           <Route default component={() => <Home first={allowed[0]?.page} />} />
         </Router>
