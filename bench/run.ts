@@ -12,12 +12,14 @@
  *   npm run bench                 # SQLite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 npm run bench # shorter phases
- *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, ceilings, express, feathers, flux,
- *                                           # fanout, memory, publish, abuse, scale, import); prints,
+ *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, ceilings, express, feathers,
+ *                                           # flux, fanout, memory, publish, abuse, scale, import); prints,
  *                                           # writes no results file
  *
  * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
- * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s.
+ * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s. The
+ * console part (bench/console.ts, in its own process, next: its own Flux and Chromium) measures how long
+ * an alert raised on the bar's tablet takes to appear on the desk's open board.
  *
  * The import part (last, on a fresh Flux process) sends a generated CSV of BENCH_IMPORT_LINES users (default
  * 10,000; no passwords) to `POST /import/users` and times it to the job's completion, then sends the same file
@@ -43,6 +45,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
 const PARTS = [
   'client',
+  'console',
   'ceilings',
   'express',
   'feathers',
@@ -830,11 +833,14 @@ async function importUsers(server: Server): Promise<Record<string, unknown>> {
   return runs;
 }
 
-/** The client part: bench/client.ts in a process of its own (nothing else runs in it while it measures). */
-async function client(): Promise<unknown> {
+/**
+ * The client and console parts: bench/client.ts or bench/console.ts in a process of its own (nothing else
+ * runs in it while it measures).
+ */
+async function ownProcess(script: string): Promise<unknown> {
   let result: unknown;
   const child = runNode(
-    'bench/client.ts',
+    script,
     [],
     {},
     (line) => {
@@ -843,14 +849,15 @@ async function client(): Promise<unknown> {
     ['--import', 'tsx'],
   );
   const code = await new Promise((resolve) => child.once('exit', resolve));
-  if (code !== 0 || !result) throw new Error('bench/client.ts failed');
+  if (code !== 0 || !result) throw new Error(`${script} failed`);
   return result;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (runs('client')) extra.client = await client();
-  if (PARTS.some((part) => part !== 'client' && runs(part))) await servers();
+  if (runs('client')) extra.client = await ownProcess('bench/client.ts');
+  if (runs('console')) extra.console = await ownProcess('bench/console.ts');
+  if (PARTS.some((part) => part !== 'client' && part !== 'console' && runs(part))) await servers();
 
   if (rows.length) printTable();
   process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);

@@ -153,10 +153,12 @@ describe.skipIf(!chromiumPath)('the alert board in Chromium', () => {
       .locator(`[data-alert-id="${id}"][data-acknowledged="true"]`)
       .waitFor({ timeout: 15_000 });
     // the bar cannot read the desk's users: the time only
-    expect(await onTablet.locator('.alert-ack').textContent()).toMatch(/^✓ Acknowledged at [^b]*$/);
+    const ackOnTablet = await onTablet.locator('.alert-ack').textContent();
+    expect(ackOnTablet).toMatch(/^✓ Acknowledged /);
+    expect(ackOnTablet).not.toContain(' by ');
     // acknowledged, the desk names who did and no longer offers it
     await desk.page.locator(`[data-alert-id="${id}"][data-acknowledged="true"]`).waitFor();
-    expect(await onDesk.locator('.alert-ack').textContent()).toMatch(/^✓ Acknowledged at .* by desk$/);
+    expect(await onDesk.locator('.alert-ack').textContent()).toMatch(/^✓ Acknowledged .+ by desk$/);
     expect(await onDesk.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
 
     // a button without a prompt raises at once

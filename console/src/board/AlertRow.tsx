@@ -130,7 +130,7 @@ export function AlertRow({
         <p class="alert-ack">
           {alert.acknowledgedAt ? (
             <span class="acknowledged" title={fullTime(alert.acknowledgedAt)}>
-              ✓ Acknowledged at {clockTime(alert.acknowledgedAt)}
+              ✓ Acknowledged {clockTime(alert.acknowledgedAt)}
               {acknowledger && <span class="ack-by"> by {acknowledger}</span>}
             </span>
           ) : (
