@@ -50,19 +50,50 @@ export class ConsoleSession {
   /** Signs in with a login and a password (`POST /auth/login`). @throws {FluxError} 401, 429… */
   async login(login: string, password: string, tenant: string): Promise<void> {
     this.useTenant(tenant);
-    await this.client.value.login(login, password);
+    await this.bindingSocket((client) => client.login(login, password));
     await this.reload();
   }
 
   /** Signs in as the user whose `ip` is this device's address (`POST /auth/ip`). @throws {FluxError} 401 */
   async loginByIp(tenant: string): Promise<void> {
     this.useTenant(tenant);
-    await this.client.value.loginByIp();
+    await this.bindingSocket((client) => client.loginByIp());
     await this.reload();
+  }
+
+  /**
+   * Runs a login so that the socket ends bound to the session. Over the socket, the login binds it. Over
+   * HTTP (the socket of a new tenant's client was not up yet), a socket that connected meanwhile stayed
+   * anonymous: it is connected again, its handshake carrying the token, or it would miss what only bound
+   * sockets receive, such as the dashboard's `stats` (docs/stats.md).
+   */
+  private async bindingSocket(login: (client: FluxClient) => Promise<unknown>): Promise<void> {
+    const client = this.client.value;
+    const overSocket = client.connected;
+    await login(client);
+    if (overSocket || !client.socket) return;
+    client.disconnect();
+    client.connect().catch(() => {}); // a socket refused for good: requests go over HTTP
   }
 
   async logout(): Promise<void> {
     await this.client.value.logout();
+  }
+
+  /**
+   * Signs out and shows the sign-in page with `tenant`'s slug in its Event field: the platform operator
+   * going to an event. The old client's events are left unheard meanwhile, so that the sign-in page does not
+   * show (and read its Event field) before the slug is set.
+   */
+  async signOutTo(tenant: string): Promise<void> {
+    if (tenant !== this.tenant.value) this.stopListening();
+    try {
+      await this.logout();
+    } finally {
+      this.useTenant(tenant);
+      this.signedOut.value = null;
+      this.me.value = null;
+    }
   }
 
   /** Reads `/auth/me` again (after a sign-in, or when the team's permissions may have changed). */

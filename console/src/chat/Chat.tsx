@@ -167,7 +167,14 @@ function Conversation({ channel }: { channel: Channel }) {
     sort: ['-createdAt', '-id'],
     limit: WINDOW,
   });
-  const users = useLive('user', { sort: ['id'], limit: 1000 });
+  // the authors of these messages only (those the user may read: others show as `User #<id>`)
+  const authorIds = [
+    ...new Set(messages.items.map((message) => message.userId).filter((id): id is number => id !== null)),
+  ].sort((a, b) => a - b);
+  const users = useLive(
+    'user',
+    authorIds.length ? { filters: { id: { in: authorIds } }, limit: authorIds.length } : null,
+  );
   const me = session.me.value!.user;
   const scroller = useRef<HTMLOListElement>(null);
   const pinned = useRef(true);
