@@ -51,6 +51,28 @@ describe.skipIf(!chromiumPath)('the console administration in Chromium', () => {
       { name: 'Bar Revoked', role: 'bar', group: 'bars' },
       { login: 'tablet1', password: 'tablet1-password' },
     );
+    // other devices of the event, signed in meanwhile (the list shows what they are)
+    const devices = {
+      'bar-ipad':
+        'Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+      'desk-pc': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0',
+    };
+    for (const [login, agent] of Object.entries(devices)) {
+      await createTeamWithUser(
+        admin,
+        { name: `Team ${login}`, role: 'bar' },
+        { login, password: `${login}-password` },
+      );
+      expectStatus(
+        await httpTransport(server.url).request(
+          'POST',
+          '/auth/login',
+          { login, password: `${login}-password` },
+          { 'user-agent': agent },
+        ),
+        200,
+      );
+    }
     const tablet = await openConsole(browser, server, PHONE);
     await signIn(tablet.page, 'tablet1', 'tablet1-password');
     const desk = await openConsole(browser, server, DESK);
@@ -76,6 +98,12 @@ describe.skipIf(!chromiumPath)('the console administration in Chromium', () => {
     await row.waitFor({ state: 'detached' });
     await desk.page.getByLabel('Show revoked sessions').check();
     await row.locator('.badge', { hasText: 'Revoked' }).waitFor();
+    expect(
+      await desk.page.locator('tr', { hasText: 'bar-ipad' }).locator('[data-label="Device"]').textContent(),
+    ).toBe('Safari 17 on iOS');
+    expect(
+      await desk.page.locator('tr', { hasText: 'desk-pc' }).locator('[data-label="Device"]').textContent(),
+    ).toBe('Firefox 128 on Windows');
     await screenshot(desk.page, 'sessions');
     expect([...tablet.errors, ...desk.errors]).toEqual([]);
     await tablet.context.close();
