@@ -143,15 +143,33 @@ export class FluxClient {
     return this.send<T>(method, url, data, this.storage.get(), options?.headers);
   }
 
-  /** Logs in with a login and password (`POST /auth/login`); over the socket this binds it. */
+  /**
+   * Logs in with a login and password (`POST /auth/login`). It resolves once the socket, if connected, is
+   * bound to the new session (it then receives `auth:*` events and what only bound sockets get, such as
+   * `stats`).
+   */
   async login(login: string, password: string): Promise<LoginReply> {
     // a login carries only its own credentials, never the previous session's token
-    return this.startSession(await this.send<LoginReply>('POST', '/auth/login', { login, password }, null));
+    return this.logInWith('/auth/login', { login, password });
   }
 
-  /** Logs in the user whose `ip` is this client's address (`POST /auth/ip`, kiosk PCs). */
+  /** Logs in the user whose `ip` is this client's address (`POST /auth/ip`, kiosk PCs); binds as `login`. */
   async loginByIp(): Promise<LoginReply> {
-    return this.startSession(await this.send<LoginReply>('POST', '/auth/ip', undefined, null));
+    return this.logInWith('/auth/ip', undefined);
+  }
+
+  private async logInWith(url: string, data: unknown): Promise<LoginReply> {
+    const overSocket = this.connected;
+    const session = this.startSession(await this.send<LoginReply>('POST', url, data, null));
+    // A login over the socket binds it. One over HTTP binds nothing, and a socket that connected while it
+    // ran did so without a token: bind it (`POST /auth/jwt` over it). A socket that connects later
+    // carries the token in its handshake.
+    if (!overSocket && this.socket?.connected) {
+      await this.socketRequest(this.socket, 'POST', '/auth/jwt', { jwt: session.jwt }, {}).catch(() => {
+        // the socket dropped meanwhile: its reconnection's handshake binds it
+      });
+    }
+    return session;
   }
 
   private async send<T>(

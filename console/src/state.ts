@@ -1,5 +1,5 @@
 import { createClient, type FluxClient, FluxError, type Item, webStorage } from '@flux/client';
-import { computed, signal } from '@preact/signals';
+import { computed, effect, signal } from '@preact/signals';
 
 /** What `GET /auth/me` answers: the signed-in user, the team, the tenant and the team's permissions. */
 export interface Me {
@@ -36,8 +36,11 @@ export class ConsoleSession {
   readonly permissions = computed(() => new Set(this.me.value?.permissions ?? []));
   private stopListening: () => void = () => {};
 
+  private identity: { key: string; close(): void } | null = null;
+
   constructor() {
     this.follow(this.client.value);
+    effect(() => this.watchIdentity(this.me.value, this.client.value));
     void this.reload();
   }
 
@@ -50,30 +53,15 @@ export class ConsoleSession {
   /** Signs in with a login and a password (`POST /auth/login`). @throws {FluxError} 401, 429… */
   async login(login: string, password: string, tenant: string): Promise<void> {
     this.useTenant(tenant);
-    await this.bindingSocket((client) => client.login(login, password));
+    await this.client.value.login(login, password);
     await this.reload();
   }
 
   /** Signs in as the user whose `ip` is this device's address (`POST /auth/ip`). @throws {FluxError} 401 */
   async loginByIp(tenant: string): Promise<void> {
     this.useTenant(tenant);
-    await this.bindingSocket((client) => client.loginByIp());
+    await this.client.value.loginByIp();
     await this.reload();
-  }
-
-  /**
-   * Runs a login so that the socket ends bound to the session. Over the socket, the login binds it. Over
-   * HTTP (the socket of a new tenant's client was not up yet), a socket that connected meanwhile stayed
-   * anonymous: it is connected again, its handshake carrying the token, or it would miss what only bound
-   * sockets receive, such as the dashboard's `stats` (docs/stats.md).
-   */
-  private async bindingSocket(login: (client: FluxClient) => Promise<unknown>): Promise<void> {
-    const client = this.client.value;
-    const overSocket = client.connected;
-    await login(client);
-    if (overSocket || !client.socket) return;
-    client.disconnect();
-    client.connect().catch(() => {}); // a socket refused for good: requests go over HTTP
   }
 
   async logout(): Promise<void> {
@@ -111,6 +99,36 @@ export class ConsoleSession {
       // an ended session has already emitted its auth event; any other refusal signs out as well
       if (client === this.client.value && !client.token) this.me.value = null;
     }
+  }
+
+  /**
+   * Keeps `/auth/me` current: live queries on the user's own row and team (always readable) read it again
+   * when either changes — a team moved to another role or group, the user moved to another team, a name —
+   * on whatever page is open. (`subscription:refresh` only reaches a socket whose rooms changed: a page
+   * without live lists would miss it.)
+   */
+  private watchIdentity(me: Me | null | undefined, client: FluxClient): void {
+    const key = me ? `${me.user.id}:${me.team?.id ?? ''}` : '';
+    if (this.identity?.key === key) return;
+    this.identity?.close();
+    this.identity = null;
+    if (!me) return;
+    const reload = () => void this.reload().catch(() => {});
+    const lists = [
+      client.live('user', { filters: { id: me.user.id } }),
+      ...(me.team ? [client.live('team', { filters: { id: me.team.id } })] : []),
+    ];
+    const stops = lists.map((list) => {
+      list.ready.catch(() => {}); // a failed read is tried again by the client; nothing to show here
+      return list.subscribe(reload);
+    });
+    this.identity = {
+      key,
+      close: () => {
+        for (const stop of stops) stop();
+        for (const list of lists) list.close();
+      },
+    };
   }
 
   private useTenant(tenant: string): void {

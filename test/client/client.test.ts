@@ -249,6 +249,33 @@ describe('auth lifecycle', () => {
     expect(reply.data).toMatchObject({ user: { login: 'admin' } });
   });
 
+  it('When the socket connects while a login goes over HTTP, then the login binds it before resolving', async () => {
+    const c = createClient({ url: server.url, socket: { autoConnect: false } });
+    clients.push(c);
+    // the login's HTTP request is held until the socket is up (connected without a token)
+    const realFetch = globalThis.fetch;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      await held;
+      return realFetch(...args);
+    }) as typeof fetch;
+    try {
+      const login = c.login('admin', ADMIN_PASSWORD);
+      await c.connect();
+      release();
+      await login;
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    // no authorization header: only the socket's binding authenticates this request
+    const reply = await c.socket!.timeout(5000).emitWithAck('request', { method: 'GET', url: '/auth/me' });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.data).toMatchObject({ user: { login: 'admin' } });
+  });
+
   it('When a token is in a localStorage-like store, then a new client uses it and logout removes it', async () => {
     const store = new Map<string, string>();
     const storage = webStorage({

@@ -147,6 +147,32 @@ describe.skipIf(!chromiumPath)('the console shell', () => {
     await context.close();
   });
 
+  it('When a team’s role changes while a page without live lists is open, then the pages offered follow without a reload', async () => {
+    const { teamId } = await createTeamWithUser(
+      admin,
+      { name: 'Bar east', role: 'bar' },
+      { login: 'bar-east', password: 'bar-east-pw-1' },
+    );
+    const { context, page } = await openConsole(browser, server);
+    await signIn(page, 'bar-east', 'bar-east-pw-1');
+    await page.goto('/console/admin/teams');
+    await page.getByText('Your team has no administration permission.').waitFor();
+    const nav = page.getByRole('navigation', { name: 'Pages' });
+    expect(await nav.getByRole('link').allTextContents()).not.toContain('Admin');
+    await page.evaluate(() => {
+      (globalThis as unknown as { __marker: number }).__marker = 7;
+    });
+
+    expectStatus(await admin.request('PATCH', `/team/${teamId}`, { role: 'admin' }), 200);
+    await nav.getByRole('link', { name: 'Admin' }).waitFor();
+    await page.getByRole('heading', { name: 'Teams' }).waitFor();
+    expect(await page.evaluate(() => (globalThis as unknown as { __marker?: number }).__marker)).toBe(7);
+
+    expectStatus(await admin.request('PATCH', `/team/${teamId}`, { role: 'bar' }), 200);
+    await page.getByText('Your team has no administration permission.').waitFor();
+    await context.close();
+  });
+
   it('When a team may only raise alerts, then it is offered the alert board and nothing of the administration', async () => {
     await createTeamWithUser(
       admin,
