@@ -113,7 +113,10 @@ export class ConsoleSession {
     this.identity?.close();
     this.identity = null;
     if (!me) return;
-    const reload = () => void this.reload().catch(() => {});
+    // an ended session empties the lists: that is the auth event's to handle, not a change to read
+    const reload = () => {
+      if (client.token) this.reload().catch(() => {});
+    };
     const lists = [
       client.live('user', { filters: { id: me.user.id } }),
       ...(me.team ? [client.live('team', { filters: { id: me.team.id } })] : []),
