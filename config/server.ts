@@ -15,6 +15,13 @@ export default {
    * page open in a kiosk's browser call `/auth/ip` and read the kiosk's token: list your front ends.
    */
   cors: { origin: false as boolean | string | string[] },
+  /**
+   * Host names served (the `Host` of requests and socket handshakes): `true` any, or a list such as
+   * `['flux.example.org', '.flux.example.org']` (a leading dot includes subdomains). A list stops DNS
+   * rebinding: a page of another site made to resolve to this server (from a kiosk's browser, it could
+   * call `/auth/ip`).
+   */
+  allowedHosts: true as true | string[],
   /** Express `trust proxy`: false, or the addresses of the reverse proxies in front of Flux. */
   trustProxy: false as boolean | string | string[],
   /** Deepest nesting of objects and arrays in a body or socket `data` (400 beyond). */

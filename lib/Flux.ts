@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
 import swaggerUi from 'swagger-ui-express';
+import { hostChecker } from './allowedHosts.js';
 import {
   ConfigError,
   checkBuiltConfig,
@@ -426,12 +427,15 @@ export class FluxApp {
     this.transportsOpen = true;
     this.server = createServer();
     const allowedOrigin = originChecker(this.config.server.cors.origin);
+    const allowedHost = hostChecker(this.config.server.allowedHosts);
     this.io = new SocketServer(this.server, {
       path: this.config.socket.path,
       cors: { origin: this.config.server.cors.origin, credentials: true },
       serveClient: false,
-      // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket.
-      allowRequest: (req, callback) => callback(null, allowedOrigin(req.headers.origin, req.headers.host)),
+      // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket; nor may one
+      // whose host name is not served (DNS rebinding, lib/allowedHosts.ts).
+      allowRequest: (req, callback) =>
+        callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
     });
     if (this.redis) {
       this.io.adapter(
@@ -460,6 +464,7 @@ export class FluxApp {
       routeMiddlewares: this.config.server.middlewares,
       bodyLimit: this.config.server.bodyLimit,
       corsOrigin: this.config.server.cors.origin,
+      allowedHost: this.config.server.allowedHosts === true ? undefined : allowedHost,
       trustProxy: this.config.server.trustProxy,
       first: [
         requestLifecycle({

@@ -115,6 +115,12 @@ export const coreConfigSchema = z.looseObject({
     cors: z
       .object({ origin: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false) })
       .default({ origin: false }),
+    /**
+     * Host names this server answers to (`Host` of HTTP requests and socket handshakes; lib/allowedHosts.ts):
+     * `true` any, or a list (`.example.org` includes subdomains). Set it where a browser can reach the
+     * server (DNS rebinding).
+     */
+    allowedHosts: z.union([z.literal(true), z.array(z.string().min(1)).min(1)]).default(true),
     /** Express `trust proxy` setting: false, or the proxies' addresses. */
     trustProxy: z.union([z.boolean(), z.string(), z.array(z.string())]).default(false),
     /** Deepest nesting of objects and arrays accepted in a body or socket `data` (400 beyond). */

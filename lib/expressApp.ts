@@ -7,6 +7,7 @@ import express, {
   type Response,
 } from 'express';
 import helmet from 'helmet';
+import { allowedHostsMiddleware } from './allowedHosts.js';
 import { BadRequestError } from './errors.js';
 import type { FluxMiddleware } from './http.js';
 import { maxDepth } from './limits.js';
@@ -26,6 +27,8 @@ export interface ExpressAppOptions {
   routeMiddlewares: string[];
   bodyLimit: number | string;
   corsOrigin: CorsOptions['origin'];
+  /** Whether a `Host` header is served (`server.allowedHosts`, lib/allowedHosts.ts); HTTP only. */
+  allowedHost?: (host: string | undefined) => boolean;
   trustProxy: boolean | string | string[];
   /** Global middlewares run before everything else (e.g. request metrics). */
   first?: RequestHandler[];
@@ -104,6 +107,8 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   // The rate limiter counts both. One layer: HTTP goes through its framing chain, a virtual request
   // straight to the rate limiter.
   const http = express.Router();
+  // a virtual request's host is its socket's handshake's, checked when the socket opened
+  if (options.allowedHost) http.use(allowedHostsMiddleware(options.allowedHost));
   http.use(
     helmet(),
     cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
