@@ -1,20 +1,31 @@
 /**
  * `npm run bench`: Flux against its peers on this machine, side by side, in one run.
  *
- * Servers run one at a time on loopback ports, each in its own process: the physical ceilings (bare
- * node:http, bare socket.io ack), plain Express 5 + Sequelize, Feathers 5 (feathers-sequelize, REST +
- * socket.io, JWT, a channel), and Flux built for production (`npm run build`). All share one database
- * (SQLite by default, PostgreSQL when DATABASE_URL is set) seeded with Flux's demo event and 2,000
- * messages. Load comes from a separate process (bench/load.mjs: autocannon, socket.io-client). Server CPU
- * is read from the kernel (pidusage) around each measured phase. Prints one table with the ratios of Flux
- * to each peer and writes it to bench/results/<date>.json.
+ * The servers, each in its own process on a loopback port: the physical ceilings (bare node:http, bare
+ * socket.io ack), plain Express 5 + Sequelize, Feathers 5 (feathers-sequelize, REST + socket.io, JWT, a
+ * channel), and Flux built for production (`npm run build`). All share one database (SQLite by default,
+ * PostgreSQL when DATABASE_URL is set) seeded with Flux's demo event and 2,000 messages. Load comes from a
+ * separate process (bench/load.mjs: autocannon, socket.io-client). Server CPU is read from the kernel
+ * (pidusage) around each measured phase.
  *
- *   npm run bench                 # SQLite
+ * The comparisons (get, list of 20 and create over HTTP and socket; the socket ceiling, bare socket.io ack
+ * vs Flux's `/health`; the HTTP ceiling, bare node:http, has no Flux counterpart) run in alternating rounds
+ * (bench/rounds.ts): every selected server runs at once, a warm-up phase of 1 s per server and scenario is
+ * not recorded, then each of BENCH_ROUNDS rounds (default 5) measures one BENCH_SECONDS phase (default 5)
+ * of each server in each scenario, the peers then Flux. A ratio of Flux to a peer is taken per round; the
+ * table shows each server's medians over the rounds and each ratio's median with the min–max of its
+ * rounds. The create scenarios delete their rows after each phase, so every phase reads the seeded data.
+ * Prints the table and writes it to bench/results/<date>.json (each row with `rounds` and its CPU per
+ * round, and for peers `fluxCpuRatio` / `fluxRpsRatio`: median, min, max).
+ *
+ *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
- *   BENCH_SECONDS=3 npm run bench # shorter phases
+ *   BENCH_SECONDS=3 BENCH_ROUNDS=7 npm run bench   # shorter phases, more rounds
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, ceilings, express, feathers,
  *                                           # flux, fanout, memory, publish, abuse, scale, import); prints,
- *                                           # writes no results file
+ *                                           # writes no results file. A peer's part (ceilings, express,
+ *                                           # feathers) brings Flux into its scenarios; `flux` alone
+ *                                           # measures Flux's scenarios without a peer
  *
  * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
  * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s. The
@@ -39,9 +50,23 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
 import { Sequelize } from 'sequelize';
+import {
+  type Comparison,
+  describe,
+  type Row,
+  runRounds,
+  type Sample,
+  type Spread,
+  spread,
+  summarize,
+} from './rounds.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Alternating rounds of the comparisons (peer, Flux, peer, Flux…): each ratio is the median of these. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`BENCH_ROUNDS: a whole number ≥ 1, not "${process.env.BENCH_ROUNDS}"`);
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
 const PARTS = [
   'client',
@@ -73,17 +98,6 @@ const unknownPart = ONLY?.find((part) => !PARTS.includes(part));
 if (unknownPart) throw new Error(`BENCH_ONLY: unknown part "${unknownPart}" (parts: ${PARTS.join(', ')})`);
 /** Whether this run measures `part` (every part unless BENCH_ONLY names some). */
 const runs = (part: string): boolean => !ONLY || ONLY.includes(part);
-
-interface Row {
-  scenario: string;
-  transport: 'http' | 'socket';
-  server: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  cpuUsPerRequest: number;
-  errors: number;
-}
 
 const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
@@ -225,29 +239,17 @@ async function load(
   return { result, marks, heap };
 }
 
-async function measure(
-  server: Server,
-  scenario: string,
-  transport: 'http' | 'socket',
-  job: Record<string, unknown>,
-  pids?: number[],
-) {
+/** One phase of `job` against `server` (or the instances `pids`): its throughput, latency and server CPU. */
+async function measure(server: Server, job: Record<string, unknown>, pids?: number[]): Promise<Sample> {
   const { result, marks } = await load(server, { seconds: SECONDS, ...job }, undefined, pids);
-  const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-  const row: Row = {
-    scenario,
-    transport,
-    server: server.name,
-    rps: Math.round(result.rps),
+  const cpuUs = (marks.end.cpu - marks.start.cpu) * 1000;
+  return {
+    rps: result.rps,
     p50: Number(result.p50.toFixed(2)),
     p99: Number(result.p99.toFixed(2)),
-    cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests)),
+    cpuUsPerRequest: cpuUs / Math.max(1, result.requests),
     errors: result.errors,
   };
-  rows.push(row);
-  log(
-    `  ${scenario} ${transport} ${server.name}: ${row.rps} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/req${row.errors ? `, ${row.errors} errors` : ''}`,
-  );
 }
 
 async function login(url: string, login: string, password: string): Promise<string> {
@@ -496,15 +498,6 @@ async function abuse(server: Server, databaseUrl: string) {
   };
 }
 
-/** Median and range of `values`. */
-function spread(values: number[]): { median: number; min: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  const round = (value: number) => Number(value.toFixed(2));
-  return { median: round(median), min: round(sorted[0]), max: round(sorted.at(-1) as number) };
-}
-
 /** One configuration of the scale part: how many instances, and how much load on each. */
 interface ScaleConfig {
   name: string;
@@ -553,7 +546,6 @@ async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: R
     const front: Server = { ...instances[0], url, name: config.name };
     const pids = instances.map((instance) => instance.process.pid as number);
     const list = { filters: { channel: 'public:2' }, limit: 20 };
-    const before = rows.length;
     const http = (method: string, target: string, body?: unknown) => ({
       mode: 'http',
       method,
@@ -563,26 +555,11 @@ async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: R
       connections: 10 * config.load,
       ...(SCALE_LOAD === 'fixed' ? { rate: FIXED_RATE.http * config.load } : {}),
     });
-    await measure(front, 'get', 'http', http('GET', '/message/1'), pids);
-    await measure(
-      front,
-      'list',
-      'http',
-      http('GET', `/message?data=${encodeURIComponent(JSON.stringify(list))}`),
-      pids,
-    );
-    await measure(
-      front,
-      'create',
-      'http',
-      http('POST', '/message', { channel: 'public:2', text: 'Scale' }),
-      pids,
-    );
-    await measure(
-      front,
-      'get',
-      'socket',
-      {
+    const jobs: Record<string, Record<string, unknown>> = {
+      'get http': http('GET', '/message/1'),
+      'list http': http('GET', `/message?data=${encodeURIComponent(JSON.stringify(list))}`),
+      'create http': http('POST', '/message', { channel: 'public:2', text: 'Scale' }),
+      'get socket': {
         mode: 'socket',
         kind: 'flux',
         token: tokens.coord,
@@ -590,11 +567,13 @@ async function scaleRound(config: ScaleConfig, env: NodeJS.ProcessEnv, tokens: R
         ...(SCALE_LOAD === 'fixed' ? { rate: FIXED_RATE.socket * config.load } : {}),
         op: { payload: { method: 'GET', url: '/message/1' } },
       },
-      pids,
-    );
-    const cost = Object.fromEntries(
-      rows.splice(before).map((row) => [`${row.scenario} ${row.transport}`, row.cpuUsPerRequest]),
-    );
+    };
+    const cost: Record<string, number> = {};
+    for (const [scenario, job] of Object.entries(jobs)) {
+      const sample = await measure(front, job, pids);
+      log(`  ${scenario} ${config.name}: ${describe(sample)}`);
+      cost[scenario] = Math.round(sample.cpuUsPerRequest);
+    }
     if (!config.fanout) {
       log(`  ${config.name}: CPU µs/req ${JSON.stringify(cost)}`);
       return { cost, fanout: undefined };
@@ -742,12 +721,13 @@ async function scale(env: NodeJS.ProcessEnv, reset: () => Promise<void>) {
   return summary;
 }
 
-function ratio(a: number, b: number): string {
-  return b ? (a / b).toFixed(2) : '-';
+/** A ratio's median and, in brackets, the min–max of its rounds. */
+function showSpread(spread: Spread | undefined): string {
+  return spread ? `${spread.median.toFixed(2)} (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})` : '';
 }
 
+/** The comparisons' table on stdout: each server's medians over the rounds, and Flux's ratios to each peer. */
 function printTable(): void {
-  const byKey = new Map(rows.map((row) => [`${row.scenario}|${row.transport}|${row.server}`, row]));
   const header = [
     'scenario',
     'transport',
@@ -756,13 +736,11 @@ function printTable(): void {
     'p50 ms',
     'p99 ms',
     'CPU µs/req',
-    'Flux CPU ×',
-    'Flux req/s ×',
+    'Flux CPU × (min–max)',
+    'Flux req/s × (min–max)',
   ];
   const lines = [header];
   for (const row of rows) {
-    const flux = byKey.get(`${row.scenario}|${row.transport}|flux`);
-    const isFlux = row.server === 'flux';
     lines.push([
       row.scenario,
       row.transport,
@@ -771,11 +749,12 @@ function printTable(): void {
       String(row.p50),
       String(row.p99),
       String(row.cpuUsPerRequest),
-      flux && !isFlux ? ratio(flux.cpuUsPerRequest, row.cpuUsPerRequest) : '',
-      flux && !isFlux ? ratio(flux.rps, row.rps) : '',
+      showSpread(row.fluxCpuRatio),
+      showSpread(row.fluxRpsRatio),
     ]);
   }
   const widths = header.map((_, i) => Math.max(...lines.map((line) => line[i].length)));
+  process.stdout.write(`medians of ${ROUNDS} alternating rounds of ${SECONDS} s phases\n`);
   for (const line of lines)
     process.stdout.write(`${line.map((cell, i) => cell.padEnd(widths[i])).join('  ')}\n`);
 }
@@ -881,6 +860,7 @@ async function main(): Promise<void> {
         },
         database: process.env.DATABASE_URL ? 'postgresql' : 'sqlite',
         secondsPerPhase: SECONDS,
+        rounds: ROUNDS,
         rows,
         ...extra,
         durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -890,6 +870,150 @@ async function main(): Promise<void> {
     )}\n`,
   );
   log(`written ${path.relative(root, file)} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** The scenarios of the comparisons, in the order of each round (and of the table). */
+const SCENARIOS = [
+  'ceiling http',
+  'ceiling socket',
+  'get http',
+  'list http',
+  'create http',
+  'get socket',
+  'list socket',
+  'create socket',
+] as const;
+type Scenario = (typeof SCENARIOS)[number];
+/** The load job of one scenario against `server`, authenticated with `token` where the server checks one. */
+type JobFor = (server: Server, token: string) => Record<string, unknown>;
+
+const LIST = { filters: { channel: 'public:2' }, limit: 20 };
+const CREATED = { channel: 'public:2', text: 'Bench message' };
+const http =
+  (method: string, target: string, body?: unknown): JobFor =>
+  (server, token) => ({ mode: 'http', method, url: `${server.url}${target}`, token, body });
+const fluxSocket =
+  (method: string, url: string, data?: unknown): JobFor =>
+  (_server, token) => ({ mode: 'socket', kind: 'flux', token, op: { payload: { method, url, data } } });
+const feathersSocket =
+  (method: string, args: unknown[]): JobFor =>
+  (_server, token) => ({ mode: 'socket', kind: 'feathers', token, op: { method, args } });
+
+/**
+ * Every server of the comparisons: its script, the BENCH_ONLY part that selects it, and what it is asked in
+ * each scenario it has (each with its own URLs and protocol). Flux, the reference, is last: each round
+ * measures the peers of a scenario, then Flux.
+ */
+const CONTENDERS: Record<
+  string,
+  { label: string; script: string; part: string; jobs: Partial<Record<Scenario, JobFor>> }
+> = {
+  'bare-http': {
+    label: 'bare node:http',
+    script: 'bench/servers/bare-http.mjs',
+    part: 'ceilings',
+    jobs: { 'ceiling http': http('GET', '/') },
+  },
+  'bare-socketio': {
+    label: 'bare socket.io',
+    script: 'bench/servers/bare-socketio.mjs',
+    part: 'ceilings',
+    jobs: {
+      'ceiling socket': () => ({
+        mode: 'socket',
+        kind: 'bare',
+        op: { payload: { method: 'GET', url: '/' } },
+      }),
+    },
+  },
+  express: {
+    label: 'Express 5 + Sequelize',
+    script: 'bench/servers/express-sequelize.mjs',
+    part: 'express',
+    jobs: {
+      'get http': http('GET', '/messages/1'),
+      'list http': http('GET', '/messages?channel=public:2&limit=20'),
+      'create http': http('POST', '/messages', CREATED),
+    },
+  },
+  feathers: {
+    label: 'Feathers 5',
+    script: 'bench/servers/feathers.mjs',
+    part: 'feathers',
+    jobs: {
+      'get http': http('GET', '/messages/1'),
+      'list http': http('GET', '/messages?channel=public:2&$limit=20'),
+      'create http': http('POST', '/messages', CREATED),
+      'get socket': feathersSocket('get', [1, {}]),
+      'list socket': feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]),
+      'create socket': feathersSocket('create', [CREATED, {}]),
+    },
+  },
+  flux: {
+    label: 'Flux (production build)',
+    script: 'bench/servers/flux.mjs',
+    part: 'flux',
+    jobs: {
+      'get http': http('GET', '/message/1'),
+      'list http': http('GET', `/message?data=${encodeURIComponent(JSON.stringify(LIST))}`),
+      'create http': http('POST', '/message', CREATED),
+      'get socket': fluxSocket('GET', '/message/1'),
+      'list socket': fluxSocket('GET', '/message', LIST),
+      'create socket': fluxSocket('POST', '/message', CREATED),
+      'ceiling socket': fluxSocket('GET', '/health'),
+    },
+  },
+};
+
+/** Starts every peer BENCH_ONLY selects (all of them by default), side by side. */
+async function startPeers(env: NodeJS.ProcessEnv): Promise<Server[]> {
+  const peers: Server[] = [];
+  for (const [name, peer] of Object.entries(CONTENDERS))
+    if (name !== 'flux' && runs(peer.part)) {
+      log(peer.label);
+      peers.push(await startServer(name, peer.script, env));
+    }
+  return peers;
+}
+
+/**
+ * The comparisons of the running `peers` and Flux: each scenario that a selected server has, with Flux in
+ * it when the `flux` part is selected or a peer is (a ratio needs both). The create scenarios put the
+ * messages back as seeded after each phase, so that every phase reads the same rows.
+ */
+function comparisons(peers: Server[], flux: { server: Server; token: string }, reset: () => Promise<void>) {
+  const contender = (server: Server, token: string, job: JobFor) => ({
+    server: server.name,
+    phase: (seconds: number) => measure(server, { ...job(server, token), seconds }),
+  });
+  return SCENARIOS.flatMap((scenario): Comparison[] => {
+    const contenders = peers
+      .filter((peer) => CONTENDERS[peer.name].jobs[scenario])
+      .map((peer) => contender(peer, peer.token, CONTENDERS[peer.name].jobs[scenario] as JobFor));
+    const fluxJob = CONTENDERS.flux.jobs[scenario];
+    if (fluxJob && (runs('flux') || contenders.length))
+      contenders.push(contender(flux.server, flux.token, fluxJob));
+    if (!contenders.length) return [];
+    const [name, transport] = scenario.split(' ') as [string, 'http' | 'socket'];
+    return [{ scenario: name, transport, contenders, afterPhase: name === 'create' ? reset : undefined }];
+  });
+}
+
+/** Runs the comparisons in ROUNDS alternating rounds and adds their rows to the table. */
+async function compare(peers: Server[], flux: { server: Server; token: string }, reset: () => Promise<void>) {
+  const selected = comparisons(peers, flux, reset);
+  if (!selected.length) return;
+  const phases = selected.reduce((sum, comparison) => sum + comparison.contenders.length, 0);
+  log(`comparisons: ${ROUNDS} alternating rounds of ${phases} phases of ${SECONDS} s`);
+  const samples = await runRounds(selected, { rounds: ROUNDS, seconds: SECONDS, warmUpSeconds: 1, log });
+  for (const [c, comparison] of selected.entries()) {
+    const summary = summarize(comparison, samples[c]);
+    rows.push(...summary);
+    for (const row of summary.filter((row) => row.fluxCpuRatio))
+      log(
+        `${comparison.scenario} ${comparison.transport}: Flux CPU/req ${showSpread(row.fluxCpuRatio)} × ${row.server}`,
+      );
+  }
 }
 
 /** Every part but the client's: the build of Flux, the database, then each server in turn. */
@@ -908,115 +1032,20 @@ async function servers(): Promise<void> {
     );
 
     const seeded = await lastMessageId(database.url);
-    const list = { filters: { channel: 'public:2' }, limit: 20 };
-    const created = { channel: 'public:2', text: 'Bench message' };
-
-    let server: Server;
-    if (runs('ceilings')) {
-      log('bare node:http');
-      server = await startServer('bare-http', 'bench/servers/bare-http.mjs', env);
-      await measure(server, 'ceiling', 'http', {
-        mode: 'http',
-        method: 'GET',
-        url: `${server.url}/`,
-        token: '-',
-      });
-      await stopServer(server);
-
-      log('bare socket.io');
-      server = await startServer('bare-socketio', 'bench/servers/bare-socketio.mjs', env);
-      await measure(server, 'ceiling', 'socket', {
-        mode: 'socket',
-        kind: 'bare',
-        op: { payload: { method: 'GET', url: '/' } },
-      });
-      await stopServer(server);
-    }
-
-    /** get, list of 20 and create over HTTP, with the peer's URLs and token. */
-    const httpScenarios = async (
-      peer: Server,
-      token: string,
-      urls: { get: string; list: string; create: string },
-    ) => {
-      await measure(peer, 'get', 'http', {
-        mode: 'http',
-        method: 'GET',
-        url: `${peer.url}${urls.get}`,
-        token,
-      });
-      await measure(peer, 'list', 'http', {
-        mode: 'http',
-        method: 'GET',
-        url: `${peer.url}${urls.list}`,
-        token,
-      });
-      await measure(peer, 'create', 'http', {
-        mode: 'http',
-        method: 'POST',
-        url: `${peer.url}${urls.create}`,
-        token,
-        body: created,
-      });
-    };
-
-    /** Puts the messages back as seeded (each server reads the same data), then starts a server. */
-    const startFresh = async (name: string, label: string, script: string): Promise<Server> => {
-      await resetMessages(database.url, seeded);
-      log(label);
-      return startServer(name, script, env);
-    };
-
-    if (runs('express')) {
-      server = await startFresh('express', 'Express 5 + Sequelize', 'bench/servers/express-sequelize.mjs');
-      await httpScenarios(server, server.token, {
-        get: '/messages/1',
-        list: '/messages?channel=public:2&limit=20',
-        create: '/messages',
-      });
-      await stopServer(server);
-    }
-
-    if (runs('feathers')) {
-      server = await startFresh('feathers', 'Feathers 5', 'bench/servers/feathers.mjs');
-      await httpScenarios(server, server.token, {
-        get: '/messages/1',
-        list: '/messages?channel=public:2&$limit=20',
-        create: '/messages',
-      });
-      const feathersSocket = (method: string, args: unknown[]) => ({
-        mode: 'socket',
-        kind: 'feathers',
-        token: server.token,
-        op: { method, args },
-      });
-      await measure(server, 'get', 'socket', feathersSocket('get', [1, {}]));
-      await measure(server, 'list', 'socket', feathersSocket('find', [{ channel: 'public:2', $limit: 20 }]));
-      await measure(server, 'create', 'socket', feathersSocket('create', [created, {}]));
-      await stopServer(server);
-    }
-
-    server = await startFresh('flux', 'Flux (production build)', 'bench/servers/flux.mjs');
+    const reset = () => resetMessages(database.url, seeded);
+    await reset();
+    const peers = await startPeers(env);
+    log('Flux (production build)');
+    let server = await startServer('flux', 'bench/servers/flux.mjs', env);
     const coord = await login(server.url, 'coord', 'festival-2026');
     const reader = await login(server.url, 'welcome', 'festival-2026');
     const nonReader = await login(server.url, 'bar-sud', 'festival-2026');
-    if (runs('flux')) {
-      await httpScenarios(server, coord, {
-        get: '/message/1',
-        list: `/message?data=${encodeURIComponent(JSON.stringify(list))}`,
-        create: '/message',
-      });
-      const fluxSocket = (method: string, url: string, data?: unknown) => ({
-        mode: 'socket',
-        kind: 'flux',
-        token: coord,
-        op: { payload: { method, url, data } },
-      });
-      await measure(server, 'get', 'socket', fluxSocket('GET', '/message/1'));
-      await measure(server, 'list', 'socket', fluxSocket('GET', '/message', list));
-      await measure(server, 'create', 'socket', fluxSocket('POST', '/message', created));
-      await measure(server, 'ceiling', 'socket', fluxSocket('GET', '/health'));
+    try {
+      await compare(peers, { server, token: coord }, reset);
+    } finally {
+      for (const peer of peers) await stopServer(peer);
     }
+    await reset();
 
     if (runs('fanout')) {
       log('fan-out (Flux)');
