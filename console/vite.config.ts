@@ -26,7 +26,8 @@ export default defineConfig({
   plugins: [preact()],
   // the client package's sources, as the rest of the repository imports them (docs/client.md)
   resolve: { alias: { '@flux/client': fileURLToPath(new URL('../client/src/index.ts', import.meta.url)) } },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 400 },
+  // no source maps: the build is served to anyone who can reach /console (debug with console:dev)
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 400 },
   server: {
     proxy: {
       ...Object.fromEntries(

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
 import swaggerUi from 'swagger-ui-express';
-import { hostChecker } from './allowedHosts.js';
+import { allowedHostsWarning, hostChecker } from './allowedHosts.js';
 import {
   ConfigError,
   checkBuiltConfig,
@@ -243,6 +243,8 @@ export class FluxApp {
       );
       if (kept.exposed) this.log.warn(`${where} is readable by other users: chmod 600 it`);
     }
+    const hosts = allowedHostsWarning(core.server.allowedHosts, this.env);
+    if (hosts) this.log.warn(hosts);
     this.config = { ...merged, ...core } as AppConfig;
     this.log.configure({
       level: this.config.log.level,
@@ -499,7 +501,12 @@ export class FluxApp {
       upload: (field) => this.uploadMiddleware(field),
       log: this.log,
     });
-    this.server.on('request', this.express);
+    // socket.io answers the requests under its path itself (HTTP long-polling, handshakes): Express must not
+    // answer them a second time (ERR_HTTP_HEADERS_SENT) nor count them against the rate limit
+    const socketPath = `${this.config.socket.path.replace(/\/$/, '')}/`;
+    this.server.on('request', (req, res) => {
+      if (!req.url?.startsWith(socketPath)) this.express(req, res);
+    });
     this.sockets = new SocketTransport({
       io: this.io,
       dispatch: this.express,
@@ -845,8 +852,10 @@ function listen(server: HttpServer, port: number, host: string): Promise<void> {
 /**
  * Whether a browser `Origin` may open a socket, from `server.cors.origin`: `true` any, `false` none, else
  * the listed origins. Requests without `Origin` (native apps, servers) are not cross-site: allowed. A page
- * of the server itself (the console at /console) is always allowed: its origin's host is the request's
- * `Host` (which a page of another site cannot set; a proxy must pass it on, as deploy/nginx.conf does).
+ * of the server itself (the console at /console) is always allowed: its origin's host and port are the
+ * request's `Host` (a proxy must pass the browser's Host on, port included, as deploy/nginx.conf does).
+ * A page of another site whose name was made to resolve to this server (DNS rebinding) also sends its own
+ * name as Host: `server.allowedHosts` is the defence against that (lib/allowedHosts.ts).
  */
 export function originChecker(
   allowed: boolean | string | string[],
@@ -859,7 +868,13 @@ export function originChecker(
 function sameHost(origin: string, host: string | undefined): boolean {
   if (!host) return false;
   try {
-    return new URL(origin).host === host.toLowerCase();
+    const page = new URL(origin);
+    // URL drops the scheme's default port from `host`; so does this, from the Host header
+    const defaultPort = page.protocol === 'https:' ? ':443' : ':80';
+    const requested = host.toLowerCase();
+    return (
+      page.host === (requested.endsWith(defaultPort) ? requested.slice(0, -defaultPort.length) : requested)
+    );
   } catch {
     return false;
   }

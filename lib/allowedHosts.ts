@@ -46,3 +46,9 @@ export function allowedHostsMiddleware(allowed: (host: string | undefined) => bo
     next(new ForbiddenError('This host name is not served here (server.allowedHosts)'));
   };
 }
+
+/** What start-up says about `server.allowedHosts`: unset in production, any rebinding page is served. */
+export function allowedHostsWarning(allowed: true | string[], env: string): string | undefined {
+  if (env !== 'production' || allowed !== true) return undefined;
+  return 'server.allowedHosts is not set: any Host is served; list the names clients use (DNS rebinding, docs/security.md)';
+}

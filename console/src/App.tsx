@@ -44,7 +44,7 @@ function Shell() {
   const me = session.me.value;
   // the page of a reset e-mail's link, signed in or not
   if (useLocation().path === to('reset')) return <ResetPassword />;
-  if (me === undefined) return <p class="loading">Loading…</p>;
+  if (me === undefined) return <Loading />;
   if (me === null) return <SignIn />;
   const allowed = links.filter((link) => link.allowed());
   return (
@@ -116,5 +116,23 @@ export function ConnectionBadge({ state }: { state: Connection }) {
     <span class={`badge connection ${state}`} role="status" data-connection={state}>
       {connectionLabels[state]}
     </span>
+  );
+}
+
+/** Before `/auth/me` answers: "Loading…", or why it has not yet, with a way to try again now. */
+function Loading() {
+  const error = session.loadError.value;
+  if (!error) return <p class="loading">Loading…</p>;
+  return (
+    <main class="sign-in" id="main">
+      <div class="card" role="alert">
+        <h1>Not connected yet</h1>
+        <p>{error}</p>
+        <p class="muted">The console keeps trying, and goes on by itself as soon as the server answers.</p>
+        <button type="button" onClick={() => session.retry()}>
+          Retry now
+        </button>
+      </div>
+    </main>
   );
 }

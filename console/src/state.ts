@@ -1,5 +1,6 @@
-import { createClient, type FluxClient, FluxError, type Item, webStorage } from '@flux/client';
+import { createClient, decodeToken, type FluxClient, FluxError, type Item, webStorage } from '@flux/client';
 import { computed, effect, signal } from '@preact/signals';
+import { describeError } from './errors';
 
 /** What `GET /auth/me` answers: the signed-in user, the team, the tenant and the team's permissions. */
 export interface Me {
@@ -36,12 +37,64 @@ export class ConsoleSession {
   readonly permissions = computed(() => new Set(this.me.value?.permissions ?? []));
   private stopListening: () => void = () => {};
 
+  /** Why the first read of `/auth/me` failed, while the console keeps trying (shown instead of "Loading…"). */
+  readonly loadError = signal<string | null>(null);
   private identity: { key: string; close(): void } | null = null;
+  private retryNow: () => void = () => {};
 
   constructor() {
     this.follow(this.client.value);
     effect(() => this.watchIdentity(this.me.value, this.client.value));
-    void this.reload();
+    this.watchOtherTabs();
+    void this.load();
+  }
+
+  /**
+   * The token is shared by every tab of this browser (one `localStorage` key, read by the client at each
+   * request): when another tab signs in as someone else or signs out, this tab starts again from the new
+   * token rather than showing one user while acting as another. A refresh (the same session) changes
+   * nothing.
+   */
+  private watchOtherTabs(): void {
+    const sessionOf = (token: string | null) => (token ? (decodeToken(token)?.sessionId ?? null) : null);
+    window.addEventListener('storage', (event) => {
+      if (event.storageArea !== localStorage) return;
+      const cleared = event.key === null && this.me.value;
+      if (cleared || (event.key === TOKEN_KEY && sessionOf(event.oldValue) !== sessionOf(event.newValue)))
+        location.reload();
+    });
+  }
+
+  /**
+   * The first read of `/auth/me` with a stored token, tried again until it answers: after 1 s doubling to
+   * 15 s, at once when the socket connects or the browser is back online, or on `retry()`. A tablet that
+   * starts before the network or the server must end up signed in, not stuck on "Loading…".
+   */
+  private async load(): Promise<void> {
+    let waitMs = 1_000;
+    while (this.me.value === undefined) {
+      try {
+        await this.reload();
+        break;
+      } catch (error) {
+        this.loadError.value = describeError(error);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        this.retryNow = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      waitMs = Math.min(waitMs * 2, 15_000);
+    }
+    this.retryNow = () => {};
+    this.loadError.value = null;
+  }
+
+  /** Tries the first read again now (the "Retry" of the loading page). */
+  retry(): void {
+    this.retryNow();
   }
 
   /** True when the user's team holds `permission` (`team/admin`), or `<namespace>/admin` for any level. */
@@ -84,7 +137,10 @@ export class ConsoleSession {
     }
   }
 
-  /** Reads `/auth/me` again (after a sign-in, or when the team's permissions may have changed). */
+  /**
+   * Reads `/auth/me` again (after a sign-in, or when the team's permissions may have changed).
+   * @throws {FluxError} when it could not be read (no network, 429, 5xx) and the session did not end.
+   */
   async reload(): Promise<void> {
     const client = this.client.value;
     if (!client.token) {
@@ -95,9 +151,12 @@ export class ConsoleSession {
       const { data } = await client.request<Me>('GET', '/auth/me');
       if (client === this.client.value) this.me.value = data;
     } catch (error) {
-      if (!(error instanceof FluxError) || error.status === 0) throw error;
-      // an ended session has already emitted its auth event; any other refusal signs out as well
-      if (client === this.client.value && !client.token) this.me.value = null;
+      // a refused token has ended the session (its auth event was emitted): signed out
+      if (error instanceof FluxError && client === this.client.value && !client.token) {
+        this.me.value = null;
+        return;
+      }
+      throw error;
     }
   }
 
@@ -158,6 +217,8 @@ export class ConsoleSession {
     const socket = client.socket!;
     const update = () => {
       this.connection.value = socket.connected ? 'live' : navigator.onLine ? 'reconnecting' : 'offline';
+      // the server or the network is back: a first read still waiting goes now
+      if (this.connection.value !== 'offline') this.retryNow();
     };
     const stopAuth = client.on('auth', ({ type }) => {
       if (type === 'login') this.signedOut.value = null;
@@ -167,7 +228,7 @@ export class ConsoleSession {
       }
     });
     // the team's role or the user's team changed: what the console offers may have changed too
-    const onRefresh = () => void this.reload();
+    const onRefresh = () => void this.reload().catch(() => {});
     socket.on('connect', update);
     socket.on('disconnect', update);
     socket.on('subscription:refresh', onRefresh);

@@ -55,6 +55,46 @@ describe.skipIf(!chromiumPath)('the console shell', () => {
     await context.close();
   });
 
+  it('When /auth/me cannot be read as the page starts, then the console says so and goes on by itself once it can', async () => {
+    const { context, page } = await openConsole(browser, server, PHONE);
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    // the server unreachable as the tablet starts again (a reload: the token is stored): /auth/me over HTTP,
+    // and the socket over which it would otherwise go
+    let down = true;
+    const held: WebSocketRoute[] = [];
+    await page.route('**/auth/me', (route) => (down ? route.abort('connectionrefused') : route.continue()));
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => (down ? held.push(ws) : ws.connectToServer()));
+    await page.reload();
+    const notice = page.getByRole('alert');
+    await notice.getByRole('heading', { name: 'Not connected yet' }).waitFor();
+    expect(await notice.textContent()).toMatch(/cannot be reached/);
+    down = false;
+    for (const ws of held) ws.connectToServer();
+    // no click: the next attempt (1 s, then 2 s…) or the socket's connection reads it
+    await page.locator('[data-connection="live"]').waitFor({ timeout: 15_000 });
+    expect(await header(page).textContent()).toContain('Administrator');
+    await context.close();
+  });
+
+  it('When another tab of the browser signs in as someone else, then this tab follows the new user rather than act as them under the old name', async () => {
+    await createTeamWithUser(
+      admin,
+      { name: 'Bar west', role: 'bar' },
+      { login: 'bar-west', password: 'bar-west-pw-1' },
+    );
+    const { context, page: first } = await openConsole(browser, server);
+    await signIn(first, 'admin', ADMIN_PASSWORD);
+    expect(await header(first).textContent()).toContain('Administrator');
+    // a second tab: the same browser, so the same localStorage and token
+    const second = await context.newPage();
+    await second.goto('/console/');
+    await second.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(second, 'bar-west', 'bar-west-pw-1');
+    await header(first).filter({ hasText: 'bar-west' }).waitFor();
+    expect(await header(first).textContent()).not.toContain('Administrator');
+    await context.close();
+  });
+
   it('When the tablet signs in by its address, then it is the user registered for that address', async () => {
     const { userId } = await createTeamWithUser(
       admin,

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostChecker } from '../../lib/allowedHosts.js';
+import { allowedHostsWarning, hostChecker } from '../../lib/allowedHosts.js';
+import { originChecker } from '../../lib/Flux.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -65,6 +66,31 @@ describe('hostChecker', () => {
     ])
       expect(allowed(host), String(host)).toBe(false);
     expect(hostChecker(true)('anything.example')).toBe(true);
+  });
+
+  it('When production starts without a list, then start-up warns; with one, or outside production, it does not', () => {
+    expect(allowedHostsWarning(true, 'production')).toMatch(/allowedHosts is not set.*DNS rebinding/);
+    expect(allowedHostsWarning(['flux.example.org'], 'production')).toBeUndefined();
+    expect(allowedHostsWarning(true, 'development')).toBeUndefined();
+  });
+});
+
+describe('originChecker: a page of the server itself', () => {
+  it('When the Origin is the Host, port included (a default port written or not), then it is allowed; another port or name is not', () => {
+    const allowed = originChecker(false);
+    expect(allowed(undefined, 'flux.example.org')).toBe(true); // no Origin: not a browser page
+    expect(allowed('https://flux.example.org', 'flux.example.org')).toBe(true);
+    expect(allowed('https://flux.example.org', 'flux.example.org:443')).toBe(true);
+    expect(allowed('http://flux.example.org', 'FLUX.example.org:80')).toBe(true);
+    expect(allowed('http://flux.example.org:8080', 'flux.example.org:8080')).toBe(true);
+    // nginx's $host drops the port: that is why deploy/nginx.conf passes $http_host
+    expect(allowed('http://flux.example.org:8080', 'flux.example.org')).toBe(false);
+    expect(allowed('http://flux.example.org:8081', 'flux.example.org:8080')).toBe(false);
+    expect(allowed('https://flux.example.org', 'flux.example.org:80')).toBe(false);
+    expect(allowed('https://evil.example', 'flux.example.org')).toBe(false);
+    expect(allowed('not a url', 'flux.example.org')).toBe(false);
+    expect(allowed('https://flux.example.org', undefined)).toBe(false);
+    expect(originChecker(['https://app.example'])('https://app.example', 'flux.example.org')).toBe(true);
   });
 });
 

@@ -66,6 +66,19 @@ describe('global rate limit', () => {
     expect((await http.request('GET', '/auth/roles', undefined, from(nextAddress()))).status).toBe(401);
     socket.close();
   });
+
+  it('When a client long-polls socket.io over HTTP, then socket.io answers alone: no second answer, nothing counted against the limit', async () => {
+    const ip = nextAddress();
+    // more polling handshakes than the limit: each is socket.io's own request
+    for (let i = 0; i < 25; i++) {
+      const reply = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`, { headers: from(ip) });
+      expect(reply.status).toBe(200);
+      expect(await reply.text()).toMatch(/^0\{"sid":/);
+    }
+    expect((await httpTransport(server.url).request('GET', '/auth/roles', undefined, from(ip))).status).toBe(
+      401,
+    );
+  });
 });
 
 describe('login limits', () => {

@@ -337,6 +337,14 @@ describe('the admins room', () => {
   it('When an admin asks GET /stats, then it answers the snapshot over HTTP and the socket; odd query input is harmless', async () => {
     try {
       const socket = await openLoggedIn('admin', ADMIN_PASSWORD);
+      // the figures are those of the last interval: wait for one that counted this socket (under load the
+      // request below could otherwise come before the first tick after the login)
+      const events = collect<StatsPayload>(socket, 'stats');
+      await waitFor(
+        () => events.some((stats) => stats.sockets.byTeam[ids.adminTeam] === 1),
+        5000,
+        'an interval that counted the socket',
+      );
       const viaHttp = expectStatus<StatsPayload>(await admin.request('GET', '/stats'), 200);
       expectShape(viaHttp, 'platform');
       const viaSocket = await socketRequest(socket, { method: 'GET', url: '/stats' });

@@ -1,4 +1,4 @@
-import type { JobProgressPayload } from '@flux/client';
+import { FluxError, type JobProgressPayload } from '@flux/client';
 import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../errors';
@@ -19,7 +19,7 @@ interface ImportResult {
 /** The import being followed: kept while the user visits other pages, so that coming back shows it. */
 const current = signal<{ jobId: string; fileName: string; userId: number } | null>(null);
 
-/** How often the job is read when no `job:progress` came (a socket down, another instance's event lost). */
+/** How long without a `job:progress` before the job is read (a socket down, another instance's event lost). */
 const POLL_MS = 2_000;
 
 /**
@@ -98,6 +98,11 @@ function ImportProgress({ jobId, fileName }: { jobId: string; fileName: string }
   useEffect(() => {
     let gone = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // the next read, POLL_MS after the last sign of life (a read or a progress event)
+    const schedule = () => {
+      clearTimeout(timer);
+      if (!gone) timer = setTimeout(read, POLL_MS);
+    };
     const read = async () => {
       try {
         const { data } = await client.request<Job>('GET', `/job/${encodeURIComponent(jobId)}`);
@@ -107,9 +112,12 @@ function ImportProgress({ jobId, fileName }: { jobId: string; fileName: string }
         setError(null);
         if (data.state === 'completed' || data.state === 'failed') return;
       } catch (caught) {
-        if (!gone) setError(describeError(caught));
+        if (gone) return;
+        setError(describeError(caught));
+        // the job is gone (removed, or kept no longer): nothing more will come
+        if (caught instanceof FluxError && caught.status === 404) return;
       }
-      if (!gone) timer = setTimeout(read, POLL_MS);
+      schedule();
     };
     // progress arrives with every whole percent; the last event says the job ended: read its result then
     const onProgress = (event: JobProgressPayload) => {
@@ -122,7 +130,7 @@ function ImportProgress({ jobId, fileName }: { jobId: string; fileName: string }
       if (event.state === 'completed' || event.state === 'failed') {
         clearTimeout(timer);
         void read();
-      }
+      } else schedule();
     };
     client.socket?.on('job:progress', onProgress);
     void read();

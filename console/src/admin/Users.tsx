@@ -1,8 +1,8 @@
 import type { Item } from '@flux/client';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLive } from '../live';
 import { session } from '../state';
-import { uploadFile, useAvatar } from './files';
+import { uploadFile, useAvatar, useSeen } from './files';
 import { canGrant, useRoles } from './roles';
 import { FormDialog, ListState, orNull, PageHead, useAction } from './ui';
 
@@ -148,12 +148,15 @@ export function Users() {
 
 /** A user's avatar (`GET /user/avatar/:id`), or their initials when there is none. */
 export function Avatar({ user }: { user: User }) {
-  const url = useAvatar(user.id, user.avatarUpdatedAt);
+  const placeholder = useRef<HTMLSpanElement>(null);
+  // read once the row has been on screen: a long list reads the avatars one screen at a time
+  const seen = useSeen(placeholder);
+  const url = useAvatar(user.id, seen ? user.avatarUpdatedAt : null);
   const initials = (user.name || user.login).slice(0, 2).toUpperCase();
   return url ? (
     <img class="avatar" src={url} alt="" data-avatar={user.id} />
   ) : (
-    <span class="avatar" aria-hidden="true">
+    <span class="avatar" aria-hidden="true" ref={placeholder}>
       {initials}
     </span>
   );

@@ -63,7 +63,7 @@ export function ResetPassword() {
                 {error}
               </p>
             )}
-            {!fragment.token && (
+            {(!fragment.token || error) && (
               <label>
                 Code from the e-mail
                 <input

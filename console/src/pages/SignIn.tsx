@@ -78,6 +78,12 @@ export function SignIn() {
             onInput={(e) => setPassword(e.currentTarget.value)}
           />
         </label>
+        {query.event && query.event === tenant && (
+          // a link chose the event: say so, a tablet must not be signed in to another event unnoticed
+          <p class="notice" role="status">
+            This link signs in to the event “{query.event}”.
+          </p>
+        )}
         <label>
           Event <small>(leave empty for this address's event)</small>
           <input
@@ -96,7 +102,14 @@ export function SignIn() {
           type="button"
           class="secondary"
           disabled={busy}
-          onClick={() => void run(() => session.loginByIp(tenant))}
+          onClick={() =>
+            void run(async () => {
+              // the form's own check (the Event field's pattern) does not run for this button
+              if (!/^[a-z0-9-]*$/.test(tenant.trim().toLowerCase()))
+                throw new Error('Event: letters, digits and dashes only.');
+              await session.loginByIp(tenant);
+            })
+          }
         >
           Sign in as this device
         </button>
