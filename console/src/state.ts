@@ -35,10 +35,9 @@ export class ConsoleSession {
   readonly connection = signal<Connection>('reconnecting');
   readonly signedOut = signal<SignedOutReason>(null);
   readonly permissions = computed(() => new Set(this.me.value?.permissions ?? []));
-  private stopListening: () => void = () => {};
-
   /** Why the first read of `/auth/me` failed, while the console keeps trying (shown instead of "Loading…"). */
   readonly loadError = signal<string | null>(null);
+  private stopListening: () => void = () => {};
   private identity: { key: string; close(): void } | null = null;
   private retryNow: () => void = () => {};
 
