@@ -1,8 +1,9 @@
 import type { Item } from '@flux/client';
 import { useState } from 'preact/hooks';
+import { TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
-import { FormDialog, ListState, orNull, PageHead, useAction } from './ui';
+import { EditDeleteButtons, FormDialog, ListState, orNull, PageHead, useAction } from './ui';
 
 type AlertButton = Item<'alertButton'>;
 type Team = Item<'team'>;
@@ -65,23 +66,12 @@ export function AlertButtons() {
                   {button.messagePrompt && <small class="muted"> “{button.messagePrompt}”</small>}
                 </td>
                 <td class="row-actions">
-                  <button
-                    type="button"
-                    class="secondary"
-                    aria-label={`Edit ${button.title}`}
-                    onClick={() => setEditing(button)}
-                  >
-                    Edit
-                  </button>
-                  <button
-                    type="button"
-                    class="secondary danger"
-                    aria-label={`Delete ${button.title}`}
-                    disabled={remove.busy}
-                    onClick={() => destroy(button)}
-                  >
-                    Delete
-                  </button>
+                  <EditDeleteButtons
+                    name={button.title}
+                    busy={remove.busy}
+                    onEdit={() => setEditing(button)}
+                    onDelete={() => destroy(button)}
+                  />
                 </td>
               </tr>
             ))}
@@ -147,25 +137,14 @@ function ButtonForm({
       action={action}
       submitLabel={button ? 'Save' : 'Create button'}
     >
-      <label>
-        Title
-        <input
-          name="title"
-          required
-          maxLength={200}
-          value={title}
-          onInput={(e) => setTitle(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Category
-        <input
-          name="category"
-          value={category}
-          placeholder="Supplies"
-          onInput={(e) => setCategory(e.currentTarget.value)}
-        />
-      </label>
+      <TextField label="Title" name="title" required maxLength={200} value={title} onValue={setTitle} />
+      <TextField
+        label="Category"
+        name="category"
+        placeholder="Supplies"
+        value={category}
+        onValue={setCategory}
+      />
       <label>
         Pressed by group <small>(empty: only teams that read every button)</small>
         <input
@@ -205,23 +184,19 @@ function ButtonForm({
         />
         A message is required
       </label>
-      <label>
-        Message prompt
-        <input
-          name="messagePrompt"
-          value={messagePrompt}
-          placeholder="How many kegs?"
-          onInput={(e) => setMessagePrompt(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Default message
-        <input
-          name="messageDefault"
-          value={messageDefault}
-          onInput={(e) => setMessageDefault(e.currentTarget.value)}
-        />
-      </label>
+      <TextField
+        label="Message prompt"
+        name="messagePrompt"
+        placeholder="How many kegs?"
+        value={messagePrompt}
+        onValue={setMessagePrompt}
+      />
+      <TextField
+        label="Default message"
+        name="messageDefault"
+        value={messageDefault}
+        onValue={setMessageDefault}
+      />
     </FormDialog>
   );
 }

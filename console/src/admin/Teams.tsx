@@ -1,9 +1,10 @@
 import type { Item } from '@flux/client';
 import { useState } from 'preact/hooks';
+import { TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { canGrant, useRoles } from './roles';
-import { FormDialog, ListState, orNull, PageHead, useAction } from './ui';
+import { EditDeleteButtons, FormDialog, ListState, orNull, PageHead, useAction } from './ui';
 
 type Team = Item<'team'>;
 
@@ -60,25 +61,12 @@ export function Teams() {
                   <td data-label="Location">{team.location ?? '—'}</td>
                   <td class="row-actions">
                     {mine && (
-                      <>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`Edit ${team.name}`}
-                          onClick={() => setEditing(team)}
-                        >
-                          Edit
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary danger"
-                          aria-label={`Delete ${team.name}`}
-                          disabled={remove.busy}
-                          onClick={() => destroy(team)}
-                        >
-                          Delete
-                        </button>
-                      </>
+                      <EditDeleteButtons
+                        name={team.name}
+                        busy={remove.busy}
+                        onEdit={() => setEditing(team)}
+                        onDelete={() => destroy(team)}
+                      />
                     )}
                   </td>
                 </tr>
@@ -122,16 +110,7 @@ function TeamForm({ team, roles, onClose }: { team: Team | null; roles: string[]
       action={action}
       submitLabel={team ? 'Save' : 'Create team'}
     >
-      <label>
-        Name
-        <input
-          name="name"
-          required
-          maxLength={100}
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
-      </label>
+      <TextField label="Name" name="name" required maxLength={100} value={name} onValue={setName} />
       <label>
         Role
         <select name="role" required value={role} onChange={(e) => setRole(e.currentTarget.value)}>
@@ -143,19 +122,15 @@ function TeamForm({ team, roles, onClose }: { team: Team | null; roles: string[]
           ))}
         </select>
       </label>
-      <label>
-        Group <small>(one word: teams of a group share buttons and a channel)</small>
-        <input
-          name="group"
-          pattern="[^\s:]*"
-          value={group}
-          onInput={(e) => setGroup(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Location
-        <input name="location" value={location} onInput={(e) => setLocation(e.currentTarget.value)} />
-      </label>
+      <TextField
+        label="Group"
+        hint="(one word: teams of a group share buttons and a channel)"
+        name="group"
+        pattern="[^\s:]*"
+        value={group}
+        onValue={setGroup}
+      />
+      <TextField label="Location" name="location" value={location} onValue={setLocation} />
     </FormDialog>
   );
 }

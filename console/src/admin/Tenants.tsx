@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { TextField } from '../fields';
 import { session } from '../state';
 import { FormDialog, formatTime, PageHead, useAction } from './ui';
 
@@ -180,41 +181,33 @@ function TenantForm({ onClose, onCreated }: { onClose(): void; onCreated(): void
       action={action}
       submitLabel="Create event"
     >
-      <label>
-        Name
-        <input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
-      <label>
-        Slug <small>(lower-case letters, digits and dashes: what its users type in the Event field)</small>
-        <input
-          name="slug"
-          required
-          pattern="[a-z0-9\-]+"
-          value={slug}
-          onInput={(e) => setSlug(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Admin login
-        <input
-          name="adminLogin"
-          required
-          autoComplete="off"
-          value={login}
-          onInput={(e) => setLogin(e.currentTarget.value)}
-        />
-      </label>
-      <label>
-        Admin password
-        <input
-          name="adminPassword"
-          type="password"
-          required
-          autoComplete="new-password"
-          value={password}
-          onInput={(e) => setPassword(e.currentTarget.value)}
-        />
-      </label>
+      <TextField label="Name" name="name" required value={name} onValue={setName} />
+      <TextField
+        label="Slug"
+        hint="(lower-case letters, digits and dashes: what its users type in the Event field)"
+        name="slug"
+        required
+        pattern="[a-z0-9\-]+"
+        value={slug}
+        onValue={setSlug}
+      />
+      <TextField
+        label="Admin login"
+        name="adminLogin"
+        required
+        autoComplete="off"
+        value={login}
+        onValue={setLogin}
+      />
+      <TextField
+        label="Admin password"
+        name="adminPassword"
+        type="password"
+        required
+        autoComplete="new-password"
+        value={password}
+        onValue={setPassword}
+      />
     </FormDialog>
   );
 }

@@ -1,10 +1,11 @@
 import type { Item } from '@flux/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { uploadFile, useAvatar, useSeen } from './files';
 import { canGrant, useRoles } from './roles';
-import { FormDialog, ListState, orNull, PageHead, useAction } from './ui';
+import { EditDeleteButtons, FormDialog, ListState, orNull, PageHead, useAction } from './ui';
 
 type User = Item<'user'>;
 type Team = Item<'team'>;
@@ -108,25 +109,12 @@ export function Users() {
                 <td data-label="Device address">{user.ip ?? '—'}</td>
                 <td class="row-actions">
                   {mayChange(user) && (
-                    <>
-                      <button
-                        type="button"
-                        class="secondary"
-                        aria-label={`Edit ${user.login}`}
-                        onClick={() => setEditing(user)}
-                      >
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        class="secondary danger"
-                        aria-label={`Delete ${user.login}`}
-                        disabled={remove.busy}
-                        onClick={() => destroy(user)}
-                      >
-                        Delete
-                      </button>
-                    </>
+                    <EditDeleteButtons
+                      name={user.login}
+                      busy={remove.busy}
+                      onEdit={() => setEditing(user)}
+                      onDelete={() => destroy(user)}
+                    />
                   )}
                 </td>
               </tr>
@@ -228,35 +216,28 @@ function UserForm({ user, teams, onClose }: UserFormProps) {
         </div>
       ) : (
         <>
-          <label>
-            Login
-            <input
-              name="login"
-              required
-              maxLength={100}
-              pattern="\S+"
-              autoComplete="off"
-              value={login}
-              onInput={(e) => setLogin(e.currentTarget.value)}
-            />
-          </label>
-          <label>
-            Password
-            <input
-              name="password"
-              type="password"
-              required
-              autoComplete="new-password"
-              value={password}
-              onInput={(e) => setPassword(e.currentTarget.value)}
-            />
-          </label>
+          <TextField
+            label="Login"
+            name="login"
+            required
+            maxLength={100}
+            pattern="\S+"
+            autoComplete="off"
+            value={login}
+            onValue={setLogin}
+          />
+          <TextField
+            label="Password"
+            name="password"
+            type="password"
+            required
+            autoComplete="new-password"
+            value={password}
+            onValue={setPassword}
+          />
         </>
       )}
-      <label>
-        Name
-        <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      </label>
+      <TextField label="Name" name="name" value={name} onValue={setName} />
       <label>
         Team
         <select name="team" value={teamId} onChange={(e) => setTeamId(e.currentTarget.value)}>
@@ -272,14 +253,15 @@ function UserForm({ user, teams, onClose }: UserFormProps) {
           ))}
         </select>
       </label>
-      <label>
-        E-mail
-        <input name="email" type="email" value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
-      </label>
-      <label>
-        Device address <small>(signs this device in as the user: a tablet left at a post)</small>
-        <input name="ip" value={ip} placeholder="192.0.2.10" onInput={(e) => setIp(e.currentTarget.value)} />
-      </label>
+      <TextField label="E-mail" name="email" type="email" value={email} onValue={setEmail} />
+      <TextField
+        label="Device address"
+        hint="(signs this device in as the user: a tablet left at a post)"
+        name="ip"
+        placeholder="192.0.2.10"
+        value={ip}
+        onValue={setIp}
+      />
     </FormDialog>
   );
 }

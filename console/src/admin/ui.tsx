@@ -150,3 +150,26 @@ export function orNull(value: string): string | null {
   const trimmed = value.trim();
   return trimmed === '' ? null : trimmed;
 }
+
+/**
+ * A row's Edit and Delete buttons, named after the row for screen readers ("Edit Bar Nord"); Delete is
+ * disabled while `busy` (a deletion in flight).
+ */
+export function EditDeleteButtons(props: { name: string; busy: boolean; onEdit(): void; onDelete(): void }) {
+  return (
+    <>
+      <button type="button" class="secondary" aria-label={`Edit ${props.name}`} onClick={props.onEdit}>
+        Edit
+      </button>
+      <button
+        type="button"
+        class="secondary danger"
+        aria-label={`Delete ${props.name}`}
+        disabled={props.busy}
+        onClick={props.onDelete}
+      >
+        Delete
+      </button>
+    </>
+  );
+}

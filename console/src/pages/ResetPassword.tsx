@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { TextField } from '../fields';
 import { to } from '../paths';
 import { session } from '../state';
 
@@ -64,40 +65,34 @@ export function ResetPassword() {
               </p>
             )}
             {(!fragment.token || error) && (
-              <label>
-                Code from the e-mail
-                <input
-                  name="token"
-                  autoComplete="one-time-code"
-                  required
-                  value={token}
-                  onInput={(e) => setToken(e.currentTarget.value)}
-                />
-              </label>
+              <TextField
+                label="Code from the e-mail"
+                name="token"
+                autoComplete="one-time-code"
+                required
+                value={token}
+                onValue={setToken}
+              />
             )}
-            <label>
-              New password
-              <input
-                name="password"
-                type="password"
-                autoComplete="new-password"
-                required
-                minLength={8}
-                value={password}
-                onInput={(e) => setPassword(e.currentTarget.value)}
-              />
-            </label>
-            <label>
-              New password again
-              <input
-                name="again"
-                type="password"
-                autoComplete="new-password"
-                required
-                value={again}
-                onInput={(e) => setAgain(e.currentTarget.value)}
-              />
-            </label>
+            <TextField
+              label="New password"
+              name="password"
+              type="password"
+              autoComplete="new-password"
+              required
+              minLength={8}
+              value={password}
+              onValue={setPassword}
+            />
+            <TextField
+              label="New password again"
+              name="again"
+              type="password"
+              autoComplete="new-password"
+              required
+              value={again}
+              onValue={setAgain}
+            />
             <button type="submit" disabled={busy}>
               Set the password
             </button>

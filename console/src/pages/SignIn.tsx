@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { describeError } from '../errors';
+import { TextField } from '../fields';
 import { session } from '../state';
 
 const reasons = {
@@ -57,44 +58,39 @@ export function SignIn() {
             {error}
           </p>
         )}
-        <label>
-          Login
-          <input
-            name="login"
-            autoComplete="username"
-            required
-            value={login}
-            onInput={(e) => setLogin(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onInput={(e) => setPassword(e.currentTarget.value)}
-          />
-        </label>
+        <TextField
+          label="Login"
+          name="login"
+          autoComplete="username"
+          required
+          value={login}
+          onValue={setLogin}
+        />
+        <TextField
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+        />
         {query.event && query.event === tenant && (
           // a link chose the event: say so, a tablet must not be signed in to another event unnoticed
           <p class="notice" role="status">
             This link signs in to the event “{query.event}”.
           </p>
         )}
-        <label>
-          Event <small>(leave empty for this address's event)</small>
-          <input
-            name="tenant"
-            autoComplete="organization"
-            pattern="[a-z0-9\-]*"
-            placeholder="default"
-            value={tenant}
-            onInput={(e) => setTenant(e.currentTarget.value)}
-          />
-        </label>
+        <TextField
+          label="Event"
+          hint="(leave empty for this address's event)"
+          name="tenant"
+          autoComplete="organization"
+          pattern="[a-z0-9\-]*"
+          placeholder="default"
+          value={tenant}
+          onValue={setTenant}
+        />
         <button type="submit" disabled={busy}>
           Sign in
         </button>
