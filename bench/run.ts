@@ -15,8 +15,9 @@
  * of each server in each scenario, the peers then Flux. A ratio of Flux to a peer is taken per round; the
  * table shows each server's medians over the rounds and each ratio's median with the min–max of its
  * rounds. The create scenarios delete their rows after each phase, so every phase reads the seeded data.
- * Prints the table and writes it to bench/results/<date>.json (each row with `rounds` and its CPU per
- * round, and for peers `fluxCpuRatio` / `fluxRpsRatio`: median, min, max).
+ * Prints the table and writes it to bench/results/<date>.json (<date>-2.json… for a day's next runs;
+ * each row with `rounds` and its CPU per round, and for peers `fluxCpuRatio` / `fluxRpsRatio`: median,
+ * min, max). A full PostgreSQL run without REDIS_URL (no scale part) took 12 min 43 s on 2 cores.
  *
  *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
@@ -42,7 +43,7 @@
  * each 2-instance/1-instance ratio.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -832,6 +833,15 @@ async function ownProcess(script: string): Promise<unknown> {
   return result;
 }
 
+/** bench/results/<date>.json, or <date>-2.json, -3… when a run of that day is already recorded there. */
+function resultsFile(date: string): string {
+  const folder = path.join(root, 'bench', 'results');
+  mkdirSync(folder, { recursive: true });
+  let file = path.join(folder, `${date}.json`);
+  for (let n = 2; existsSync(file); n++) file = path.join(folder, `${date}-${n}.json`);
+  return file;
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   if (runs('client')) extra.client = await ownProcess('bench/client.ts');
@@ -844,9 +854,7 @@ async function main(): Promise<void> {
     log(`BENCH_ONLY=${ONLY.join(',')}: partial run, no results file written`);
     return;
   }
-  const date = new Date().toISOString().slice(0, 10);
-  const file = path.join(root, 'bench', 'results', `${date}.json`);
-  mkdirSync(path.dirname(file), { recursive: true });
+  const file = resultsFile(new Date().toISOString().slice(0, 10));
   writeFileSync(
     file,
     `${JSON.stringify(
