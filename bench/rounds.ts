@@ -2,12 +2,12 @@
  * Alternating rounds: how `npm run bench` compares servers on a machine whose speed drifts.
  *
  * One phase per server is not a measurement: the same build gave Flux HTTP get 0.62, 0.92 and 1.02 ×
- * Feathers in three runs of one 5-second phase each. So the servers of a comparison all run at once (an idle
- * server costs little: idle Flux used ~17 ms CPU/s here), and each round measures one phase of every server of every scenario in
- * turn — peer, Flux, then the next scenario — before the next round starts. Whatever slows the machine for
- * a while lands in one round of many scenarios rather than in every round of one, and the two phases of a
- * ratio are seconds apart. A ratio (Flux over a peer) is taken per round; its median over the rounds is the
- * figure, shown with the min–max of the rounds.
+ * Feathers in three runs of one 5-second phase each. So the servers of a comparison all run at once (an
+ * idle server costs little: idle Flux used about 17 ms of CPU per second here), and each round measures one
+ * phase of every server of every scenario in turn — peer, Flux, then the next scenario — before the next
+ * round starts. Whatever slows the machine for a while lands in one round of many scenarios rather than in
+ * every round of one, and the two phases of a ratio are seconds apart. A ratio (Flux over a peer) is taken
+ * per round; its median over the rounds is the figure, shown with the min–max of the rounds.
  *
  * This module knows nothing of processes or servers: a contender is a name and a function that runs one
  * phase. bench/run.ts wires it to the load generator.
