@@ -1,5 +1,14 @@
 import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 
+/** An error for the user to read (`role="alert"`: announced as it appears), or nothing without one. */
+export function ErrorMessage({ text }: { text: ComponentChildren }) {
+  return text ? (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  ) : null;
+}
+
 /** What a {@link TextField} passes to its input, besides the value. */
 interface InputProps {
   name: string;

@@ -1,6 +1,6 @@
 import type { Item } from '@flux/client';
 import { useState } from 'preact/hooks';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { EditDeleteButtons, FormDialog, ListState, orNull, PageHead, useAction } from './ui';
@@ -32,11 +32,7 @@ export function AlertButtons() {
           New button
         </button>
       </PageHead>
-      {remove.error && (
-        <p class="error" role="alert">
-          {remove.error}
-        </p>
-      )}
+      <ErrorMessage text={remove.error} />
       <ListState ready={buttons.ready} error={buttons.error} empty={buttons.items.length === 0} />
       {buttons.items.length > 0 && (
         <table class="list">

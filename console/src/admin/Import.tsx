@@ -2,6 +2,7 @@ import { FluxError, type JobProgressPayload } from '@flux/client';
 import { signal } from '@preact/signals';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { ErrorMessage } from '../fields';
 import { session } from '../state';
 import { uploadFile } from './files';
 import type { Job } from './Jobs';
@@ -52,11 +53,7 @@ export function Import() {
           optionally <code>password</code>. Users are created or updated by login; teams are named, never
           created; a password is only set on new users. Running the same file again changes nothing.
         </p>
-        {upload.error && (
-          <p class="error" role="alert">
-            {upload.error}
-          </p>
-        )}
+        <ErrorMessage text={upload.error} />
         <label>
           CSV file
           <input

@@ -1,6 +1,7 @@
 import type { JobState } from '@flux/client';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { ErrorMessage } from '../fields';
 import { session } from '../state';
 import { formatTime, PageHead } from './ui';
 
@@ -69,11 +70,7 @@ export function Jobs() {
         Read {readAt ? `at ${readAt.toLocaleTimeString()}` : '…'}; this list does not follow changes: Refresh
         reads it again. Retry or remove a job with <code>npx flux jobs</code>.
       </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage text={error} />
       {jobs && jobs.length === 0 && <p class="empty">No {state} job.</p>}
       {jobs && jobs.length > 0 && (
         <table class="list">

@@ -1,5 +1,6 @@
 import { decodeToken, type Item } from '@flux/client';
 import { useState } from 'preact/hooks';
+import { ErrorMessage } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { formatTime, ListState, PageHead, useAction } from './ui';
@@ -72,11 +73,7 @@ export function Sessions() {
           Show revoked sessions
         </label>
       </PageHead>
-      {revoke.error && (
-        <p class="error" role="alert">
-          {revoke.error}
-        </p>
-      )}
+      <ErrorMessage text={revoke.error} />
       <ListState ready={sessions.ready} error={sessions.error} empty={sessions.items.length === 0} />
       {sessions.items.length > 0 && (
         <table class="list">

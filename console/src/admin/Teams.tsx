@@ -1,6 +1,6 @@
 import type { Item } from '@flux/client';
 import { useState } from 'preact/hooks';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { canGrant, useRoles } from './roles';
@@ -27,11 +27,7 @@ export function Teams() {
           New team
         </button>
       </PageHead>
-      {remove.error && (
-        <p class="error" role="alert">
-          {remove.error}
-        </p>
-      )}
+      <ErrorMessage text={remove.error} />
       <ListState ready={teams.ready} error={teams.error} empty={teams.items.length === 0} />
       {teams.items.length > 0 && (
         <table class="list">

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../errors';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { session } from '../state';
 import { FormDialog, formatTime, PageHead, useAction } from './ui';
 
@@ -58,11 +58,7 @@ export function Tenants() {
           New event
         </button>
       </PageHead>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage text={error} />
       {tenants && (
         <table class="list">
           <thead>

@@ -1,6 +1,6 @@
 import type { Item } from '@flux/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { useLive } from '../live';
 import { session } from '../state';
 import { uploadFile, useAvatar, useSeen } from './files';
@@ -70,11 +70,7 @@ export function Users() {
           New user
         </button>
       </PageHead>
-      {remove.error && (
-        <p class="error" role="alert">
-          {remove.error}
-        </p>
-      )}
+      <ErrorMessage text={remove.error} />
       <ListState ready={users.ready} error={users.error} empty={users.items.length === 0} />
       {users.items.length === LIMIT && (
         <p class="muted">The first {LIMIT} users by login are listed: search to find the others.</p>
@@ -208,11 +204,7 @@ function UserForm({ user, teams, onClose }: UserFormProps) {
             />
           </label>
           {upload.busy && <span role="status">Uploading…</span>}
-          {upload.error && (
-            <p class="error" role="alert">
-              {upload.error}
-            </p>
-          )}
+          <ErrorMessage text={upload.error} />
         </div>
       ) : (
         <>

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { ErrorMessage } from '../fields';
 
 /** An action's state in a form: running, and the sentence of its last failure. */
 export interface Action {
@@ -78,11 +79,7 @@ export function FormDialog({
           }}
         >
           <h2 id={titleId}>{title}</h2>
-          {action.error && (
-            <p class="error" role="alert">
-              {action.error}
-            </p>
-          )}
+          <ErrorMessage text={action.error} />
           <div class="fields">{children}</div>
           <div class="actions">
             <button type="button" class="secondary" onClick={onClose}>

@@ -1,5 +1,6 @@
 import type { Item } from '@flux/client';
 import { useState } from 'preact/hooks';
+import { ErrorMessage } from '../fields';
 import { Dialog } from './Dialog';
 
 type User = Item<'user'>;
@@ -65,11 +66,7 @@ export function AssignDialog({
             </label>
           ))}
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage text={error} />
         <div class="dialog-actions">
           <span class="muted chosen">{chosen.size} chosen</span>
           <button type="button" class="secondary" onClick={onClose}>

@@ -1,6 +1,7 @@
 import type { Item } from '@flux/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../errors';
+import { ErrorMessage } from '../fields';
 import { session } from '../state';
 import { Dialog } from './Dialog';
 
@@ -154,11 +155,7 @@ function MessageDialog({
             ref={area}
           />
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage text={error} />
         <div class="dialog-actions">
           <button type="button" class="secondary" onClick={onClose}>
             Cancel

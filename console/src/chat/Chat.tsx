@@ -7,6 +7,7 @@ import { useLive } from '../live';
 import { to } from '../paths';
 import { session } from '../state';
 import './chat.css';
+import { ErrorMessage } from '../fields';
 
 /** A channel as `GET /message/channels` lists it (api/controllers/MessageController.ts). */
 interface Channel {
@@ -49,11 +50,7 @@ export function Chat() {
         Chat
       </h1>
       <nav class="channels" aria-label="Channels">
-        {channels.error && (
-          <p class="error" role="alert">
-            {channels.error}
-          </p>
-        )}
+        <ErrorMessage text={channels.error} />
         {channels.list?.length === 0 && <p class="empty">No channel is open to your team.</p>}
         {(['public', 'group', 'private'] as const).map((category) => {
           const inCategory = channels.list?.filter((item) => item.category === category) ?? [];
@@ -295,11 +292,7 @@ function Compose({ channel }: { channel: Channel }) {
         void send();
       }}
     >
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage text={error} />
       <label class="visually-hidden" for="chat-message">
         Message to {channel.label}
       </label>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { describeError } from '../errors';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { to } from '../paths';
 import { session } from '../state';
 
@@ -59,11 +59,7 @@ export function ResetPassword() {
           </>
         ) : (
           <>
-            {error && (
-              <p class="error" role="alert">
-                {error}
-              </p>
-            )}
+            <ErrorMessage text={error} />
             {(!fragment.token || error) && (
               <TextField
                 label="Code from the e-mail"

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { describeError } from '../errors';
-import { TextField } from '../fields';
+import { ErrorMessage, TextField } from '../fields';
 import { session } from '../state';
 
 const reasons = {
@@ -53,11 +53,7 @@ export function SignIn() {
             {reasons[reason]}
           </p>
         )}
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage text={error} />
         <TextField
           label="Login"
           name="login"
@@ -148,11 +144,7 @@ function ForgotPassword({ login, tenant }: { login: string; tenant: string }) {
     );
   return (
     <div class="forgot">
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage text={error} />
       <button type="button" class="secondary" disabled={!login} onClick={() => void send()}>
         E-mail me a link for “{login || 'the login above'}”
       </button>
