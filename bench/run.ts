@@ -37,6 +37,9 @@
  * 10,000; no passwords) to `POST /import/users` and times it to the job's completion, then sends the same file
  * again (every line unchanged): lines/s and seconds of each run, and the server's CPU.
  *
+ * The growth part (bench/growth.ts, in its own process, last; PostgreSQL only) measures get, list, create and
+ * count on 10,000 vs 1,000,000 messages in databases of its own.
+ *
  * The scale part (with REDIS_URL set and nginx installed; skipped otherwise) runs 1 instance, 2 with the
  * same load in all, and 2 with the same load on each, behind nginx (deploy/nginx.conf) sharing the
  * database and Redis, BENCH_SCALE_ROUNDS times in turn (default 5), and reports the median and range of
@@ -82,6 +85,7 @@ const PARTS = [
   'abuse',
   'scale',
   'import',
+  'growth',
 ];
 /** Alternating rounds of the scale part (1 instance, 2 instances, 1, 2…): its ratios are their medians. */
 const SCALE_ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);
@@ -846,7 +850,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   if (runs('client')) extra.client = await ownProcess('bench/client.ts');
   if (runs('console')) extra.console = await ownProcess('bench/console.ts');
-  if (PARTS.some((part) => part !== 'client' && part !== 'console' && runs(part))) await servers();
+  if (PARTS.some((part) => !['client', 'console', 'growth'].includes(part) && runs(part))) await servers();
+  // its own databases (1,000,000 messages) and servers, PostgreSQL only (bench/growth.ts)
+  if (runs('growth')) extra.growth = await ownProcess('bench/growth.ts');
 
   if (rows.length) printTable();
   process.stdout.write(`\n${JSON.stringify(extra, null, 2)}\n`);

@@ -1,0 +1,406 @@
+/**
+ * The growth part of `npm run bench` (`BENCH_ONLY=growth`; also alone: `npx tsx bench/growth.ts`), on
+ * PostgreSQL only (it says so and stops on SQLite): whether a request costs the same when the tables are
+ * a hundred times larger.
+ *
+ * Two databases of its own, each seeded by Flux (bench/seed.mjs: migrations, the demo event, 2,000
+ * messages) and then by SQL (INSERT … SELECT FROM generate_series) to their size: `small`, 10,000
+ * messages and 1,000 users, and `large`, 1,000,000 messages and 100,000 users, in the demo tenant. Users
+ * are spread over teams of 100 (extra teams with the demo's roles and groups); messages over every team's
+ * public and private channel and every group's channel, a tenth of them in the coordination's public
+ * channel (`public:2`, the busiest, and the one measured) and the rest skewed towards the first channels,
+ * written by random users over the three days before the seed, in order. Seeding time is reported apart.
+ *
+ * One Flux (production build, bench/servers/flux.mjs) per database, both running at once, and alternating
+ * rounds (bench/rounds.ts): each round measures one phase of every operation on `small` then `large`. The
+ * operations, over the socket as the `coord` user (1 socket, 4 requests in flight: the query gate admits
+ * 1 expensive read of a user at a time and 4 waiting), each read once per request:
+ * - `get`: `GET /message/<id>` of a message in the middle of the table;
+ * - `list`: the newest 20 of `public:2` as the console asks them (`sort: ['-createdAt', '-id']`);
+ * - `create`: `POST /message` in `public:2` (the rows it added are deleted after each phase and the
+ *   table vacuumed and analyzed, so every phase reads the seeded data);
+ * - `count`: `count: true` on the list of `public:2` (limit 20, by id) — 1,000 messages in `small`,
+ *   100,000 in `large`.
+ * Per phase: server CPU per request (pidusage, user + system), the CPU of the PostgreSQL backends of that
+ * database per request (not in the server's figure), latency p50/p99. Per operation: medians over the
+ * rounds and the ratio large / small taken per round (median, min–max); the target is ≤ 1.3.
+ *
+ *   DATABASE_URL=postgres://… BENCH_ONLY=growth npm run bench
+ *   BENCH_GROWTH_SECONDS=3 (phase length, default 3)   BENCH_ROUNDS=5 (rounds, default 5)
+ *   BENCH_GROWTH_KEEP=1   keep the two databases after the run and reuse them when they hold the seed
+ *
+ * Prints a `result {…}` line on stdout for bench/run.ts.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import pidusage from 'pidusage';
+import { type Comparison, describe, runRounds, type Sample, spread } from './rounds.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SECONDS = Number(process.env.BENCH_GROWTH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const KEEP = process.env.BENCH_GROWTH_KEEP === '1';
+const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
+/** The ratio large / small each operation must stay under (issue 16). */
+const TARGET = 1.3;
+
+interface Size {
+  name: 'small' | 'large';
+  database: string;
+  messages: number;
+  users: number;
+}
+const SIZES: Size[] = [
+  { name: 'small', database: 'bench_growth_small', messages: 10_000, users: 1_000 },
+  { name: 'large', database: 'bench_growth_large', messages: 1_000_000, users: 100_000 },
+];
+/** What the seed leaves in a database: a database whose comment says so is reused with BENCH_GROWTH_KEEP. */
+const seedMark = (size: Size) => `flux bench growth v1: ${size.messages} messages, ${size.users} users`;
+
+const CHANNEL = 'public:2';
+const LIST = { filters: { channel: CHANNEL }, sort: ['-createdAt', '-id'], limit: 20 };
+const COUNT = { filters: { channel: CHANNEL }, limit: 20, count: true };
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs a node script; `onLine` sees each line it prints on stdout. */
+function runNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  onLine?: (line: string) => void,
+): ChildProcess {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buffer = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    for (let index = buffer.indexOf('\n'); index >= 0; index = buffer.indexOf('\n')) {
+      onLine?.(buffer.slice(0, index));
+      buffer = buffer.slice(index + 1);
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  return child;
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+/**
+ * The SQL that grows a freshly seeded demo event to `size`: teams of 100 users, then the messages. The
+ * password of every added user is coord's (bcrypt), so any of them could log in.
+ */
+function growthSql(size: Size): string[] {
+  const extraTeams = Math.ceil(size.users / 100);
+  return [
+    `INSERT INTO "Teams" ("tenantId", name, "group", location, role, "createdAt", "updatedAt")
+     SELECT 1, 'Team ' || g, (ARRAY['bars', 'food', 'logistics', 'safety', 'orga'])[1 + g % 5],
+            'Zone ' || (g % 40), (ARRAY['bar', 'bar', 'logistics', 'security', 'orga'])[1 + g % 5], now(), now()
+     FROM generate_series(1, ${extraTeams}) AS g`,
+    `INSERT INTO "Users" ("tenantId", login, name, password, "teamId", preferences, "createdAt", "updatedAt")
+     SELECT 1, 'user-' || g, 'User ' || g, coord.password, teams.ids[1 + g % array_length(teams.ids, 1)],
+            '{}', now(), now()
+     FROM generate_series(1, ${size.users} - (SELECT count(*) FROM "Users")) AS g,
+          (SELECT password FROM "Users" WHERE login = 'coord') AS coord,
+          (SELECT array_agg(id ORDER BY id) AS ids FROM "Teams" WHERE name LIKE 'Team %') AS teams`,
+    `WITH channels AS (
+       SELECT array_agg(channel ORDER BY n) AS names FROM (
+         SELECT row_number() OVER (ORDER BY kind, id) AS n, channel FROM (
+           SELECT 1 AS kind, id, 'public:' || id AS channel FROM "Teams" WHERE "tenantId" = 1
+           UNION ALL SELECT 2, id, 'private:' || id FROM "Teams" WHERE "tenantId" = 1
+           UNION ALL SELECT 3, min(id), 'group:' || "group" FROM "Teams"
+             WHERE "tenantId" = 1 AND "group" IS NOT NULL GROUP BY "group"
+         ) AS all_channels
+       ) AS numbered
+     ), users AS (SELECT min(id) AS low, max(id) AS high FROM "Users" WHERE "tenantId" = 1),
+     total AS (SELECT ${size.messages} - count(*) AS n FROM "Messages")
+     INSERT INTO "Messages" ("tenantId", text, channel, "userId", "createdAt", "updatedAt")
+     SELECT 1, 'Message ' || g || ': ' || left(md5(g::text), (8 + g % 24)::int),
+            CASE WHEN g % 10 = 0 THEN '${CHANNEL}'
+                 ELSE channels.names[1 + floor(array_length(channels.names, 1) * random() ^ 2)::int] END,
+            users.low + floor(random() * (users.high - users.low + 1))::int,
+            now() - interval '3 days' + (interval '3 days' * g / total.n),
+            now() - interval '3 days' + (interval '3 days' * g / total.n)
+     FROM channels, users, total, generate_series(1, total.n) AS g`,
+  ];
+}
+
+/** Creates and seeds the database of `size` (or reuses it with BENCH_GROWTH_KEEP); its seeding seconds. */
+async function prepare(size: Size): Promise<number | 'reused'> {
+  const admin = process.env.DATABASE_URL!;
+  const url = databaseUrl(size.database);
+  if (KEEP) {
+    const mark = await withClient(admin, async (client) => {
+      const { rows } = await client.query<{ mark: string | null }>(
+        'SELECT shobj_description(oid, $1) AS mark FROM pg_database WHERE datname = $2',
+        ['pg_database', size.database],
+      );
+      return rows[0]?.mark;
+    });
+    if (mark === seedMark(size)) return 'reused';
+  }
+  const started = Date.now();
+  await withClient(admin, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS "${size.database}" WITH (FORCE)`);
+    await client.query(`CREATE DATABASE "${size.database}"`);
+  });
+  const seed = runNode('bench/seed.mjs', [], { BENCH_DB_URL: url, BENCH_JWT_SECRET: SECRET });
+  if ((await exited(seed)) !== 0) throw new Error(`seeding ${size.database} failed`);
+  await withClient(url, async (client) => {
+    for (const statement of growthSql(size)) await client.query(statement);
+    await client.query('VACUUM ANALYZE');
+  });
+  await withClient(admin, (client) =>
+    client.query(`COMMENT ON DATABASE "${size.database}" IS '${seedMark(size)}'`),
+  );
+  return (Date.now() - started) / 1000;
+}
+
+interface Server {
+  size: Size;
+  process: ChildProcess;
+  url: string;
+  token: string;
+  /** The largest message id after the seed: the create phases' rows come after it. */
+  seeded: number;
+}
+
+async function startServer(size: Size): Promise<Server> {
+  const url = databaseUrl(size.database);
+  let port = 0;
+  const child = runNode(
+    'bench/servers/flux.mjs',
+    [],
+    { BENCH_DB_URL: url, BENCH_JWT_SECRET: SECRET, REDIS_URL: '' },
+    (line) => {
+      const match = /^ready (\d+)/.exec(line);
+      if (match) port = Number(match[1]);
+    },
+  );
+  const exit = exited(child).then((code) => {
+    throw new Error(`Flux on ${size.database} exited with ${code}`);
+  });
+  while (!port) await Promise.race([exit, new Promise((resolve) => setTimeout(resolve, 50))]);
+  exit.catch(() => {});
+  const base = `http://127.0.0.1:${port}`;
+  const response = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: 'coord', password: 'festival-2026' }),
+  });
+  if (response.status !== 200) throw new Error(`login on ${size.database}: ${response.status}`);
+  const { jwt } = (await response.json()) as { jwt: string };
+  const seeded = await withClient(url, async (client) => {
+    const { rows } = await client.query<{ id: number }>('SELECT max(id) AS id FROM "Messages"');
+    return Number(rows[0].id);
+  });
+  return { size, process: child, url: base, token: jwt, seeded };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const done = exited(server.process);
+  server.process.kill('SIGTERM');
+  await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  server.process.kill('SIGKILL');
+}
+
+/** CPU time (ms) of the PostgreSQL backends serving `database`, by pid. */
+async function backendCpu(database: string): Promise<Map<number, number>> {
+  return withClient(process.env.DATABASE_URL!, async (client) => {
+    const { rows } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+      [database],
+    );
+    const cpu = new Map<number, number>();
+    for (const { pid } of rows) {
+      const usage = await pidusage(pid).catch(() => undefined);
+      if (usage) cpu.set(pid, usage.ctime);
+    }
+    return cpu;
+  });
+}
+
+/** A phase's sample, with the database's CPU per request. */
+interface GrowthSample extends Sample {
+  dbCpuUsPerRequest: number;
+}
+
+/** One phase of `payload` over one socket with 4 requests in flight: server and database CPU, latency. */
+async function phase(server: Server, payload: unknown, seconds: number): Promise<GrowthSample> {
+  const job = {
+    url: server.url,
+    mode: 'socket',
+    kind: 'flux',
+    token: server.token,
+    op: { payload },
+    sockets: 1,
+    inFlight: 4,
+    seconds,
+  };
+  const marks: Record<string, Promise<{ cpu: number; db: Map<number, number> }>> = {};
+  let result: Record<string, number> = {};
+  const child = runNode('bench/load.mjs', [JSON.stringify(job)], {}, (line) => {
+    if (line.startsWith('mark ')) {
+      const pid = server.process.pid as number;
+      marks[line.slice(5)] = Promise.all([pidusage(pid), backendCpu(server.size.database)]).then(
+        ([usage, db]) => ({ cpu: usage.ctime, db }),
+      );
+    } else if (line.startsWith('result ')) result = JSON.parse(line.slice(7));
+  });
+  if ((await exited(child)) !== 0) throw new Error(`load ${JSON.stringify(job)} failed`);
+  const start = await marks.start;
+  const end = await marks.end;
+  let dbMs = 0;
+  for (const [pid, cpu] of end.db) dbMs += cpu - (start.db.get(pid) ?? 0);
+  const requests = Math.max(1, result.requests);
+  return {
+    rps: result.rps,
+    p50: Number(result.p50.toFixed(2)),
+    p99: Number(result.p99.toFixed(2)),
+    cpuUsPerRequest: ((end.cpu - start.cpu) * 1000) / requests,
+    dbCpuUsPerRequest: (dbMs * 1000) / requests,
+    errors: result.errors,
+  };
+}
+
+/** Puts the messages of `server`'s database back as seeded (after a create phase). */
+async function reset(server: Server): Promise<void> {
+  await withClient(databaseUrl(server.size.database), async (client) => {
+    await client.query('DELETE FROM "Messages" WHERE id > $1', [server.seeded]);
+    await client.query('VACUUM ANALYZE "Messages"');
+  });
+}
+
+async function main(): Promise<unknown> {
+  if (!process.env.DATABASE_URL?.startsWith('postgres')) {
+    log('growth: PostgreSQL only (set DATABASE_URL=postgres://…); skipped');
+    return { skipped: 'PostgreSQL only' };
+  }
+  log('growth: building Flux (tsc -p tsconfig.build.json)…');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const seeding: Record<string, number | 'reused'> = {};
+  for (const size of SIZES) {
+    log(
+      `growth: seeding ${size.database} (${size.messages.toLocaleString('en')} messages, ${size.users.toLocaleString('en')} users)…`,
+    );
+    seeding[size.name] = await prepare(size);
+    log(`  ${seeding[size.name] === 'reused' ? 'reused (BENCH_GROWTH_KEEP)' : `${seeding[size.name]} s`}`);
+  }
+  const servers: Server[] = [];
+  try {
+    for (const size of SIZES) servers.push(await startServer(size));
+    const middle = (server: Server) => Math.floor(server.size.messages / 2);
+    const operations: Array<{ name: string; payload: (server: Server) => unknown }> = [
+      { name: 'get', payload: (server) => ({ method: 'GET', url: `/message/${middle(server)}` }) },
+      { name: 'list', payload: () => ({ method: 'GET', url: '/message', data: LIST }) },
+      {
+        name: 'create',
+        payload: () => ({
+          method: 'POST',
+          url: '/message',
+          data: { channel: CHANNEL, text: 'Bench message' },
+        }),
+      },
+      { name: 'count', payload: () => ({ method: 'GET', url: '/message', data: COUNT }) },
+    ];
+    const comparisons: Comparison[] = operations.map((operation) => ({
+      scenario: operation.name,
+      transport: 'socket',
+      contenders: servers.map((server) => ({
+        server: server.size.name,
+        phase: (seconds: number) => phase(server, operation.payload(server), seconds),
+      })),
+      afterPhase:
+        operation.name === 'create' ? () => Promise.all(servers.map(reset)).then(() => undefined) : undefined,
+    }));
+    const started = Date.now();
+    log(
+      `growth: ${ROUNDS} alternating rounds of ${comparisons.length * servers.length} phases of ${SECONDS} s`,
+    );
+    const samples = (await runRounds(comparisons, {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      warmUpSeconds: 2,
+      log,
+    })) as GrowthSample[][][];
+    const summary = (values: GrowthSample[]) => ({
+      rps: spread(values.map((sample) => sample.rps)).median,
+      p50: spread(values.map((sample) => sample.p50)),
+      p99: spread(values.map((sample) => sample.p99)).median,
+      cpuUsPerRequest: spread(values.map((sample) => sample.cpuUsPerRequest)),
+      dbCpuUsPerRequest: spread(values.map((sample) => sample.dbCpuUsPerRequest)),
+      errors: values.reduce((sum, sample) => sum + sample.errors, 0),
+    });
+    const results = operations.map((operation, o) => {
+      const [small, large] = samples[o];
+      const ratio = (pick: (sample: GrowthSample) => number) =>
+        spread(large.map((sample, round) => pick(sample) / pick(small[round])));
+      return {
+        operation: operation.name,
+        small: summary(small),
+        large: summary(large),
+        cpuRatio: ratio((sample) => sample.cpuUsPerRequest),
+        dbCpuRatio: ratio((sample) => sample.dbCpuUsPerRequest),
+        p50Ratio: ratio((sample) => sample.p50),
+        met: ratio((sample) => sample.cpuUsPerRequest).median <= TARGET,
+      };
+    });
+    const range = (s: { median: number; min: number; max: number }, digits = 0) =>
+      `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+    log('');
+    log(
+      '| operation | server CPU µs/req small | large | × (min–max) | DB CPU µs/req small | large | × | p50 ms small | large | met (≤ 1.3) |',
+    );
+    log('| --- | --: | --: | --- | --: | --: | --- | --: | --: | --- |');
+    for (const row of results)
+      log(
+        `| ${row.operation} | ${range(row.small.cpuUsPerRequest)} | ${range(row.large.cpuUsPerRequest)} | **${range(row.cpuRatio, 2)}** | ${range(row.small.dbCpuUsPerRequest)} | ${range(row.large.dbCpuUsPerRequest)} | ${range(row.dbCpuRatio, 2)} | ${row.small.p50.median} | ${row.large.p50.median} | ${row.met ? 'yes' : 'no'} |`,
+      );
+    const seconds = Math.round((Date.now() - started) / 1000);
+    log(`growth: measured in ${seconds} s (seeding apart: ${JSON.stringify(seeding)})`);
+    return {
+      sizes: SIZES,
+      seedingSeconds: seeding,
+      measuredSeconds: seconds,
+      rounds: ROUNDS,
+      secondsPerPhase: SECONDS,
+      results,
+      samples: samples.map((byServer) => byServer.map((rounds) => rounds.map((sample) => describe(sample)))),
+    };
+  } finally {
+    for (const server of servers) await stopServer(server);
+    if (!KEEP)
+      await withClient(process.env.DATABASE_URL!, async (client) => {
+        for (const size of SIZES)
+          await client.query(`DROP DATABASE IF EXISTS "${size.database}" WITH (FORCE)`);
+      });
+  }
+}
+
+const result = await main();
+process.stdout.write(`result ${JSON.stringify(result)}\n`);
+process.exit(0);
