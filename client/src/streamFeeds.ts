@@ -30,7 +30,11 @@ export interface StreamFeedsClient {
  * `events.maxStreamsPerUser` places however many models it shows.
  *
  * - A read waits for the stream's `ready` (its rooms joined), then runs `find` over HTTP: no change after
- *   the read is missed. Models registered in the same turn (a page opening its lists) share the first open.
+ *   the read is missed. The stream starts at the end of the turn that asked for it, with every model
+ *   registered by then: the lists a page opens together share one stream and read once each.
+ * - A read waiting for a stream that is replaced before its `ready` waits for the replacement; one waiting
+ *   for a stream that is closed (logout, `close`) fails with a `NetworkError` (never left hanging: the
+ *   live queries read one at a time, and a hanging read would stop them all).
  * - A model that the open stream does not carry yet, or a new token (a login, a refresh: the stream of the
  *   previous token ends at its expiry), opens a new stream with every model; once it is ready, the models
  *   of the previous stream read again (events may have been missed in between).
@@ -47,6 +51,13 @@ export class EventStreamFeeds {
   private streamModels = new Set<string>();
   private streamToken: string | null = null;
   private ready: Promise<void> | null = null;
+  /** Settles {@link ready} while the stream has not said `ready` yet (null once it has, or failed). */
+  private pending: {
+    resolve(value: Promise<void> | undefined): void;
+    reject(error: FluxError): void;
+  } | null = null;
+  /** The stream is asked for but starts at the end of this turn: models registered meanwhile join it. */
+  private starting = false;
   /** Models whose queries read again once the next stream is ready. */
   private stale = new Set<string>();
   private retryMs = 0;
@@ -97,73 +108,104 @@ export class EventStreamFeeds {
   private open(): Promise<void> {
     if (this.closed) return Promise.reject(new FluxError(0, 'NetworkError', 'The client is closed'));
     const token = this.client.token();
+    if (this.ready && this.starting && this.streamToken === token) {
+      for (const model of this.models.keys()) this.streamModels.add(model);
+      return this.ready;
+    }
     const covered = [...this.models.keys()].every((model) => this.streamModels.has(model));
     if (this.ready && covered && this.streamToken === token) return this.ready;
     if (!token) return Promise.reject(new FluxError(401, 'Unauthorized', 'Live queries need a session'));
     // the models of the stream being replaced may miss events until the new one is ready
     for (const model of this.streamModels) this.stale.add(model);
+    const replaced = this.pending;
+    this.pending = null;
     this.end();
-    const models = [...this.models.keys()];
-    this.streamModels = new Set(models);
+    this.streamModels = new Set(this.models.keys());
     this.streamToken = token;
-    let readyAt: number | undefined;
     const opened = new Promise<void>((resolve, reject) => {
-      this.stream = openEventStream({
-        url: this.client.url,
-        token,
-        models,
-        idleTimeoutMs: this.idleMs,
-        onReady: (info) => {
-          readyAt = Date.now();
-          const heartbeatMs = (info as { heartbeatMs?: unknown } | undefined)?.heartbeatMs;
-          if (typeof heartbeatMs === 'number' && heartbeatMs > 0) this.idleMs = heartbeatMs * 3;
-          resolve();
-          const stale = [...this.stale].filter((model) => this.streamModels.has(model));
-          this.stale.clear();
-          for (const model of stale) this.models.get(model)?.reset();
-        },
-        onEvent: (name, payload) => {
-          if (name.startsWith('model:')) this.models.get(name.slice(6))?.change(payload as ModelEventPayload);
-          else if (name === 'subscription:refresh') {
-            for (const model of (payload as SubscriptionRefreshPayload).models ?? [])
-              this.models.get(model)?.refresh();
-          } else if ((name === 'auth:revoked' || name === 'auth:expired') && this.client.token() === token) {
-            this.client.sessionEnded(token, name === 'auth:revoked' ? 'revoked' : 'expired');
-          }
-        },
-        onEnd: (error) => {
-          reject(error ?? new FluxError(0, 'NetworkError', 'The event stream ended'));
-          if (this.ready !== opened) return; // replaced or closed meanwhile
-          this.stream = null;
-          this.ready = null;
-          for (const model of this.streamModels) this.stale.add(model);
-          this.streamModels = new Set();
-          // logged out: nothing to follow until a login; a refreshed token follows on at once
-          if (this.closed || this.models.size === 0 || !this.client.token()) return;
-          if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
-          const served = readyAt !== undefined && Date.now() - readyAt >= STREAM_SERVED_MS;
-          this.retryMs =
-            served && !error
-              ? 0
-              : Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (served ? 0 : this.retryMs) * 2));
-          clearTimeout(this.timer);
-          this.timer = setTimeout(() => {
-            this.open().catch(() => {}); // a failure schedules the next try
-          }, this.retryMs);
-          (this.timer as { unref?: () => void }).unref?.();
-        },
+      this.pending = { resolve, reject };
+      this.starting = true;
+      queueMicrotask(() => {
+        if (this.ready !== opened) return; // closed or replaced in the same turn: settled by then
+        this.starting = false;
+        this.start(opened, token);
       });
     });
+    // the reads that waited for the replaced stream wait for this one
+    replaced?.resolve(opened);
     opened.catch(() => {}); // reported to the reads that wait for it, if any
     this.ready = opened;
     return opened;
   }
 
-  /** Closes the stream, if any. */
+  /** Opens the stream of `opened` with every registered model; settles `opened` at its `ready` or end. */
+  private start(opened: Promise<void>, token: string): void {
+    const models = [...this.models.keys()];
+    this.streamModels = new Set(models);
+    let readyAt: number | undefined;
+    const settle = (error?: FluxError) => {
+      const pending = this.pending;
+      if (this.ready !== opened || !pending) return;
+      this.pending = null;
+      if (error) pending.reject(error);
+      else pending.resolve(undefined);
+    };
+    this.stream = openEventStream({
+      url: this.client.url,
+      token,
+      models,
+      idleTimeoutMs: this.idleMs,
+      onReady: (info) => {
+        readyAt = Date.now();
+        const heartbeatMs = (info as { heartbeatMs?: unknown } | undefined)?.heartbeatMs;
+        if (typeof heartbeatMs === 'number' && heartbeatMs > 0) this.idleMs = heartbeatMs * 3;
+        settle();
+        const stale = [...this.stale].filter((model) => this.streamModels.has(model));
+        this.stale.clear();
+        for (const model of stale) this.models.get(model)?.reset();
+      },
+      onEvent: (name, payload) => {
+        if (name.startsWith('model:')) this.models.get(name.slice(6))?.change(payload as ModelEventPayload);
+        else if (name === 'subscription:refresh') {
+          for (const model of (payload as SubscriptionRefreshPayload).models ?? [])
+            this.models.get(model)?.refresh();
+        } else if ((name === 'auth:revoked' || name === 'auth:expired') && this.client.token() === token) {
+          this.client.sessionEnded(token, name === 'auth:revoked' ? 'revoked' : 'expired');
+        }
+      },
+      onEnd: (error) => {
+        if (this.ready !== opened) return; // replaced or closed meanwhile: settled then
+        settle(error ?? new FluxError(0, 'NetworkError', 'The event stream ended'));
+        this.stream = null;
+        this.ready = null;
+        for (const model of this.streamModels) this.stale.add(model);
+        this.streamModels = new Set();
+        // logged out: nothing to follow until a login; a refreshed token follows on at once
+        if (this.closed || this.models.size === 0 || !this.client.token()) return;
+        if (error && error.status !== 0 && error.status !== 429 && error.status !== 503) return;
+        const served = readyAt !== undefined && Date.now() - readyAt >= STREAM_SERVED_MS;
+        this.retryMs =
+          served && !error
+            ? 0
+            : Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (served ? 0 : this.retryMs) * 2));
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+          this.open().catch(() => {}); // a failure schedules the next try
+        }, this.retryMs);
+        (this.timer as { unref?: () => void }).unref?.();
+      },
+    });
+  }
+
+  /** Closes the stream, if any; the reads still waiting for its `ready` fail. */
   private end(): void {
     clearTimeout(this.timer);
     this.stream?.close();
     this.stream = null;
     this.ready = null;
+    this.starting = false;
+    const pending = this.pending;
+    this.pending = null;
+    pending?.reject(new FluxError(0, 'NetworkError', 'The event stream was closed'));
   }
 }
