@@ -250,6 +250,11 @@ export class LiveQuery<T> {
       clearTimeout(this.soonTimer);
       this.soonTimer = null;
     }
+    // a read now replaces the one planned after a failure
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
     if (this.fetching) {
       this.fetchAgain = true;
       return;
@@ -272,6 +277,9 @@ export class LiveQuery<T> {
     this.fetchAgain = false;
     if (this.soonTimer) clearTimeout(this.soonTimer);
     this.soonTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryMs = 0;
     this.gone.clear();
     this.replace([]);
     this.complete = true;

@@ -1,12 +1,13 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FluxError } from '../../client/src/FluxError.js';
+import { type LiveFeedHandlers, LiveQueries } from '../../client/src/LiveQuery.js';
 import { EventStreamFeeds } from '../../client/src/streamFeeds.js';
 
 /**
- * The stream feeds of a client without a socket (client/src/streamFeeds.ts) against a plain HTTP server
+ * The reads of live queries without a socket: the stream feeds of a client without a socket (client/src/streamFeeds.ts) against a plain HTTP server
  * that plays `GET /events`: it answers `ready` only when the test says so, which puts reads in the state
  * "waiting for the stream" on purpose.
  */
@@ -102,4 +103,51 @@ it('When the session ends while a read waits for the stream, then the read fails
   expect(error).toBeInstanceOf(FluxError);
   expect((error as FluxError).code).toBe('NetworkError');
   streams.close();
+});
+
+describe('a live query read again after a failure', () => {
+  /** A live query whose feed fails its first read with 429 `retry-after: 1`, then answers. */
+  function failingOnce() {
+    let handlers!: LiveFeedHandlers;
+    let reads = 0;
+    const queries = new LiveQueries(
+      (_model, h) => {
+        handlers = h;
+        return {
+          find: async () => {
+            reads++;
+            if (reads === 1)
+              throw Object.assign(new FluxError(429, 'TooManyRequests', 'busy'), {
+                response: { headers: { 'retry-after': '1' } },
+              });
+            return [{ id: 1 }];
+          },
+          close: () => {},
+        };
+      },
+      () => ({ id: 'integer' }),
+    );
+    const live = queries.open<{ id: number }>('alert', {});
+    return { live, queries, reset: () => handlers.reset(), reads: () => reads };
+  }
+
+  it('When a read succeeds before the retry planned after a failure, then the retry does not read again', async () => {
+    const query = failingOnce();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(query.reads()).toBe(1); // failed, a retry planned in a second
+    query.reset(); // the stream is back: read now
+    await query.live.ready;
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(query.reads()).toBe(2);
+    query.live.close();
+  });
+
+  it('When the session ends while a retry is planned, then the retry does not read', async () => {
+    const query = failingOnce();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    query.queries.clear();
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(query.reads()).toBe(1);
+    query.live.close();
+  });
 });
