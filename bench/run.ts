@@ -22,8 +22,8 @@
  *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 BENCH_ROUNDS=7 npm run bench   # shorter phases, more rounds
- *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, ceilings, express, feathers,
- *                                           # flux, fanout, memory, publish, abuse, scale, import); prints,
+ *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, startup, ceilings, express,
+ *                                           # feathers, flux, fanout, memory, publish, abuse, scale, import); prints,
  *                                           # writes no results file. A peer's part (ceilings, express,
  *                                           # feathers) brings Flux into its scenarios; `flux` alone
  *                                           # measures Flux's scenarios without a peer
@@ -31,7 +31,8 @@
  * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
  * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s. The
  * console part (bench/console.ts, in its own process, next: its own Flux and Chromium) measures how long
- * an alert raised on the bar's tablet takes to appear on the desk's open board.
+ * an alert raised on the bar's tablet takes to appear on the desk's open board. The startup part
+ * (bench/startup.ts, in its own process, next) times `npm start` on an existing SQLite database.
  *
  * The import part (last, on a fresh Flux process) sends a generated CSV of BENCH_IMPORT_LINES users (default
  * 10,000; no passwords) to `POST /import/users` and times it to the job's completion, then sends the same file
@@ -75,6 +76,7 @@ const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
 const PARTS = [
   'client',
   'console',
+  'startup',
   'ceilings',
   'express',
   'feathers',
@@ -850,7 +852,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   if (runs('client')) extra.client = await ownProcess('bench/client.ts');
   if (runs('console')) extra.console = await ownProcess('bench/console.ts');
-  if (PARTS.some((part) => !['client', 'console', 'growth'].includes(part) && runs(part))) await servers();
+  if (runs('startup')) extra.startup = await ownProcess('bench/startup.ts');
+  if (PARTS.some((part) => !['client', 'console', 'startup', 'growth'].includes(part) && runs(part)))
+    await servers();
   // its own databases (1,000,000 messages) and servers, PostgreSQL only (bench/growth.ts)
   if (runs('growth')) extra.growth = await ownProcess('bench/growth.ts');
 
