@@ -18,6 +18,12 @@ export default {
   /** Wildcards (`%` and `_`, escaped or not) in all the patterns of one filter. */
   maxWildcards: 10,
   /**
+   * Rows a `find` with `count` counts at most (docs/protocol.md): past it `X-Total-Count` is this number
+   * and `X-Total-Count-Capped: true`. An exact count reads every matching row, whatever the page: 100,000
+   * messages of one channel took 35 ms of PostgreSQL; counting up to 10,001 takes about 2.5 ms.
+   */
+  maxCount: 10_000,
+  /**
    * Admission of expensive reads: a `find` with `like`/`notLike` patterns (it scans every row the user
    * may read, up to `database.statementTimeoutMs`), or a page larger than `largePage` items (a 1000-item
    * page of long messages is megabytes built and serialized on the main thread).

@@ -7,6 +7,7 @@ import {
   type WhereOptions,
 } from 'sequelize';
 import type { FluxContext } from './context.js';
+import { countUpTo, totalCountHeaders } from './countUpTo.js';
 import { sqliteLikeOperand } from './database.js';
 import {
   BadRequestError,
@@ -245,7 +246,9 @@ export class ModelController<M extends FluxModel = FluxModel> {
         await this.app.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
           this.scan(options, query.count),
         );
-    if (total !== undefined) res.setHeader('X-Total-Count', String(total));
+    if (total !== undefined)
+      for (const [name, value] of Object.entries(totalCountHeaders(total, this.app.config.query.maxCount)))
+        res.setHeader(name, value);
     res.ok(items);
   }
 
@@ -260,11 +263,19 @@ export class ModelController<M extends FluxModel = FluxModel> {
   ): Promise<[M[], number | undefined]> {
     const read = async (transaction?: Transaction): Promise<[M[], number | undefined]> => {
       const items = await this.model.findAll({ ...options, transaction });
-      return [items, count ? await this.model.count({ where: options.where, transaction }) : undefined];
+      return [items, count ? await this.count(options.where as WhereOptions, transaction) : undefined];
     };
     const sequelize = this.model.sequelize!;
     if (sequelize.getDialect() !== 'sqlite') return read();
     return sequelize.transaction({ type: Transaction.TYPES.DEFERRED }, read);
+  }
+
+  /**
+   * The rows `where` selects, counted up to `query.maxCount + 1` ({@link countUpTo}): an exact count
+   * costs in proportion to the rows, whatever the page.
+   */
+  private count(where: WhereOptions, transaction?: Transaction): Promise<number> {
+    return countUpTo(this.model, where, this.app.config.query.maxCount + 1, transaction);
   }
 
   /** `GET /<model>/:id`: 404 when missing or unreadable. */

@@ -179,6 +179,11 @@ export const coreConfigSchema = z.looseObject({
       /** Wildcards (`%`, `_`) in all the `like`/`notLike` patterns of one filter. */
       maxWildcards: z.number().int().min(0).default(DEFAULT_QUERY_LIMITS.maxWildcards),
       /**
+       * Rows a `find` with `count` counts at most; past it `X-Total-Count` is this number and
+       * `X-Total-Count-Capped: true`.
+       */
+      maxCount: z.number().int().min(1).default(10_000),
+      /**
        * Admission of expensive reads — a `find` with `like`/`notLike` patterns, or a page larger than
        * `largePage` — defaults in `config/query.ts`.
        */

@@ -111,7 +111,10 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   if (options.allowedHost) http.use(allowedHostsMiddleware(options.allowedHost));
   http.use(
     helmet(),
-    cors({ origin: options.corsOrigin, exposedHeaders: ['X-Total-Count', 'X-Request-Id', 'Retry-After'] }),
+    cors({
+      origin: options.corsOrigin,
+      exposedHeaders: ['X-Total-Count', 'X-Total-Count-Capped', 'X-Request-Id', 'Retry-After'],
+    }),
   );
   if (options.rateLimiter) http.use(options.rateLimiter);
   http.use(express.json({ limit: options.bodyLimit }));

@@ -86,7 +86,8 @@ const findParameters = [
     description:
       'JSON: {filters, sort, limit, offset, count, subscribe}. filters is a where object with the operators ' +
       'eq ne gt gte lt lte in notIn like notLike between is not and or; sort "name" / "-createdAt" / a list; ' +
-      'limit 1–1000 (100); count: true adds X-Total-Count. Socket clients send the same object as `data`.',
+      'limit 1–1000 (100); count: true adds X-Total-Count (past query.maxCount: that number and ' +
+      'X-Total-Count-Capped: true). Socket clients send the same object as `data`.',
     schema: { type: 'string' },
   },
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
