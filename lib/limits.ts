@@ -6,13 +6,14 @@ import { BadRequestError, TooManyRequestsError } from './errors.js';
 
 /**
  * Limits of the edge (docs/reference.md#errors, #bad-input-and-bounded-cost): nesting depth of bodies, and
- * rate limiters (rate-limiter-flexible) counted in Redis when it is configured, so that every instance counts
- * together. Socket virtual requests pass through the same Express app, so they count like HTTP requests,
+ * rate limiters counted in Redis when it is configured (rate-limiter-flexible), so that every instance counts
+ * together, else in this process. Socket virtual requests pass through the same Express app, so they count like HTTP requests,
  * keyed by the socket's address.
  */
 
 /** True when `value` nests objects/arrays deeper than `max` levels (iterative: no stack to overflow). */
 export function deeperThan(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length) {
     const [node, depth] = stack.pop()!;
@@ -80,42 +81,107 @@ export interface LimiterOptions {
 }
 
 /**
- * A fixed-window rate limiter (rate-limiter-flexible, https://github.com/animir/node-rate-limiter-flexible)
- * keyed by the client's address (IPv6 grouped by /56, with express-rate-limit's `ipKeyGenerator`), in
- * Redis when it is configured so that every instance counts together. A refusal is a 429
- * `TooManyRequests` with `Retry-After` (seconds until the window resets), raised through the error
- * handler like every other error. When the store fails (Redis down), requests pass: health checks and
- * the service stay up. (On the socket path it costs 4 µs per request where express-rate-limit cost 15.)
+ * Fixed windows counted in this process: a key's window opens with its first request and lasts
+ * `durationMs`; every request counts, refused ones included, as rate-limiter-flexible's memory store
+ * counts them. Synchronous: a virtual request goes on without waiting for a promise (rate-limiter-flexible
+ * answers every call with one). Expired windows are dropped at most once per `durationMs`, on a call.
+ */
+export class FixedWindows {
+  private readonly windows = new Map<string, { count: number; endsAt: number }>();
+  private nextSweep: number;
+
+  constructor(
+    private readonly limit: number,
+    private readonly durationMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.nextSweep = now() + durationMs;
+  }
+
+  /**
+   * Counts one request of `key`.
+   * @returns 0 when it is within the limit, else the milliseconds until the key's window ends (≥ 1)
+   */
+  consume(key: string): number {
+    const now = this.now();
+    if (now >= this.nextSweep) this.sweep(now);
+    let window = this.windows.get(key);
+    if (window === undefined || window.endsAt <= now) {
+      window = { count: 0, endsAt: now + this.durationMs };
+      this.windows.set(key, window);
+    }
+    window.count++;
+    return window.count > this.limit ? Math.max(1, window.endsAt - now) : 0;
+  }
+
+  /** Keys with an open window. */
+  get size(): number {
+    return this.windows.size;
+  }
+
+  private sweep(now: number): void {
+    for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
+    this.nextSweep = now + this.durationMs;
+  }
+}
+
+/**
+ * The rate-limit key of a request's address (IPv6 grouped by /56, with express-rate-limit's
+ * `ipKeyGenerator`), kept per connection: the address of a connection's requests rarely changes (a
+ * virtual request's never does), and the IPv6 check is a long regular expression.
+ */
+function addressKeys(): (req: Request) => string {
+  const byConnection = new WeakMap<object, { address: string; key: string }>();
+  return function addressKey(req: Request): string {
+    const address = req.ip ?? 'unknown';
+    const connection = req.socket as object | undefined;
+    const known = connection ? byConnection.get(connection) : undefined;
+    if (known?.address === address) return known.key;
+    const key = ipKeyGenerator(address);
+    if (connection) byConnection.set(connection, { address, key });
+    return key;
+  };
+}
+
+/**
+ * A fixed-window rate limiter keyed by the client's address (IPv6 grouped by /56, with express-rate-limit's
+ * `ipKeyGenerator`): in Redis when it is configured (rate-limiter-flexible,
+ * https://github.com/animir/node-rate-limiter-flexible), so that every instance counts together, else in
+ * this process ({@link FixedWindows}). A refusal is a 429 `TooManyRequests` with `Retry-After` (seconds
+ * until the window resets), raised through the error handler like every other error. When the store fails
+ * (Redis down), requests pass: health checks and the service stay up.
  */
 export function createRateLimiter(options: LimiterOptions): RequestHandler {
   const duration = Math.max(1, Math.ceil(options.windowMs / 1000));
-  const limiter: RateLimiterAbstract = options.redis
-    ? new RateLimiterRedis({
-        storeClient: options.redis,
-        keyPrefix: `${options.prefix ?? 'flux:'}rl:${options.name}`,
-        points: options.limit,
-        duration,
-        // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
-        insuranceLimiter: new RateLimiterMemory({
-          keyPrefix: `rl:${options.name}`,
-          points: options.limit,
-          duration,
-        }),
-      })
-    : new RateLimiterMemory({ keyPrefix: `rl:${options.name}`, points: options.limit, duration });
+  const keyOf = addressKeys();
+  const refusal = (ms: number) =>
+    new TooManyRequestsError(Math.max(1, Math.ceil(ms / 1000)), options.message);
+  if (!options.redis) {
+    const windows = new FixedWindows(options.limit, duration * 1000);
+    return function rateLimit(req: Request, _res: Response, next: NextFunction): void {
+      const wait = windows.consume(keyOf(req));
+      next(wait === 0 ? undefined : refusal(wait));
+    };
+  }
+  const limiter: RateLimiterAbstract = new RateLimiterRedis({
+    storeClient: options.redis,
+    keyPrefix: `${options.prefix ?? 'flux:'}rl:${options.name}`,
+    points: options.limit,
+    duration,
+    // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
+    insuranceLimiter: new RateLimiterMemory({
+      keyPrefix: `rl:${options.name}`,
+      points: options.limit,
+      duration,
+    }),
+  });
   return function rateLimit(req: Request, _res: Response, next: NextFunction): void {
-    limiter.consume(ipKeyGenerator(req.ip ?? 'unknown')).then(
+    limiter.consume(keyOf(req)).then(
       () => next(),
-      (refusal: unknown) => {
-        if (refusal instanceof Error)
-          next(); // the store failed: fail open
-        else {
-          const seconds = Math.max(
-            1,
-            Math.ceil(((refusal as { msBeforeNext?: number }).msBeforeNext ?? 1000) / 1000),
-          );
-          next(new TooManyRequestsError(seconds, options.message));
-        }
+      (refused: unknown) => {
+        // the store failed: fail open
+        if (refused instanceof Error) next();
+        else next(refusal((refused as { msBeforeNext?: number }).msBeforeNext ?? 1000));
       },
     );
   };

@@ -14,8 +14,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  *   what cannot be stored as it is (`unstorableText`: NUL, a lone surrogate).
  */
 export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunction): void {
-  const { data: dataParam, ...query } = req.query as Record<string, unknown>;
-  let fromParam: Record<string, unknown> = {};
+  let query = req.query as Record<string, unknown>;
+  let dataParam: unknown;
+  // the query without `data` (a copy only when it has one: most requests have no `?data`)
+  if (Object.hasOwn(query, 'data')) ({ data: dataParam, ...query } = query);
+  let fromParam: Record<string, unknown> | undefined;
   if (req.method === 'GET' && dataParam !== undefined) {
     let parsed: unknown;
     try {

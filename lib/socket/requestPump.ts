@@ -6,6 +6,7 @@ import {
   type Dispatch,
   injectVirtualRequest,
   parseVirtualRequest,
+  runVirtualRequest,
   type VirtualRequestInput,
 } from './virtualRequest.js';
 
@@ -29,9 +30,16 @@ export interface RequestPumpOptions {
   accepting(): boolean;
 }
 
+/** A request in flight: where to answer it, and whether it was (its first outcome wins). */
+interface Pending {
+  socket: FluxSocket;
+  reply: RequestAck;
+  settled: boolean;
+}
+
 export class RequestPump {
   /** Requests in flight not answered yet (see {@link abandonInFlight}). */
-  private readonly unanswered = new Set<{ socket: FluxSocket; reply: RequestAck }>();
+  private readonly unanswered = new Set<Pending>();
 
   constructor(private readonly options: RequestPumpOptions) {}
 
@@ -72,26 +80,41 @@ export class RequestPump {
     }
     data.inFlight++;
     // answered once: by its own reply, or earlier by `abandonInFlight` when the server stops first
-    const pending = { socket, reply };
+    const pending: Pending = { socket, reply, settled: false };
     this.unanswered.add(pending);
-    this.request(socket, input).then(
-      (response) => {
-        data.inFlight--;
-        if (!this.unanswered.delete(pending) || !socket.connected) return;
-        try {
-          reply(response);
-        } catch (err) {
-          // a body socket.io cannot encode (e.g. circular), where HTTP's res.json would have thrown
-          this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url}: reply not sent:`, err);
-          reply(errorResponse(err));
-        }
-      },
-      (err: unknown) => {
-        data.inFlight--;
-        this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
-        if (this.unanswered.delete(pending) && socket.connected) reply(errorResponse(err));
-      },
+    runVirtualRequest(
+      this.options.dispatch,
+      input,
+      data.origin,
+      (response) => this.answer(pending, input, response),
+      (err) => this.fail(pending, input, err),
     );
+  }
+
+  /** Sends the reply of a request, unless it was answered already or its socket is gone. */
+  private answer(pending: Pending, input: VirtualRequestInput, response: VirtualResponse): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    const { socket, reply } = pending;
+    socket.data.inFlight--;
+    if (!this.unanswered.delete(pending) || !socket.connected) return;
+    try {
+      reply(response);
+    } catch (err) {
+      // a body socket.io cannot encode (e.g. circular), where HTTP's res.json would have thrown
+      this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url}: reply not sent:`, err);
+      reply(errorResponse(err));
+    }
+  }
+
+  /** Answers a request whose run threw, unless it was answered already or its socket is gone. */
+  private fail(pending: Pending, input: VirtualRequestInput, err: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    const { socket, reply } = pending;
+    socket.data.inFlight--;
+    this.options.log.error(`socket ${socket.id}: ${input.method} ${input.url} failed:`, err);
+    if (this.unanswered.delete(pending) && socket.connected) reply(errorResponse(err));
   }
 
   /**

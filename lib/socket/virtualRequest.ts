@@ -21,8 +21,10 @@ import type { VirtualResponse } from '../protocol.js';
  * - Request: an object built on the Express app's own request prototype (`app.request`, itself an
  *   `http.IncomingMessage` prototype), so `app.handle`'s prototype swap changes nothing and every `req`
  *   helper works. It is not a stream: it is complete and never readable (`on-finished` sees it finished,
- *   body parsers see no body to read). Its socket reports the socket.io connection's address, so `req.ip`
- *   is the TCP peer of the WebSocket (never a client-supplied header); one such socket per origin.
+ *   body parsers see no body to read). Its socket reports the socket.io connection's address, and `req.ip`
+ *   is that address as an own property (what Express's getter would compute: no forwarding header reaches
+ *   a virtual request) — the TCP peer of the WebSocket, or the address a trusted proxy forwarded at the
+ *   handshake, never a client-supplied header; one such socket per origin.
  *   `data` becomes `req.body` as is (no JSON round trip), with `content-type: application/json`.
  *   `req.isSocket` is `true`, `req.socket.id` the socket id.
  * - Headers: names lower-cased; only string (or finite number) values kept; values with CR/LF dropped;
@@ -239,6 +241,13 @@ function collect(capture: Capture, chunk: unknown, encoding?: unknown): void {
   );
 }
 
+/**
+ * Header names already validated: the same few names are set on every response, and a name's validity
+ * never changes. Bounded, so that handlers setting ever new names cannot grow it.
+ */
+const validHeaderNames = new Set<string>();
+const MAX_VALID_NAMES = 256;
+
 // The header methods of `http.OutgoingMessage`, on the capture instead of a socket (same validation,
 // same errors: a header set after the response started throws ERR_HTTP_HEADERS_SENT, as over HTTP).
 function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue): VirtualServerResponse {
@@ -246,7 +255,10 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     throw Object.assign(new Error('Cannot set headers after they are sent to the client'), {
       code: 'ERR_HTTP_HEADERS_SENT',
     });
-  validateHeaderName(name);
+  if (!validHeaderNames.has(name)) {
+    validateHeaderName(name);
+    if (validHeaderNames.size < MAX_VALID_NAMES) validHeaderNames.add(name);
+  }
   validateHeaderValue(name, value as string);
   this._capture.headers.set(name.toLowerCase(), [name, value]);
   return this;
@@ -363,6 +375,11 @@ function ignoreTimeout(this: VirtualServerResponse): VirtualServerResponse {
 }
 
 type Fields = Record<string, unknown>;
+
+/** A plain, writable own property (like an assignment), for names the prototype defines as getters. */
+function ownValue(value: unknown): PropertyDescriptor {
+  return { value, writable: true, enumerable: true, configurable: true };
+}
 interface Constructors {
   Request: new (input: VirtualRequestInput, origin: VirtualRequestOrigin) => IncomingMessage & Fields;
   Response: new (req: IncomingMessage, resolve: Capture['resolve']) => VirtualServerResponse;
@@ -383,6 +400,10 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.httpVersionMinor = 1;
     this.complete = true;
     this.socket = socketOf(origin);
+    // Express's `req.ip` getter would run proxy-addr over the socket's address and the forwarding headers
+    // on each read; a virtual request has none of those headers (dropped above), so its answer is always
+    // the socket's address, known since the handshake. Defined, not assigned: the getter has no setter.
+    Object.defineProperty(this, 'ip', ownValue(origin.remoteAddress));
     const headers: Record<string, string> = { ...input.headers };
     if (origin.host) headers.host = origin.host;
     const hasBody = input.data !== undefined && input.data !== null;
@@ -462,14 +483,30 @@ export function injectVirtualRequest(
   input: VirtualRequestInput,
   origin: VirtualRequestOrigin,
 ): Promise<VirtualResponse> {
-  const { Request, Response } = constructorsOf(dispatch);
   return new Promise<VirtualResponse>((resolve, reject) => {
-    const req = new Request(input, origin);
-    const res = new Response(req, resolve);
-    try {
-      dispatch(req, res);
-    } catch (err) {
-      reject(err);
-    }
+    runVirtualRequest(dispatch, input, origin, resolve, reject);
   });
+}
+
+/**
+ * {@link injectVirtualRequest} with callbacks instead of a promise (the socket's request pump: one
+ * promise and a microtask less per request): `resolve` with the reply, `reject` when the app throws
+ * synchronously. Unlike a promise's, both may be called (a reply can still come after the throw): keep the
+ * first.
+ */
+export function runVirtualRequest(
+  dispatch: Dispatch,
+  input: VirtualRequestInput,
+  origin: VirtualRequestOrigin,
+  resolve: (response: VirtualResponse) => void,
+  reject: (err: unknown) => void,
+): void {
+  const { Request, Response } = constructorsOf(dispatch);
+  const req = new Request(input, origin);
+  const res = new Response(req, resolve);
+  try {
+    dispatch(req, res);
+  } catch (err) {
+    reject(err);
+  }
 }

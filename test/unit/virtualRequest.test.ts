@@ -292,6 +292,32 @@ describe('injectVirtualRequest', () => {
     expect(reply.data).toEqual({ ip: '10.9.9.9' });
   });
 
+  it("gives req.ip as an own value equal to Express's getter, whatever the trust and the forged headers", async () => {
+    const getter = Object.getOwnPropertyDescriptor(express.request, 'ip')?.get;
+    expect(getter).toBeTypeOf('function');
+    for (const trust of [false, true, 'loopback', ['10.0.0.0/8', '::1']]) {
+      const app = express();
+      app.set('trust proxy', trust);
+      app.get('/ip', (req, res) => {
+        res.json({
+          own: Object.hasOwn(req, 'ip'),
+          ip: req.ip,
+          express: getter?.call(req),
+          ips: req.ips,
+        });
+      });
+      for (const remoteAddress of ['10.1.2.3', '127.0.0.1', '::1', '::ffff:10.0.0.1', '2001:db8::7']) {
+        const input = parseVirtualRequest({
+          method: 'GET',
+          url: '/ip',
+          headers: { 'x-forwarded-for': '6.6.6.6, 7.7.7.7', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' },
+        });
+        const reply = await injectVirtualRequest(app, input, { ...origin, remoteAddress });
+        expect(reply.data).toEqual({ own: true, ip: remoteAddress, express: remoteAddress, ips: [] });
+      }
+    }
+  });
+
   it('sends no body for HEAD, 204 and 304, as HTTP does', async () => {
     const head = await injectVirtualRequest(
       echoApp(),
