@@ -65,6 +65,7 @@ import {
   spread,
   summarize,
 } from './rounds.js';
+import { socketsPart } from './sockets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -86,6 +87,7 @@ const PARTS = [
   'publish',
   'abuse',
   'scale',
+  'sockets',
   'import',
   'growth',
 ];
@@ -1153,6 +1155,9 @@ async function servers(): Promise<void> {
       extra.abuse = await abuse(server, database.url);
       await stopServer(server);
     }
+
+    // 10,000 sockets and their reconnect storm (bench/sockets.ts); adds 1,000 users
+    if (runs('sockets')) extra.sockets = await socketsPart({ env, databaseUrl: database.url, log });
 
     // last: the 10,000 users it adds would be in every later part's data
     if (runs('import')) {

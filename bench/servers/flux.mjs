@@ -9,7 +9,8 @@ const { Flux } = await import('../../dist/lib/Flux.js');
 const abuse = process.env.BENCH_ABUSE === '1';
 const address = await Flux.start({
   config: {
-    server: { port: 0, host: '127.0.0.1' },
+    // BENCH_PORT: the sockets part restarts the server on the same port (its clients reconnect there)
+    server: { port: Number(process.env.BENCH_PORT ?? 0), host: '127.0.0.1' },
     rateLimit: { windowMs: 60_000, limit: 1_000_000_000 },
     auth: {
       loginLimit: { windowMs: 60_000, perAccount: 1_000_000, perAddress: 1_000_000 },
@@ -24,12 +25,55 @@ const address = await Flux.start({
       : {}),
   },
 });
+// BENCH_PROBE (the sockets part): the memory line also carries the process's CPU time since it listened,
+// the SQL statements it ran since, by kind, and the sockets that room broadcasts visited (publish O(rooms))
+const probe = process.env.BENCH_PROBE === '1' ? startProbe() : undefined;
 process.stdout.write(`ready ${address.port} -\n`);
 // The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
 // memory V8 keeps from the OS.
 process.on('SIGUSR2', () => {
+  const counters = probe?.();
   globalThis.gc?.();
   const { heapUsed, external, rss } = process.memoryUsage();
-  process.stdout.write(`memory ${JSON.stringify({ heapUsed, external, rss })}\n`);
+  process.stdout.write(`memory ${JSON.stringify({ heapUsed, external, rss, ...counters })}\n`);
 });
-process.once('SIGTERM', () => Flux.stop().then(() => process.exit(0)));
+process.once('SIGTERM', () =>
+  Flux.stop().then(() => {
+    // BENCH_PROBE: what the stop cost (the sockets part subtracts the counters of its last probe)
+    if (probe) process.stdout.write(`stopped ${JSON.stringify(probe())}\n`);
+    process.exit(0);
+  }),
+);
+
+function startProbe() {
+  const cpuAtReady = process.cpuUsage();
+  const queries = {};
+  let queryCount = 0;
+  Flux.sequelize.addHook('afterQuery', (_options, query) => {
+    queryCount++;
+    // `SELECT … FROM "Sessions"`, `UPDATE "Sessions"`: the statement and its first table
+    const sql = String(query?.sql ?? '');
+    const kind = `${sql.slice(0, 6).toUpperCase()} ${/(?:FROM|UPDATE|INTO) "(\w+)"/i.exec(sql)?.[1] ?? '?'}`;
+    queries[kind] = (queries[kind] ?? 0) + 1;
+  });
+  const adapter = Flux.io.of('/').adapter;
+  const apply = adapter.apply.bind(adapter);
+  const rooms = { broadcasts: 0, socketsVisited: 0 };
+  adapter.apply = (opts, callback) => {
+    rooms.broadcasts++;
+    return apply(opts, (socket) => {
+      rooms.socketsVisited++;
+      callback(socket);
+    });
+  };
+  return () => {
+    const { user, system } = process.cpuUsage(cpuAtReady);
+    return {
+      cpuMs: (user + system) / 1000,
+      queryCount,
+      queries,
+      sockets: Flux.io.of('/').sockets.size,
+      rooms,
+    };
+  };
+}
