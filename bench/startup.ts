@@ -5,10 +5,12 @@
  * In a temporary folder (`FLUX_ROOT`, so the project's own `data/` is left alone), one first start creates
  * the database (migrations, the first admin, the job store) and is timed once for information; then
  * BENCH_STARTUP_RUNS warm starts (default 7) of `npm start` on that database. Each start is timed from the
- * spawn to the `Flux listening` line, and to the first 200 of `GET /health` (asked as soon as the line gives
- * the port: `PORT=0`). The CPU of the started processes (npm, its shell, node: user + system, from /proc on
- * Linux) is read at the listening line too: on a shared machine wall-clock times vary with the load, CPU
- * much less. Each start is stopped (SIGTERM to its process group) and waited for before the next.
+ * spawn to the `Flux listening` line, to the first 200 of `GET /health` (asked as soon as the line gives
+ * the port: `PORT=0`) and to the first 200 of `GET /ready` (the server listens before its job store is
+ * open; `/ready` answers once it is). The CPU of the started processes (npm, its shell, node: user + system,
+ * from /proc on Linux) is read at the listening line and at `/ready`: on a shared machine wall-clock times
+ * vary with the load, CPU much less. Each start is stopped (SIGTERM to its process group) once `/ready`
+ * answers, and waited for before the next.
  *
  * BENCH_STARTUP_COMMAND: `npm` (default, `npm start`), `tsx` (`node --import tsx app.ts`, what `npm start`
  * runs, without npm) or `build` (`node dist/app.js`, after `npm run build`); several, comma-separated, run
@@ -49,8 +51,12 @@ interface StartSample {
   listeningMs: number;
   /** Spawn → the first 200 of `GET /health`, ms. */
   healthMs: number;
+  /** Spawn → the first 200 of `GET /ready` (started: the job store open too), ms. */
+  readyMs: number;
   /** CPU of the started processes at the listening line (user + system), ms; undefined without /proc. */
   cpuMs?: number;
+  /** The same at the first 200 of `GET /ready`. */
+  readyCpuMs?: number;
 }
 
 function log(line: string): void {
@@ -129,18 +135,23 @@ async function startOnce(checkout: string, command: Command, fluxRoot: string): 
         reject(new Error(`exited with ${code}`));
       });
     });
-    for (;;) {
-      const response = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-      if (response?.status === 200) break;
-      if (performance.now() - started > TIMEOUT_MS) throw new Error('GET /health never answered 200');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    const healthMs = performance.now() - started;
-    return { listeningMs, healthMs, cpuMs };
+    const healthMs = await firstOk(`http://127.0.0.1:${port}/health`, started);
+    const readyMs = await firstOk(`http://127.0.0.1:${port}/ready`, started);
+    return { listeningMs, healthMs, readyMs, cpuMs, readyCpuMs: treeCpuMs(child.pid as number) };
   } catch (err) {
     throw new Error(`${commands[command].join(' ')} in ${checkout}: ${(err as Error).message}\n${output}`);
   } finally {
     await stop(child);
+  }
+}
+
+/** Asks `url` every 5 ms until it answers 200: the time since `started`, ms. */
+async function firstOk(url: string, started: number): Promise<number> {
+  for (;;) {
+    const response = await fetch(url).catch(() => undefined);
+    if (response?.status === 200) return performance.now() - started;
+    if (performance.now() - started > TIMEOUT_MS) throw new Error(`${url} never answered 200`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -184,7 +195,7 @@ async function main(): Promise<void> {
         contender.samples.push(sample);
         log(
           `startup run ${run}/${RUNS}, ${contender.command} in ${contender.checkout}: listening ${Math.round(sample.listeningMs)} ms, ` +
-            `/health ${Math.round(sample.healthMs)} ms, CPU ${sample.cpuMs ?? '?'} ms`,
+            `/health ${Math.round(sample.healthMs)} ms, /ready ${Math.round(sample.readyMs)} ms, CPU ${sample.cpuMs ?? '?'} ms (at /ready ${sample.readyCpuMs ?? '?'} ms)`,
         );
       }
     }
@@ -194,20 +205,24 @@ async function main(): Promise<void> {
       loadAverage: os.loadavg().map((load) => Number(load.toFixed(2))),
       starts: contenders.map(({ checkout, command, samples }) => {
         const cpu = samples.flatMap(({ cpuMs }) => (cpuMs === undefined ? [] : [cpuMs]));
+        const readyCpu = samples.flatMap(({ readyCpuMs }) => (readyCpuMs === undefined ? [] : [readyCpuMs]));
         return {
           checkout: path.relative(root, checkout) || '.',
           command: commands[command].join(' ').replace(process.execPath, 'node'),
           firstStartMs: firstStarts[checkout],
           listeningMs: spread(samples.map(({ listeningMs }) => listeningMs)),
           healthMs: spread(samples.map(({ healthMs }) => healthMs)),
-          ...(cpu.length ? { cpuMs: spread(cpu) } : {}),
+          readyMs: spread(samples.map(({ readyMs }) => readyMs)),
+          ...(cpu.length ? { cpuMs: spread(cpu), readyCpuMs: spread(readyCpu) } : {}),
         };
       }),
     };
     for (const start of result.starts) {
       log(
-        `startup, ${start.command} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}` +
-          (start.cpuMs ? `, CPU ${show(start.cpuMs)}` : '') +
+        `startup, ${start.command} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}, /ready ${show(start.readyMs)}` +
+          (start.cpuMs && start.readyCpuMs
+            ? `, CPU ${show(start.cpuMs)} (at /ready ${show(start.readyCpuMs)})`
+            : '') +
           ` — median (min–max) of ${RUNS}, load average ${result.loadAverage.join(' ')} on ${result.cpus} cores`,
       );
     }

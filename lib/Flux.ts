@@ -63,7 +63,8 @@ import { uploadMiddleware } from './upload.js';
  * The Flux singleton: one object, importable anywhere, always the same instance.
  * `Flux.start()` loads config, opens the database, loads models (and checks their references), runs
  * migrations (and checks the references against the foreign keys), loads controllers and middlewares,
- * checks the route table and roles, runs `api/bootstrap.ts`, then listens.
+ * checks the route table and roles, runs `api/bootstrap.ts`, listens, then opens the job store and starts
+ * the workers (`/ready` answers 503 until then).
  * Models are also reachable as `Flux.<Model>` (typed through {@link FluxModels}).
  */
 
@@ -277,15 +278,18 @@ export class FluxApp {
       await this.openJobs(options);
       this.buildTransports();
       await this.messagingReady();
-      // workers write (and publish, and mail) from here on
-      if (options.listen !== false) {
-        this.mailer = createMailer(this.config, this.rootdir, this.log, this.env);
-        await this.jobs.start();
-      }
+      if (options.listen !== false) this.mailer = createMailer(this.config, this.rootdir, this.log, this.env);
       if (options.bootstrap !== false) await this.runBootstrap();
       await releaseStartupLock?.();
-      if (options.listen !== false) await this.startStats();
-      if (options.listen !== false) await this.listen();
+      if (options.listen !== false) {
+        await this.listen();
+        // the job store opens once the server listens: the embedded one (PGlite, PostgreSQL in WebAssembly)
+        // is most of a start's CPU (docs/performance.md). Until it is open, /ready answers 503 and what needs
+        // a job waits for it; a store that cannot be opened still fails the start. Workers write (and
+        // publish, and mail) from here on.
+        await this.jobs.start();
+        await this.startStats();
+      }
     } catch (err) {
       this.lifecycle.to('stopping');
       await releaseStartupLock?.();

@@ -15,9 +15,11 @@ export class SystemController {
    * `GET /ready` → 200 `{status: "ready", database: "ok", redis?: "ok"}` when the database (and Redis,
    * when configured) answer within {@link READY_TIMEOUT_MS}; 503 `NotReady` otherwise, naming every
    * dependency and its state (`Not ready: database not reachable, Redis ok`), or while the
-   * server is shutting down. Both are checked at once, so a hung dependency costs one timeout.
+   * server is still starting (it listens before its job store is open) or shutting down. Both are checked
+   * at once, so a hung dependency costs one timeout.
    */
   async ready(_req: FluxRequest, res: FluxResponse): Promise<void> {
+    if (Flux.lifecycle.state === 'starting') throw new ExpectedError(503, 'NotReady', 'Starting');
     if (Flux.stopping) throw new ExpectedError(503, 'NotReady', 'Shutting down');
     const redis = Flux.redis;
     const [database, cache] = await Promise.all([
