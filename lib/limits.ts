@@ -127,14 +127,17 @@ export class FixedWindows {
 
 /**
  * The rate-limit key of a request's address (IPv6 grouped by /56, with express-rate-limit's
- * `ipKeyGenerator`), kept per connection: the address of a connection's requests rarely changes (a
- * virtual request's never does), and the IPv6 check is a long regular expression.
+ * `ipKeyGenerator`), kept per connection: the address of a connection's requests rarely changes, and the
+ * IPv6 check is a long regular expression. The address is `req.ip`; for a socket virtual request
+ * (`req.isSocket`) it is read from its socket, which is what `req.ip` answers there (no forwarding header
+ * reaches a virtual request: lib/socket/virtualRequest.ts) without Express's getter running proxy-addr.
  */
 function addressKeys(): (req: Request) => string {
   const byConnection = new WeakMap<object, { address: string; key: string }>();
   return function addressKey(req: Request): string {
-    const address = req.ip ?? 'unknown';
-    const connection = req.socket as object | undefined;
+    const connection = req.socket as { remoteAddress?: string } | undefined;
+    const address =
+      ((req as { isSocket?: boolean }).isSocket === true ? connection?.remoteAddress : req.ip) ?? 'unknown';
     const known = connection ? byConnection.get(connection) : undefined;
     if (known?.address === address) return known.key;
     const key = ipKeyGenerator(address);

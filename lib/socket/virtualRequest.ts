@@ -21,10 +21,10 @@ import type { VirtualResponse } from '../protocol.js';
  * - Request: an object built on the Express app's own request prototype (`app.request`, itself an
  *   `http.IncomingMessage` prototype), so `app.handle`'s prototype swap changes nothing and every `req`
  *   helper works. It is not a stream: it is complete and never readable (`on-finished` sees it finished,
- *   body parsers see no body to read). Its socket reports the socket.io connection's address, and `req.ip`
- *   is that address as an own property (what Express's getter would compute: no forwarding header reaches
- *   a virtual request) — the TCP peer of the WebSocket, or the address a trusted proxy forwarded at the
- *   handshake, never a client-supplied header; one such socket per origin.
+ *   body parsers see no body to read). Its socket reports the socket.io connection's address — the TCP
+ *   peer of the WebSocket, or the address a trusted proxy forwarded at the handshake — and so does
+ *   `req.ip` (no forwarding header reaches a virtual request), never a client-supplied header; one such
+ *   socket per origin.
  *   `data` becomes `req.body` as is (no JSON round trip), with `content-type: application/json`.
  *   `req.isSocket` is `true`, `req.socket.id` the socket id.
  * - Headers: names lower-cased; only string (or finite number) values kept; values with CR/LF dropped;
@@ -375,11 +375,6 @@ function ignoreTimeout(this: VirtualServerResponse): VirtualServerResponse {
 }
 
 type Fields = Record<string, unknown>;
-
-/** A plain, writable own property (like an assignment), for names the prototype defines as getters. */
-function ownValue(value: unknown): PropertyDescriptor {
-  return { value, writable: true, enumerable: true, configurable: true };
-}
 interface Constructors {
   Request: new (input: VirtualRequestInput, origin: VirtualRequestOrigin) => IncomingMessage & Fields;
   Response: new (req: IncomingMessage, resolve: Capture['resolve']) => VirtualServerResponse;
@@ -400,10 +395,6 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.httpVersionMinor = 1;
     this.complete = true;
     this.socket = socketOf(origin);
-    // Express's `req.ip` getter would run proxy-addr over the socket's address and the forwarding headers
-    // on each read; a virtual request has none of those headers (dropped above), so its answer is always
-    // the socket's address, known since the handshake. Defined, not assigned: the getter has no setter.
-    Object.defineProperty(this, 'ip', ownValue(origin.remoteAddress));
     const headers: Record<string, string> = { ...input.headers };
     if (origin.host) headers.host = origin.host;
     const hasBody = input.data !== undefined && input.data !== null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deeperThan, FixedWindows, unstorableText } from '../../lib/limits.js';
+import type { Request, Response } from 'express';
+import { createRateLimiter, deeperThan, FixedWindows, unstorableText } from '../../lib/limits.js';
 
 describe('deeperThan', () => {
   const nested = (depth: number): unknown => (depth <= 1 ? { leaf: 1 } : { a: nested(depth - 1) });
@@ -55,5 +56,36 @@ describe('FixedWindows', () => {
     now = 1_000;
     windows.consume('d'); // sweeps a, b and c (ended at 1,000); d's window runs until 1,999
     expect(windows.size).toBe(1);
+  });
+});
+
+describe('createRateLimiter (in process)', () => {
+  it("counts a virtual request under its socket's address and an HTTP request under req.ip, IPv6 by /56", () => {
+    const limit = createRateLimiter({ name: 'test', windowMs: 60_000, limit: 2 });
+    const outcomes: unknown[] = [];
+    const send = (req: object) =>
+      limit(req as Request, {} as Response, (err?: unknown) => outcomes.push(err));
+    // a virtual request: req.ip is its socket's address (test/unit/virtualRequest.test.ts)
+    send({ isSocket: true, socket: { remoteAddress: '2001:db8:0:1::1' } });
+    // HTTP on another connection, from the same /56 (the address a trusted proxy forwarded)
+    send({ ip: '2001:db8:0:ff::2', socket: {} });
+    send({ ip: '2001:db8:0:ff::2', socket: {} });
+    send({ ip: '10.0.0.1', socket: {} });
+    expect(outcomes.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(outcomes[2]).toMatchObject({ status: 429 });
+    expect(outcomes[3]).toBeUndefined();
+  });
+
+  it('follows a connection whose forwarded address changes from one request to the next', () => {
+    const limit = createRateLimiter({ name: 'test', windowMs: 60_000, limit: 1 });
+    const outcomes: unknown[] = [];
+    const connection = {};
+    for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.1'])
+      limit({ ip, socket: connection } as unknown as Request, {} as Response, (err?: unknown) =>
+        outcomes.push(err),
+      );
+    expect(outcomes[0]).toBeUndefined();
+    expect(outcomes[1]).toBeUndefined();
+    expect(outcomes[2]).toMatchObject({ status: 429 });
   });
 });

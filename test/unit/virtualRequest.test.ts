@@ -292,28 +292,26 @@ describe('injectVirtualRequest', () => {
     expect(reply.data).toEqual({ ip: '10.9.9.9' });
   });
 
-  it("gives req.ip as an own value equal to Express's getter, whatever the trust and the forged headers", async () => {
-    const getter = Object.getOwnPropertyDescriptor(express.request, 'ip')?.get;
-    expect(getter).toBeTypeOf('function');
+  it("answers req.ip with its socket's address, whatever the trust and the forged headers", async () => {
+    // the rate limiter reads the socket's address of a virtual request instead of req.ip (lib/limits.ts)
     for (const trust of [false, true, 'loopback', ['10.0.0.0/8', '::1']]) {
       const app = express();
       app.set('trust proxy', trust);
       app.get('/ip', (req, res) => {
-        res.json({
-          own: Object.hasOwn(req, 'ip'),
-          ip: req.ip,
-          express: getter?.call(req),
-          ips: req.ips,
-        });
+        res.json({ ip: req.ip, socket: req.socket.remoteAddress, ips: req.ips });
       });
       for (const remoteAddress of ['10.1.2.3', '127.0.0.1', '::1', '::ffff:10.0.0.1', '2001:db8::7']) {
         const input = parseVirtualRequest({
           method: 'GET',
           url: '/ip',
-          headers: { 'x-forwarded-for': '6.6.6.6, 7.7.7.7', forwarded: 'for=6.6.6.6', 'x-real-ip': '6.6.6.6' },
+          headers: {
+            'x-forwarded-for': '6.6.6.6, 7.7.7.7',
+            forwarded: 'for=6.6.6.6',
+            'x-real-ip': '6.6.6.6',
+          },
         });
         const reply = await injectVirtualRequest(app, input, { ...origin, remoteAddress });
-        expect(reply.data).toEqual({ own: true, ip: remoteAddress, express: remoteAddress, ips: [] });
+        expect(reply.data).toEqual({ ip: remoteAddress, socket: remoteAddress, ips: [] });
       }
     }
   });
