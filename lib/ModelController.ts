@@ -18,6 +18,7 @@ import {
 } from './errors.js';
 import { type FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
 import type { FluxRequest, FluxResponse, RequestTenant } from './http.js';
+import { type LeanFindOptions, type LeanItem, leanReader } from './leanRead.js';
 import {
   type Group,
   intersects,
@@ -159,6 +160,25 @@ export class ModelController<M extends FluxModel = FluxModel> {
   }
 
   /**
+   * What `get` answers for the item `id`: its JSON object when the model reads lean (lib/leanRead.ts) and
+   * `findReadable` is this class's, else the instance `findReadable` gives. @throws NotFoundError
+   */
+  protected async readOne(ctx: RequestContext, id: number): Promise<M | LeanItem> {
+    const lean = this.findReadable === ModelController.prototype.findReadable && leanReader(this.model);
+    if (!lean) return this.findReadable(ctx, id);
+    const where = this.readableWhere(ctx);
+    const [item] = where === NOTHING ? [] : await lean.findAll({ where: { ...where, id }, limit: 1 });
+    if (!item) throw new NotFoundError(`No ${this.model.publicName} ${id}`);
+    return item;
+  }
+
+  /** The items `options` selects, as `find` answers them: lean JSON objects where the model allows. */
+  private readMany(options: LeanFindOptions): Promise<Array<M | LeanItem>> {
+    const lean = leanReader(this.model);
+    return lean ? lean.findAll(options) : this.model.findAll(options as FindOptions<Attributes<M>>);
+  }
+
+  /**
    * The writable subset of `data` for this user, type-checked against the attributes.
    * @throws BadRequestError (ValidationError) listing each wrongly typed value.
    */
@@ -241,7 +261,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
     const expensive = isExpensive(query, this.app.config.query.expensive.largePage);
     // a count makes a read expensive: only the admitted path counts
     const [items, total] = !expensive
-      ? [await this.model.findAll(options), undefined]
+      ? [await this.readMany(options), undefined]
       : // by user, not session: logging in again must not buy a user another place
         await this.app.queryGate.run(`user:${ctx.tenant.id}:${ctx.user.id}`, () =>
           this.scan(options, query.count),
@@ -258,12 +278,12 @@ export class ModelController<M extends FluxModel = FluxModel> {
    * stays free for every other request).
    */
   private async scan(
-    options: FindOptions<Attributes<M>>,
+    options: LeanFindOptions,
     count: boolean,
-  ): Promise<[M[], number | undefined]> {
-    const read = async (transaction?: Transaction): Promise<[M[], number | undefined]> => {
-      const items = await this.model.findAll({ ...options, transaction });
-      return [items, count ? await this.count(options.where as WhereOptions, transaction) : undefined];
+  ): Promise<[Array<M | LeanItem>, number | undefined]> {
+    const read = async (transaction?: Transaction): Promise<[Array<M | LeanItem>, number | undefined]> => {
+      const items = await this.readMany({ ...options, transaction });
+      return [items, count ? await this.count(options.where, transaction) : undefined];
     };
     const sequelize = this.model.sequelize!;
     if (sequelize.getDialect() !== 'sqlite') return read();
@@ -281,7 +301,7 @@ export class ModelController<M extends FluxModel = FluxModel> {
   /** `GET /<model>/:id`: 404 when missing or unreadable. */
   async get(req: FluxRequest, res: FluxResponse): Promise<void> {
     const ctx = this.context(req);
-    res.ok(await this.findReadable(ctx, this.id(req)));
+    res.ok(await this.readOne(ctx, this.id(req)));
   }
 
   /** `POST /<model>`: 201 with the created item; 403 when the item is outside the user's create groups. */

@@ -3,3 +3,14 @@ declare module 'pg/lib/utils.js' {
   const utils: { prepareValue(value: unknown): unknown };
   export default utils;
 }
+
+/**
+ * Sequelize's per-dialect registry of value parsers (by type name, e.g. `DATETIME`), which its SQLite
+ * dialect applies to selected values; used by lib/leanRead.ts to convert rows as Sequelize does.
+ */
+declare module 'sequelize/lib/dialects/parserStore' {
+  const parserStore: (dialect: string) => {
+    get(type: string): ((value: unknown, options: { timezone?: string }) => unknown) | undefined;
+  };
+  export default parserStore;
+}

@@ -1,0 +1,277 @@
+import {
+  DataTypes,
+  type Order,
+  type QueryOptionsWithType,
+  QueryTypes,
+  type Sequelize,
+  type Transaction,
+  type WhereOptions,
+} from 'sequelize';
+import parserStore from 'sequelize/lib/dialects/parserStore';
+import { FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
+
+/**
+ * The lean read path (docs/performance.md): `find` and `get` answer rows as the JSON their Sequelize
+ * instances would give (`FluxModel#toJSON`), without building an instance per row. Sequelize's `findAll`
+ * copies its options deeply, applies scopes and hooks, then builds an instance per row (and on SQLite asks
+ * for the table's column types before every select); a reply then serializes each instance through
+ * `toJSON` (socket.io twice: once to look for binary data, once to encode). Here the select is written
+ * by Sequelize's own query generator (where, order and limit; the column list once per model) and run by
+ * `sequelize.query` (its hooks, pool, transactions, errors and logging unchanged), and each row is
+ * converted once, the way Sequelize would have:
+ * - SQLite: by the parser Sequelize applies to the column's declared type (`DATETIME` → Date, `TINYINT(1)`
+ *   → boolean, `JSON` → parsed), read once per model from the table (`PRAGMA table_info`) instead of once
+ *   per query;
+ * - PostgreSQL: pg has already converted the values with the type parsers Sequelize gave it, as for an
+ *   instance;
+ * - then every attribute's sanitizer as `build({raw: true})` runs it (a BOOLEAN read as 0/1 or 'true'),
+ *   and dates become their JSON text (what `JSON.stringify` would write for them, read once).
+ *
+ * A model whose instances do more than that keeps Sequelize's path ({@link leanReader} answers
+ * `undefined`): its own `toJSON`, a default scope, `paranoid`, `rejectOnEmpty`, virtual attributes,
+ * attributes stored under another column name, a dialect other than SQLite or PostgreSQL (or PostgreSQL
+ * without quoted identifiers); and, checked on every read, `find` hooks on the model or the connection.
+ */
+
+/** What a lean read selects: the options of `Model.findAll` that `find` and `get` use. */
+export interface LeanFindOptions {
+  where: WhereOptions;
+  order?: Order;
+  limit?: number;
+  offset?: number;
+  transaction?: Transaction;
+}
+
+/** A JSON object as a reply carries it: attribute → JSON value (dates as ISO 8601 text). */
+export type LeanItem = Record<string, unknown>;
+
+/** Reads one model's rows as reply items; see {@link leanReader}. */
+export interface LeanReader {
+  /**
+   * The rows `options` selects, each as the model's `toJSON` would give it, dates as their JSON text
+   * (`JSON.stringify` writes the same).
+   * @throws what `Model.findAll` throws for the same options (Sequelize's errors).
+   */
+  findAll(options: LeanFindOptions): Promise<LeanItem[]>;
+  /** The statement `findAll(options)` runs: Sequelize's `selectQuery` of the public attributes. */
+  sql(options: LeanFindOptions): string;
+}
+
+/** The hooks of a read: while any is registered, reads build instances so that they run. */
+const FIND_HOOKS = [
+  'beforeFind',
+  'beforeFindAfterExpandIncludeAll',
+  'beforeFindAfterOptions',
+  'afterFind',
+] as const;
+
+/** The parts of Sequelize's internals a lean read uses (not in its type declarations). */
+interface ModelInternals {
+  _scope?: object;
+  _hasVirtualAttributes?: boolean;
+  _dataTypeSanitizers: Record<string, (value: unknown, options: { raw: boolean }) => unknown>;
+  options: { paranoid?: boolean; rejectOnEmpty?: unknown };
+  hasHook(hookType: string): boolean;
+}
+
+interface QueryGenerator {
+  selectQuery(tableName: unknown, options: object, model: unknown): string;
+  quoteIdentifier(identifier: string): string;
+  quoteTable(table: unknown): string;
+  getAliasToken(): string;
+  escapeAttributes(attributes: string[], options: object, mainTableAs: string): string[];
+  getWhereConditions(where: unknown, tableAs: string, model: unknown, options: object): string;
+  getQueryOrders(options: object, model: unknown, subQuery: boolean): { mainQueryOrder: string[] };
+  addLimitAndOffset(options: object, model: unknown): string;
+}
+
+interface HookedSequelize {
+  hasHook(hookType: string): boolean;
+  options: { timezone?: string; quoteIdentifiers?: boolean };
+}
+
+type Parse = (value: unknown, options: { timezone?: string }) => unknown;
+
+/** One selected attribute and how its raw value becomes the instance's. */
+interface Column {
+  name: string;
+  /** SQLite: the parser of the column's declared type, as Sequelize applies it to non-null values. */
+  parse?: Parse;
+  sanitize?: (value: unknown, options: { raw: boolean }) => unknown;
+}
+
+const SANITIZE_OPTIONS = { raw: true };
+/** What `selectQuery` hands the where's generator of a select (it reads `type` only). */
+const WHERE_OPTIONS = { type: QueryTypes.SELECT };
+
+class ModelLeanReader implements LeanReader {
+  readonly #model: FluxModelClass;
+  readonly #sequelize: Sequelize;
+  readonly #generator: QueryGenerator;
+  readonly #attributes: string[];
+  readonly #sqlite: boolean;
+  /** `SELECT <the attributes> FROM <table> AS <model>`, as `selectQuery` begins it. */
+  readonly #head: string;
+  readonly #as: string;
+  #columns?: Column[];
+  #columnsRead?: Promise<Column[]>;
+
+  constructor(model: FluxModelClass, sequelize: Sequelize) {
+    this.#model = model;
+    this.#sequelize = sequelize;
+    this.#generator = sequelize.getQueryInterface().queryGenerator as QueryGenerator;
+    this.#attributes = [...publicAttributes(model).keys()];
+    this.#sqlite = sequelize.getDialect() === 'sqlite';
+    const generator = this.#generator;
+    this.#as = generator.quoteIdentifier(model.name);
+    const columns = generator.escapeAttributes(this.#attributes, {}, this.#as).join(', ');
+    const table = generator.quoteTable(model.getTableName());
+    this.#head = `SELECT ${columns} FROM ${table} ${generator.getAliasToken()} ${this.#as}`;
+  }
+
+  // what `selectQuery` writes for these options (no include, group or lock): the same generator methods
+  // for the where, the order and the limit, around a beginning written once
+  sql(options: LeanFindOptions): string {
+    const generator = this.#generator;
+    const model = this.#model;
+    let sql = this.#head;
+    const where = generator.getWhereConditions(options.where, this.#as, model, WHERE_OPTIONS);
+    if (where) sql += ` WHERE ${where}`;
+    if (options.order) {
+      const order = generator.getQueryOrders(options, model, false).mainQueryOrder;
+      if (order.length) sql += ` ORDER BY ${order.join(', ')}`;
+    }
+    return `${sql}${generator.addLimitAndOffset(options, model)};`;
+  }
+
+  /** True while a `find` hook is registered on the model or the connection (they can come at any time). */
+  hooked(): boolean {
+    const model = this.#model as unknown as ModelInternals;
+    const sequelize = this.#sequelize as unknown as HookedSequelize;
+    return FIND_HOOKS.some((hook) => model.hasHook(hook) || sequelize.hasHook(hook));
+  }
+
+  async findAll(options: LeanFindOptions): Promise<LeanItem[]> {
+    const columns = this.#columns ?? (await this.columns());
+    const model = this.#model;
+    const rows = (await this.#sequelize.query(this.sql(options), {
+      transaction: options.transaction,
+      type: QueryTypes.SELECT,
+      model,
+      raw: true,
+      // SQLite: the column types are the reader's, read once (Sequelize asks the table before each select)
+      tableNames: [],
+    } as QueryOptionsWithType<QueryTypes.SELECT>)) as unknown as Record<string, unknown>[];
+    const timezone = { timezone: (this.#sequelize as unknown as HookedSequelize).options.timezone };
+    const items: LeanItem[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const item: LeanItem = {};
+      for (const column of columns) {
+        let value = row[column.name];
+        if (value !== undefined) {
+          if (column.parse && value !== null) value = column.parse(value, timezone);
+          if (column.sanitize) value = column.sanitize(value, SANITIZE_OPTIONS);
+        }
+        item[column.name] = value === undefined ? null : value instanceof Date ? dateJson(value) : value;
+      }
+      items[i] = item;
+    }
+    return items;
+  }
+
+  /** The selected attributes with their conversions, read once. */
+  private async columns(): Promise<Column[]> {
+    // a failed read (the database away) is tried again by the next one
+    this.#columnsRead ??= this.readColumns().catch((err: unknown) => {
+      this.#columnsRead = undefined;
+      throw err;
+    });
+    this.#columns = await this.#columnsRead;
+    return this.#columns;
+  }
+
+  /** The selected attributes with their conversions; on SQLite, from the table's declared types. */
+  private async readColumns(): Promise<Column[]> {
+    const sanitizers = (this.#model as unknown as ModelInternals)._dataTypeSanitizers;
+    const declared = this.#sqlite ? await this.declaredTypes() : undefined;
+    return this.#attributes.map((name) => ({
+      name,
+      parse: declared?.has(name) ? sqliteParser(declared.get(name) as string) : undefined,
+      sanitize: Object.hasOwn(sanitizers, name) ? sanitizers[name] : undefined,
+    }));
+  }
+
+  /** SQLite: column → declared type, as Sequelize reads them before a select (`PRAGMA table_info`). */
+  private async declaredTypes(): Promise<Map<string, string>> {
+    const table = String(this.#model.getTableName()).replace(/`/g, '');
+    const rows = (await this.#sequelize.query(`PRAGMA table_info(\`${table}\`)`, {
+      type: QueryTypes.SELECT,
+      raw: true,
+    })) as unknown as Array<{ name: string; type: string }>;
+    return new Map(rows.map((row) => [row.name, row.type]));
+  }
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * What `JSON.stringify` writes for `date` (`Date#toJSON`): null for an invalid date, else its
+ * `toISOString()` — formatted here for the years 0 to 9999, a few times faster than V8's.
+ */
+export function dateJson(date: Date): string | null {
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return date.toJSON();
+  const ms = date.getUTCMilliseconds();
+  return `${year < 1000 ? `${year}`.padStart(4, '0') : year}-${pad2(date.getUTCMonth() + 1)}-${pad2(date.getUTCDate())}T${pad2(date.getUTCHours())}:${pad2(date.getUTCMinutes())}:${pad2(date.getUTCSeconds())}.${ms < 10 ? `00${ms}` : ms < 100 ? `0${ms}` : ms}Z`;
+}
+
+/**
+ * The parser Sequelize's SQLite dialect applies to a value of a column declared `declared`
+ * (`Query#applyParsers` in sequelize/lib/dialects/sqlite/query.js: the type name before any `(`, without
+ * `UNSIGNED`/`ZEROFILL`, upper-cased, looked up among the dialect's parsers).
+ */
+function sqliteParser(declared: string): Parse | undefined {
+  let type = declared.includes('(') ? declared.slice(0, declared.indexOf('(')) : declared;
+  type = type.replace('UNSIGNED', '').replace('ZEROFILL', '').trim().toUpperCase();
+  return parserStore('sqlite').get(type) as Parse | undefined;
+}
+
+const readers = new WeakMap<object, ModelLeanReader | null>();
+
+/** Null when instances of `model` give more than their values (see the module's header). */
+function compile(model: FluxModelClass): ModelLeanReader | null {
+  const sequelize = model.sequelize;
+  if (!sequelize) return null;
+  const internals = model as unknown as ModelInternals;
+  const dialect = sequelize.getDialect();
+  const attributes = model.getAttributes() as Record<string, { field?: string; type: unknown }>;
+  const plain =
+    (model.prototype as FluxModel).toJSON === FluxModel.prototype.toJSON &&
+    (dialect === 'sqlite' ||
+      (dialect === 'postgres' &&
+        (sequelize as unknown as HookedSequelize).options.quoteIdentifiers !== false)) &&
+    Object.keys(internals._scope ?? {}).length === 0 &&
+    !internals.options.paranoid &&
+    !internals.options.rejectOnEmpty &&
+    !internals._hasVirtualAttributes &&
+    Object.entries(attributes).every(
+      ([name, attribute]) =>
+        (attribute.field ?? name) === name && !(attribute.type instanceof DataTypes.VIRTUAL),
+    );
+  return plain ? new ModelLeanReader(model, sequelize) : null;
+}
+
+/**
+ * The lean reader of `model`, or `undefined` when its reads must build instances: a model whose instances
+ * give more than their stored values, or while `find` hooks are registered (see the module's header).
+ * Computed once per model; the hooks are checked on every call.
+ */
+export function leanReader(model: FluxModelClass): LeanReader | undefined {
+  let reader = readers.get(model);
+  if (reader === undefined) {
+    reader = compile(model);
+    readers.set(model, reader);
+  }
+  return reader && !reader.hooked() ? reader : undefined;
+}

@@ -1,0 +1,278 @@
+import {
+  DataTypes,
+  type ModelAttributeColumnOptions,
+  type ModelAttributes,
+  type ModelOptions,
+  Op,
+  type Sequelize,
+} from 'sequelize';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import { FluxModel, type FluxModelClass, publicAttributes } from '../../lib/FluxModel.js';
+import { type LeanFindOptions, leanReader } from '../../lib/leanRead.js';
+import type { Transport } from '../helpers/clients.js';
+import { client, expectStatus } from '../helpers/fixtures.js';
+import { ADMIN_PASSWORD, openTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+
+/**
+ * The lean read path (lib/leanRead.ts) answers what Sequelize instances would: for every model of the
+ * application, rows written with varied values — nulls, booleans, dates (with milliseconds, long ago),
+ * JSON of every shape, text with quotes and non-ASCII characters, hidden attributes — read lean and read
+ * as instances serialize to the same JSON text, attribute order included; and `get` and `find` over
+ * HTTP and the socket answer that same JSON. Models whose instances give more than their values (their
+ * own `toJSON`, scopes, find hooks, …) are read through Sequelize. SQLite by default, PostgreSQL when
+ * DATABASE_URL is set.
+ */
+
+let server: TestServer;
+const seeded = new Map<FluxModelClass, number[]>();
+
+const models = (): FluxModelClass[] => Object.values(Flux.models) as unknown as FluxModelClass[];
+
+type AttributeOf = ModelAttributeColumnOptions & {
+  type: { key: string; values?: string[]; options?: { length?: number } };
+};
+
+const DATES = [
+  new Date('2026-11-29T18:03:30.123Z'),
+  new Date('1970-01-01T00:00:00.000Z'),
+  new Date('0999-12-31T23:59:59.999Z'),
+];
+const JSONS: unknown[] = [{}, { a: [1, 'two', null, true], nested: { x: 1.5, y: 'é"\\' } }, [3, 2, 1], []];
+
+/** A value of `attribute` for variant `v` (0: nulls where allowed), unique per `n` for text. */
+function valueFor(
+  model: FluxModelClass,
+  name: string,
+  attribute: AttributeOf,
+  v: number,
+  n: number,
+  ids: Map<string, number>,
+): unknown {
+  if (name === 'tenantId') return 1;
+  const nullable = attribute.allowNull !== false;
+  if (v === 0 && nullable) return null;
+  const reference = model.references[name];
+  if (reference) return ids.get(reference.model) ?? null;
+  const type = attribute.type;
+  switch (type.key) {
+    case 'INTEGER':
+      return 1000 + n;
+    case 'BOOLEAN':
+      return v % 2 === 1;
+    case 'DATE':
+      return DATES[v % DATES.length];
+    case 'JSON':
+      return JSONS[(v + n) % JSONS.length];
+    case 'ENUM':
+      return type.values?.[v % type.values.length];
+    default: {
+      // unique per row (unique indexes), with quotes and non-ASCII text, cut to a STRING(n)'s length
+      const length = type.options?.length;
+      return `${n}-${name}-é"'\\`.slice(0, typeof length === 'number' ? length : undefined);
+    }
+  }
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  // each model after the models it references, so that its references name existing rows
+  const pending = models();
+  const ids = new Map<string, number>();
+  let n = 0;
+  while (pending.length) {
+    const index = pending.findIndex((model) =>
+      Object.values(model.references).every(
+        (reference) => reference.model === model.name || ids.has(reference.model),
+      ),
+    );
+    const [model] = pending.splice(index === -1 ? 0 : index, 1);
+    const attributes = model.getAttributes() as Record<string, AttributeOf>;
+    const rows = [0, 1, 2, 3].map((v) => {
+      n++;
+      const row: Record<string, unknown> = {};
+      for (const [name, attribute] of Object.entries(attributes)) {
+        if (attribute.autoIncrement || name === 'createdAt' || name === 'updatedAt') continue;
+        row[name] = valueFor(model, name, attribute, v, n, ids);
+      }
+      return row;
+    });
+    // stored as given: no validation, no hooks (no password hashing, no events)
+    const created = await model.bulkCreate(rows as never[], { validate: false, hooks: false });
+    const createdIds = created.map((row) => row.get('id') as number);
+    // the rows already there (the bootstrap's tenant, team and admin) too
+    const existing = await model.findAll({ attributes: ['id'] });
+    const existingIds = existing.map((row) => row.get('id') as number);
+    seeded.set(model, [...new Set([...existingIds, ...createdIds])]);
+    ids.set(model.name, createdIds[1]);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** What Sequelize's instances of `model` serialize to, for `ids`, by id. */
+async function instanceJson(model: FluxModelClass, ids: number[]): Promise<string> {
+  return JSON.stringify(await model.findAll({ where: { id: ids }, order: [['id', 'ASC']] }));
+}
+
+describe('When rows are read lean, then they serialize as their instances', () => {
+  it('When every model of the application is read, then each reads lean', () => {
+    // a model whose instances give more than their values would read through Sequelize (and this test
+    // would compare nothing for it): say so here if one is added on purpose
+    for (const model of models()) expect(leanReader(model), model.name).toBeDefined();
+  });
+
+  it('When the varied rows of every model are read, then the JSON text is the instances’', async () => {
+    for (const model of models()) {
+      const ids = seeded.get(model) as number[];
+      const lean = await leanReader(model)?.findAll({ where: { id: ids }, order: [['id', 'ASC']] });
+      expect(JSON.stringify(lean), model.name).toBe(await instanceJson(model, ids));
+      for (const hidden of model.hiddenAttributes)
+        for (const item of lean ?? []) expect(item, `${model.name}.${hidden}`).not.toHaveProperty(hidden);
+      // one by one, as `get` reads them
+      for (const id of ids) {
+        const one = await leanReader(model)?.findAll({ where: { id }, limit: 1 });
+        expect(JSON.stringify(one), `${model.name} ${id}`).toBe(await instanceJson(model, [id]));
+      }
+    }
+  });
+});
+
+describe('When a lean read is written, then it is the statement Sequelize writes', () => {
+  it('When the options vary, then the SQL is selectQuery’s for the same attributes', () => {
+    const Message = Flux.models.Message as unknown as FluxModelClass;
+    const reader = leanReader(Message);
+    const generator = Flux.sequelize.getQueryInterface().queryGenerator as {
+      selectQuery(table: unknown, options: object, model: unknown): string;
+    };
+    const attributes = [...publicAttributes(Message).keys()];
+    const cases: LeanFindOptions[] = [
+      { where: {} },
+      { where: { tenantId: 1, id: 7 }, limit: 1 },
+      {
+        where: {
+          [Op.and]: [
+            { tenantId: 1, [Op.and]: [{ [Op.or]: [{ channel: 'public:2' }, { userId: null }] }] },
+            { text: { [Op.like]: '50\\%%' }, createdAt: { [Op.gte]: new Date('2026-11-29T18:00:00.000Z') } },
+          ],
+        },
+        order: [
+          ['createdAt', 'DESC'],
+          ['id', 'ASC'],
+        ],
+        limit: 20,
+        offset: 40,
+      },
+      { where: { id: { [Op.in]: [1, 2, 3] }, channel: { [Op.ne]: "it's" } }, offset: 5 },
+    ];
+    for (const options of cases) {
+      const expected = generator.selectQuery(
+        Message.getTableName(),
+        { ...structuredClone({ ...options, where: undefined }), where: options.where, attributes },
+        Message,
+      );
+      expect(reader?.sql(options)).toBe(expected);
+    }
+  });
+});
+
+describe.each(['http', 'socket'] as const)('When the admin reads over %s', (kind) => {
+  let admin: Transport;
+
+  beforeAll(async () => {
+    admin = await client(server.url, kind, 'admin', ADMIN_PASSWORD);
+  });
+
+  afterAll(() => admin.close());
+
+  it('When it gets and finds the rows of every generic model, then the replies are the instances’ JSON', async () => {
+    let compared = 0;
+    for (const model of models()) {
+      if (!model.tenantScoped) continue; // tenants have their own controller
+      const path = `/${model.publicName.toLowerCase()}`;
+      const ids = seeded.get(model) as number[];
+      const expected = JSON.parse(await instanceJson(model, ids)) as Array<{ id: number }>;
+      const found = await admin.request('GET', path, {
+        filters: { id: { in: ids } },
+        sort: 'id',
+      });
+      expect(JSON.stringify(expectStatus(found, 200)), `${path}`).toBe(JSON.stringify(expected));
+      for (const item of expected) {
+        const got = await admin.request('GET', `${path}/${item.id}`);
+        expect(JSON.stringify(expectStatus(got, 200)), `${path}/${item.id}`).toBe(JSON.stringify(item));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+});
+
+describe('When a model’s instances give more than their values, then it reads through Sequelize', () => {
+  let database: Awaited<ReturnType<typeof openTestDatabase>>;
+  let sequelize: Sequelize;
+
+  /** A toy model `name` with a flag, a time and a JSON value, defined with `options`. */
+  function define(name: string, options: Partial<ModelOptions> = {}, attributes: ModelAttributes = {}) {
+    const model = class extends FluxModel {};
+    Object.defineProperty(model, 'name', { value: name });
+    model.init(
+      {
+        id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+        tenantId: { type: DataTypes.INTEGER, allowNull: false },
+        flag: { type: DataTypes.BOOLEAN, allowNull: true },
+        at: { type: DataTypes.DATE, allowNull: true },
+        data: { type: DataTypes.JSON, allowNull: true },
+        ...attributes,
+      },
+      { sequelize, modelName: name, tableName: `${name}s`, ...options },
+    );
+    return model as unknown as FluxModelClass;
+  }
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    sequelize = database.sequelize;
+  });
+
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('When a plain model is read lean, then it gives its instances’ JSON; with its own toJSON, scope, paranoid, virtual or renamed attributes it reads through Sequelize', async () => {
+    const Plain = define('Plain');
+    const Custom = define('Custom');
+    Custom.prototype.toJSON = function toJSON() {
+      return { custom: true };
+    } as never;
+    const Scoped = define('Scoped', { defaultScope: { where: { flag: true } } });
+    const Paranoid = define('Paranoid', { paranoid: true });
+    const Virtual = define('Virtual', {}, { double: { type: DataTypes.VIRTUAL, get: () => 2 } });
+    const Renamed = define('Renamed', {}, { renamed: { type: DataTypes.STRING, field: 'stored_as' } });
+    await sequelize.sync();
+    await Plain.bulkCreate([
+      { tenantId: 1, flag: true, at: new Date('2026-11-29T18:03:30.123Z'), data: { a: [1, null] } },
+      { tenantId: 1, flag: false, at: null, data: null },
+      { tenantId: 1, flag: null, at: new Date('1970-01-01T00:00:00.000Z'), data: 'text' },
+    ] as never[]);
+    const lean = await leanReader(Plain)?.findAll({ where: {}, order: [['id', 'ASC']] });
+    expect(lean).toHaveLength(3);
+    expect(JSON.stringify(lean)).toBe(JSON.stringify(await Plain.findAll({ order: [['id', 'ASC']] })));
+    for (const model of [Custom, Scoped, Paranoid, Virtual, Renamed])
+      expect(leanReader(model), model.name).toBeUndefined();
+  });
+
+  it('When a find hook is registered on the model or the connection, then reads build instances until it goes', () => {
+    const Hooked = define('Hooked');
+    expect(leanReader(Hooked)).toBeDefined();
+    Hooked.addHook('afterFind', 'test', () => {});
+    expect(leanReader(Hooked)).toBeUndefined();
+    Hooked.removeHook('afterFind', 'test');
+    expect(leanReader(Hooked)).toBeDefined();
+    sequelize.addHook('beforeFind', 'test', () => {});
+    expect(leanReader(Hooked)).toBeUndefined();
+    sequelize.removeHook('beforeFind', 'test');
+    expect(leanReader(Hooked)).toBeDefined();
+  });
+});
