@@ -23,7 +23,7 @@
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 BENCH_ROUNDS=7 npm run bench   # shorter phases, more rounds
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, startup, ceilings, express,
- *                                           # feathers, flux, fanout, memory, publish, abuse, scale, import); prints,
+ *                                           # feathers, flux, fanout, memory, publish, abuse, scale, sockets, import); prints,
  *                                           # writes no results file. A peer's part (ceilings, express,
  *                                           # feathers) brings Flux into its scenarios; `flux` alone
  *                                           # measures Flux's scenarios without a peer

@@ -17,12 +17,17 @@
  *
  * Measured: memory per socket (heap + external after GC: from a fresh process, and from 100 to all
  * sockets); publish cost of a message none of the subscribers may read (server CPU per write and sockets
- * visited) with 100 and with all sockets; the storm: SIGTERM, the server starts again on the same port,
- * and while it is down two messages are written in the database (the clients missed them); every client
+ * visited) with 100 and with all sockets; the storm: SIGTERM (SIGKILL after 30 s, an orchestrator's grace
+ * period), the server starts again on the same port once the old one is gone, and while it is down two
+ * messages are written in the database (the clients missed them); every client
  * reconnects with socket.io's backoff, is authenticated by its handshake token and reads its live query
  * again. Reported: the time until every live query re-read and until it equals a fresh `find`, the
  * server's CPU and SQL statements per reconnection, the errors (refused handshakes, ended sessions,
  * failed reads), and then the delivery of two new messages to every live query.
+ *
+ *   DATABASE_URL=postgres://… BENCH_ONLY=sockets npm run bench
+ *   BENCH_SOCKETS=1000 …                        # fewer clients (BENCH_SOCKETS_PER_USER per token, default 10)
+ *   BENCH_SOCKETS_PROFILE=storm.cpuprofile …    # the restarted server's CPU profile until all read again
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
@@ -60,6 +65,8 @@ const LIVE = { model: 'message', params: { sort: '-id', limit: 20 } };
 const STORM_TIMEOUT_MS = 60_000;
 
 interface Probe {
+  /** When the server listened (ms since epoch); the counters below start there. */
+  listeningAt: number;
   heapUsed: number;
   external: number;
   rss: number;
@@ -419,11 +426,13 @@ export async function socketsPart({
     };
     log(`  shutdown with ${before} sockets: ${shutdownMs} ms, ${JSON.stringify(shutdown)}`);
     await writeWhileDown(databaseUrl, coordTeamId);
-    // BENCH_SOCKETS_PROFILE=<dir>: a CPU profile of the restarted server, written when it stops
+    // BENCH_SOCKETS_PROFILE=<file>: a CPU profile of the restarted server until every live query read again
     const profile = process.env.BENCH_SOCKETS_PROFILE;
-    server = await startServer(env, port, profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
+    server = await startServer(profile ? { ...env, BENCH_PROFILE: path.resolve(profile) } : env, port);
     const readyMs = Date.now() - t0;
-    log(`  restart: SIGTERM to exit ${shutdownMs} ms, listening again ${readyMs} ms after SIGTERM`);
+    log(
+      `  restart: SIGTERM to exit ${shutdownMs} ms, started again (job store open) ${readyMs} ms after SIGTERM`,
+    );
     let statuses: Status[] = [];
     let done = false;
     let lastLog = 0;
@@ -445,16 +454,19 @@ export async function socketsPart({
     }
     const allReadMs = Date.now() - t0;
     const storm = await probe(server);
-    const checks = await each<{
-      clients: number;
-      exact: number;
-      mismatches: unknown[];
-      changedAfterMark: number[];
-      freshFinds: number;
-    }>('check');
+    // a server that did not get through the storm: no fresh finds (they would wait behind it)
+    const checks = !done
+      ? []
+      : await each<{
+          clients: number;
+          exact: number;
+          mismatches: unknown[];
+          changedAfterMark: number[];
+          freshFinds: number;
+        }>('check');
     const changed = checks.flatMap((c) => c.changedAfterMark);
     const exact = checks.reduce((sum, c) => sum + c.exact, 0);
-    const reconnects = total;
+    const reconnects = statuses.reduce((sum, s) => sum + s.rereadSinceMark, 0);
     const errors = statuses.reduce(
       (sum, s) => ({
         refused: sum.refused + s.errors.refused,
@@ -467,16 +479,18 @@ export async function socketsPart({
     const stormFigures = {
       sockets: before,
       done,
+      reconnected: reconnects,
       shutdownMs,
       shutdown,
-      listeningAfterMs: readyMs,
+      listeningAfterMs: storm.listeningAt - t0,
+      startResolvedAfterMs: readyMs,
       allReadAgainAfterMs: allReadMs,
-      allReadAgainAfterListeningMs: allReadMs - readyMs,
+      allReadAgainAfterListeningMs: allReadMs - (storm.listeningAt - t0),
       exactAfterCheck: exact,
       exactAfterMs: {
         p50: percentile(changed, 50),
         p99: percentile(changed, 99),
-        max: Math.max(...changed),
+        max: changed.length ? Math.max(...changed) : null,
         changed: changed.length,
       },
       serverCpuMsPerReconnect: round(storm.cpuMs / reconnects, 2),
@@ -491,6 +505,14 @@ export async function socketsPart({
     log(`  storm: ${JSON.stringify(stormFigures)}`);
 
     // after the storm: two writes, one per channel; every live query that may read one shows it
+    if (!done)
+      return {
+        sockets: total,
+        users,
+        memory,
+        publish: { [FEW]: publishFew, [total]: publishAll },
+        storm: stormFigures,
+      };
     const written = Date.now();
     const ids = [
       await post(server.url, coord, 'group:bars', 'after the restart'),

@@ -117,9 +117,18 @@ async function check() {
     await Promise.all(
       tokens.slice(i, i + 10).map(async (token) => {
         const url = `${job.url}/${job.live.model.toLowerCase()}?data=${encodeURIComponent(JSON.stringify(params))}`;
-        const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-        if (response.status !== 200) throw new Error(`fresh find: ${response.status}`);
-        fresh.set(token, idsOf(await response.json()));
+        // a server still busy with reconnections may leave a new connection in its backlog: try again
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+            if (response.status !== 200) throw new Error(`fresh find: ${response.status}`);
+            fresh.set(token, idsOf(await response.json()));
+            return;
+          } catch (error) {
+            if (attempt === 5) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 2000));
+          }
+        }
       }),
     );
   }
@@ -172,7 +181,10 @@ const commands = {
   },
 };
 
-createInterface({ input: process.stdin }).on('line', (line) => {
+const input = createInterface({ input: process.stdin });
+// the orchestrator is gone: so are its clients
+input.on('close', () => process.exit(0));
+input.on('line', (line) => {
   const [command, ...rest] = line.split(' ');
   Promise.resolve()
     .then(() => commands[command](rest.join(' ')))

@@ -1,8 +1,16 @@
 // Flux built for production (dist/, `npm run build`), with limits out of the way of the load generator.
+import { writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
+
 process.env.NODE_ENV = 'production';
 process.env.JWT_SECRET = process.env.BENCH_JWT_SECRET;
 process.env.DATABASE_URL = process.env.BENCH_DB_URL;
 const { Flux } = await import('../../dist/lib/Flux.js');
+// BENCH_PROBE (the sockets part): the memory line also carries, since the server listened, its CPU time, the
+// SQL statements it ran (by statement and table) and the sockets its room broadcasts visited (publish
+// O(rooms)), and when it listened. Flux.start resolves after the job store opened, while clients are
+// already served: the counters start at the listening itself.
+const probe = process.env.BENCH_PROBE === '1' ? await startProbe() : undefined;
 // BENCH_ABUSE: the abuse part measures the shipped per-request bounds (query limits, statement timeout,
 // image limits, in-flight requests per socket); only the rate and login limits, which would answer the
 // attackers 429 before their requests cost anything, stay out of the way
@@ -25,9 +33,6 @@ const address = await Flux.start({
       : {}),
   },
 });
-// BENCH_PROBE (the sockets part): the memory line also carries the process's CPU time since it listened,
-// the SQL statements it ran since, by kind, and the sockets that room broadcasts visited (publish O(rooms))
-const probe = process.env.BENCH_PROBE === '1' ? startProbe() : undefined;
 process.stdout.write(`ready ${address.port} -\n`);
 // The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
 // memory V8 keeps from the OS.
@@ -45,35 +50,70 @@ process.once('SIGTERM', () =>
   }),
 );
 
-function startProbe() {
-  const cpuAtReady = process.cpuUsage();
+async function startProbe() {
+  const { Sequelize } = await import('sequelize');
   const queries = {};
   let queryCount = 0;
-  Flux.sequelize.addHook('afterQuery', (_options, query) => {
-    queryCount++;
-    // `SELECT … FROM "Sessions"`, `UPDATE "Sessions"`: the statement and its first table
-    const sql = String(query?.sql ?? '');
-    const kind = `${sql.slice(0, 6).toUpperCase()} ${/(?:FROM|UPDATE|INTO) "(\w+)"/i.exec(sql)?.[1] ?? '?'}`;
-    queries[kind] = (queries[kind] ?? 0) + 1;
-  });
-  const adapter = Flux.io.of('/').adapter;
-  const apply = adapter.apply.bind(adapter);
+  Sequelize.addHook('afterInit', (sequelize) =>
+    sequelize.addHook('afterQuery', (_options, query) => {
+      queryCount++;
+      // `SELECT … FROM "Sessions"`, `UPDATE "Sessions"`: the statement and its first table
+      const sql = String(query?.sql ?? '');
+      const kind = `${sql.slice(0, 6).toUpperCase()} ${/(?:FROM|UPDATE|INTO) "(\w+)"/i.exec(sql)?.[1] ?? '?'}`;
+      queries[kind] = (queries[kind] ?? 0) + 1;
+    }),
+  );
   const rooms = { broadcasts: 0, socketsVisited: 0 };
-  adapter.apply = (opts, callback) => {
-    rooms.broadcasts++;
-    return apply(opts, (socket) => {
-      rooms.socketsVisited++;
-      callback(socket);
-    });
-  };
-  return () => {
-    const { user, system } = process.cpuUsage(cpuAtReady);
-    return {
-      cpuMs: (user + system) / 1000,
+  let listening;
+  const poll = setInterval(() => {
+    if (!Flux.server?.listening) return;
+    clearInterval(poll);
+    listening = {
+      at: Date.now(),
+      cpu: process.cpuUsage(),
       queryCount,
-      queries,
+      queries: { ...queries },
+      // BENCH_PROFILE=<file>: a CPU profile from listening to the first probe (the sockets part: the storm)
+      profile: process.env.BENCH_PROFILE && profileUntilProbe(process.env.BENCH_PROFILE),
+    };
+    const adapter = Flux.io.of('/').adapter;
+    const apply = adapter.apply.bind(adapter);
+    adapter.apply = (opts, callback) => {
+      rooms.broadcasts++;
+      return apply(opts, (socket) => {
+        rooms.socketsVisited++;
+        callback(socket);
+      });
+    };
+  }, 2);
+  return () => {
+    if (!listening) return undefined;
+    listening.profile?.();
+    const { user, system } = process.cpuUsage(listening.cpu);
+    return {
+      listeningAt: listening.at,
+      cpuMs: (user + system) / 1000,
+      queryCount: queryCount - listening.queryCount,
+      queries: Object.fromEntries(
+        Object.entries(queries).map(([kind, n]) => [kind, n - (listening.queries[kind] ?? 0)]),
+      ),
       sockets: Flux.io.of('/').sockets.size,
       rooms,
     };
+  };
+}
+
+function profileUntilProbe(file) {
+  const session = new inspector.Session();
+  session.connect();
+  session.post('Profiler.enable', () => session.post('Profiler.start'));
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    session.post('Profiler.stop', (err, result) => {
+      if (!err) writeFileSync(file, JSON.stringify(result.profile));
+      session.disconnect();
+    });
   };
 }
