@@ -19,19 +19,20 @@
  * - `list`: the newest 20 of `public:2` as the console asks them (`sort: ['-createdAt', '-id']`);
  * - `create`: `POST /message` in `public:2` (the rows it added are deleted after each phase and the
  *   table vacuumed and analyzed, so every phase reads the seeded data);
- * - `count`: `count: true` on the list of `public:2` (limit 20, by id) — 1,000 messages in `small`,
- *   100,000 in `large`.
+ * - `count`: `count: true` on the list of `public:2` (limit 20, by id) — 2,222 messages in `small`,
+ *   109,031 in `large`; counted up to `query.maxCount` (10,000) + 1 rows (docs/protocol.md).
  * Per phase: server CPU per request (pidusage, user + system), the same net of the server's idle CPU
- * (measured for 5 s before the rounds: timers and job polling, which weigh on a slow operation's figure),
+ * (measured for 3 s before the rounds: timers and job polling, which weigh on a slow operation's figure),
  * the CPU of the PostgreSQL backends of that database per request (not in the server's figure), latency
  * p50/p99. Per operation: medians over the rounds and the ratio large / small taken per round (median,
  * min–max); the target (≤ 1.3) is read on the gross server CPU.
  *
  *   DATABASE_URL=postgres://… BENCH_ONLY=growth npm run bench
- *   BENCH_GROWTH_SECONDS=3 (phase length, default 3)   BENCH_ROUNDS=5 (rounds, default 5)
+ *   BENCH_GROWTH_SECONDS=2.5 (phase length, default 2.5)   BENCH_ROUNDS=5 (rounds, default 5)
  *   BENCH_GROWTH_KEEP=1   keep the two databases after the run and reuse them when they hold the seed
  *
- * Prints a `result {…}` line on stdout for bench/run.ts.
+ * Seeding took 11 s (small) and 69 s (large) on 2 shared cores; the rounds about 2.5 minutes, plus the
+ * build (tsc, about 30 s) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -41,7 +42,7 @@ import pidusage from 'pidusage';
 import { type Comparison, describe, runRounds, type Sample, spread } from './rounds.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECONDS = Number(process.env.BENCH_GROWTH_SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_GROWTH_SECONDS ?? 2.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEEP = process.env.BENCH_GROWTH_KEEP === '1';
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
@@ -357,7 +358,7 @@ async function main(): Promise<unknown> {
       afterPhase:
         operation.name === 'create' ? () => Promise.all(servers.map(reset)).then(() => undefined) : undefined,
     }));
-    for (const server of servers) server.idleCpuMsPerSecond = await idleCpu(server, 5);
+    for (const server of servers) server.idleCpuMsPerSecond = await idleCpu(server, 3);
     log(
       `growth: idle server CPU, ms/s: ${servers.map((s) => `${s.size.name} ${s.idleCpuMsPerSecond.toFixed(1)}`).join(', ')}`,
     );
@@ -368,7 +369,7 @@ async function main(): Promise<unknown> {
     const samples = (await runRounds(comparisons, {
       rounds: ROUNDS,
       seconds: SECONDS,
-      warmUpSeconds: 2,
+      warmUpSeconds: 1,
       log,
     })) as GrowthSample[][][];
     const summary = (values: GrowthSample[]) => ({
