@@ -14,7 +14,7 @@
  * One Flux (production build, bench/servers/flux.mjs) per database, both running at once, and alternating
  * rounds (bench/rounds.ts): each round measures one phase of every operation on `small` then `large`. The
  * operations, over the socket as the `coord` user (1 socket, 4 requests in flight: the query gate admits
- * 1 expensive read of a user at a time and 4 waiting), each read once per request:
+ * 1 expensive read of a user at a time and 4 waiting), at a fixed rate each (below), one request each:
  * - `get`: `GET /message/<id>` of a message in the middle of the table;
  * - `list`: the newest 20 of `public:2` as the console asks them (`sort: ['-createdAt', '-id']`);
  * - `create`: `POST /message` in `public:2` (the rows it added are deleted after each phase and the
@@ -30,6 +30,7 @@
  *   DATABASE_URL=postgres://… BENCH_ONLY=growth npm run bench
  *   BENCH_GROWTH_SECONDS=2.5 (phase length, default 2.5)   BENCH_ROUNDS=5 (rounds, default 5)
  *   BENCH_GROWTH_KEEP=1   keep the two databases after the run and reuse them when they hold the seed
+ *   BENCH_GROWTH_LOAD=closed   as fast as the servers answer instead of a fixed rate per operation
  *
  * Seeding took 11 s (small) and 69 s (large) on 2 shared cores; the rounds about 2.5 minutes, plus the
  * build (tsc, about 30 s) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
@@ -45,6 +46,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_GROWTH_SECONDS ?? 2.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEEP = process.env.BENCH_GROWTH_KEEP === '1';
+/**
+ * The load: by default a fixed rate per operation (get 300 requests/s, list 200, create 150, count 60),
+ * the same for both sizes, below what either answers on this machine; a server's CPU per request falls as
+ * its load rises (more requests per wake-up of the event loop), so as-fast-as-possible phases would
+ * charge a slower database to the server. BENCH_GROWTH_LOAD=closed: as fast as the server answers.
+ */
+const CLOSED = process.env.BENCH_GROWTH_LOAD === 'closed';
 const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
 /** The ratio large / small each operation must stay under (issue 16). */
 const TARGET = 1.3;
@@ -259,8 +267,11 @@ interface GrowthSample extends Sample {
   netCpuUsPerRequest: number;
 }
 
-/** One phase of `payload` over one socket with 4 requests in flight: server and database CPU, latency. */
-async function phase(server: Server, payload: unknown, seconds: number): Promise<GrowthSample> {
+/**
+ * One phase of `payload` over one socket with 4 requests in flight, at `rate` requests/s (or as fast as
+ * the server answers with BENCH_GROWTH_LOAD=closed): server and database CPU, latency.
+ */
+async function phase(server: Server, payload: unknown, rate: number, seconds: number): Promise<GrowthSample> {
   const job = {
     url: server.url,
     mode: 'socket',
@@ -269,6 +280,7 @@ async function phase(server: Server, payload: unknown, seconds: number): Promise
     op: { payload },
     sockets: 1,
     inFlight: 4,
+    ...(CLOSED ? {} : { rate }),
     seconds,
   };
   const marks: Record<string, Promise<{ cpu: number; db: Map<number, number>; at: number }>> = {};
@@ -335,25 +347,26 @@ async function main(): Promise<unknown> {
   try {
     for (const size of SIZES) servers.push(await startServer(size));
     const middle = (server: Server) => Math.floor(server.size.messages / 2);
-    const operations: Array<{ name: string; payload: (server: Server) => unknown }> = [
-      { name: 'get', payload: (server) => ({ method: 'GET', url: `/message/${middle(server)}` }) },
-      { name: 'list', payload: () => ({ method: 'GET', url: '/message', data: LIST }) },
+    const operations: Array<{ name: string; rate: number; payload: (server: Server) => unknown }> = [
+      { name: 'get', rate: 300, payload: (server) => ({ method: 'GET', url: `/message/${middle(server)}` }) },
+      { name: 'list', rate: 200, payload: () => ({ method: 'GET', url: '/message', data: LIST }) },
       {
         name: 'create',
+        rate: 150,
         payload: () => ({
           method: 'POST',
           url: '/message',
           data: { channel: CHANNEL, text: 'Bench message' },
         }),
       },
-      { name: 'count', payload: () => ({ method: 'GET', url: '/message', data: COUNT }) },
+      { name: 'count', rate: 60, payload: () => ({ method: 'GET', url: '/message', data: COUNT }) },
     ];
     const comparisons: Comparison[] = operations.map((operation) => ({
       scenario: operation.name,
       transport: 'socket',
       contenders: servers.map((server) => ({
         server: server.size.name,
-        phase: (seconds: number) => phase(server, operation.payload(server), seconds),
+        phase: (seconds: number) => phase(server, operation.payload(server), operation.rate, seconds),
       })),
       afterPhase:
         operation.name === 'create' ? () => Promise.all(servers.map(reset)).then(() => undefined) : undefined,
@@ -400,12 +413,12 @@ async function main(): Promise<unknown> {
       `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
     log('');
     log(
-      '| operation | server CPU µs/req small | large | × (min–max) | net of idle × | DB CPU µs/req small | large | × | p50 ms small | large | met (≤ 1.3) |',
+      '| operation | server CPU µs/req small | large | × (min–max) | net of idle × | DB CPU µs/req small | large | × | p50 ms small | large | req/s small / large | met (≤ 1.3) |',
     );
-    log('| --- | --: | --: | --- | --- | --: | --: | --- | --: | --: | --- |');
+    log('| --- | --: | --: | --- | --- | --: | --: | --- | --: | --: | --: | --- |');
     for (const row of results)
       log(
-        `| ${row.operation} | ${range(row.small.cpuUsPerRequest)} | ${range(row.large.cpuUsPerRequest)} | **${range(row.cpuRatio, 2)}** | ${range(row.netCpuRatio, 2)} | ${range(row.small.dbCpuUsPerRequest)} | ${range(row.large.dbCpuUsPerRequest)} | ${range(row.dbCpuRatio, 2)} | ${row.small.p50.median} | ${row.large.p50.median} | ${row.met ? 'yes' : 'no'} |`,
+        `| ${row.operation} | ${range(row.small.cpuUsPerRequest)} | ${range(row.large.cpuUsPerRequest)} | **${range(row.cpuRatio, 2)}** | ${range(row.netCpuRatio, 2)} | ${range(row.small.dbCpuUsPerRequest)} | ${range(row.large.dbCpuUsPerRequest)} | ${range(row.dbCpuRatio, 2)} | ${row.small.p50.median} | ${row.large.p50.median} | ${Math.round(row.small.rps)} / ${Math.round(row.large.rps)} | ${row.met ? 'yes' : 'no'} |`,
       );
     const seconds = Math.round((Date.now() - started) / 1000);
     log(`growth: measured in ${seconds} s (seeding apart: ${JSON.stringify(seeding)})`);
