@@ -75,6 +75,14 @@ export class AuthService {
   private readonly contexts = new Map<number, { context: AuthContext; at: number }>();
   /** Bumped by every forget: a context loaded across a change is not cached. */
   private generation = 0;
+  /**
+   * Loads under way, by `<sessionId>:<userId>`, with the generation they started in: the requests of one
+   * session that miss the cache at once (its sockets reconnecting after a restart) share one read instead of
+   * each reading the session, its user and team (docs/performance.md "Sockets").
+   */
+  private readonly loading = new Map<string, { generation: number; context: Promise<AuthContext> }>();
+  /** Tenant reads under way, by cache key: a crowd of handshakes that miss the cache shares one. */
+  private readonly loadingTenants = new Map<string, Promise<Tenant | null>>();
 
   private jwt(): JwtCodec<TokenPayload> {
     const { secret, expiresIn } = Flux.config.jwt;
@@ -222,7 +230,7 @@ export class AuthService {
       return cached.context;
     }
     const generation = this.generation;
-    const context = await this.loadContext(sessionId, userId);
+    const context = await this.sharedLoad(sessionId, userId);
     this.assertYoungEnough(context.session);
     // a change announced while the rows were being read makes them stale: use them once, keep them not
     if (generation === this.generation) this.contexts.set(sessionId, { context, at: Date.now() });
@@ -277,6 +285,23 @@ export class AuthService {
         ),
       ),
     );
+  }
+
+  /**
+   * {@link loadContext}, shared with the loads of the same session and user under way since the last
+   * forget: one started before a change is not given to a request that arrived after it.
+   */
+  private sharedLoad(sessionId: number, userId: number): Promise<AuthContext> {
+    const key = `${sessionId}:${userId}`;
+    const pending = this.loading.get(key);
+    if (pending && pending.generation === this.generation) return pending.context;
+    const entry = { generation: this.generation, context: this.loadContext(sessionId, userId) };
+    this.loading.set(key, entry);
+    const done = () => {
+      if (this.loading.get(key) === entry) this.loading.delete(key);
+    };
+    entry.context.then(done, done);
+    return entry.context;
   }
 
   private async loadContext(sessionId: number, userId: number): Promise<AuthContext> {
@@ -353,6 +378,7 @@ export class AuthService {
   /** Forgets cached tenants (after a tenant changes). */
   forgetTenants(): void {
     this.tenants.clear();
+    this.loadingTenants.clear();
   }
 
   /**
@@ -363,16 +389,29 @@ export class AuthService {
     this.generation++;
     this.contexts.clear();
     this.tenants.clear();
+    this.loading.clear();
+    this.loadingTenants.clear();
   }
 
   private async cachedTenant(key: string, load: () => Promise<Tenant | null>): Promise<Tenant | null> {
     const cached = this.tenants.get(key);
     if (cached && Date.now() - cached.at < TENANT_CACHE_MS) return cached.tenant;
-    const tenant = await load();
-    // misses are not kept: any slug from a header or a host name would otherwise grow the map
-    if (tenant) this.tenants.set(key, { tenant, at: Date.now() });
-    else this.tenants.delete(key);
-    return tenant;
+    const pending = this.loadingTenants.get(key);
+    if (pending) return pending;
+    const loaded = load().then((tenant) => {
+      // forgotten meanwhile (forgetTenants): this answer may predate the change, it is not kept
+      if (this.loadingTenants.get(key) !== loaded) return tenant;
+      // misses are not kept: any slug from a header or a host name would otherwise grow the map
+      if (tenant) this.tenants.set(key, { tenant, at: Date.now() });
+      else this.tenants.delete(key);
+      return tenant;
+    });
+    this.loadingTenants.set(key, loaded);
+    const done = () => {
+      if (this.loadingTenants.get(key) === loaded) this.loadingTenants.delete(key);
+    };
+    loaded.then(done, done);
+    return loaded;
   }
 
   /**
