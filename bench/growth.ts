@@ -244,20 +244,28 @@ async function stopServer(server: Server): Promise<void> {
   server.process.kill('SIGKILL');
 }
 
+/**
+ * The one connection that lists the backends at each mark (a connection per mark could meet the server's
+ * `max_connections` on a machine shared with other runs).
+ */
+let monitor: pg.Client | undefined;
+
 /** CPU time (ms) of the PostgreSQL backends serving `database`, by pid. */
 async function backendCpu(database: string): Promise<Map<number, number>> {
-  return withClient(process.env.DATABASE_URL!, async (client) => {
-    const { rows } = await client.query<{ pid: number }>(
-      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
-      [database],
-    );
-    const cpu = new Map<number, number>();
-    for (const { pid } of rows) {
-      const usage = await pidusage(pid).catch(() => undefined);
-      if (usage) cpu.set(pid, usage.ctime);
-    }
-    return cpu;
-  });
+  if (!monitor) {
+    monitor = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await monitor.connect();
+  }
+  const { rows } = await monitor.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+    [database],
+  );
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    const usage = await pidusage(pid).catch(() => undefined);
+    if (usage) cpu.set(pid, usage.ctime);
+  }
+  return cpu;
 }
 
 /** A phase's sample, with the database's CPU per request. */
@@ -292,6 +300,8 @@ async function phase(server: Server, payload: unknown, rate: number, seconds: nu
       marks[line.slice(5)] = Promise.all([pidusage(pid), backendCpu(server.size.database)]).then(
         ([usage, db]) => ({ cpu: usage.ctime, db, at }),
       );
+      // awaited once the load has exited; until then a failure must not end the process unhandled
+      marks[line.slice(5)].catch(() => {});
     } else if (line.startsWith('result ')) result = JSON.parse(line.slice(7));
   });
   if ((await exited(child)) !== 0) throw new Error(`load ${JSON.stringify(job)} failed`);
@@ -433,6 +443,7 @@ async function main(): Promise<unknown> {
     };
   } finally {
     for (const server of servers) await stopServer(server);
+    await monitor?.end();
     if (!KEEP)
       await withClient(process.env.DATABASE_URL!, async (client) => {
         for (const size of SIZES)
