@@ -286,8 +286,11 @@ function getHeaderNames(this: VirtualServerResponse): string[] {
 }
 function getHeaders(this: VirtualServerResponse): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  for (const [key, [, value]] of this._capture.headers) headers[key] = value;
+  this._capture.headers.forEach(copyHeader, headers); // no iterator, no destructuring: called per reply
   return headers;
+}
+function copyHeader(this: OutgoingHttpHeaders, entry: [string, HeaderValue], key: string): void {
+  this[key] = entry[1];
 }
 function writeHead(
   this: VirtualServerResponse,
@@ -455,13 +458,20 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
 
 const constructorsByApp = new WeakMap<Dispatch, Constructors>();
 
+/** The app of the latest lookup and its constructors: a server has one app (a WeakMap lookup less). */
+let lastDispatch: Dispatch | undefined;
+let lastConstructors: Constructors | undefined;
+
 /** The constructors of virtual requests for the Express app `dispatch`, built once per app. */
 function constructorsOf(dispatch: Dispatch): Constructors {
+  if (dispatch === lastDispatch && lastConstructors) return lastConstructors;
   let constructors = constructorsByApp.get(dispatch);
   if (!constructors) {
     constructors = constructorsFor({ request: dispatch.request, response: dispatch.response });
     constructorsByApp.set(dispatch, constructors);
   }
+  lastDispatch = dispatch;
+  lastConstructors = constructors;
   return constructors;
 }
 
