@@ -61,8 +61,11 @@ const TEAMS = [
   'Stage',
 ];
 const LIVE = { model: 'message', params: { sort: '-id', limit: 20 } };
-/** Every live query must be exact again within 30 s of the restart (issue 16); the wait gives up at twice that. */
-const STORM_TIMEOUT_MS = 60_000;
+/**
+ * Every live query must be exact again within 30 s of the restart (issue 16); the wait gives up at twice
+ * that after the server listens again (BENCH_SOCKETS_STORM_SECONDS).
+ */
+const STORM_TIMEOUT_MS = Number(process.env.BENCH_SOCKETS_STORM_SECONDS ?? 60) * 1000;
 
 interface Probe {
   /** When the server listened (ms since epoch); the counters below start there. */
