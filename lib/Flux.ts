@@ -1,14 +1,14 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAdapter } from '@socket.io/redis-adapter';
+import type * as RedisAdapter from '@socket.io/redis-adapter';
 import bytes from 'bytes';
 import type { Express, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
 import { Server as SocketServer } from 'socket.io';
-import swaggerUi from 'swagger-ui-express';
 import { allowedHostsWarning, hostChecker } from './allowedHosts.js';
 import {
   ConfigError,
@@ -27,6 +27,7 @@ import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import type { FluxMiddleware } from './http.js';
 import { type JobProgressPayload, type JobStarter, Jobs, loadJobs, resolveJobStore } from './jobs.js';
+import { lazyHandlers } from './lazyHandlers.js';
 import { Lifecycle } from './lifecycle.js';
 import { createRateLimiter, type LimiterOptions } from './limits.js';
 import {
@@ -42,7 +43,7 @@ import type { FluxModelClass } from './ModelController.js';
 import { createMailer, type Mailer } from './mail.js';
 import { Metrics, metricsListener, requestCounts } from './metrics.js';
 import { requestLifecycle } from './middlewares/requestLifecycle.js';
-import { createMigrator } from './migrator.js';
+import { createMigrator, hasPendingMigrations } from './migrator.js';
 import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
@@ -333,7 +334,8 @@ export class FluxApp {
         this.permissionNamespaces(),
       );
       if (options.migrate !== false) {
-        await this.migrator().up();
+        if (await hasPendingMigrations(this.sequelize, path.join(this.codedir, 'migrations')))
+          await this.migrator().up();
         // the schema is current: every foreign key between models must be declared, and the reverse
         const foreignKeys = await readForeignKeys(this.sequelize);
         if (foreignKeys) this.references.checkForeignKeys(foreignKeys);
@@ -444,6 +446,10 @@ export class FluxApp {
         callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
     });
     if (this.redis) {
+      // loaded with Redis only (docs/performance.md)
+      const { createAdapter } = createRequire(import.meta.url)(
+        '@socket.io/redis-adapter',
+      ) as typeof RedisAdapter;
       this.io.adapter(
         createAdapter(this.redisClient(), this.redisClient(), { key: `${this.config.redis.prefix}io` }),
       );
@@ -485,7 +491,15 @@ export class FluxApp {
       mounts: [
         [
           '/docs',
-          [...swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } })],
+          [
+            lazyHandlers(async () => {
+              const { default: swaggerUi } = await import('swagger-ui-express');
+              return [
+                ...swaggerUi.serve,
+                swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }),
+              ];
+            }),
+          ],
           // an operator page, like /openapi.json: a proxy can block it by path for HTTP, not in a socket
           { httpOnly: true },
         ],

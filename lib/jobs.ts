@@ -1,27 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  assertSchemaCompatibility,
-  createPostgresBackend,
-  type Job,
-  type JobsOptions,
-  LATEST_SCHEMA_VERSION,
-  type Queue,
-  Queue as RedisQueue,
-  Worker as RedisWorker,
-  runMigrations,
-  SchemaMigrationRequiredError,
-  UnrecoverableError,
-  type Worker,
-  withBackend,
-} from 'bullmq';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import type { Job, JobsOptions, Queue, runMigrations, Worker } from 'bullmq';
 import { ConfigError } from './config.js';
 import { importDir } from './loader.js';
 import type { Logger } from './log.js';
-import { PGlitePool } from './pglitePool.js';
 import type { JobProgressPayload, JobState } from './protocol.js';
 
 /**
@@ -33,13 +16,21 @@ import type { JobProgressPayload, JobState } from './protocol.js';
  * Jobs are declared in `api/jobs/<name>.ts` ({@link defineJob}); each name is one BullMQ queue (named
  * `<namespace><name>`) with one worker per instance. Jobs are persistent, retried with exponential
  * backoff, time-limited, held by one worker at a time (re-run after a crash: handlers are idempotent).
+ * BullMQ and the clients of its stores are loaded with the store, once the server listens: they are about
+ * 300 modules (docs/performance.md).
  */
 
 /**
- * Throw it from a handler to fail the job for good, without the retries left (BullMQ's own error class:
- * https://docs.bullmq.io/guide/retrying-failing-jobs#stop-retrying-jobs), e.g. when its input is gone.
+ * Throw it from a handler to fail the job for good, without the retries left, e.g. when its input is gone.
+ * BullMQ knows it by its name, as its own class of that name
+ * (https://docs.bullmq.io/guide/retrying-failing-jobs#stop-retrying-jobs); this one loads no BullMQ.
  */
-export { UnrecoverableError } from 'bullmq';
+export class UnrecoverableError extends Error {
+  constructor(message?: string) {
+    super(message);
+    this.name = 'UnrecoverableError';
+  }
+}
 export type { JobProgressPayload, JobState } from './protocol.js';
 
 /** A job's states, as `GET /job/:id` reports them (BullMQ's `prioritized` and `waiting-children` count as `waiting`). */
@@ -527,7 +518,8 @@ export class Jobs {
     worker.on('completed', (job: Job) => this.announceEnd(job, 'completed'));
     worker.on('failed', (job: Job | undefined, err: Error) => {
       if (!job) return;
-      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      // by name: this module's class or BullMQ's own (which it throws itself, e.g. past maxStartedAttempts)
+      const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
       if (final) {
         options.log.warn(`jobs: ${definition.name}.${job.id} failed: ${err.message}`);
         this.announceEnd(job, 'failed');
@@ -672,7 +664,14 @@ interface StoreResources {
 }
 
 async function openStore(store: JobStore, queues: number, log: Logger): Promise<StoreResources> {
+  const {
+    Queue: RedisQueue,
+    Worker: RedisWorker,
+    createPostgresBackend,
+    withBackend,
+  } = await import('bullmq');
   if (store.kind === 'redis') {
+    const { Redis } = await import('ioredis');
     // BullMQ's workers need commands that wait rather than fail while Redis reconnects
     const connection = new Redis(store.url, { maxRetriesPerRequest: null, lazyConnect: true });
     connection.on('error', (err: Error) => log.error(`jobs: redis: ${err.message}`));
@@ -691,6 +690,7 @@ async function openStore(store: JobStore, queues: number, log: Logger): Promise<
   }
   const { Queue, Worker } = withBackend(createPostgresBackend);
   if (store.kind === 'postgres') {
+    const { default: pg } = await import('pg');
     // one pool for every queue and worker of this instance; each worker holds one of its connections to
     // LISTEN for new jobs, so it has room for those plus the queries
     const pool = new pg.Pool({
@@ -717,7 +717,10 @@ async function openStore(store: JobStore, queues: number, log: Logger): Promise<
   }
   const release = store.dir === 'memory' ? () => {} : lockFolder(store.dir);
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
+    const [{ PGlite }, { PGlitePool }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('./pglitePool.js'),
+    ]);
     const started = Date.now();
     // 16 MB instead of 128 MB of shared buffers: about 130 MB less resident memory, ample for job rows
     const settings = { postgresqlconf: ['shared_buffers=16MB'] } as Parameters<typeof PGlite.create>[1];
@@ -760,6 +763,8 @@ const schema = 'bullmq';
  * 0.1 s of CPU on PGlite (docs/performance.md).
  */
 async function migrateStore(client: Parameters<typeof runMigrations>[0]): Promise<void> {
+  const { assertSchemaCompatibility, LATEST_SCHEMA_VERSION, runMigrations, SchemaMigrationRequiredError } =
+    await import('bullmq');
   const version = await assertSchemaCompatibility(client, schema).catch((err: unknown) => {
     if (err instanceof SchemaMigrationRequiredError) return 0;
     throw err;

@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from './log.js';
 import type { BusTopics } from './protocol.js';
 import type { Bus, Topic } from './pubsub.js';
@@ -9,6 +11,8 @@ import type { Bus, Topic } from './pubsub.js';
  * Flux deployments (or test runs) can share one Redis.
  */
 export function openRedis(url: string, log: Logger): Redis {
+  // loaded by the first connection: a start without Redis does not load it (docs/performance.md)
+  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
   const redis = new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
   redis.on('error', (err: Error) => log.error(`redis: ${err.message}`));
   return redis;

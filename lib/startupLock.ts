@@ -1,4 +1,3 @@
-import pg from 'pg';
 import type { Logger } from './log.js';
 
 /** The lock's two 32-bit keys: "Flux" in ASCII, and 1 for "start". */
@@ -18,6 +17,7 @@ export type ReleaseLock = () => Promise<void>;
  * @throws the connection error when the database cannot be reached
  */
 export async function acquireStartupLock(url: string, log: Logger): Promise<ReleaseLock> {
+  const { default: pg } = await import('pg'); // PostgreSQL only: a start on SQLite does not load it
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

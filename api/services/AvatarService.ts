@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
+import type sharpModule from 'sharp';
 import { BadRequestError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
 import { WorkQueue } from '../../lib/workQueue.js';
@@ -19,6 +19,18 @@ export const AVATAR_SIZE = 512;
 /** Longest one image may be processed, seconds: sharp stops the work past it (400). */
 const IMAGE_TIMEOUT_SECONDS = 10;
 
+let loaded: Promise<typeof sharpModule> | undefined;
+
+/** sharp (libvips), loaded by the first image: a start does not pay for it (docs/performance.md). */
+function loadSharp(): Promise<typeof sharpModule> {
+  loaded ??= import('sharp').then(({ default: sharp }) => {
+    // one libvips thread per image: the image queue then bounds the CPU too, not only the pool threads
+    sharp.concurrency(1);
+    return sharp;
+  });
+  return loaded;
+}
+
 export function avatarPath(tenantId: number, userId: number): string {
   return path.resolve(Flux.rootdir, Flux.config.upload.dir, 'avatars', String(tenantId), `${userId}.webp`);
 }
@@ -31,6 +43,7 @@ export function avatarPath(tenantId: number, userId: number): string {
  */
 export async function storeAvatar(source: string, tenantId: number, userId: number): Promise<void> {
   const { maxImagePixels } = Flux.config.upload;
+  const sharp = await loadSharp();
   await inImageQueue(async () => {
     // the header only: no pixel is decoded (so no pixel limit here: sharp's own would hide the size)
     const meta = await sharp(source, { limitInputPixels: false })
@@ -86,8 +99,6 @@ function inImageQueue<T>(job: () => Promise<T>): Promise<T> {
       queueLength,
       busyMessage: 'Too many images are being processed: retry in a moment',
     });
-    // one libvips thread per image: the queue then bounds the CPU too, not only the pool threads
-    sharp.concurrency(1);
   }
   imageQueue.configure({ concurrency, queueLength });
   return imageQueue.run(job);

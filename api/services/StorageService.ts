@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Flux } from '../../lib/Flux.js';
 import type { AppConfigKeys } from '../configSchema.js';
 
@@ -11,12 +10,16 @@ export const DEFAULT_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp', '
 
 let cached: { config: S3Config; client: S3Client } | undefined;
 
+/** The AWS SDK, loaded by the first call that needs it: a start without S3 does not pay for it (docs/performance.md). */
+const sdk = () => import('@aws-sdk/client-s3');
+
 /** The S3 configuration, or undefined when direct uploads are off. */
 export function s3Config(): S3Config | undefined {
   return Flux.config.upload.s3;
 }
 
-function client(config: S3Config): S3Client {
+async function client(config: S3Config): Promise<S3Client> {
+  const { S3Client } = await sdk();
   if (cached?.config !== config) {
     cached = {
       config,
@@ -65,13 +68,17 @@ export async function presignUpload(
 ): Promise<{ uploadUrl: string; key: string; expiresIn: number }> {
   const key = `${prefix}${randomUUID()}-${safeFileName(filename)}`;
   const expiresIn = config.expiresIn ?? 300;
+  const [{ PutObjectCommand }, { getSignedUrl }] = await Promise.all([
+    sdk(),
+    import('@aws-sdk/s3-request-presigner'),
+  ]);
   const command = new PutObjectCommand({
     Bucket: config.bucket,
     Key: key,
     ContentType: contentType,
     ContentLength: size,
   });
-  const uploadUrl = await getSignedUrl(client(config), command, {
+  const uploadUrl = await getSignedUrl(await client(config), command, {
     expiresIn,
     signableHeaders: new Set(['content-type', 'content-length']),
   });
@@ -84,7 +91,10 @@ export async function headObject(
   key: string,
 ): Promise<{ size: number; contentType: string } | null> {
   try {
-    const head = await client(config).send(new HeadObjectCommand({ Bucket: config.bucket, Key: key }));
+    const { HeadObjectCommand } = await sdk();
+    const head = await (await client(config)).send(
+      new HeadObjectCommand({ Bucket: config.bucket, Key: key }),
+    );
     return { size: head.ContentLength ?? 0, contentType: head.ContentType ?? 'application/octet-stream' };
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -99,5 +109,6 @@ export async function headObject(
  * @throws the SDK's error when the store refuses or cannot be reached
  */
 export async function deleteObject(config: S3Config, key: string): Promise<void> {
-  await client(config).send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }));
+  const { DeleteObjectCommand } = await sdk();
+  await (await client(config)).send(new DeleteObjectCommand({ Bucket: config.bucket, Key: key }));
 }
