@@ -95,7 +95,9 @@ async function startProbe() {
       cpuMs: (user + system) / 1000,
       queryCount: queryCount - listening.queryCount,
       queries: Object.fromEntries(
-        Object.entries(queries).map(([kind, n]) => [kind, n - (listening.queries[kind] ?? 0)]),
+        Object.entries(queries)
+          .map(([kind, n]) => [kind, n - (listening.queries[kind] ?? 0)])
+          .filter(([, n]) => n > 0),
       ),
       sockets: Flux.io.of('/').sockets.size,
       rooms,
