@@ -1,5 +1,6 @@
 import {
   DataTypes,
+  Model,
   type Order,
   type QueryOptionsWithType,
   QueryTypes,
@@ -28,7 +29,7 @@ import { FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js
  *   and dates become their JSON text (what `JSON.stringify` would write for them, read once).
  *
  * A model whose instances do more than that keeps Sequelize's path ({@link leanReader} answers
- * `undefined`): its own `toJSON`, a default scope, `paranoid`, `rejectOnEmpty`, virtual attributes,
+ * `undefined`): its own `toJSON` or `getDataValue`, a default scope, `paranoid`, `rejectOnEmpty`, virtual attributes,
  * attributes stored under another column name, a dialect other than SQLite or PostgreSQL (or PostgreSQL
  * without quoted identifiers); and, checked on every read, `find` hooks on the model or the connection.
  */
@@ -248,6 +249,7 @@ function compile(model: FluxModelClass): ModelLeanReader | null {
   const attributes = model.getAttributes() as Record<string, { field?: string; type: unknown }>;
   const plain =
     (model.prototype as FluxModel).toJSON === FluxModel.prototype.toJSON &&
+    (model.prototype as FluxModel).getDataValue === Model.prototype.getDataValue &&
     (dialect === 'sqlite' ||
       (dialect === 'postgres' &&
         (sequelize as unknown as HookedSequelize).options.quoteIdentifiers !== false)) &&

@@ -240,11 +240,15 @@ describe('When a model’s instances give more than their values, then it reads 
     await database?.close();
   });
 
-  it('When a plain model is read lean, then it gives its instances’ JSON; with its own toJSON, scope, paranoid, virtual or renamed attributes it reads through Sequelize', async () => {
+  it('When a plain model is read lean, then it gives its instances’ JSON; with its own toJSON or getDataValue, a scope, paranoid, virtual or renamed attributes it reads through Sequelize', async () => {
     const Plain = define('Plain');
     const Custom = define('Custom');
     Custom.prototype.toJSON = function toJSON() {
       return { custom: true };
+    } as never;
+    const OwnValue = define('OwnValue');
+    OwnValue.prototype.getDataValue = function getDataValue(key: string) {
+      return `${key}!`;
     } as never;
     const Scoped = define('Scoped', { defaultScope: { where: { flag: true } } });
     const Paranoid = define('Paranoid', { paranoid: true });
@@ -259,7 +263,7 @@ describe('When a model’s instances give more than their values, then it reads 
     const lean = await leanReader(Plain)?.findAll({ where: {}, order: [['id', 'ASC']] });
     expect(lean).toHaveLength(3);
     expect(JSON.stringify(lean)).toBe(JSON.stringify(await Plain.findAll({ order: [['id', 'ASC']] })));
-    for (const model of [Custom, Scoped, Paranoid, Virtual, Renamed])
+    for (const model of [Custom, OwnValue, Scoped, Paranoid, Virtual, Renamed])
       expect(leanReader(model), model.name).toBeUndefined();
   });
 
