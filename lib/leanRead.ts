@@ -238,7 +238,8 @@ function sqliteParser(declared: string): Parse | undefined {
   return parserStore('sqlite').get(type) as Parse | undefined;
 }
 
-const readers = new WeakMap<object, ModelLeanReader | null>();
+/** Each model's reader, for the connection it was compiled on (a restarted app initializes the classes anew). */
+const readers = new WeakMap<object, { sequelize: unknown; reader: ModelLeanReader | null }>();
 
 /** Null when instances of `model` give more than their values (see the module's header). */
 function compile(model: FluxModelClass): ModelLeanReader | null {
@@ -267,13 +268,15 @@ function compile(model: FluxModelClass): ModelLeanReader | null {
 /**
  * The lean reader of `model`, or `undefined` when its reads must build instances: a model whose instances
  * give more than their stored values, or while `find` hooks are registered (see the module's header).
- * Computed once per model; the hooks are checked on every call.
+ * Computed once per model and connection (`Model.init` again, as a restart in the same process does,
+ * compiles it again); the hooks are checked on every call.
  */
 export function leanReader(model: FluxModelClass): LeanReader | undefined {
-  let reader = readers.get(model);
-  if (reader === undefined) {
-    reader = compile(model);
-    readers.set(model, reader);
+  let compiled = readers.get(model);
+  if (!compiled || compiled.sequelize !== model.sequelize) {
+    compiled = { sequelize: model.sequelize, reader: compile(model) };
+    readers.set(model, compiled);
   }
+  const reader = compiled.reader;
   return reader && !reader.hooked() ? reader : undefined;
 }

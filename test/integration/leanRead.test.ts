@@ -1,8 +1,10 @@
 import {
   DataTypes,
+  type Model,
   type ModelAttributeColumnOptions,
   type ModelAttributes,
   type ModelOptions,
+  type ModelStatic,
   Op,
   type Sequelize,
 } from 'sequelize';
@@ -217,7 +219,17 @@ describe('When a model’s instances give more than their values, then it reads 
   function define(name: string, options: Partial<ModelOptions> = {}, attributes: ModelAttributes = {}) {
     const model = class extends FluxModel {};
     Object.defineProperty(model, 'name', { value: name });
-    model.init(
+    initialize(model, sequelize, options, attributes);
+    return model as unknown as FluxModelClass;
+  }
+
+  function initialize(
+    model: typeof FluxModel,
+    on: Sequelize,
+    options: Partial<ModelOptions> = {},
+    attributes: ModelAttributes = {},
+  ): void {
+    (model as unknown as ModelStatic<Model>).init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
         tenantId: { type: DataTypes.INTEGER, allowNull: false },
@@ -226,9 +238,8 @@ describe('When a model’s instances give more than their values, then it reads 
         data: { type: DataTypes.JSON, allowNull: true },
         ...attributes,
       },
-      { sequelize, modelName: name, tableName: `${name}s`, ...options },
+      { sequelize: on, modelName: model.name, tableName: `${model.name}s`, ...options },
     );
-    return model as unknown as FluxModelClass;
   }
 
   beforeAll(async () => {
@@ -278,5 +289,24 @@ describe('When a model’s instances give more than their values, then it reads 
     expect(leanReader(Hooked)).toBeUndefined();
     sequelize.removeHook('beforeFind', 'test');
     expect(leanReader(Hooked)).toBeDefined();
+  });
+
+  it('When a model is initialized again on another connection (a restart in the same process), then lean reads go there', async () => {
+    const Moved = define('Moved');
+    await Moved.sync();
+    await Moved.create({ tenantId: 1 } as never);
+    expect(await leanReader(Moved)?.findAll({ where: {} })).toHaveLength(1);
+    const other = await openTestDatabase();
+    try {
+      initialize(Moved as unknown as typeof FluxModel, other.sequelize);
+      await Moved.sync();
+      await Moved.bulkCreate([{ tenantId: 1 }, { tenantId: 1 }] as never[]);
+      const items = await leanReader(Moved)?.findAll({ where: {}, order: [['id', 'ASC']] });
+      expect(JSON.stringify(items)).toBe(JSON.stringify(await Moved.findAll({ order: [['id', 'ASC']] })));
+      expect(items).toHaveLength(2);
+    } finally {
+      initialize(Moved as unknown as typeof FluxModel, sequelize);
+      await other.close();
+    }
   });
 });
