@@ -153,6 +153,9 @@ describe('When a lean read is written, then it is the statement Sequelize writes
     const cases: LeanFindOptions[] = [
       { where: {} },
       { where: { tenantId: 1, id: 7 }, limit: 1 },
+      { where: { tenantId: 1, userId: -5, id: 0 }, limit: 1 },
+      { where: { tenantId: 1, channel: 'public:2', id: 7 }, limit: 1 },
+      { where: { tenantId: 1, id: 2 ** 53 }, limit: 1 },
       {
         where: {
           [Op.and]: [
