@@ -6,8 +6,8 @@ import { BadRequestError, TooManyRequestsError } from './errors.js';
 
 /**
  * Limits of the edge (docs/reference.md#errors, #bad-input-and-bounded-cost): nesting depth of bodies, and
- * rate limiters counted in Redis when it is configured (rate-limiter-flexible), so that every instance counts
- * together, else in this process. Socket virtual requests pass through the same Express app, so they count like HTTP requests,
+ * rate limiters (rate-limiter-flexible) counted in Redis when it is configured, so that every instance counts
+ * together. Socket virtual requests pass through the same Express app, so they count like HTTP requests,
  * keyed by the socket's address.
  */
 
@@ -81,51 +81,6 @@ export interface LimiterOptions {
 }
 
 /**
- * Fixed windows counted in this process: a key's window opens with its first request and lasts
- * `durationMs`; every request counts, refused ones included, as rate-limiter-flexible's memory store
- * counts them. Synchronous: a virtual request goes on without waiting for a promise (rate-limiter-flexible
- * answers every call with one). Expired windows are dropped at most once per `durationMs`, on a call.
- */
-export class FixedWindows {
-  private readonly windows = new Map<string, { count: number; endsAt: number }>();
-  private nextSweep: number;
-
-  constructor(
-    private readonly limit: number,
-    private readonly durationMs: number,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.nextSweep = now() + durationMs;
-  }
-
-  /**
-   * Counts one request of `key`.
-   * @returns 0 when it is within the limit, else the milliseconds until the key's window ends (≥ 1)
-   */
-  consume(key: string): number {
-    const now = this.now();
-    if (now >= this.nextSweep) this.sweep(now);
-    let window = this.windows.get(key);
-    if (window === undefined || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + this.durationMs };
-      this.windows.set(key, window);
-    }
-    window.count++;
-    return window.count > this.limit ? Math.max(1, window.endsAt - now) : 0;
-  }
-
-  /** Keys with an open window. */
-  get size(): number {
-    return this.windows.size;
-  }
-
-  private sweep(now: number): void {
-    for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
-    this.nextSweep = now + this.durationMs;
-  }
-}
-
-/**
  * The rate-limit key of a request's address (IPv6 grouped by /56, with express-rate-limit's
  * `ipKeyGenerator`), kept per connection: the address of a connection's requests rarely changes, and the
  * IPv6 check is a long regular expression. The address is `req.ip`; for a socket virtual request
@@ -148,36 +103,29 @@ function addressKeys(): (req: Request) => string {
 
 /**
  * A fixed-window rate limiter keyed by the client's address (IPv6 grouped by /56, with express-rate-limit's
- * `ipKeyGenerator`): in Redis when it is configured (rate-limiter-flexible,
- * https://github.com/animir/node-rate-limiter-flexible), so that every instance counts together, else in
- * this process ({@link FixedWindows}). A refusal is a 429 `TooManyRequests` with `Retry-After` (seconds
- * until the window resets), raised through the error handler like every other error. When the store fails
- * (Redis down), requests pass: health checks and the service stay up.
+ * `ipKeyGenerator`), counted by rate-limiter-flexible (https://github.com/animir/node-rate-limiter-flexible):
+ * in Redis when it is configured, so that every instance counts together, else in this process. A refusal
+ * is a 429 `TooManyRequests` with `Retry-After` (seconds until the window resets), raised through the error
+ * handler like every other error. When the store fails (Redis down), requests pass: health checks and the
+ * service stay up.
  */
 export function createRateLimiter(options: LimiterOptions): RequestHandler {
   const duration = Math.max(1, Math.ceil(options.windowMs / 1000));
   const keyOf = addressKeys();
   const refusal = (ms: number) =>
     new TooManyRequestsError(Math.max(1, Math.ceil(ms / 1000)), options.message);
-  if (!options.redis) {
-    const windows = new FixedWindows(options.limit, duration * 1000);
-    return function rateLimit(req: Request, _res: Response, next: NextFunction): void {
-      const wait = windows.consume(keyOf(req));
-      next(wait === 0 ? undefined : refusal(wait));
-    };
-  }
-  const limiter: RateLimiterAbstract = new RateLimiterRedis({
-    storeClient: options.redis,
-    keyPrefix: `${options.prefix ?? 'flux:'}rl:${options.name}`,
-    points: options.limit,
-    duration,
-    // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
-    insuranceLimiter: new RateLimiterMemory({
-      keyPrefix: `rl:${options.name}`,
-      points: options.limit,
-      duration,
-    }),
-  });
+  const memory = () =>
+    new RateLimiterMemory({ keyPrefix: `rl:${options.name}`, points: options.limit, duration });
+  const limiter: RateLimiterAbstract = !options.redis
+    ? memory()
+    : new RateLimiterRedis({
+        storeClient: options.redis,
+        keyPrefix: `${options.prefix ?? 'flux:'}rl:${options.name}`,
+        points: options.limit,
+        duration,
+        // Redis unreachable: counted in this process meanwhile (rate-limiter-flexible's insurance)
+        insuranceLimiter: memory(),
+      });
   return function rateLimit(req: Request, _res: Response, next: NextFunction): void {
     limiter.consume(keyOf(req)).then(
       () => next(),

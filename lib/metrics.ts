@@ -1,9 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
-import { Counter, collectDefaultMetrics, Gauge, type Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueCounts } from './jobs.js';
 import type { PubSub } from './pubsub.js';
-import { RequestDurations } from './requestDurations.js';
 import type { FluxServer } from './socket/types.js';
 
 /**
@@ -14,7 +13,7 @@ import type { FluxServer } from './socket/types.js';
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly duration: RequestDurations;
+  private readonly duration: Histogram<'method' | 'route' | 'status' | 'transport'>;
 
   /**
    * `streams`: the Server-Sent Events streams of this instance (lib/eventStreams.ts), when it serves them;
@@ -27,9 +26,10 @@ export class Metrics {
     jobs?: { counts(): Promise<Record<string, QueueCounts>> },
   ) {
     collectDefaultMetrics({ register: this.registry });
-    this.duration = new RequestDurations({
+    this.duration = new Histogram({
       name: 'flux_request_duration_seconds',
       help: 'Duration of HTTP requests and socket virtual requests, by route pattern, status and transport',
+      labelNames: ['method', 'route', 'status', 'transport'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
