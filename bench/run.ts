@@ -17,16 +17,19 @@
  * rounds. The create scenarios delete their rows after each phase, so every phase reads the seeded data.
  * Prints the table and writes it to bench/results/<date>.json (<date>-2.json… for a day's next runs;
  * each row with `rounds` and its CPU per round, and for peers `fluxCpuRatio` / `fluxRpsRatio`: median,
- * min, max). A full PostgreSQL run without REDIS_URL (no scale part) took 12 min 43 s on 2 cores.
+ * min, max). A full PostgreSQL run without REDIS_URL (no scale part) took 12 min 43 s on 2 cores before
+ * the startup, sockets and growth parts were added (docs/performance.md: a run with all of them exceeds
+ * 15 minutes; select parts with BENCH_ONLY).
  *
  *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=3 BENCH_ROUNDS=7 npm run bench   # shorter phases, more rounds
- *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, startup, ceilings, express,
- *                                           # feathers, flux, fanout, memory, publish, abuse, scale, sockets, import); prints,
- *                                           # writes no results file. A peer's part (ceilings, express,
- *                                           # feathers) brings Flux into its scenarios; `flux` alone
- *                                           # measures Flux's scenarios without a peer
+ *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, startup, ceilings,
+ *                                           # express, feathers, flux, fanout, memory, publish, abuse,
+ *                                           # scale, sockets, import, growth); prints, writes no results
+ *                                           # file. A peer's part (ceilings, express, feathers) brings
+ *                                           # Flux into its scenarios; `flux` alone measures Flux's
+ *                                           # scenarios without a peer
  *
  * The client part (bench/client.ts, in its own process, first: no server, no database) measures the
  * browser bundle of @flux/client and the CPU a live query of 1,000 items spends on 1,000 events/s. The
