@@ -1,10 +1,6 @@
 import { QueryTypes, type Transaction, type WhereOptions } from 'sequelize';
 import type { FluxModelClass } from './FluxModel.js';
-
-/** The part of Sequelize's query generator a capped count uses (not in its type declarations). */
-interface QueryGenerator {
-  selectQuery(tableName: unknown, options: object, model: unknown): string;
-}
+import type { QueryGenerator } from './leanRead.js';
 
 /**
  * How many rows of `model` match `where`, counting `atMost` at the most:

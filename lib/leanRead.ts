@@ -76,7 +76,8 @@ interface ModelInternals {
   hasHook(hookType: string): boolean;
 }
 
-interface QueryGenerator {
+/** The parts of Sequelize's query generator lean reads and capped counts use (not in its type declarations). */
+export interface QueryGenerator {
   selectQuery(tableName: unknown, options: object, model: unknown): string;
   quoteIdentifier(identifier: string): string;
   quoteTable(table: unknown): string;
