@@ -48,7 +48,7 @@ import { attachPublishHooks } from './modelHooks.js';
 import { buildOpenApi } from './openapi.js';
 import { parseRoles } from './permissions.js';
 import { type Bus, LocalBus, PubSub } from './pubsub.js';
-import { failFastWhenDisconnected, openRedis, RedisBus } from './redis.js';
+import { failFastWhenDisconnected, openRedis, pingEach, RedisBus } from './redis.js';
 import { ReferenceRules, readForeignKeys } from './references.js';
 import { RevocationList } from './revocation.js';
 import { parseRouteTable, type RouteRecord } from './routes.js';
@@ -713,6 +713,18 @@ export class FluxApp {
     }
     this.redis = undefined;
     await this.sequelize?.close();
+  }
+
+  /**
+   * Resolves once every Redis connection of this instance answers (the commands', the bus's and the socket.io
+   * adapter's, subscriptions renewed after a reconnection included: see {@link pingEach}); rejects when one is
+   * not connected, or when Redis is not configured. `/ready` says ready only then: an instance whose bus has
+   * not resubscribed yet would miss the events of other instances.
+   */
+  async pingRedis(): Promise<void> {
+    if (!this.redis) throw new Error('Redis is not configured');
+    const bus = this.bus instanceof RedisBus ? this.bus.connections : [];
+    await pingEach([this.redis, ...this.redisClients, ...bus]);
   }
 
   /** The OpenAPI 3.1 document of the route table, built once per start (lib/openapi.ts). */

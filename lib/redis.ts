@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
 import type * as IORedis from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { Logger } from './log.js';
@@ -8,12 +9,17 @@ import type { Bus, Topic } from './pubsub.js';
 /**
  * Redis for several instances (docs/reference.md#running): one command connection shared by the revocation
  * list and the rate limiters, and the {@link RedisBus}. Keys and channels start with `prefix` so that several
- * Flux deployments (or test runs) can share one Redis.
+ * Flux deployments (or test runs) can share one Redis. Every connection of the process (this one and its
+ * duplicates) is named `flux:<host>:<pid>` (`CLIENT SETNAME`), so `CLIENT LIST` tells whose it is.
  */
 export function openRedis(url: string, log: Logger): Redis {
   // loaded by the first connection: a start without Redis does not load it (docs/performance.md)
   const { Redis } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
-  const redis = new Redis(url, { maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+    connectionName: `flux:${hostname()}:${process.pid}`,
+  });
   redis.on('error', (err: Error) => log.error(`redis: ${err.message}`));
   return redis;
 }
@@ -27,6 +33,18 @@ export function openRedis(url: string, log: Logger): Redis {
  */
 export function failFastWhenDisconnected(redis: Redis): void {
   redis.options.enableOfflineQueue = false;
+}
+
+/**
+ * Resolves once every connection answers a PING; rejects at once when one is not connected (a PING would wait
+ * in its offline queue). On a subscriber connection the answer comes after the subscriptions ioredis renews on
+ * reconnecting (`autoResubscribe`): Redis answers each connection's commands in order, so a resolved ping
+ * means messages published from now on are received.
+ */
+export async function pingEach(connections: Redis[]): Promise<void> {
+  const down = connections.find((connection) => connection.status !== 'ready');
+  if (down) throw new Error(`a Redis connection is ${down.status}`);
+  await Promise.all(connections.map((connection) => connection.ping()));
 }
 
 /**
@@ -84,6 +102,11 @@ export class RedisBus<Topics = BusTopics> implements Bus<Topics> {
     this.ready = Promise.all([this.ready, subscribed]).catch((err: unknown) =>
       this.log.error(`redis bus: could not subscribe to ${topic}:`, err),
     );
+  }
+
+  /** Its connections (publisher, subscriber), for readiness checks ({@link pingEach}). */
+  get connections(): Redis[] {
+    return [this.publisher, this.subscriber];
   }
 
   /** Resolves once every subscription is active (messages published before that are not received). */

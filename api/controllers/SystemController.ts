@@ -13,7 +13,8 @@ export class SystemController {
 
   /**
    * `GET /ready` → 200 `{status: "ready", database: "ok", redis?: "ok"}` when the database (and Redis,
-   * when configured) answer within {@link READY_TIMEOUT_MS}; 503 `NotReady` otherwise, naming every
+   * when configured: each of this instance's connections, its subscriptions renewed) answer within
+   * {@link READY_TIMEOUT_MS}; 503 `NotReady` otherwise, naming every
    * dependency and its state (`Not ready: database not reachable, Redis ok`), or while the
    * server is still starting (it listens before its job store is open) or shutting down. Both are checked
    * at once, so a hung dependency costs one timeout.
@@ -24,7 +25,7 @@ export class SystemController {
     const redis = Flux.redis;
     const [database, cache] = await Promise.all([
       reachable(Flux.sequelize.authenticate()),
-      redis ? reachable(redis.ping()) : undefined,
+      redis ? reachable(Flux.pingRedis()) : undefined,
     ]);
     if (!database || cache === false) {
       const states = [`database ${database ? 'ok' : 'not reachable'}`];

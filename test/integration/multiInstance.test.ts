@@ -1,5 +1,8 @@
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '../../lib/log.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
+import { openRedis } from '../../lib/redis.js';
 import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
 import { expectStatus, login } from '../helpers/fixtures.js';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
@@ -159,5 +162,44 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
     expect(leaks).toEqual([]);
     socket.close();
     control.close();
+  });
+
+  it('When the event connections of instance 2 are cut, then its /ready says 503 until they are renewed, and the next event from instance 1 reaches it', async () => {
+    const [one, two] = instances;
+    const token = await login(one.url, 'admin', ADMIN_PASSWORD);
+    const socket = await connectSocket(two.url, { token });
+    const events = collect<ModelEventPayload>(socket, 'model:team');
+    expect((await socketRequest(socket, { method: 'POST', url: '/team/subscribe' })).statusCode).toBe(200);
+    const ready = async () => (await fetch(`${two.url}/ready`)).status;
+    expect(await ready()).toBe(200);
+
+    // instance 2's subscriber connections (bus, socket.io adapter), by their name flux:<host>:<pid>
+    const admin = openRedis(redisUrl as string, new Logger({ level: 'error', dir: false }));
+    try {
+      const name = `flux:${hostname()}:${two.process.child.pid}`;
+      const list = (await admin.client('LIST', 'TYPE', 'pubsub')) as string;
+      const ids = list
+        .split('\n')
+        .filter((line) => line.includes(` name=${name} `))
+        .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string);
+      expect(ids.length).toBe(2);
+      for (const id of ids) expect(await admin.client('KILL', 'ID', id)).toBe(1);
+    } finally {
+      await admin.quit();
+    }
+    const statuses: number[] = [];
+    for (const started = Date.now(); statuses.at(-1) !== 200 || !statuses.includes(503); ) {
+      if (Date.now() - started > 10_000)
+        throw new Error(
+          `/ready never went 503 then 200 (${statuses.length} answers, 503 among them: ${statuses.includes(503)})`,
+        );
+      statuses.push(await ready());
+    }
+    const created = expectStatus<{ id: number }>(
+      await httpTransport(one.url, token).request('POST', '/team', { name: 'After the cut', role: 'orga' }),
+      201,
+    );
+    await waitFor(() => events.some((event) => event.id === created.id), 5000, 'the event after the cut');
+    socket.close();
   });
 });
