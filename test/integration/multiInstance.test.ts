@@ -177,7 +177,7 @@ describe.skipIf(!redisUrl)('two instances sharing the database and Redis', () =>
     const admin = openRedis(redisUrl as string, new Logger({ level: 'error', dir: false }));
     try {
       const name = `flux:${hostname()}:${two.process.child.pid}`;
-      const list = (await admin.client('LIST', 'TYPE', 'pubsub')) as string;
+      const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
       const ids = list
         .split('\n')
         .filter((line) => line.includes(` name=${name} `))
