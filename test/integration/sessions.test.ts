@@ -165,6 +165,52 @@ describe('a socket that goes while it is being bound', () => {
     );
   }, 60_000);
 
+  it('When many sockets disconnect at once, then their disconnections are written in a few statements, each session once, and an admin subscribed to sessions sees each one', async () => {
+    const { userId } = await createTeamWithUser(
+      admin,
+      { name: 'Crowd', role: 'bar' },
+      { login: 'crowd', password: 'crowd-password' },
+    );
+    const watcher = await connectSocket(server.url, { token: await adminLogin(server.url) });
+    const events: Array<{ verb: string; id: number; data: { disconnectedAt: string | null } }> = [];
+    watcher.on('model:session', (event) => events.push(event));
+    expect((await socketRequest(watcher, { method: 'POST', url: '/session/subscribe' })).statusCode).toBe(
+      200,
+    );
+    const sockets = await Promise.all(
+      Array.from({ length: 40 }, async () =>
+        connectSocket(server.url, { token: await login(server.url, 'crowd', 'crowd-password') }),
+      ),
+    );
+    const sessions = async () => Flux.Session.findAll({ where: { userId } });
+    await vi.waitUntil(async () => (await sessions()).every((session) => session.socketId !== null), {
+      timeout: 10_000,
+    });
+    let statements = 0;
+    const count = (options: { model?: unknown }) => {
+      if (options.model === Flux.Session) statements++;
+    };
+    Flux.sequelize.addHook('afterBulkUpdate', 'countDisconnections', count);
+    try {
+      for (const socket of sockets) socket.close();
+      await vi.waitUntil(
+        async () => (await sessions()).every((s) => s.socketId === null && s.disconnectedAt !== null),
+        { timeout: 10_000 },
+      );
+    } finally {
+      Flux.sequelize.removeHook('afterBulkUpdate', 'countDisconnections');
+    }
+    // one statement per write in flight: the first close starts one, the others wait for the next
+    expect(statements).toBeGreaterThan(0);
+    expect(statements).toBeLessThanOrEqual(10);
+    const ids = new Set((await sessions()).map((session) => session.id));
+    await vi.waitUntil(
+      () => events.filter((e) => ids.has(e.id) && e.data.disconnectedAt !== null).length === ids.size,
+      { timeout: 5000 },
+    );
+    watcher.close();
+  });
+
   it('When a socket logs in again, as another user or with another session, then the session it leaves is marked disconnected', async () => {
     await createTeamWithUser(
       admin,
