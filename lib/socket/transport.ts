@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
 import {
   BadRequestError,
@@ -16,7 +17,7 @@ import { leaveAdminsRoom } from '../stats.js';
 import { corkBatchedWrites } from './cork.js';
 import { RequestPump } from './requestPump.js';
 import { SessionBindings } from './sessionBindings.js';
-import type { FluxServer, FluxSocket, SocketAuth } from './types.js';
+import type { EngineSocket, FluxServer, FluxSocket, SocketAuth } from './types.js';
 import type { Dispatch, VirtualRequestInput } from './virtualRequest.js';
 
 export { REVOKED_MEMORY_MS } from './sessionBindings.js';
@@ -65,6 +66,21 @@ export interface SocketTransportOptions {
   maxConnectionsPerAddress?: number;
 }
 
+/**
+ * What the socket handshakes of an engine.io connection read of its first HTTP request, kept instead of the
+ * request itself (see `keepHandshake`).
+ */
+interface HandshakeRequest {
+  /** The client's address (`trustProxy` applied). */
+  address: string;
+  /** The TCP peer: a trusted proxy's forwarded host and scheme are believed. */
+  viaTrustedProxy: boolean;
+  headers: IncomingHttpHeaders;
+  url?: string;
+  query: unknown;
+  secure: boolean;
+}
+
 /** The events of {@link SocketTransport}. */
 interface SocketTransportEvents {
   /**
@@ -80,6 +96,8 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
   private readonly bindings: SessionBindings;
   /** Connections of this instance by client address: handshaking or connected (see `takeConnection`). */
   private readonly connectionsByAddress = new Map<string, number>();
+  /** The first request of each engine.io connection, as its socket handshakes read it. */
+  private readonly handshakes = new WeakMap<EngineSocket, HandshakeRequest>();
 
   constructor(private readonly options: SocketTransportOptions) {
     super();
@@ -102,6 +120,7 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
       },
       sessionLeft: (socketId, sessionId) => this.emit('disconnect', socketId, sessionId),
     });
+    io.engine.on('connection', (conn: EngineSocket) => this.keepHandshake(conn));
     io.use((socket, next) => this.admit(socket, next));
     corkBatchedWrites(io);
     io.on('connection', (socket) => {
@@ -151,13 +170,47 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
   }
 
   /**
+   * Keeps what the socket handshakes read of an engine.io connection's first HTTP request, and lets the
+   * request go: socket.io keeps it for the life of the connection otherwise (its own advice,
+   * https://socket.io/docs/v4/memory-usage/; about 2 KB per socket, docs/performance.md). Runs before any
+   * socket of the connection is created (socket.io creates them on their CONNECT packet); they get the
+   * request's headers, URL, query and scheme in `socket.handshake` all the same (see `admit`).
+   */
+  private keepHandshake(conn: EngineSocket): void {
+    const request = conn.request as IncomingMessage & { _query?: unknown };
+    const peer = request.socket.remoteAddress;
+    this.handshakes.set(conn, {
+      address: proxyaddr(request, this.trust),
+      viaTrustedProxy: peer !== undefined && this.trust(peer, 0),
+      headers: request.headers,
+      url: request.url,
+      query: request._query ?? {},
+      secure: Boolean((request.socket as { encrypted?: boolean }).encrypted),
+    });
+    (conn as { request: IncomingMessage | null }).request = null;
+  }
+
+  /**
    * socket.io middleware of every connection: sets up `socket.data`, counts the connection against its
    * address's cap, and binds the socket when its handshake carries a token.
    */
   private admit(socket: FluxSocket, next: (err?: Error) => void): void {
     const data = socket.data;
+    const request = this.handshakes.get(socket.conn);
+    if (!request) {
+      next(new Error('No handshake request'));
+      return;
+    }
+    // socket.io built the handshake without the request (see keepHandshake): what it read of it
+    Object.assign(socket.handshake, {
+      headers: request.headers,
+      xdomain: Boolean(request.headers.origin),
+      secure: request.secure,
+      url: request.url,
+      query: request.query,
+    });
     data.subscriptions = new Map();
-    data.address = proxyaddr(socket.request, this.trust);
+    data.address = request.address;
     const releaseConnection = this.takeConnection(data.address);
     if (!releaseConnection) {
       const max = this.options.maxConnectionsPerAddress;
@@ -183,9 +236,7 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
     data.inFlight = 0;
     // behind a trusted proxy, the public host and scheme are the ones it forwarded, as `req.hostname`
     // and `req.protocol` read them over HTTP (Express: the first value of X-Forwarded-Host/-Proto)
-    const peer = socket.request.socket.remoteAddress;
-    const viaTrustedProxy = peer !== undefined && this.trust(peer, 0);
-    const headers = socket.handshake.headers;
+    const { viaTrustedProxy, headers } = request;
     const forwardedHost = viaTrustedProxy ? firstValue(headers['x-forwarded-host']) : undefined;
     const forwardedProto = viaTrustedProxy ? firstValue(headers['x-forwarded-proto']) : undefined;
     data.origin = {

@@ -187,8 +187,8 @@ describe('a socket that goes while it is being bound', () => {
       timeout: 10_000,
     });
     let statements = 0;
-    const count = (options: { model?: unknown }) => {
-      if (options.model === Flux.Session) statements++;
+    const count = (options: object) => {
+      if ((options as { model?: unknown }).model === Flux.Session) statements++;
     };
     Flux.sequelize.addHook('afterBulkUpdate', 'countDisconnections', count);
     try {

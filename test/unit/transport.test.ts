@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Socket as EngineClient } from 'engine.io-client';
 import express from 'express';
 import { Server } from 'socket.io';
-import type { Socket as ClientSocket } from 'socket.io-client';
+import { type Socket as ClientSocket, io as ioClient } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Logger } from '../../lib/log.js';
 import { LocalBus, PubSub } from '../../lib/pubsub.js';
@@ -97,6 +97,27 @@ describe('SocketTransport', () => {
     expect(counts()).toEqual(before);
     expect(before.flush).toBe(1);
     engine.close();
+  });
+
+  it('keeps no HTTP request per connection, and its sockets still get the request’s headers, query, URL and address', async () => {
+    const one = ioClient(url, {
+      transports: ['websocket'],
+      extraHeaders: { 'user-agent': 'flux-test-agent', origin: 'http://elsewhere.test' },
+      query: { q: 'kept' },
+    });
+    await new Promise<void>((resolve) => one.once('connect', () => resolve()));
+    const socket = io.of('/').sockets.get(one.id as string)!;
+    expect(socket.conn.request).toBeNull();
+    expect(socket.handshake).toMatchObject({
+      headers: { 'user-agent': 'flux-test-agent' },
+      query: { q: 'kept' },
+      xdomain: true,
+      secure: false,
+    });
+    expect(socket.handshake.url).toMatch(/^\/socket\.io\/\?/);
+    expect(socket.data.address).toBe('127.0.0.1');
+    expect(socket.data.origin).toMatchObject({ remoteAddress: '127.0.0.1', encrypted: false });
+    one.close();
   });
 
   it('finds the sockets of a user through its bindings: bind, rebind to another user, unbind, disconnect', async () => {
