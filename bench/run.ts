@@ -114,8 +114,13 @@ const runs = (part: string): boolean => !ONLY || ONLY.includes(part);
 const rows: Row[] = [];
 const extra: Record<string, unknown> = {};
 
+/** When the run began: every line it logs starts with the minutes and seconds since. */
+const runStarted = Date.now();
+
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  const seconds = Math.round((Date.now() - runStarted) / 1000);
+  const elapsed = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+  process.stderr.write(`[${elapsed}] ${line}\n`);
 }
 
 /** Runs a node script and resolves with the lines it printed. */
@@ -829,6 +834,7 @@ async function importUsers(server: Server): Promise<Record<string, unknown>> {
  * runs in it while it measures).
  */
 async function ownProcess(script: string): Promise<unknown> {
+  log(`${script}…`);
   let result: unknown;
   const child = runNode(
     script,

@@ -21,6 +21,55 @@ export function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void 
   if (values?.size === 0) index.delete(key);
 }
 
+/**
+ * Items due at instants (epoch ms), with one timer per distinct instant instead of one per item: the sockets
+ * of one token share its expiry, and JWT expiries count whole seconds (RFC 7519 `exp`), so the sockets whose
+ * tokens were issued within the same second share one too. `onDue` is called for each item of an instant
+ * when it comes (at once when it is past); timers are unref'd and re-arm beyond `setTimeout`'s limit.
+ */
+export class ExpiryQueue<T> {
+  private readonly due = new Map<number, { items: Set<T>; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly onDue: (item: T) => void) {}
+
+  /** Calls `onDue(item)` at `at` (an item added twice at the same instant is called once). */
+  add(at: number, item: T): void {
+    const entry = this.due.get(at);
+    if (entry) entry.items.add(item);
+    else this.due.set(at, { items: new Set([item]), timer: this.arm(at) });
+  }
+
+  /** Cancels `add(at, item)`; the instant's timer goes with its last item. */
+  delete(at: number, item: T): void {
+    const entry = this.due.get(at);
+    if (!entry?.items.delete(item) || entry.items.size > 0) return;
+    clearTimeout(entry.timer);
+    this.due.delete(at);
+  }
+
+  private arm(at: number): NodeJS.Timeout {
+    const delay = at - Date.now();
+    const timer = setTimeout(
+      () => (delay > MAX_TIMER ? this.rearm(at) : this.expire(at)),
+      Math.max(0, Math.min(delay, MAX_TIMER)),
+    );
+    timer.unref();
+    return timer;
+  }
+
+  private rearm(at: number): void {
+    const entry = this.due.get(at);
+    if (entry) entry.timer = this.arm(at);
+  }
+
+  private expire(at: number): void {
+    const entry = this.due.get(at);
+    if (!entry) return;
+    this.due.delete(at);
+    for (const item of entry.items) this.onDue(item);
+  }
+}
+
 /** A timer that does not keep the process alive; `cancel()` stops it. */
 export interface Expiry {
   cancel(): void;

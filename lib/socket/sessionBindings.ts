@@ -1,4 +1,4 @@
-import { addTo, expireAt, removeFrom } from '../bindingIndex.js';
+import { addTo, ExpiryQueue, removeFrom } from '../bindingIndex.js';
 import type { UnbindReason } from '../protocol.js';
 import { RecentRevocations } from '../revocation.js';
 import type { FluxSocket, SocketAuth } from './types.js';
@@ -33,6 +33,8 @@ export class SessionBindings {
   private readonly byUser = new Map<number, Set<FluxSocket>>();
   /** Sessions revoked in the last {@link REVOKED_MEMORY_MS}. */
   private readonly revokedSessions = new RecentRevocations();
+  /** Bound sockets by the expiry of their token: unbound (`auth:expired`) when it comes. */
+  private readonly expiries = new ExpiryQueue<FluxSocket>((socket) => this.unbind(socket, 'expired'));
 
   constructor(private readonly options: SessionBindingsOptions) {}
 
@@ -62,7 +64,7 @@ export class SessionBindings {
     socket.data.auth = auth;
     addTo(this.bySession, auth.sessionId, socket);
     addTo(this.byUser, auth.userId, socket);
-    this.armExpiry(socket, auth);
+    if (auth.expiresAt !== undefined) this.expiries.add(auth.expiresAt, socket);
     return true;
   }
 
@@ -112,16 +114,10 @@ export class SessionBindings {
    */
   detach(socket: FluxSocket): void {
     const data = socket.data;
-    data.expiry?.cancel();
-    data.expiry = undefined;
     if (!data.auth) return;
+    if (data.auth.expiresAt !== undefined) this.expiries.delete(data.auth.expiresAt, socket);
     removeFrom(this.bySession, data.auth.sessionId, socket);
     removeFrom(this.byUser, data.auth.userId, socket);
     data.auth = undefined;
-  }
-
-  private armExpiry(socket: FluxSocket, auth: SocketAuth): void {
-    if (auth.expiresAt === undefined) return;
-    socket.data.expiry = expireAt(auth.expiresAt, () => this.unbind(socket, 'expired'));
   }
 }

@@ -123,9 +123,20 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
     io.engine.on('connection', (conn: EngineSocket) => this.keepHandshake(conn));
     io.use((socket, next) => this.admit(socket, next));
     corkBatchedWrites(io);
+    // one pair of listeners for every socket, not a pair of closures per socket: Node calls a listener
+    // (an ordinary function) with `this` set to the emitter, here the socket (node:events, "Passing
+    // arguments and this to listeners")
+    const pump = this.pump;
+    const transport = this;
+    function onRequest(this: FluxSocket, payload: unknown, ack?: unknown): void {
+      pump.handle(this, payload, ack);
+    }
+    function onDisconnect(this: FluxSocket): void {
+      transport.onDisconnect(this);
+    }
     io.on('connection', (socket) => {
-      socket.on('request', (payload: unknown, ack?: unknown) => this.pump.handle(socket, payload, ack));
-      socket.on('disconnect', () => this.onDisconnect(socket));
+      socket.on('request', onRequest);
+      socket.on('disconnect', onDisconnect);
     });
   }
 

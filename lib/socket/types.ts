@@ -1,5 +1,4 @@
 import type { Server, Socket } from 'socket.io';
-import type { Expiry } from '../bindingIndex.js';
 import type { ClientToServerEvents, InterServerEvents, ServerToClientEvents } from '../protocol.js';
 import type { VirtualRequestOrigin } from './virtualRequest.js';
 
@@ -28,8 +27,6 @@ export interface SocketData {
   subscriptions: Map<string, string[]>;
   /** The session the socket is bound to, if any. */
   auth?: SocketAuth;
-  /** Unbinds the socket when its token expires. */
-  expiry?: Expiry;
   /** The client's address, computed once from the handshake (see `trustProxy`). */
   address: string;
   /** Virtual requests of this socket not answered yet (at most `socket.maxInFlight`). */

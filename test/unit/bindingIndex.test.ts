@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { addTo, expireAt, removeFrom } from '../../lib/bindingIndex.js';
+import { addTo, ExpiryQueue, expireAt, removeFrom } from '../../lib/bindingIndex.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -20,6 +20,47 @@ describe('expireAt', () => {
     expect(fired).toEqual(['past']);
     vi.advanceTimersByTime(5_001);
     expect(fired).toEqual(['past', 'far']);
+  });
+});
+
+describe('ExpiryQueue', () => {
+  it('keeps one timer per instant, calls each item of an instant when it comes, and drops an instant with its last item', () => {
+    vi.useFakeTimers();
+    const due: string[] = [];
+    const queue = new ExpiryQueue<string>((item) => due.push(item));
+    const soon = Date.now() + 1000;
+    const later = Date.now() + 2000;
+    for (const item of ['a', 'b', 'c']) queue.add(soon, item);
+    queue.add(later, 'd');
+    queue.add(later, 'e');
+    expect(vi.getTimerCount()).toBe(2);
+    queue.delete(soon, 'b');
+    queue.delete(soon, 'x'); // never added: nothing changes
+    vi.advanceTimersByTime(999);
+    expect(due).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(due).toEqual(['a', 'c']);
+    expect(vi.getTimerCount()).toBe(1);
+    queue.delete(later, 'd');
+    queue.delete(later, 'e');
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(due).toEqual(['a', 'c']);
+  });
+
+  it('calls an item due in the past at once, and one due past setTimeout’s limit on time', () => {
+    vi.useFakeTimers();
+    const due: string[] = [];
+    const queue = new ExpiryQueue<string>((item) => due.push(item));
+    const far = Date.now() + 2 ** 31 + 5_000;
+    queue.add(far, 'far');
+    queue.add(Date.now() - 1, 'past');
+    vi.advanceTimersByTime(0);
+    expect(due).toEqual(['past']);
+    vi.advanceTimersByTime(2 ** 31 + 4_999);
+    expect(due).toEqual(['past']);
+    vi.advanceTimersByTime(1);
+    expect(due).toEqual(['past', 'far']);
   });
 });
 
