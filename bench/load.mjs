@@ -202,9 +202,13 @@ async function fanoutJob() {
   await write(Math.ceil(job.rate * (job.warmUpSeconds ?? 1)), true);
   await new Promise((r) => setTimeout(r, 500));
   mark('start');
+  const startedAt = Date.now();
+  const cpuAtStart = process.cpuUsage(); // the whole process: its receiving threads too
   const writes = job.rate * job.seconds;
   await write(writes, false);
   await new Promise((r) => setTimeout(r, 2000));
+  const { user, system } = process.cpuUsage(cpuAtStart);
+  const loadCores = (user + system) / 1000 / (Date.now() - startedAt);
   mark('end');
   const reports = await Promise.all(
     workers.map((worker) => {
@@ -226,6 +230,7 @@ async function fanoutJob() {
     p99: percentile(latencies, 99),
     max: latencies.at(-1) ?? 0,
     nonReaderDeliveries,
+    loadCores: Math.round(loadCores * 100) / 100,
   });
 }
 

@@ -11,7 +11,7 @@
  * The comparisons (get, list of 20 and create over HTTP and socket; the socket ceiling, bare socket.io ack
  * vs Flux's `/health`; the HTTP ceiling, bare node:http, has no Flux counterpart) run in alternating rounds
  * (bench/rounds.ts): every selected server runs at once, a warm-up phase of 1 s per server and scenario is
- * not recorded, then each of BENCH_ROUNDS rounds (default 5) measures one BENCH_SECONDS phase (default 5)
+ * not recorded, then each of BENCH_ROUNDS rounds (default 5) measures one BENCH_SECONDS phase (default 3)
  * of each server in each scenario, the peers then Flux. A ratio of Flux to a peer is taken per round; the
  * table shows each server's medians over the rounds and each ratio's median with the min–max of its
  * rounds. The create scenarios delete their rows after each phase, so every phase reads the seeded data.
@@ -23,7 +23,7 @@
  *
  *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
- *   BENCH_SECONDS=3 BENCH_ROUNDS=7 npm run bench   # shorter phases, more rounds
+ *   BENCH_SECONDS=5 BENCH_ROUNDS=7 npm run bench   # longer phases, more rounds
  *   BENCH_ONLY=ceilings,flux npm run bench  # some parts only (client, console, startup, ceilings,
  *                                           # express, feathers, flux, fanout, memory, publish, abuse,
  *                                           # scale, sockets, import, growth); prints, writes no results
@@ -71,7 +71,7 @@ import {
 import { socketsPart } from './sockets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Alternating rounds of the comparisons (peer, Flux, peer, Flux…): each ratio is the median of these. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
@@ -1090,23 +1090,37 @@ async function servers(): Promise<void> {
       ];
       for (const [sockets, rate] of grid) {
         {
-          const { result, marks } = await load(server, {
-            mode: 'fanout',
-            readers: sockets / 2,
-            nonReaders: sockets / 2,
-            readerToken: reader,
-            nonReaderToken: nonReader,
-            writerToken: coord,
-            channel: 'public:2',
-            rate,
-            seconds: SECONDS,
-          });
+          // the server's event-loop delay over the measured part (bench/servers/flux.mjs), probed at its marks
+          let loopDelayMs: unknown;
+          const probeLoop = async (name: string) => {
+            const probed = (await probeMemory(server)) as { loopDelayMs?: unknown };
+            if (name === 'end') loopDelayMs = probed.loopDelayMs;
+          };
+          const { result, marks } = await load(
+            server,
+            {
+              mode: 'fanout',
+              readers: sockets / 2,
+              nonReaders: sockets / 2,
+              readerToken: reader,
+              nonReaderToken: nonReader,
+              writerToken: coord,
+              channel: 'public:2',
+              rate,
+              seconds: SECONDS,
+            },
+            probeLoop,
+          );
           const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+          // the measured writes and the 2 s after them, as the load process counts its CPU
+          const measuredMs = SECONDS * 1000 + 2000;
           const entry = {
             sockets,
             writesPerSecond: rate,
             ...result,
             serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
+            serverCores: Math.round((cpu / 1000 / measuredMs) * 100) / 100,
+            serverLoopDelayMs: loopDelayMs,
           };
           fanout.push(entry);
           log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);

@@ -1,6 +1,8 @@
 // Flux built for production (dist/, `npm run build`), with limits out of the way of the load generator.
 import { writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 
 process.env.NODE_ENV = 'production';
 process.env.JWT_SECRET = process.env.BENCH_JWT_SECRET;
@@ -36,9 +38,25 @@ const address = await Flux.start({
 process.stdout.write(`ready ${address.port} -\n`);
 // The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
 // memory V8 keeps from the OS.
+// BENCH_HEAP_SNAPSHOTS=<folder>: each probe also writes a heap snapshot there (to compare two in DevTools)
+let snapshots = 0;
+// how late the event loop ran since the previous probe (the fan-out part: is the server's loop the tail?), in
+// ms beyond the 10 ms sampling interval (the histogram records the interval plus the delay)
+const RESOLUTION_MS = 10;
+const loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+loopDelay.enable();
 process.on('SIGUSR2', () => {
-  const counters = probe?.();
+  const ms = (ns) => Math.max(0, Math.round(ns / 1e5) / 10 - RESOLUTION_MS);
+  const delay = {
+    p50: ms(loopDelay.percentile(50)),
+    p99: ms(loopDelay.percentile(99)),
+    max: ms(loopDelay.max),
+  };
+  loopDelay.reset();
+  const counters = { ...probe?.(), loopDelayMs: delay };
   globalThis.gc?.();
+  const folder = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (folder) writeHeapSnapshot(`${folder}/flux-${process.pid}-${++snapshots}.heapsnapshot`);
   const { heapUsed, external, rss } = process.memoryUsage();
   process.stdout.write(`memory ${JSON.stringify({ heapUsed, external, rss, ...counters })}\n`);
 });
