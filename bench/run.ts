@@ -17,9 +17,9 @@
  * rounds. The create scenarios delete their rows after each phase, so every phase reads the seeded data.
  * Prints the table and writes it to bench/results/<date>.json (<date>-2.json… for a day's next runs;
  * each row with `rounds` and its CPU per round, and for peers `fluxCpuRatio` / `fluxRpsRatio`: median,
- * min, max). A full PostgreSQL run without REDIS_URL (no scale part) took 12 min 43 s on 2 cores before
- * the startup, sockets and growth parts were added (docs/performance.md: a run with all of them exceeds
- * 15 minutes; select parts with BENCH_ONLY).
+ * min, max). A full PostgreSQL run without REDIS_URL (no scale part), every other part included, took
+ * 13 min 36 s on 2 cores with the default 3 s phases (17 min 41 s with 5 s; docs/performance.md). Every
+ * line it logs starts with the time elapsed since it began.
  *
  *   npm run bench                                  # SQLite
  *   DATABASE_URL=postgres://… npm run bench
