@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Transport } from '../helpers/clients.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Flux } from '../../lib/Flux.js';
+import type { Reply, Transport } from '../helpers/clients.js';
 import { httpTransport } from '../helpers/clients.js';
 import {
   adminLogin,
@@ -9,6 +10,15 @@ import {
   expectStatus,
 } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
+
+type ErrorBody = { _error: { code: string; validation?: Array<{ path: string }> } };
+
+/** The attributes a 400 ValidationError names. */
+function invalid(reply: Reply): string[] {
+  const body = expectStatus<ErrorBody>(reply, 400);
+  expect(body._error.code).toBe('ValidationError');
+  return (body._error.validation ?? []).map((error) => error.path);
+}
 
 /**
  * Generic CRUD (docs/reference.md#generic-crud) and group permissions (docs/permissions.md), written once and
@@ -88,6 +98,39 @@ describe.each(['http', 'socket'] as const)('CRUD over %s', (kind) => {
     expect(body.id).not.toBe(999_999);
     expect(body.tenantId).toBe(1);
     expect(body.createdAt).not.toBe('2000-01-01T00:00:00.000Z');
+  });
+
+  it('When a controller’s beforeSave changes values after validation, replaced or in place, then the save validates them again (400, nothing written); when it changes nothing, then they are validated once', async () => {
+    const controller = Flux.controllers.AlertController as {
+      beforeSave: (ctx: unknown, alert: Record<string, unknown>) => Promise<void>;
+    };
+    const original = controller.beforeSave;
+    const alerts = async () => (await Flux.Alert.count()) as number;
+    const before = await alerts();
+    const raise = (title: string) =>
+      asAdmin.request('POST', '/alert', { title, severity: 'done', receiverTeamId: null });
+    try {
+      controller.beforeSave = async (_ctx, alert) => {
+        alert.title = ''; // len 1..200: invalid
+      };
+      expect(invalid(await raise('Replaced'))).toEqual(['title']);
+      controller.beforeSave = async (_ctx, alert) => {
+        (alert.users as number[]).push(-1); // in place: the same array, now not a list of user ids
+      };
+      expect(invalid(await raise('In place'))).toEqual(['users']);
+      expect(await alerts()).toBe(before);
+    } finally {
+      controller.beforeSave = original;
+    }
+    // unchanged by beforeSave: validated once (not again by save), written
+    const validate = vi.spyOn(Flux.Alert.prototype, 'validate');
+    try {
+      expectStatus(await raise('Unchanged'), 201);
+      expect(validate).toHaveBeenCalledTimes(1);
+    } finally {
+      validate.mockRestore();
+    }
+    expect(await alerts()).toBe(before + 1);
   });
 
   it('When a login is taken, then 400 ValidationError names the field', async () => {
