@@ -9,9 +9,9 @@ const PER_STATEMENT = 200;
  * Writes the disconnections of sockets from their sessions (`socketId` null, `disconnectedAt` now, only
  * while the session still names that socket: a later socket of the session keeps it connected), in batches:
  * one write at a time, and every disconnection seen meanwhile goes into the next one. A server that stops
- * with 10,000 sockets writes them in 50 updates instead of 10,000 (each update reads its rows first, for the
- * model hooks that publish `model:session`): within `server.shutdownTimeoutMs`. `disconnectedAt` is the time of the write
- * that records it (docs/performance.md).
+ * with 10,000 sockets writes them in 50 updates instead of 10,000 (each update reads its rows first, for
+ * the model hooks that publish `model:session`): within `server.shutdownTimeoutMs`. `disconnectedAt` is
+ * the time of the write that records it (docs/performance.md).
  *
  * Ordering: a disconnection asked for while a write runs is written by a later write, so a caller that asks
  * again once its own write of the session's socket has committed (`AuthController`'s binding) is written

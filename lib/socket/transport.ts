@@ -73,7 +73,7 @@ export interface SocketTransportOptions {
 interface HandshakeRequest {
   /** The client's address (`trustProxy` applied). */
   address: string;
-  /** The TCP peer: a trusted proxy's forwarded host and scheme are believed. */
+  /** Whether the TCP peer is a trusted proxy, whose forwarded host and scheme are believed. */
   viaTrustedProxy: boolean;
   headers: IncomingHttpHeaders;
   url?: string;
@@ -183,7 +183,7 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
   /**
    * Keeps what the socket handshakes read of an engine.io connection's first HTTP request, and lets the
    * request go: socket.io keeps it for the life of the connection otherwise (its own advice,
-   * https://socket.io/docs/v4/memory-usage/; about 2 KB per socket, docs/performance.md). Runs before any
+   * https://socket.io/docs/v4/memory-usage/; 0.6 to 1.2 KB per socket at 10,000, docs/performance.md). Runs before any
    * socket of the connection is created (socket.io creates them on their CONNECT packet); they get the
    * request's headers, URL, query and scheme in `socket.handshake` all the same (see `admit`).
    */
