@@ -1112,8 +1112,8 @@ async function servers(): Promise<void> {
             probeLoop,
           );
           const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-          // the measured writes and the 2 s after them, as the load process counts its CPU
-          const measuredMs = SECONDS * 1000 + 2000;
+          // over the load process's measured interval (the writes and the 2 s after them), as for its own cores
+          const measuredMs = result.measuredMs;
           const entry = {
             sockets,
             writesPerSecond: rate,

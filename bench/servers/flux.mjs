@@ -36,8 +36,6 @@ const address = await Flux.start({
   },
 });
 process.stdout.write(`ready ${address.port} -\n`);
-// The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
-// memory V8 keeps from the OS.
 // BENCH_HEAP_SNAPSHOTS=<folder>: each probe also writes a heap snapshot there (to compare two in DevTools)
 let snapshots = 0;
 // how late the event loop ran since the previous probe (the fan-out part: is the server's loop the tail?), in
@@ -45,8 +43,10 @@ let snapshots = 0;
 const RESOLUTION_MS = 10;
 const loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 loopDelay.enable();
+// The benchmark asks for the heap after a full GC (run with --expose-gc): RSS alone hides garbage and
+// memory V8 keeps from the OS.
 process.on('SIGUSR2', () => {
-  const ms = (ns) => Math.max(0, Math.round(ns / 1e5) / 10 - RESOLUTION_MS);
+  const ms = (ns) => Math.max(0, Math.round(ns / 1e5 - RESOLUTION_MS * 10) / 10);
   const delay = {
     p50: ms(loopDelay.percentile(50)),
     p99: ms(loopDelay.percentile(99)),
