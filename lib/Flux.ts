@@ -56,6 +56,7 @@ import { readOrCreateSecret } from './secretFile.js';
 import { singlePageApp } from './singlePageApp.js';
 import { SocketTransport } from './socket/transport.js';
 import type { FluxServer } from './socket/types.js';
+import type { Dispatch } from './socket/virtualRequest.js';
 import { acquireStartupLock, type ReleaseLock } from './startupLock.js';
 import { Stats } from './stats.js';
 import { uploadMiddleware } from './upload.js';
@@ -138,6 +139,8 @@ export class FluxApp {
   roles = new Map<string, Set<string>>();
   sequelize!: Sequelize;
   express!: Express;
+  /** How socket virtual requests run through {@link express} (lib/expressApp.ts). */
+  virtualDispatch!: Dispatch;
   server!: HttpServer;
   /**
    * The listener of `GET /metrics` when `metrics.port` is set (its `address()` gives the bound port),
@@ -469,7 +472,7 @@ export class FluxApp {
     this.metrics = new Metrics(this.io, this.pubsub, this.eventStreams, this.jobs);
     attachPublishHooks(this.sequelize, this.pubsub);
     this.references.attach(this.sequelize);
-    this.express = buildExpressApp({
+    const apps = buildExpressApp({
       routes: this.routes,
       controllers: this.controllers,
       middlewares: this.middlewares,
@@ -519,6 +522,8 @@ export class FluxApp {
       upload: (field) => this.uploadMiddleware(field),
       log: this.log,
     });
+    this.express = apps.app;
+    this.virtualDispatch = apps.dispatch;
     // socket.io answers the requests under its path itself (HTTP long-polling, handshakes): Express must not
     // answer them a second time (ERR_HTTP_HEADERS_SENT) nor count them against the rate limit
     const socketPath = `${this.config.socket.path.replace(/\/$/, '')}/`;
@@ -527,7 +532,7 @@ export class FluxApp {
     });
     this.sockets = new SocketTransport({
       io: this.io,
-      dispatch: this.express,
+      dispatch: this.virtualDispatch,
       pubsub: this.pubsub,
       log: this.log,
       lifecycle: this.lifecycle,

@@ -1,11 +1,14 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors, { type CorsOptions } from 'cors';
 import express, {
+  type ErrorRequestHandler,
   type Express,
   type NextFunction,
   type Request,
   type RequestHandler,
   type Response,
 } from 'express';
+import finalhandler from 'finalhandler';
 import helmet from 'helmet';
 import { allowedHostsMiddleware } from './allowedHosts.js';
 import { BadRequestError } from './errors.js';
@@ -17,6 +20,8 @@ import { errorHandler } from './middlewares/errorHandler.js';
 import { extendRes } from './middlewares/extendRes.js';
 import { notFoundHandler } from './middlewares/notFoundHandler.js';
 import type { RouteRecord } from './routes.js';
+import { RouteTable } from './routeTable.js';
+import type { Dispatch } from './socket/virtualRequest.js';
 
 export interface ExpressAppOptions {
   routes: RouteRecord[];
@@ -89,19 +94,87 @@ function httpOnlyUpload(route: RouteRecord): RequestHandler {
 }
 
 /**
+ * Runs virtual requests as the app would, without the layers they step over: the app's global handlers
+ * for virtual requests in order, then `onError` for an error; whatever none answers ends in Express's
+ * final handler (finalhandler, as `app.handle` does). The same rules as Express's router (router 2): a
+ * handler that throws or whose promise rejects passes its error on, error handlers (four arguments) run
+ * only for an error and the others only without one, `next('route')` is no error at this level, and
+ * `next('router')` ends the chain. It also sets what `app.handle` sets (`req.res`, `req.next`,
+ * `res.locals`); the prototypes of `req` and `res` are the app's already (lib/socket/virtualRequest.ts).
+ */
+function virtualDispatch(
+  app: Express,
+  handlers: RequestHandler[],
+  onError: ErrorRequestHandler,
+  log: Logger,
+): Dispatch {
+  const layers: Array<RequestHandler | ErrorRequestHandler> = [...handlers, onError];
+  const env = app.get('env') as string;
+  const onerror = (err: unknown): void => log.error('virtual request failed after its error handler:', err);
+  function dispatch(req: Request, res: Response): void {
+    req.res = res;
+    if (!res.locals) res.locals = Object.create(null);
+    let index = 0;
+    const next = (err?: unknown): void => {
+      if (err === 'route') err = undefined;
+      if (err === 'router') index = layers.length;
+      while (index < layers.length) {
+        const layer = layers[index++];
+        if (err ? layer.length !== 4 : layer.length > 3) continue;
+        try {
+          const result: unknown = err
+            ? (layer as ErrorRequestHandler)(err, req, res, next)
+            : (layer as RequestHandler)(req, res, next);
+          if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+            (result as PromiseLike<unknown>).then(undefined, (rejected: unknown) =>
+              next(rejected || new Error('Rejected promise')),
+            );
+        } catch (thrown) {
+          next(thrown);
+        }
+        return;
+      }
+      finalhandler(req, res, { env, onerror })(err === 'router' ? undefined : err);
+    };
+    req.next = next;
+    next();
+  }
+  return Object.assign(dispatch as unknown as (req: IncomingMessage, res: ServerResponse) => void, {
+    request: app.request,
+    response: app.response,
+  });
+}
+
+/** The app of {@link buildExpressApp}, and how virtual requests run through it. */
+export interface FluxApps {
+  /** The Express app: HTTP requests (`app(req, res)` as the HTTP server's listener). */
+  app: Express;
+  /**
+   * Virtual requests (lib/socket/virtualRequest.ts): the same global handlers, routes, 404 and error
+   * handler as the app, without the HTTP-only layers (or the app itself when a mount serves them too).
+   */
+  dispatch: Dispatch;
+}
+
+/**
  * Builds the one Express app that serves HTTP and socket virtual requests
  * (docs/reference.md#routes-and-middlewares). Order: `first`; for HTTP helmet headers, CORS, the rate
  * limiter, JSON body parser (size- and depth-limited), for virtual requests the rate limiter only;
- * `extendRes`; mounts (HTTP only for `httpOnly` ones); per route (HTTP only for `httpOnly` routes)
- * `dataParser`, `server.middlewares`, the route's middlewares, multer (for `file` routes), the action; then
- * `notFoundHandler` and `errorHandler`.
+ * `extendRes`; mounts (HTTP only for `httpOnly` ones); the routes (lib/routeTable.ts), each running
+ * (HTTP only for `httpOnly` routes) `dataParser`, `server.middlewares`, the route's middlewares, multer
+ * (for `file` routes), the action; then `notFoundHandler` and `errorHandler`.
  */
-export function buildExpressApp(options: ExpressAppOptions): Express {
+export function buildExpressApp(options: ExpressAppOptions): FluxApps {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
   app.set('etag', false);
-  for (const middleware of options.first ?? []) app.use(middleware);
+  // what virtual requests run, in the app's order, without the layers they step over
+  const virtual: RequestHandler[] = [];
+  for (const middleware of options.first ?? []) {
+    app.use(middleware);
+    virtual.push(middleware);
+  }
   // Browser-security headers, CORS and body parsing concern HTTP framing only: a virtual request has no
   // browser page, no origin and an already-parsed body, so it skips them (and the rest of the chain runs).
   // The rate limiter counts both. One layer: HTTP goes through its framing chain, a virtual request
@@ -121,14 +194,19 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
   // socket `data` is depth-checked before injection (lib/socket/virtualRequest.ts): HTTP bodies only here
   http.use(maxDepth(options.maxDepth));
   app.use(byTransport(http, options.rateLimiter));
+  if (options.rateLimiter) virtual.push(options.rateLimiter);
   app.use(extendRes as unknown as RequestHandler);
+  virtual.push(extendRes as unknown as RequestHandler);
 
   // each mount is one layer (a router of its handlers): requests elsewhere step over it once
+  let mountedForSockets = false;
   for (const [path, handlers, mount] of options.mounts ?? []) {
     const router = express.Router().use(handlers);
     app.use(path, mount?.httpOnly ? byTransport(router, undefined) : router);
+    if (!mount?.httpOnly) mountedForSockets = true;
   }
   const named = (name: string): RequestHandler => options.middlewares[name] as unknown as RequestHandler;
+  const routes = new RouteTable();
   for (const route of options.routes) {
     const controller = options.controllers[route.controller] as Record<
       string,
@@ -144,9 +222,14 @@ export function buildExpressApp(options: ExpressAppOptions): Express {
       ...(route.file ? [httpOnlyUpload(route), options.upload(route.file)].flat() : []),
       action,
     ];
-    app[route.method](route.path, ...chain);
+    routes.add(route.method, route.path, chain);
   }
+  app.use(routes.handle);
   app.use(notFoundHandler);
-  app.use(errorHandler(options.log) as unknown as express.ErrorRequestHandler);
-  return app;
+  const onError = errorHandler(options.log) as unknown as ErrorRequestHandler;
+  app.use(onError);
+  virtual.push(routes.handle, notFoundHandler);
+  // a mount that serves virtual requests needs Express's router (paths, prefixes): they go through the app
+  const dispatch = mountedForSockets ? app : virtualDispatch(app, virtual, onError, options.log);
+  return { app, dispatch };
 }

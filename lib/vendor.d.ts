@@ -14,3 +14,15 @@ declare module 'sequelize/lib/dialects/parserStore' {
   };
   export default parserStore;
 }
+
+/** Express's final handler (https://github.com/pillarjs/finalhandler), used as `app.handle` uses it. */
+declare module 'finalhandler' {
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+
+  function finalhandler(
+    req: IncomingMessage,
+    res: ServerResponse,
+    options?: { env?: string; onerror?: (err: unknown, req: IncomingMessage, res: ServerResponse) => void },
+  ): (err?: unknown) => void;
+  export default finalhandler;
+}

@@ -84,8 +84,13 @@ export interface VirtualRequestOrigin {
   properties?: Record<string, unknown>;
 }
 
-/** The Express app virtual requests run through (its `request`/`response` prototypes are reused). */
-export type Dispatch = Express;
+/**
+ * What virtual requests run through: the Express app itself, or the app's handler for virtual requests
+ * (`buildExpressApp`'s `dispatch`, lib/expressApp.ts), called as `dispatch(req, res)`. Its `request` and
+ * `response` are the app's prototypes, which virtual requests and responses are built on.
+ */
+export type Dispatch = ((req: IncomingMessage, res: ServerResponse) => void) &
+  Pick<Express, 'request' | 'response'>;
 
 export const allowedMethods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 

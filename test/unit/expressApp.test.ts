@@ -120,7 +120,7 @@ afterEach(() => {
 });
 
 async function serve(): Promise<string> {
-  const server = createServer(app());
+  const server = createServer(app().app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   close = () => server.close();
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -158,7 +158,7 @@ describe('buildExpressApp', () => {
     // over HTTP the body is cut short: the client sees an error instead of a complete reply
     await expect(fetch(`${base}/half`).then((response) => response.text())).rejects.toThrow();
     const overSocket = await injectVirtualRequest(
-      app(),
+      app().dispatch,
       parseVirtualRequest({ method: 'GET', url: '/half' }),
       { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } },
     );
@@ -198,7 +198,7 @@ describe('buildExpressApp', () => {
   });
 
   it('gives a virtual request the same replies, with isSocket set', async () => {
-    const express = app();
+    const express = app().dispatch;
     const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
     const ok = await injectVirtualRequest(
       express,
@@ -241,7 +241,7 @@ describe('buildExpressApp', () => {
     expect(await panel.text()).toBe('panel');
 
     calls.length = 0;
-    const express = app();
+    const express = app().dispatch;
     const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
     const unknown = await injectVirtualRequest(
       express,
@@ -260,6 +260,62 @@ describe('buildExpressApp', () => {
     expect(calls).toEqual([]);
   });
 
+  it('When a virtual request runs through the dispatch instead of the whole app, then it gets the same reply and runs the same middlewares', async () => {
+    const apps = app();
+    const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
+    const requests: Array<[string, string, unknown?]> = [
+      ['GET', '/echo/5?b=2', { a: 1 }],
+      ['HEAD', '/echo/5'],
+      ['GET', '/ECHO/5/'],
+      ['GET', '/echo/%ff'],
+      ['GET', '/boom'],
+      ['GET', '/half'],
+      ['POST', '/made', {}],
+      ['POST', '/made', 'text'],
+      ['GET', '/made'],
+      ['GET', '/ops'],
+      ['GET', '/panel/'],
+      ['POST', '/upload', {}],
+      ['GET', '/nowhere'],
+      ['OPTIONS', '/echo/5'],
+    ];
+    // every request gets a fresh id (none, when its response was destroyed)
+    const withoutId = ({ 'x-request-id': id, ...headers }: Record<string, unknown>) => ({
+      ...headers,
+      hasId: id !== undefined,
+    });
+    for (const [method, url, data] of requests) {
+      const input = parseVirtualRequest({ method, url, data });
+      calls.length = 0;
+      const overApp = await injectVirtualRequest(apps.app, input, origin);
+      const appCalls = [...calls];
+      calls.length = 0;
+      const overDispatch = await injectVirtualRequest(apps.dispatch, input, origin);
+      expect(apps.dispatch).not.toBe(apps.app);
+      expect(overDispatch.statusCode, `${method} ${url}`).toBe(overApp.statusCode);
+      expect(overDispatch.data, `${method} ${url}`).toEqual(overApp.data);
+      expect(withoutId(overDispatch.headers), `${method} ${url}`).toEqual(withoutId(overApp.headers));
+      expect(calls, `${method} ${url}`).toEqual(appCalls);
+    }
+  });
+
+  it('When a mount serves virtual requests too, then they run through the whole app', () => {
+    const apps = buildExpressApp({
+      routes: [],
+      controllers: {},
+      middlewares: {},
+      routeMiddlewares: [],
+      bodyLimit: '1kb',
+      corsOrigin: true,
+      trustProxy: false,
+      maxDepth: 8,
+      mounts: [['/shared', [(_req, res) => void res.status(200).send('shared')]]],
+      upload: () => [],
+      log: new RecordingLogger(),
+    });
+    expect(apps.dispatch).toBe(apps.app);
+  });
+
   it('takes a file route through multer over HTTP, and refuses it over a socket naming the HTTP route', async () => {
     const base = await serve();
     const form = new FormData();
@@ -275,7 +331,7 @@ describe('buildExpressApp', () => {
 
     const origin = { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } };
     const overSocket = await injectVirtualRequest(
-      app(),
+      app().dispatch,
       parseVirtualRequest({ method: 'POST', url: '/upload', data: {} }),
       origin,
     );
