@@ -142,6 +142,7 @@ function virtualDispatch(
   return Object.assign(dispatch as unknown as (req: IncomingMessage, res: ServerResponse) => void, {
     request: app.request,
     response: app.response,
+    keepsPrototypes: true,
   });
 }
 

@@ -7,6 +7,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 }
 
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
 /**
  * Builds `req.data` (docs/reference.md#routes-and-middlewares) from, in increasing precedence: `?data=<JSON>`
  * on GET requests, the other query values, the body, then the route params.
@@ -35,7 +40,11 @@ export function dataParser(req: FluxRequest, _res: FluxResponse, next: NextFunct
   if (body !== undefined && body !== null && !isPlainObject(body)) {
     throw new BadRequestError('The request body must be a JSON object');
   }
-  req.data = { ...fromParam, ...query, ...(body as Record<string, unknown> | undefined), ...req.params };
+  // most requests carry one source besides the route params: one copy then
+  req.data =
+    fromParam === undefined && isEmpty(query)
+      ? { ...(body as Record<string, unknown> | undefined), ...req.params }
+      : { ...fromParam, ...query, ...(body as Record<string, unknown> | undefined), ...req.params };
   const unstorable = unstorableText(req.data);
   if (unstorable === 'nul') throw new BadRequestError('Input may not contain NUL characters');
   if (unstorable === 'surrogate')

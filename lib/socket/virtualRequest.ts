@@ -35,8 +35,9 @@ import type { VirtualResponse } from '../protocol.js';
  *   body over the JSON parser's limit.
  * - Response: an object built on the app's response prototype (`app.response`, an `http.ServerResponse`
  *   prototype) whose header methods, `writeHead`/`write`/`end`, `json` and `destroy` are own properties
- *   (they survive the prototype swap) and collect the reply instead of writing to a socket. Header names
- *   and values are validated as `http.OutgoingMessage` does (`validateHeaderName`/`validateHeaderValue`),
+ *   (they survive the prototype swap of `app.handle`; with a dispatch that `keepsPrototypes`, they sit
+ *   on a prototype derived from the app's instead) and collect the reply instead of writing to a socket.
+ *   Header names and values are validated as `http.OutgoingMessage` does (`validateHeaderName`/`validateHeaderValue`),
  *   and a header set after the reply started throws `ERR_HTTP_HEADERS_SENT`, as over HTTP. `finish` and
  *   `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
  *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included, when it
@@ -90,7 +91,14 @@ export interface VirtualRequestOrigin {
  * `response` are the app's prototypes, which virtual requests and responses are built on.
  */
 export type Dispatch = ((req: IncomingMessage, res: ServerResponse) => void) &
-  Pick<Express, 'request' | 'response'>;
+  Pick<Express, 'request' | 'response'> & {
+    /**
+     * True when the dispatch leaves the prototypes of `req` and `res` as they are (`app.handle` sets the
+     * app's, which would drop any other): the virtual response's methods then live on its prototype
+     * rather than on each response.
+     */
+    keepsPrototypes?: boolean;
+  };
 
 export const allowedMethods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 
@@ -220,8 +228,11 @@ type HeaderValue = number | string | string[];
 
 /** What a virtual response collects; kept in one own property so the methods below can be shared. */
 interface Capture {
-  /** Lower-cased name → [name as set, value], like Node's own header store. */
-  headers: Map<string, [string, HeaderValue]>;
+  /**
+   * Lower-cased name → value, without a prototype (as `getHeaders()` returns them: the names are sent
+   * lower-cased); once the reply ends, this very object is its `headers`.
+   */
+  headers: Record<string, HeaderValue>;
   chunks: Buffer[];
   /** Whether `res.json(value)` was called, and the value. */
   hasJson: boolean;
@@ -252,6 +263,11 @@ function collect(capture: Capture, chunk: unknown, encoding?: unknown): void {
  */
 const validHeaderNames = new Set<string>();
 const MAX_VALID_NAMES = 256;
+/**
+ * The last valid value of each such name: most responses set the same `Content-Type` (a value's validity
+ * never changes either).
+ */
+const lastValidValues = new Map<string, HeaderValue>();
 
 // The header methods of `http.OutgoingMessage`, on the capture instead of a socket (same validation,
 // same errors: a header set after the response started throws ERR_HTTP_HEADERS_SENT, as over HTTP).
@@ -264,38 +280,37 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     validateHeaderName(name);
     if (validHeaderNames.size < MAX_VALID_NAMES) validHeaderNames.add(name);
   }
-  validateHeaderValue(name, value as string);
-  this._capture.headers.set(name.toLowerCase(), [name, value]);
+  if (lastValidValues.get(name) !== value) {
+    validateHeaderValue(name, value as string);
+    if (typeof value === 'string' && validHeaderNames.has(name)) lastValidValues.set(name, value);
+  }
+  this._capture.headers[name.toLowerCase()] = value;
   return this;
 }
 function appendHeader(this: VirtualServerResponse, name: string, value: HeaderValue): VirtualServerResponse {
-  const current = this._capture.headers.get(name.toLowerCase())?.[1];
+  const current = this._capture.headers[name.toLowerCase()];
   if (current === undefined) return setHeader.call(this, name, value);
   return setHeader.call(this, name, [current, value].flat().map(String));
 }
 function getHeader(this: VirtualServerResponse, name: string): HeaderValue | undefined {
-  return this._capture.headers.get(name.toLowerCase())?.[1];
+  return this._capture.headers[name.toLowerCase()];
 }
 function hasHeader(this: VirtualServerResponse, name: string): boolean {
-  return this._capture.headers.has(name.toLowerCase());
+  return this._capture.headers[name.toLowerCase()] !== undefined;
 }
 function removeHeader(this: VirtualServerResponse, name: string): void {
   if (this._header)
     throw Object.assign(new Error('Cannot remove headers after they are sent to the client'), {
       code: 'ERR_HTTP_HEADERS_SENT',
     });
-  this._capture.headers.delete(name.toLowerCase());
+  delete this._capture.headers[name.toLowerCase()];
 }
 function getHeaderNames(this: VirtualServerResponse): string[] {
-  return [...this._capture.headers.keys()];
+  return Object.keys(this._capture.headers);
 }
+/** A copy, without a prototype, as Node's `getHeaders()`. */
 function getHeaders(this: VirtualServerResponse): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  this._capture.headers.forEach(copyHeader, headers); // no iterator, no destructuring: called per reply
-  return headers;
-}
-function copyHeader(this: OutgoingHttpHeaders, entry: [string, HeaderValue], key: string): void {
-  this[key] = entry[1];
+  return Object.assign(Object.create(null), this._capture.headers);
 }
 function writeHead(
   this: VirtualServerResponse,
@@ -334,7 +349,8 @@ function end(
   this._header = 'virtual';
   this.finished = true;
   const capture = this._capture;
-  const headers = this.getHeaders();
+  // no copy: once the reply started, setting or removing a header throws
+  const headers = capture.headers as OutgoingHttpHeaders;
   const status = this.statusCode;
   // as over HTTP, where Node sends no body for these (RFC 9110 §9.3.2, §15.3.5, §15.4.5)
   const bodiless = this.req.method === 'HEAD' || status === 204 || status === 304;
@@ -370,7 +386,7 @@ function json(this: VirtualServerResponse, value: unknown): VirtualServerRespons
 function destroy(this: VirtualServerResponse): VirtualServerResponse {
   if (this.finished) return this;
   const capture = this._capture;
-  capture.headers.clear();
+  capture.headers = Object.create(null);
   capture.chunks.length = 0;
   capture.hasJson = true;
   capture.json = { _error: { status: 500, code: 'InternalError', message: 'The response was aborted' } };
@@ -381,6 +397,24 @@ function destroy(this: VirtualServerResponse): VirtualServerResponse {
 function ignoreTimeout(this: VirtualServerResponse): VirtualServerResponse {
   return this;
 }
+
+/** The methods of a virtual response: own properties of each, or of its prototype (see `keepsPrototypes`). */
+const responseMethods = {
+  setHeader,
+  appendHeader,
+  getHeader,
+  hasHeader,
+  removeHeader,
+  getHeaderNames,
+  getHeaders,
+  writeHead,
+  flushHeaders,
+  write,
+  end,
+  json,
+  destroy,
+  setTimeout: ignoreTimeout,
+};
 
 type Fields = Record<string, unknown>;
 interface Constructors {
@@ -393,7 +427,10 @@ interface Constructors {
  * (so Express's prototype swap is a no-op), and declare up front every field Express and Flux set during
  * a request: all virtual requests share one object shape, which keeps the code that reads them fast.
  */
-function constructorsFor(prototypes: { request: object; response: object }): Constructors {
+function constructorsFor(
+  prototypes: { request: object; response: object },
+  keepsPrototypes: boolean,
+): Constructors {
   function VirtualRequest(this: Fields, input: VirtualRequestInput, origin: VirtualRequestOrigin) {
     this.method = input.method;
     this.url = input.url;
@@ -437,7 +474,12 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.finished = false;
     this.socket = null;
     this._header = null;
-    this._capture = { headers: new Map(), chunks: [], hasJson: false, json: undefined, resolve };
+    this._capture = { headers: Object.create(null), chunks: [], hasJson: false, json: undefined, resolve };
+    // Flux's reply helpers (extendRes)
+    this.ok = undefined;
+    this.created = undefined;
+    this.error = undefined;
+    if (keepsPrototypes) return;
     this.setHeader = setHeader;
     this.appendHeader = appendHeader;
     this.getHeader = getHeader;
@@ -452,12 +494,10 @@ function constructorsFor(prototypes: { request: object; response: object }): Con
     this.json = json;
     this.destroy = destroy;
     this.setTimeout = ignoreTimeout;
-    // Flux's reply helpers (extendRes)
-    this.ok = undefined;
-    this.created = undefined;
-    this.error = undefined;
   }
-  VirtualResponse.prototype = prototypes.response;
+  VirtualResponse.prototype = keepsPrototypes
+    ? Object.create(prototypes.response, Object.getOwnPropertyDescriptors(responseMethods))
+    : prototypes.response;
   return { Request: VirtualRequest, Response: VirtualResponse } as unknown as Constructors;
 }
 
@@ -472,7 +512,10 @@ function constructorsOf(dispatch: Dispatch): Constructors {
   if (dispatch === lastDispatch && lastConstructors) return lastConstructors;
   let constructors = constructorsByApp.get(dispatch);
   if (!constructors) {
-    constructors = constructorsFor({ request: dispatch.request, response: dispatch.response });
+    constructors = constructorsFor(
+      { request: dispatch.request, response: dispatch.response },
+      dispatch.keepsPrototypes === true,
+    );
     constructorsByApp.set(dispatch, constructors);
   }
   lastDispatch = dispatch;
