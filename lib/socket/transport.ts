@@ -17,7 +17,7 @@ import { leaveAdminsRoom } from '../stats.js';
 import { corkBatchedWrites } from './cork.js';
 import { RequestPump } from './requestPump.js';
 import { SessionBindings } from './sessionBindings.js';
-import type { EngineSocket, FluxServer, FluxSocket, SocketAuth } from './types.js';
+import type { EngineSocket, FluxServer, FluxSocket, SocketAuth, SocketData } from './types.js';
 import type { Dispatch, VirtualRequestInput } from './virtualRequest.js';
 
 export { REVOKED_MEMORY_MS } from './sessionBindings.js';
@@ -183,8 +183,8 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
   /**
    * Keeps what the socket handshakes read of an engine.io connection's first HTTP request, and lets the
    * request go: socket.io keeps it for the life of the connection otherwise (its own advice,
-   * https://socket.io/docs/v4/memory-usage/; 0.6 to 1.2 KB per socket at 10,000, docs/performance.md). Runs before any
-   * socket of the connection is created (socket.io creates them on their CONNECT packet); they get the
+   * https://socket.io/docs/v4/memory-usage/; 0.6 to 1.2 KB per socket at 10,000, docs/performance.md).
+   * Runs before any socket of the connection is created (socket.io creates them on their CONNECT packet); they get the
    * request's headers, URL, query and scheme in `socket.handshake` all the same (see `admit`).
    */
   private keepHandshake(conn: EngineSocket): void {
@@ -222,8 +222,7 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
     });
     data.subscriptions = new Map();
     data.address = request.address;
-    const releaseConnection = this.takeConnection(data.address);
-    if (!releaseConnection) {
+    if (!this.takeConnection(data)) {
       const max = this.options.maxConnectionsPerAddress;
       const reply = toErrorReply(
         new TooManyRequestsError(1, `At most ${max} connections at once from one address`),
@@ -231,19 +230,14 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
       next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
       return;
     }
-    data.releaseConnection = releaseConnection;
     // a client that leaves during the handshake never gets `disconnect`: its binding and its place in
-    // the count must go anyway (removed once the socket connects or is refused: one engine.io connection
+    // the count must go anyway (removed when the socket disconnects or is refused: one engine.io connection
     // may carry many namespace connections over its life, and must not collect a listener for each)
-    const detachOnClose = () => {
-      const auth = data.auth;
-      this.bindings.detach(socket);
-      releaseConnection();
-      // bound by the handshake, then gone before connecting: no `disconnect` comes for that session
-      if (auth) this.emit('disconnect', socket.id, auth.sessionId);
-    };
+    const detachOnClose = this.detachOnClose(socket);
     data.detachOnClose = detachOnClose;
-    socket.conn.once('close', detachOnClose);
+    // `on`, not `once` (a wrapper more per socket): a connection closes once, and the listener goes on
+    // `disconnect` or refusal
+    socket.conn.on('close', detachOnClose);
     data.inFlight = 0;
     // behind a trusted proxy, the public host and scheme are the ones it forwarded, as `req.hostname`
     // and `req.protocol` read them over HTTP (Express: the first value of X-Forwarded-Host/-Proto)
@@ -261,41 +255,60 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
       () => next(),
       (err: unknown) => {
         socket.conn.off('close', detachOnClose);
-        releaseConnection();
+        this.releaseConnection(data);
         const reply = toErrorReply(err);
         next(Object.assign(new Error(reply.body._error.message), { data: reply.body }));
       },
     );
   }
 
+  /**
+   * The listener that unbinds `socket` when its connection closes before it connected. Made here, not in
+   * `admit`: a closure keeps its whole enclosing scope, and admit's holds socket.io's middleware callback
+   * chain (`next`), which would then live as long as the socket (about 0.4 KB each).
+   */
+  private detachOnClose(socket: FluxSocket): () => void {
+    return () => {
+      const data = socket.data;
+      const auth = data.auth;
+      this.bindings.detach(socket);
+      this.releaseConnection(data);
+      // bound by the handshake, then gone before connecting: no `disconnect` comes for that session
+      if (auth) this.emit('disconnect', socket.id, auth.sessionId);
+    };
+  }
+
   private onDisconnect(socket: FluxSocket): void {
     const data = socket.data;
     data.gone = true;
     if (data.detachOnClose) socket.conn.off('close', data.detachOnClose);
-    data.releaseConnection?.();
+    this.releaseConnection(data);
     const auth = data.auth;
     this.bindings.detach(socket);
     if (auth) this.emit('disconnect', socket.id, auth.sessionId);
   }
 
   /**
-   * Counts one more connection from `address`, unless it holds `maxConnectionsPerAddress` already.
-   * @returns the function that gives the place back (once, however often it is called), or undefined
-   *   when the address is at its cap
+   * Counts one more connection from the socket's address, unless it holds `maxConnectionsPerAddress`
+   * already; {@link releaseConnection} gives the place back.
+   * @returns false when the address is at its cap
    */
-  private takeConnection(address: string): (() => void) | undefined {
+  private takeConnection(data: SocketData): boolean {
     const max = this.options.maxConnectionsPerAddress ?? 0;
-    const count = this.connectionsByAddress.get(address) ?? 0;
-    if (max > 0 && count >= max) return undefined;
-    this.connectionsByAddress.set(address, count + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.connectionsByAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.connectionsByAddress.set(address, left);
-      else this.connectionsByAddress.delete(address);
-    };
+    const count = this.connectionsByAddress.get(data.address) ?? 0;
+    if (max > 0 && count >= max) return false;
+    this.connectionsByAddress.set(data.address, count + 1);
+    data.counted = true;
+    return true;
+  }
+
+  /** Gives back the socket's place in the count of its address's connections (once, however often called). */
+  private releaseConnection(data: SocketData): void {
+    if (!data.counted) return;
+    data.counted = false;
+    const left = (this.connectionsByAddress.get(data.address) ?? 1) - 1;
+    if (left > 0) this.connectionsByAddress.set(data.address, left);
+    else this.connectionsByAddress.delete(data.address);
   }
 
   private async authenticateHandshake(socket: FluxSocket): Promise<void> {

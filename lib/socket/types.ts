@@ -35,8 +35,8 @@ export interface SocketData {
   origin: VirtualRequestOrigin;
   /** Unbinds the socket when its engine.io connection closes during the handshake. */
   detachOnClose?: () => void;
-  /** Gives back this socket's place in the count of its address's connections (idempotent). */
-  releaseConnection?: () => void;
+  /** Whether the socket holds a place in the count of its address's connections (lib/socket/transport.ts). */
+  counted?: boolean;
   /** The admins room the socket is in (lib/stats.ts), left with its subscriptions when its session ends. */
   statsRoom?: string;
   /** Set when the socket disconnected (see `SessionBindings.isGone`). */

@@ -178,17 +178,18 @@ export function parseVirtualRequest(
  * One per origin (socket.io connection), shared by its requests.
  */
 class VirtualSocket extends EventEmitter {
-  readonly readable = false;
-  readonly writable = false;
-  readonly remotePort = 0;
-  readonly remoteFamily: string;
+  declare readonly readable: false;
+  declare readonly writable: false;
+  declare readonly remotePort: 0;
   constructor(
     readonly id: string,
     readonly remoteAddress: string,
     readonly encrypted: boolean,
   ) {
     super();
-    this.remoteFamily = remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+  }
+  get remoteFamily(): string {
+    return this.remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
   }
   destroy(): this {
     return this;
@@ -197,6 +198,13 @@ class VirtualSocket extends EventEmitter {
     return this;
   }
 }
+
+// the same for every virtual socket: on the prototype, not on each (one per connection)
+Object.defineProperties(VirtualSocket.prototype, {
+  readable: { value: false },
+  writable: { value: false },
+  remotePort: { value: 0 },
+});
 
 const virtualSockets = new WeakMap<VirtualRequestOrigin, VirtualSocket>();
 
