@@ -12,10 +12,16 @@ import type { EngineSocket, FluxServer } from './types.js';
  */
 export function corkBatchedWrites(io: FluxServer): void {
   io.engine?.on('connection', (conn: EngineSocket) => {
-    conn.on('flush', (packets: unknown[]) => {
-      if (packets.length > 1) corkForThisTurn(conn);
-    });
+    conn.on('flush', onFlush);
   });
+}
+
+/**
+ * One listener for every connection, not a closure each: Node calls it with `this` set to the emitter
+ * (node:events, "Passing arguments and this to listeners").
+ */
+function onFlush(this: EngineSocket, packets: unknown[]): void {
+  if (packets.length > 1) corkForThisTurn(this);
 }
 
 /**
