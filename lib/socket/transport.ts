@@ -184,8 +184,9 @@ export class SocketTransport extends EventEmitter<SocketTransportEvents> {
    * Keeps what the socket handshakes read of an engine.io connection's first HTTP request, and lets the
    * request go: socket.io keeps it for the life of the connection otherwise (its own advice,
    * https://socket.io/docs/v4/memory-usage/; 0.6 to 1.2 KB per socket at 10,000, docs/performance.md).
-   * Runs before any socket of the connection is created (socket.io creates them on their CONNECT packet); they get the
-   * request's headers, URL, query and scheme in `socket.handshake` all the same (see `admit`).
+   * Runs before any socket of the connection is created (socket.io creates them on their CONNECT
+   * packet); they get the request's headers, URL, query and scheme in `socket.handshake` all the same
+   * (see `admit`).
    */
   private keepHandshake(conn: EngineSocket): void {
     const request = conn.request as IncomingMessage & { _query?: unknown };

@@ -37,9 +37,9 @@ import type { VirtualResponse } from '../protocol.js';
  *   prototype) whose header methods, `writeHead`/`write`/`end`, `json` and `destroy` are own properties
  *   (they survive the prototype swap of `app.handle`; with a dispatch that `keepsPrototypes`, they sit
  *   on a prototype derived from the app's instead) and collect the reply instead of writing to a socket.
- *   Header names and values are validated as `http.OutgoingMessage` does (`validateHeaderName`/`validateHeaderValue`),
- *   and a header set after the reply started throws `ERR_HTTP_HEADERS_SENT`, as over HTTP. `finish` and
- *   `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
+ *   Header names and values are validated as `http.OutgoingMessage` does (`validateHeaderName`,
+ *   `validateHeaderValue`), and a header set after the reply started throws `ERR_HTTP_HEADERS_SENT`, as
+ *   over HTTP. `finish` and `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
  *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included, when it
  *   sends the ack — so a handler must not change a value after passing it to `res.json`; the app's
  *   `json replacer`/`json spaces` settings do not apply);
@@ -200,10 +200,11 @@ class VirtualSocket extends EventEmitter {
 }
 
 // the same for every virtual socket: on the prototype, not on each (one per connection)
+// (writable, as own fields were: a library that sets one gets an own property rather than a TypeError)
 Object.defineProperties(VirtualSocket.prototype, {
-  readable: { value: false },
-  writable: { value: false },
-  remotePort: { value: 0 },
+  readable: { value: false, writable: true },
+  writable: { value: false, writable: true },
+  remotePort: { value: 0, writable: true },
 });
 
 const virtualSockets = new WeakMap<VirtualRequestOrigin, VirtualSocket>();
@@ -272,8 +273,9 @@ function collect(capture: Capture, chunk: unknown, encoding?: unknown): void {
 const validHeaderNames = new Set<string>();
 const MAX_VALID_NAMES = 256;
 /**
- * The last valid value of each such name: most responses set the same `Content-Type` (a value's validity
- * never changes either).
+ * The first valid value seen for each such name, not checked again when it comes back: most responses set
+ * the same `Content-Type` (a value's validity never changes either). Never replaced, so a name whose values
+ * all differ (`X-Request-Id`) costs one entry and no write per response.
  */
 const lastValidValues = new Map<string, HeaderValue>();
 
@@ -290,7 +292,8 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
   }
   if (lastValidValues.get(name) !== value) {
     validateHeaderValue(name, value as string);
-    if (typeof value === 'string' && validHeaderNames.has(name)) lastValidValues.set(name, value);
+    if (typeof value === 'string' && validHeaderNames.has(name) && !lastValidValues.has(name))
+      lastValidValues.set(name, value);
   }
   this._capture.headers[name.toLowerCase()] = value;
   return this;

@@ -1,9 +1,13 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
+import finalhandler from 'finalhandler';
 import { describe, expect, it } from 'vitest';
 import {
+  type Dispatch,
   injectVirtualRequest,
   parseVirtualRequest,
   VirtualRequestError,
+  type VirtualRequestInput,
   type VirtualRequestOrigin,
 } from '../../lib/socket/virtualRequest.js';
 
@@ -140,7 +144,29 @@ describe('parseVirtualRequest', () => {
   });
 });
 
-describe('injectVirtualRequest', () => {
+/**
+ * A dispatch that leaves the prototypes of `req` and `res` alone (as `buildExpressApp`'s does): it runs the
+ * app's router without `app.handle`, and virtual responses then carry their methods on a prototype.
+ */
+function keepingPrototypes(app: express.Express): Dispatch {
+  const router = (app as unknown as { router: { handle(req: unknown, res: unknown, done: unknown): void } })
+    .router;
+  const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+    (req as IncomingMessage & { res?: unknown }).res = res;
+    (res as ServerResponse & { locals?: unknown }).locals = Object.create(null);
+    if (app.enabled('x-powered-by')) res.setHeader('X-Powered-By', 'Express'); // as app.handle
+    router.handle(req, res, finalhandler(req, res));
+  };
+  return Object.assign(dispatch, { request: app.request, response: app.response, keepsPrototypes: true });
+}
+
+describe.each([
+  ['the Express app', (app: express.Express): Dispatch => app],
+  ['a dispatch that keeps prototypes', keepingPrototypes],
+])('injectVirtualRequest through %s', (_name, dispatchOf) => {
+  const inject = (app: express.Express, input: VirtualRequestInput, from: VirtualRequestOrigin) =>
+    injectVirtualRequest(dispatchOf(app), input, from);
+
   it('runs through Express and returns status, headers and the parsed JSON body', async () => {
     const input = parseVirtualRequest({
       method: 'put',
@@ -148,7 +174,7 @@ describe('injectVirtualRequest', () => {
       data: { hello: 'world' },
       headers: { 'x-forwarded-for': '6.6.6.6', 'x-tenant': 'bar' },
     });
-    const reply = await injectVirtualRequest(echoApp(), input, origin);
+    const reply = await inject(echoApp(), input, origin);
     expect(reply.statusCode).toBe(201);
     expect(reply.headers['x-custom']).toBe('yes');
     expect(reply.headers['content-type']).toMatch(/application\/json/);
@@ -168,41 +194,21 @@ describe('injectVirtualRequest', () => {
   });
 
   it('passes no body for a request without data', async () => {
-    const reply = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/echo/1' }),
-      origin,
-    );
+    const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/echo/1' }), origin);
     expect((reply.data as { body: unknown }).body).toBeNull();
   });
 
   it('decodes text and binary bodies, including streamed writes', async () => {
-    const text = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/text' }),
-      origin,
-    );
+    const text = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/text' }), origin);
     expect(text.data).toBe('hello');
-    const binary = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/stream' }),
-      origin,
-    );
+    const binary = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/stream' }), origin);
     expect(binary.data).toEqual(Buffer.from([1, 2, 3]));
   });
 
   it("returns Express's own 404 and error replies", async () => {
-    const missing = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/nope' }),
-      origin,
-    );
+    const missing = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/nope' }), origin);
     expect(missing.statusCode).toBe(404);
-    const failed = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/throws' }),
-      origin,
-    );
+    const failed = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/throws' }), origin);
     expect(failed.statusCode).toBe(500);
   });
 
@@ -210,11 +216,7 @@ describe('injectVirtualRequest', () => {
     const app = echoApp();
     const replies = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        injectVirtualRequest(
-          app,
-          parseVirtualRequest({ method: 'POST', url: `/echo/${i}`, data: { i } }),
-          origin,
-        ),
+        inject(app, parseVirtualRequest({ method: 'POST', url: `/echo/${i}`, data: { i } }), origin),
       ),
     );
     replies.forEach((reply, i) => {
@@ -223,11 +225,7 @@ describe('injectVirtualRequest', () => {
   });
 
   it('keeps headers like http.OutgoingMessage: append, remove, names, case-insensitive reads', async () => {
-    const reply = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/headers' }),
-      origin,
-    );
+    const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/headers' }), origin);
     expect(reply.data).toEqual({ names: ['x-powered-by', 'vary'], has: true, vary: ['Origin', 'Accept'] });
     expect(reply.headers.vary).toEqual(['Origin', 'Accept']);
     expect(reply.headers['x-gone']).toBeUndefined();
@@ -235,7 +233,7 @@ describe('injectVirtualRequest', () => {
 
   it('refuses a header set after the reply started (ERR_HTTP_HEADERS_SENT) and keeps the reply', async () => {
     lateHeaderErrors.length = 0;
-    const reply = await injectVirtualRequest(
+    const reply = await inject(
       echoApp(),
       parseVirtualRequest({ method: 'GET', url: '/late-header' }),
       origin,
@@ -246,32 +244,20 @@ describe('injectVirtualRequest', () => {
   });
 
   it('validates header values as HTTP does: a newline in a value is an error reply', async () => {
-    const reply = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/bad-header' }),
-      origin,
-    );
+    const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/bad-header' }), origin);
     expect(reply.statusCode).toBe(500);
     expect(reply.headers['x-bad']).toBeUndefined();
   });
 
   it('answers 500 when a handler destroys the response instead of ending it', async () => {
-    const reply = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/destroyed' }),
-      origin,
-    );
+    const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/destroyed' }), origin);
     expect(reply.statusCode).toBe(500);
     expect(reply.data).toMatchObject({ _error: { status: 500, code: 'InternalError' } });
   });
 
   it('emits finish then close after the reply', async () => {
     finished.length = 0;
-    await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'GET', url: '/finish-event' }),
-      origin,
-    );
+    await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/finish-event' }), origin);
     await new Promise((resolve) => setImmediate(resolve));
     expect(finished).toEqual(['finish', 'close']);
   });
@@ -284,9 +270,9 @@ describe('injectVirtualRequest', () => {
       res.json({ ip: req.ip });
     });
     const other: VirtualRequestOrigin = { ...origin, socketId: 'sock-2', remoteAddress: '10.9.9.9' };
-    await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
-    await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
-    const reply = await injectVirtualRequest(app, parseVirtualRequest({ method: 'GET', url: '/s' }), other);
+    await inject(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
+    await inject(app, parseVirtualRequest({ method: 'GET', url: '/s' }), origin);
+    const reply = await inject(app, parseVirtualRequest({ method: 'GET', url: '/s' }), other);
     expect(sockets[0]).toBe(sockets[1]);
     expect(sockets[2]).not.toBe(sockets[0]);
     expect(reply.data).toEqual({ ip: '10.9.9.9' });
@@ -310,21 +296,17 @@ describe('injectVirtualRequest', () => {
             'x-real-ip': '6.6.6.6',
           },
         });
-        const reply = await injectVirtualRequest(app, input, { ...origin, remoteAddress });
+        const reply = await inject(app, input, { ...origin, remoteAddress });
         expect(reply.data).toEqual({ ip: remoteAddress, socket: remoteAddress, ips: [] });
       }
     }
   });
 
   it('sends no body for HEAD, 204 and 304, as HTTP does', async () => {
-    const head = await injectVirtualRequest(
-      echoApp(),
-      parseVirtualRequest({ method: 'HEAD', url: '/json' }),
-      origin,
-    );
+    const head = await inject(echoApp(), parseVirtualRequest({ method: 'HEAD', url: '/json' }), origin);
     expect(head).toMatchObject({ statusCode: 200, data: null });
     expect(head.headers['content-type']).toMatch(/application\/json/);
-    const noContent = await injectVirtualRequest(
+    const noContent = await inject(
       echoApp(),
       parseVirtualRequest({ method: 'GET', url: '/no-content' }),
       origin,
@@ -334,17 +316,9 @@ describe('injectVirtualRequest', () => {
 
   it("keeps Express's reply helpers: redirects, OPTIONS, appended cookies", async () => {
     const app = echoApp();
-    const options = await injectVirtualRequest(
-      app,
-      parseVirtualRequest({ method: 'OPTIONS', url: '/json' }),
-      origin,
-    );
+    const options = await inject(app, parseVirtualRequest({ method: 'OPTIONS', url: '/json' }), origin);
     expect(options).toMatchObject({ statusCode: 200, headers: { allow: 'GET, HEAD' }, data: 'GET, HEAD' });
-    const cookies = await injectVirtualRequest(
-      app,
-      parseVirtualRequest({ method: 'GET', url: '/cookies' }),
-      origin,
-    );
+    const cookies = await inject(app, parseVirtualRequest({ method: 'GET', url: '/cookies' }), origin);
     expect(cookies.headers['set-cookie']).toEqual(['a=b; Path=/', 'c=d; Path=/']);
   });
 });
