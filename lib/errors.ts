@@ -180,8 +180,9 @@ function fromLibraryError(err: unknown): ExpectedError | undefined {
       return new PayloadTooLargeError('File too large');
     return new BadRequestError(`Upload refused (${e.code ?? 'invalid'})`);
   }
-  // Express 5's router marks a path parameter it cannot percent-decode (`/user/%ff`) with status 400 on
-  // the URIError it rethrows: the client's URL, not a fault of the server
+  // the route table (lib/routeTable.ts), like Express 5's router, marks a path parameter it cannot
+  // percent-decode (`/user/%ff`) with status 400 on the URIError it rethrows: the client's URL, not a
+  // fault of the server
   if (err instanceof URIError && e.status === 400)
     return new BadRequestError('Malformed percent-encoding in the URL path');
   // any other http-errors error with a 4xx (Express, router, body-parser, send): `expose` is how
