@@ -128,6 +128,54 @@ describe('draining before the stop (server.drainDelayMs)', () => {
   });
 });
 
+describe('connections accepted before the port closed', () => {
+  /** How long after the port closed the request comes (what a busy load balancer may take). */
+  const DELAY_MS = 100;
+  it.each([0, 300])(
+    'When a connection is accepted before the stop and its request arrives just after the port closed (drain %i ms), then the request is answered before the server stops',
+    async (drainDelayMs) => {
+      const own = await createTestDatabase();
+      try {
+        const address = await Flux.start({
+          config: {
+            server: { port: 0, host: '127.0.0.1', drainDelayMs },
+            database: own.config,
+            bootstrap: { adminPassword: ADMIN_PASSWORD },
+            redis: { url: process.env.REDIS_URL, prefix: `flux-unsent-${process.pid}:` },
+          },
+        });
+        // as a load balancer does: a fresh connection, accepted, its request written a moment later
+        const connection = net.connect(address.port, '127.0.0.1');
+        await new Promise((resolve, reject) => connection.once('connect', resolve).once('error', reject));
+        let received = '';
+        connection.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+        });
+        connection.on('error', () => {}); // a cut connection shows as an empty reply below
+        const ended = new Promise((resolve) => connection.once('close', resolve));
+        const stopped = Flux.stop();
+        await vi.waitFor(() => expect(Flux.lifecycle.state).not.toBe('draining'), {
+          timeout: 5000,
+          interval: 5,
+        });
+        // the port is closed now; the request (a database read) comes right after
+        await new Promise((resolve) => setTimeout(resolve, DELAY_MS));
+        const body = JSON.stringify({ login: 'admin', password: 'not-the-password' });
+        connection.write(
+          `POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        );
+        await ended;
+        // answered (401: a wrong password, read from the database), not cut and not failed on a closed database
+        expect(received).toMatch(/^HTTP\/1\.1 401 /);
+        await stopped;
+      } finally {
+        await Flux.stop();
+        await own.drop();
+      }
+    },
+  );
+});
+
 describe('work left after the last reply', () => {
   /** Starts Flux in this process on `database` (Redis too when `REDIS_URL` is set). */
   async function start(config: Record<string, unknown>): Promise<string> {
