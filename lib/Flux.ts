@@ -1,6 +1,6 @@
 import { createServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as RedisAdapter from '@socket.io/redis-adapter';
@@ -113,6 +113,12 @@ export function applicationRoot(codedir: string, env: NodeJS.ProcessEnv = proces
   if (env.FLUX_ROOT) return path.resolve(env.FLUX_ROOT);
   return path.basename(codedir) === BUILD_DIR ? path.dirname(codedir) : codedir;
 }
+
+/**
+ * How long a stopping server leaves the connections it accepted last before closing those still idle
+ * (see `stop`): their first request may be on its way. Milliseconds.
+ */
+const FRESH_CONNECTION_GRACE_MS = 100;
 
 export class FluxApp {
   /**
@@ -603,7 +609,8 @@ export class FluxApp {
   /**
    * Graceful stop (docs/operations.md §8): first, for `server.drainDelayMs`, keeps serving with `/ready`
    * failing and every HTTP response closing its connection; then stops accepting connections and
-   * requests, lets the requests in flight (HTTP and socket alike) finish — at most
+   * requests (a connection accepted just before gets {@link FRESH_CONNECTION_GRACE_MS} to deliver its
+   * request), lets the requests in flight (HTTP and socket alike) finish — at most
    * `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503 `ShuttingDown`
    * and HTTP connections still open are closed — then tells every socket `server:shutdown` and closes it,
    * closes Redis and the database. Event streams (`GET /events`) are ended with `server:shutdown` when
@@ -624,14 +631,20 @@ export class FluxApp {
       }
       // from here on, new socket requests are answered 503 ShuttingDown
       this.lifecycle.to('stopping');
+      // the wait for requests in flight counts from here, the grace below included
+      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
       if (this.server?.listening) {
-        this.server.close();
+        // Stop accepting, but not `http.Server#close` yet: it also closes the connections it deems idle,
+        // and Node 22+ counts among them one accepted a moment ago whose request is still on its way — a
+        // load balancer writes it right after connecting, and answers 502 to a POST it has sent and
+        // cannot resend. Those connections get a moment to deliver it; then what is idle closes.
+        NetServer.prototype.close.call(this.server);
+        await new Promise((resolve) => setTimeout(resolve, FRESH_CONNECTION_GRACE_MS));
         this.server.closeIdleConnections();
       }
       // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the wait
       // below is for real requests only (new ones are refused with 503)
       this.eventStreams?.closeAll();
-      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
       if (!(await this.lifecycle.settled(deadline))) {
         this.log.warn(`Stopping with ${this.lifecycle.inFlight} request(s) still in flight`);
         // past the deadline: a socket request still running gets its ack now (503), before its socket
