@@ -635,9 +635,10 @@ export class FluxApp {
       const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
       if (this.server?.listening) {
         // Stop accepting, but not `http.Server#close` yet: it also closes the connections it deems idle,
-        // and Node 22+ counts among them one accepted a moment ago whose request is still on its way — a
-        // load balancer writes it right after connecting, and answers 502 to a POST it has sent and
-        // cannot resend. Those connections get a moment to deliver it; then what is idle closes.
+        // and newer Node versions (26 here; 20 does not) count among them one accepted a moment ago whose
+        // request is still on its way — a load balancer writes it right after connecting, and answers 502
+        // to a POST it has sent and cannot resend. Those connections get a moment to deliver it; then
+        // what is idle closes.
         NetServer.prototype.close.call(this.server);
         await new Promise((resolve) => setTimeout(resolve, FRESH_CONNECTION_GRACE_MS));
         this.server.closeIdleConnections();
