@@ -128,32 +128,40 @@ describe('draining before the stop (server.drainDelayMs)', () => {
   });
 });
 
+/**
+ * Starts Flux on its own database and opens one raw connection to it, as a load balancer does: accepted,
+ * nothing written yet. `reply()` resolves with what came back once the server closed it ('' when cut).
+ */
+async function startWithConnection(drainDelayMs: number) {
+  const own = await createTestDatabase();
+  const address = await Flux.start({
+    config: {
+      server: { port: 0, host: '127.0.0.1', drainDelayMs },
+      database: own.config,
+      bootstrap: { adminPassword: ADMIN_PASSWORD },
+      redis: { url: process.env.REDIS_URL, prefix: `flux-unsent-${process.pid}:` },
+    },
+  });
+  const connection = net.connect(address.port, '127.0.0.1');
+  await new Promise((resolve, reject) => connection.once('connect', resolve).once('error', reject));
+  let received = '';
+  connection.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  connection.on('error', () => {}); // a cut connection shows as an empty reply
+  const ended = new Promise((resolve) => connection.once('close', resolve));
+  return { own, connection, reply: () => ended.then(() => received) };
+}
+
 describe('connections accepted before the port closed', () => {
   /** How long after the port closed the request comes (nginx writes it right after connecting). */
   const DELAY_MS = 20;
   it.each([0, 300])(
     'When a connection is accepted before the stop and its request arrives just after the port closed (drain %i ms), then the request is answered before the server stops',
     async (drainDelayMs) => {
-      const own = await createTestDatabase();
+      const { own, connection, reply } = await startWithConnection(drainDelayMs);
       let stopped: Promise<void> | undefined;
       try {
-        const address = await Flux.start({
-          config: {
-            server: { port: 0, host: '127.0.0.1', drainDelayMs },
-            database: own.config,
-            bootstrap: { adminPassword: ADMIN_PASSWORD },
-            redis: { url: process.env.REDIS_URL, prefix: `flux-unsent-${process.pid}:` },
-          },
-        });
-        // as a load balancer does: a fresh connection, accepted, its request written a moment later
-        const connection = net.connect(address.port, '127.0.0.1');
-        await new Promise((resolve, reject) => connection.once('connect', resolve).once('error', reject));
-        let received = '';
-        connection.on('data', (chunk: Buffer) => {
-          received += chunk.toString('latin1');
-        });
-        connection.on('error', () => {}); // a cut connection shows as an empty reply below
-        const ended = new Promise((resolve) => connection.once('close', resolve));
         stopped = Flux.stop();
         await vi.waitFor(() => expect(Flux.lifecycle.state).not.toBe('draining'), {
           timeout: 5000,
@@ -165,9 +173,8 @@ describe('connections accepted before the port closed', () => {
         connection.write(
           `POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
         );
-        await ended;
         // answered (401: a wrong password, read from the database), not cut and not failed on a closed database
-        expect(received).toMatch(/^HTTP\/1\.1 401 /);
+        expect(await reply()).toMatch(/^HTTP\/1\.1 401 /);
       } finally {
         await stopped; // a stop in progress ends before the next test starts one
         await Flux.stop();
@@ -175,35 +182,16 @@ describe('connections accepted before the port closed', () => {
       }
     },
   );
-});
 
-describe('a request already sent when the port closes', () => {
   it('When a request has reached the server but is not read yet as the stop begins, then it is answered before the server stops', async () => {
-    const own = await createTestDatabase();
+    const { own, connection, reply } = await startWithConnection(0);
     let stopped: Promise<void> | undefined;
     try {
-      const address = await Flux.start({
-        config: {
-          server: { port: 0, host: '127.0.0.1' },
-          database: own.config,
-          bootstrap: { adminPassword: ADMIN_PASSWORD },
-          redis: { url: process.env.REDIS_URL, prefix: `flux-unread-${process.pid}:` },
-        },
-      });
-      const connection = net.connect(address.port, '127.0.0.1');
-      await new Promise((resolve, reject) => connection.once('connect', resolve).once('error', reject));
-      let received = '';
-      connection.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-      });
-      connection.on('error', () => {}); // a cut connection shows as an empty reply below
-      const ended = new Promise((resolve) => connection.once('close', resolve));
       // the request is in the server's receive buffer, but its event loop has not read it when stop begins
       // (a load balancer's request that crossed the closing of the port): written, then stop in the same turn
       connection.write('GET /auth/roles HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
       stopped = Flux.stop();
-      await ended;
-      expect(received).toMatch(/^HTTP\/1\.1 401 /);
+      expect(await reply()).toMatch(/^HTTP\/1\.1 401 /);
     } finally {
       await stopped;
       await Flux.stop();
