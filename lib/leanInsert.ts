@@ -1,5 +1,13 @@
-import { type QueryOptionsWithType, QueryTypes, type Sequelize, type Transaction, Utils } from 'sequelize';
+import {
+  DataTypes,
+  type QueryOptionsWithType,
+  QueryTypes,
+  type Sequelize,
+  type Transaction,
+  Utils,
+} from 'sequelize';
 import type { FluxModel, FluxModelClass } from './FluxModel.js';
+import { dateJson } from './leanRead.js';
 
 /**
  * The lean insert (docs/performance.md): `create` saves its built, validated instance with the statement
@@ -8,7 +16,9 @@ import type { FluxModel, FluxModelClass } from './FluxModel.js';
  * quoted, the returned columns listed) and lodash's set operations over the attribute names. What stays
  * Sequelize's:
  * - the values: each bound value is converted by the query generator's `format` with the attribute's
- *   type (dates written by its `DATE` type, type validation when enabled), as `insertQuery` converts it;
+ *   type (type validation when enabled), as `insertQuery` converts it — except a date in the UTC
+ *   timezone (Sequelize's default), which is written here as the `DATE` type writes it with moment
+ *   (`YYYY-MM-DD HH:mm:ss.SSS +00:00`), a few times faster;
  * - the statement: written by `insertQuery` the first time a shape is met (which attributes are present,
  *   which are left to their column default, the SQL each value binds as), then reused for that shape;
  * - running it: `sequelize.query` with the options `save` gives it (its query hooks, pool, transaction,
@@ -49,6 +59,7 @@ interface ModelInternals {
 interface AttributeInternals {
   field?: string;
   autoIncrement?: boolean;
+  type: unknown;
 }
 
 /** The parts of a Sequelize instance `save` keeps up to date (not in its type declarations). */
@@ -73,7 +84,12 @@ interface InsertGenerator {
 }
 
 interface ConnectionInternals {
-  options: { omitNull?: boolean; dialectOptions?: { prependSearchPath?: boolean } };
+  options: {
+    omitNull?: boolean;
+    timezone?: string;
+    typeValidation?: boolean;
+    dialectOptions?: { prependSearchPath?: boolean };
+  };
   hasHook(hookType: string): boolean;
   constructor: { _cls?: unknown };
 }
@@ -93,6 +109,8 @@ class ModelLeanInserter implements LeanInserter {
   readonly #generator: InsertGenerator;
   readonly #attributes: string[];
   readonly #autoIncrement: Set<string>;
+  /** The `DATE` attributes whose dates are written here (see the module's header). */
+  readonly #utcDates: Set<string>;
   /** Shape (see `insert`) → the statement `insertQuery` wrote for it. */
   readonly #statements = new Map<string, string>();
 
@@ -103,6 +121,11 @@ class ModelLeanInserter implements LeanInserter {
     this.#attributes = Object.keys(this.#internals.rawAttributes);
     this.#autoIncrement = new Set(
       this.#attributes.filter((name) => this.#internals.rawAttributes[name].autoIncrement === true),
+    );
+    const options = (sequelize as unknown as ConnectionInternals).options;
+    const utc = options.timezone === '+00:00' && !options.typeValidation;
+    this.#utcDates = new Set(
+      this.#attributes.filter((name) => utc && isPlainDate(this.#internals.rawAttributes[name].type)),
     );
   }
 
@@ -144,10 +167,14 @@ class ModelLeanInserter implements LeanInserter {
       const attribute = model.rawAttributes[name];
       const column = attribute.field ?? name;
       values[column] = value;
-      shape +=
-        this.#autoIncrement.has(name) && value == null
-          ? `${column}${DEFAULT_MARK}`
-          : `${column}\u0001${generator.format(value, attribute, FORMAT_OPTIONS, bindParam)}\u0001`;
+      let text: string | undefined;
+      if (this.#autoIncrement.has(name) && value == null) text = DEFAULT_MARK;
+      else if (value instanceof Date && this.#utcDates.has(name)) {
+        const written = utcDateText(value);
+        if (written !== undefined) text = bindParam(written);
+      }
+      text ??= generator.format(value, attribute, FORMAT_OPTIONS, bindParam);
+      shape += `${column}\u0001${text}\u0001`;
     }
     let query = this.#statements.get(shape);
     if (query === undefined) {
@@ -185,6 +212,41 @@ class ModelLeanInserter implements LeanInserter {
     }
     return true;
   }
+}
+
+/**
+ * Whether `type` is a `DATE` whose dates Sequelize writes with `DATE`'s own `_stringify` (through the
+ * dialect's: PostgreSQL's adds only `Infinity`), and nothing else: no `_bindParam` of its own.
+ */
+function isPlainDate(type: unknown): boolean {
+  const date = type as { _stringify?: unknown; _bindParam?: unknown } | undefined;
+  return (
+    type instanceof DataTypes.DATE &&
+    date?._bindParam === undefined &&
+    DATE_STRINGIFIERS.includes(date?._stringify)
+  );
+}
+
+/** Sequelize's data types by dialect (not in its type declarations). */
+const dialectTypes = DataTypes as unknown as Record<'postgres' | 'sqlite', { DATE: { prototype: object } }>;
+
+/** The `_stringify` of `DATE` and of the dialects' `DATE` that {@link utcDateText} writes the same. */
+const DATE_STRINGIFIERS: unknown[] = [
+  DataTypes.DATE.prototype,
+  dialectTypes.postgres.DATE.prototype,
+  dialectTypes.sqlite.DATE.prototype,
+].map((prototype) => (prototype as { _stringify?: unknown })._stringify);
+
+/**
+ * What Sequelize's `DATE` type writes for `date` in the UTC timezone (`moment(date).utcOffset('+00:00')
+ * .format('YYYY-MM-DD HH:mm:ss.SSS Z')`), for the years 0 to 9999; undefined for others (and invalid
+ * dates), which Sequelize writes.
+ */
+export function utcDateText(date: Date): string | undefined {
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) return undefined;
+  const json = dateJson(date) as string;
+  return `${json.slice(0, 10)} ${json.slice(11, 23)} +00:00`;
 }
 
 /** Each model's inserter, for the connection it was compiled on (a restarted app initializes the classes anew). */

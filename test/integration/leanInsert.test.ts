@@ -8,7 +8,7 @@ import {
 } from 'sequelize';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FluxModel, type FluxModelClass } from '../../lib/FluxModel.js';
-import { leanInserter } from '../../lib/leanInsert.js';
+import { leanInserter, utcDateText } from '../../lib/leanInsert.js';
 import type { Transport } from '../helpers/clients.js';
 import { client, expectStatus } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, openTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
@@ -143,6 +143,48 @@ describe('When an instance is inserted lean, then everything is as after save', 
       expect(lean.hooks).toHaveLength(1);
       expect(lean.changed).toBe(false);
       expect(lean.isNewRecord).toBe(false);
+    }
+  });
+
+  it('When dates are written lean, then the text is what Sequelize’s DATE type binds, and format is not asked', async () => {
+    const Plain = define('DatedInsert');
+    await Plain.sync({ force: true });
+    const generator = sequelize.getQueryInterface().queryGenerator as unknown as {
+      format(value: unknown, field: unknown, options: object, bindParam: (value: unknown) => string): string;
+    };
+    const attribute = (Plain as unknown as { rawAttributes: Record<string, unknown> }).rawAttributes.at;
+    const bySequelize = (date: Date): unknown => {
+      const bind: unknown[] = [];
+      generator.format(date, attribute, { context: 'INSERT' }, (value) => `$${bind.push(value)}`);
+      return bind[0];
+    };
+    const dates = [
+      new Date('2026-11-30T04:00:00.007Z'),
+      new Date('0000-01-01T00:00:00.000Z'),
+      new Date('0999-12-31T23:59:59.999Z'),
+      new Date('1000-01-01T00:00:00.010Z'),
+      new Date('9999-12-31T23:59:59.999Z'),
+      new Date('1970-01-01T00:00:00.000Z'),
+      ...Array.from({ length: 200 }, (_, i) => new Date(-62e12 + i * 1.7e12 + ((i * 7919) % 1000))),
+    ];
+    for (const date of dates) {
+      const lean = utcDateText(date);
+      const year = date.getUTCFullYear();
+      if (year >= 0 && year <= 9999) expect(lean, date.toISOString()).toBe(bySequelize(date));
+      else expect(lean).toBeUndefined();
+    }
+    expect(utcDateText(new Date(Number.NaN))).toBeUndefined();
+    // the inserter writes them itself: format is asked for no date (once the statement of the shape is
+    // written: insertQuery, which writes it, formats every value)
+    const build = () => Plain.build({ tenantId: 1, at: new Date('2026-11-30T04:00:00.007Z') } as never);
+    expect(await leanInserter(Plain)?.insert(build())).toBe(true);
+    const format = vi.spyOn(generator, 'format');
+    try {
+      expect(await leanInserter(Plain)?.insert(build())).toBe(true);
+      expect(format.mock.calls.filter(([value]) => value instanceof Date)).toEqual([]);
+      expect(format).toHaveBeenCalled();
+    } finally {
+      format.mockRestore();
     }
   });
 
