@@ -253,7 +253,10 @@ describe.each(['http', 'socket'] as const)('When items are created over %s', (ki
   it('When messages, teams and alerts are created, then they are inserted lean and the replies are the stored items', async () => {
     const save = vi.spyOn(Model.prototype, 'save');
     try {
-      const team = expectStatus(await admin.request('POST', '/team', { name: `Lean ${kind}`, role: 'bar' }), 201);
+      const team = expectStatus(
+        await admin.request('POST', '/team', { name: `Lean ${kind}`, role: 'bar' }),
+        201,
+      );
       const message = expectStatus(
         await admin.request('POST', '/message', { channel: `public:${team.id}`, text: 'é"\'\\ lean' }),
         201,
