@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { literal, type QueryOptions, Sequelize, Transaction } from 'sequelize';
+import { addOwnQueryHook } from './leanQuery.js';
 import type { Logger } from './log.js';
 
 /**
@@ -137,7 +138,7 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
     ).unref();
   };
 
-  sequelize.addHook('beforeQuery', (options: QueryOptions, query) => {
+  addOwnQueryHook(sequelize, 'beforeQuery', (options, query) => {
     const connection = query.connection as object;
     let watch = watches.get(connection);
     if (!watch) {
@@ -151,7 +152,7 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
       interruptLater(connection, watch);
     }
   });
-  sequelize.addHook('afterQuery', (_options: QueryOptions, query) => {
+  addOwnQueryHook(sequelize, 'afterQuery', (_options, query) => {
     const connection = query.connection as object;
     const watch = watches.get(connection);
     const statement = watch?.pending.get(query);

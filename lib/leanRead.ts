@@ -10,6 +10,7 @@ import {
 } from 'sequelize';
 import parserStore from 'sequelize/lib/dialects/parserStore';
 import { FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
+import { selectRows } from './leanQuery.js';
 import { attributeKind } from './query.js';
 
 /**
@@ -182,14 +183,17 @@ class ModelLeanReader implements LeanReader {
   async findAll(options: LeanFindOptions): Promise<LeanItem[]> {
     const columns = this.#columns ?? (await this.columns());
     const model = this.#model;
-    const rows = (await this.#sequelize.query(this.sql(options), {
-      transaction: options.transaction,
-      type: QueryTypes.SELECT,
-      model,
-      raw: true,
-      // SQLite: the column types are the reader's, read once (Sequelize asks the table before each select)
-      tableNames: [],
-    } as QueryOptionsWithType<QueryTypes.SELECT>)) as unknown as Record<string, unknown>[];
+    const sql = this.sql(options);
+    const rows = this.#sqlite
+      ? ((await this.#sequelize.query(sql, {
+          transaction: options.transaction,
+          type: QueryTypes.SELECT,
+          model,
+          raw: true,
+          // the column types are the reader's, read once (Sequelize asks the table before each select)
+          tableNames: [],
+        } as QueryOptionsWithType<QueryTypes.SELECT>)) as unknown as Record<string, unknown>[])
+      : await selectRows(this.#sequelize, sql, { model, transaction: options.transaction });
     const timezone = { timezone: (this.#sequelize as unknown as HookedSequelize).options.timezone };
     const items: LeanItem[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
