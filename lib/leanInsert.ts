@@ -1,12 +1,6 @@
-import {
-  DataTypes,
-  type QueryOptionsWithType,
-  QueryTypes,
-  type Sequelize,
-  type Transaction,
-  Utils,
-} from 'sequelize';
+import { DataTypes, type Sequelize, type Transaction, Utils } from 'sequelize';
 import type { FluxModel, FluxModelClass } from './FluxModel.js';
+import { insertRow } from './leanQuery.js';
 import { dateJson } from './leanRead.js';
 
 /**
@@ -21,8 +15,9 @@ import { dateJson } from './leanRead.js';
  *   (`YYYY-MM-DD HH:mm:ss.SSS +00:00`), a few times faster;
  * - the statement: written by `insertQuery` the first time a shape is met (which attributes are present,
  *   which are left to their column default, the SQL each value binds as), then reused for that shape;
- * - running it: `sequelize.query` with the options `save` gives it (its query hooks, pool, transaction,
- *   logging, errors, and the returned row or generated id written into the instance);
+ * - running it: as `sequelize.query` with the options `save` gives it (its query hooks, pool, transaction,
+ *   logging, errors, and the returned row or generated id written into the instance) — on PostgreSQL
+ *   through `insertRow` (lib/leanQuery.ts), which does that without `sequelize.query`'s own work;
  * - the instance's bookkeeping: timestamps set as `save` sets them, `afterCreate` hooks (the model's and
  *   the connection's; Flux publishes the change there) with `save`'s options, then the values recorded as
  *   saved and `isNewRecord` false.
@@ -195,15 +190,12 @@ class ModelLeanInserter implements LeanInserter {
       defaultFields: fields,
       returning: true,
     };
-    await this.#sequelize.query(query, {
+    await insertRow(this.#sequelize, query, bind, instance, {
       ...saveOptions,
       fields: [...fields],
       defaultFields: [...fields],
       hasTrigger: model.options.hasTrigger,
-      type: QueryTypes.INSERT,
-      instance: item,
-      bind,
-    } as QueryOptionsWithType<QueryTypes.INSERT>);
+    });
     instance.isNewRecord = false;
     await model.runHooks('afterCreate', item, saveOptions);
     for (const field of saveOptions.fields) {

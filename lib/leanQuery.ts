@@ -1,4 +1,4 @@
-import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import { EmptyResultError, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 
 /**
  * A SELECT of raw rows on PostgreSQL, run as `sequelize.query(sql, {type: SELECT, raw: true, model,
@@ -17,8 +17,14 @@ import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 
 /** A pg client as Sequelize's pool hands it out (the parts used here). */
 interface PgConnection {
-  query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+  query(sql: string, parameters?: unknown[]): Promise<PgResult>;
   _invalid?: boolean;
+}
+
+/** What pg answers for a statement. */
+interface PgResult {
+  rows: Record<string, unknown>[];
+  rowCount: number | null;
 }
 
 /** A hook of Sequelize's, as it stores a named one. */
@@ -39,11 +45,14 @@ interface SequelizeInternals {
     releaseConnection(connection: PgConnection): void;
   };
   dialect: {
-    Query: new (
-      connection: unknown,
-      sequelize: unknown,
-      options: object,
-    ) => { formatError(error: unknown, stack?: string): Error };
+    Query: {
+      new (
+        connection: unknown,
+        sequelize: unknown,
+        options: object,
+      ): { formatError(error: unknown, stack?: string): Error };
+      formatBindParameters(sql: string, bind: unknown[], dialect: string): [string, unknown[]];
+    };
   };
 }
 
@@ -96,6 +105,67 @@ function leanDialect(sequelize: SequelizeInternals & Sequelize): boolean {
 
 const leanConnections = new WeakMap<object, boolean>();
 
+/** The options of a statement, as its query hooks and Sequelize's errors see them. */
+interface StatementOptions {
+  type: string;
+  model?: unknown;
+  transaction?: Transaction;
+  [option: string]: unknown;
+}
+
+type StatementTransaction = Transaction & { connection: PgConnection; finished?: string };
+
+/**
+ * Runs `sql` with `parameters` lean (see the module's header) and answers pg's result; undefined, having
+ * run nothing, when the statement must go through `sequelize.query`.
+ */
+function runLean(
+  sequelize: Sequelize,
+  sql: string,
+  parameters: unknown[] | undefined,
+  options: StatementOptions,
+): Promise<PgResult> | undefined {
+  const internals = sequelize as unknown as SequelizeInternals & Sequelize;
+  let lean = leanConnections.get(sequelize);
+  if (lean === undefined) {
+    lean = leanDialect(internals);
+    leanConnections.set(sequelize, lean);
+  }
+  if (!lean) return undefined;
+  const own = ownHooks.get(sequelize);
+  const hooks = internals.options.hooks;
+  const before = ownOnly(hooks?.beforeQuery, own);
+  const after = before && ownOnly(hooks?.afterQuery, own);
+  const transaction = options.transaction as StatementTransaction | undefined;
+  // a finished transaction: `sequelize.query` throws its error
+  if (!before || !after || transaction?.finished) return undefined;
+  return run(internals, sql, parameters, options, before, after);
+}
+
+async function run(
+  sequelize: SequelizeInternals,
+  sql: string,
+  parameters: unknown[] | undefined,
+  options: StatementOptions,
+  before: Array<(...args: unknown[]) => unknown>,
+  after: Array<(...args: unknown[]) => unknown>,
+): Promise<PgResult> {
+  const transaction = options.transaction as StatementTransaction | undefined;
+  const connection = transaction
+    ? transaction.connection
+    : await sequelize.connectionManager.getConnection(options);
+  const query = { connection, sql };
+  try {
+    for (const hook of before) hook(options, query);
+    return await (parameters ? connection.query(sql, parameters) : connection.query(sql));
+  } catch (error) {
+    throw formatError(sequelize, connection, options, sql, parameters, error);
+  } finally {
+    for (const hook of after) hook(options, query);
+    if (!transaction) sequelize.connectionManager.releaseConnection(connection);
+  }
+}
+
 /**
  * The rows of `sql` (a SELECT), as `sequelize.query(sql, {type: QueryTypes.SELECT, raw: true, model,
  * transaction})` answers them (see the module's header).
@@ -106,42 +176,55 @@ export async function selectRows(
   sql: string,
   options: { model?: unknown; transaction?: Transaction },
 ): Promise<Record<string, unknown>[]> {
-  const internals = sequelize as unknown as SequelizeInternals & Sequelize;
-  let lean = leanConnections.get(sequelize);
-  if (lean === undefined) {
-    lean = leanDialect(internals);
-    leanConnections.set(sequelize, lean);
-  }
-  const own = ownHooks.get(sequelize);
-  const hooks = internals.options.hooks;
-  const before = lean ? ownOnly(hooks?.beforeQuery, own) : undefined;
-  const after = before && ownOnly(hooks?.afterQuery, own);
-  const queryOptions = {
+  const queryOptions: StatementOptions = {
     type: QueryTypes.SELECT,
     raw: true,
     model: options.model,
     transaction: options.transaction,
   };
-  const transaction = options.transaction as
-    | (Transaction & { connection: PgConnection; finished?: string })
-    | undefined;
-  // a finished transaction: `sequelize.query` throws its error
-  if (!before || !after || transaction?.finished) {
-    return (await sequelize.query(sql, queryOptions as never)) as unknown as Record<string, unknown>[];
+  const lean = runLean(sequelize, sql, undefined, queryOptions);
+  if (lean) return (await lean).rows;
+  return (await sequelize.query(sql, queryOptions as never)) as unknown as Record<string, unknown>[];
+}
+
+/**
+ * Inserts one row with `sql` (an `INSERT … RETURNING` written by Sequelize's `insertQuery`) and its `bind`
+ * values, as `sequelize.query(sql, {...options, bind, type: QueryTypes.INSERT, instance})` does: the
+ * returned columns are written into `instance.dataValues` under their attribute names (SQLite: the
+ * generated id), and no row inserted is Sequelize's `EmptyResultError`.
+ * @throws what `sequelize.query` throws for the same statement (Sequelize's errors).
+ */
+export async function insertRow(
+  sequelize: Sequelize,
+  sql: string,
+  bind: unknown[],
+  instance: { dataValues: Record<string, unknown>; constructor: unknown },
+  options: { transaction?: Transaction; [option: string]: unknown },
+): Promise<void> {
+  const model = instance.constructor as {
+    rawAttributes: Record<string, { field?: string; fieldName?: string }>;
+  };
+  const queryOptions: StatementOptions = { ...options, type: QueryTypes.INSERT, instance, model };
+  const internals = sequelize as unknown as SequelizeInternals;
+  // what `sequelize.query` hands pg: `$$` unescaped, NUL in text written as `\\0` (the dialect's own)
+  const postgres = sequelize.getDialect() === 'postgres';
+  const [statement, parameters] = postgres
+    ? internals.dialect.Query.formatBindParameters(sql, bind, 'postgres')
+    : [sql, bind];
+  const lean = postgres ? runLean(sequelize, statement, parameters, queryOptions) : undefined;
+  if (!lean) {
+    await sequelize.query(sql, { ...queryOptions, bind } as never);
+    return;
   }
-  const connection = transaction
-    ? transaction.connection
-    : await internals.connectionManager.getConnection(queryOptions);
-  const query = { connection, sql };
-  try {
-    for (const hook of before) hook(queryOptions, query);
-    const result = await connection.query(sql);
-    return result.rows;
-  } catch (error) {
-    throw formatError(internals, connection, queryOptions, sql, error);
-  } finally {
-    for (const hook of after) hook(queryOptions, query);
-    if (!transaction) internals.connectionManager.releaseConnection(connection);
+  const { rows, rowCount } = await lean;
+  if (!rowCount) throw new EmptyResultError('');
+  // PostgreSQL's `Query#formatResults` for an insert with an instance
+  const row = rows[0] ?? {};
+  for (const key of Object.keys(row)) {
+    const attribute = Object.values(model.rawAttributes).find(
+      (candidate) => candidate.fieldName === key || candidate.field === key,
+    );
+    instance.dataValues[attribute?.fieldName ?? key] = row[key];
   }
 }
 
@@ -151,6 +234,7 @@ function formatError(
   connection: PgConnection,
   options: object,
   sql: string,
+  parameters: unknown[] | undefined,
   error: unknown,
 ): Error {
   const err = error as Error & { code?: string; sql?: string; parameters?: unknown };
@@ -164,6 +248,6 @@ function formatError(
     connection._invalid = true;
   }
   err.sql = sql;
-  err.parameters = [];
+  err.parameters = parameters;
   return new sequelize.dialect.Query(connection, sequelize, options).formatError(err, new Error().stack);
 }

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import {
   DataTypes,
   Model,
@@ -6,6 +7,7 @@ import {
   type ModelStatic,
   type Sequelize,
 } from 'sequelize';
+import sqlite3 from 'sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FluxModel, type FluxModelClass } from '../../lib/FluxModel.js';
 import { leanInserter, utcDateText } from '../../lib/leanInsert.js';
@@ -55,6 +57,8 @@ describe('When an instance is inserted lean, then everything is as after save', 
     return model as unknown as FluxModelClass;
   }
 
+  const postgres = () => sequelize.getDialect() === 'postgres';
+
   beforeAll(async () => {
     database = await openTestDatabase();
     sequelize = database.sequelize;
@@ -83,8 +87,10 @@ describe('When an instance is inserted lean, then everything is as after save', 
     model.addHook('afterCreate', 'observe', (instance: Model, options: { fields?: unknown }) => {
       hooks.push({ fields: options.fields, transaction: undefined, values: { ...instance.get() } });
     });
-    // the statements as `sequelize.query` receives them (`insertQuery`'s `{query, bind}` or SQL and options)
-    const query = vi.spyOn(sequelize, 'query');
+    // the statements as the driver receives them: SQL and bound values
+    const driver = postgres()
+      ? [vi.spyOn(pg.Client.prototype, 'query')]
+      : [vi.spyOn(sqlite3.Database.prototype, 'run'), vi.spyOn(sqlite3.Database.prototype, 'all')];
     const item = model.build(values as never);
     let calls: unknown[][];
     try {
@@ -92,16 +98,13 @@ describe('When an instance is inserted lean, then everything is as after save', 
       else await item.save({ validate: false });
     } finally {
       model.removeHook('afterCreate', 'observe');
-      calls = [...query.mock.calls];
-      query.mockRestore();
+      calls = driver.flatMap((spy) => [...spy.mock.calls] as unknown[][]);
+      for (const spy of driver) spy.mockRestore();
     }
-    const ran = calls.map(([sql, options]) => {
-      const statement = sql as string | { query: string; bind?: unknown };
-      const { bind } = options as { bind?: unknown };
-      return typeof statement === 'string'
-        ? { sql: statement, bind }
-        : { sql: statement.query, bind: statement.bind ?? bind };
-    });
+    const ran = calls.map(([sql, bind]) => ({
+      sql: String(sql),
+      bind: Array.isArray(bind) ? bind : undefined,
+    }));
     const internals = item as unknown as { _previousDataValues: object; isNewRecord: boolean };
     const id = item.get('id');
     const row = await model.findByPk(id as number, { raw: true });
