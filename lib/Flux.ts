@@ -25,6 +25,7 @@ import { openDatabase, textColumnsNotIn, tuneDatabase } from './database.js';
 import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
+import { type FreshConnections, trackFreshConnections } from './freshConnections.js';
 import type { FluxMiddleware } from './http.js';
 import { type JobProgressPayload, type JobStarter, Jobs, loadJobs, resolveJobStore } from './jobs.js';
 import { lazyHandlers } from './lazyHandlers.js';
@@ -115,8 +116,8 @@ export function applicationRoot(codedir: string, env: NodeJS.ProcessEnv = proces
 }
 
 /**
- * How long a stopping server leaves the connections it accepted last before closing those still idle
- * (see `stop`): their first request may be on its way. Milliseconds.
+ * How long at most a stopping server waits for the connections that have sent nothing yet before closing
+ * those still idle (see `stop`): their first request may be on its way. Milliseconds.
  */
 const FRESH_CONNECTION_GRACE_MS = 100;
 
@@ -454,6 +455,8 @@ export class FluxApp {
       allowRequest: (req, callback) =>
         callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
     });
+    // after socket.io: engine.io wraps the `request` listeners it finds, and calls them for other paths only
+    this.freshConnections = trackFreshConnections(this.server);
     if (this.redis) {
       // loaded with Redis only (docs/performance.md)
       const { createAdapter } = createRequire(import.meta.url)(
@@ -609,8 +612,8 @@ export class FluxApp {
   /**
    * Graceful stop (docs/operations.md §8): first, for `server.drainDelayMs`, keeps serving with `/ready`
    * failing and every HTTP response closing its connection; then stops accepting connections and
-   * requests (a connection accepted just before gets {@link FRESH_CONNECTION_GRACE_MS} to deliver its
-   * request), lets the requests in flight (HTTP and socket alike) finish — at most
+   * requests (a connection that has sent nothing yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to
+   * deliver its request; without one, no wait), lets the requests in flight (HTTP and socket alike) finish — at most
    * `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503 `ShuttingDown`
    * and HTTP connections still open are closed — then tells every socket `server:shutdown` and closes it,
    * closes Redis and the database. Event streams (`GET /events`) are ended with `server:shutdown` when
@@ -640,7 +643,7 @@ export class FluxApp {
         // to a POST it has sent and cannot resend. Those connections get a moment to deliver it; then
         // what is idle closes.
         NetServer.prototype.close.call(this.server);
-        await new Promise((resolve) => setTimeout(resolve, FRESH_CONNECTION_GRACE_MS));
+        await this.freshConnections?.served(FRESH_CONNECTION_GRACE_MS);
         this.server.closeIdleConnections();
       }
       // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the wait
@@ -685,6 +688,9 @@ export class FluxApp {
 
   /** True from {@link buildTransports} until {@link release} closed what it built. */
   private transportsOpen = false;
+
+  /** The server's accepted connections that have sent nothing yet (see `stop`). */
+  private freshConnections?: FreshConnections;
 
   private async release(): Promise<void> {
     for (const hook of this.stopHooks.splice(0).reverse()) {

@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FreshConnections, trackFreshConnections } from '../../lib/freshConnections.js';
+
+/**
+ * A stopping server waits for the connections that have sent nothing yet (lib/freshConnections.ts): the
+ * wait ends as soon as each has sent its first request, upgraded or closed, not at its bound; without
+ * such a connection there is nothing to wait for; a connection that has sent its request keeps no
+ * listener of the tracker.
+ */
+
+const LONG_MS = 60_000; // far beyond the test's own timeout: a wait that ended did not run into it
+
+let server: Server;
+let tracker: FreshConnections;
+const clients: net.Socket[] = [];
+
+async function start(): Promise<number> {
+  server = createServer((_req, res) => res.end('ok'));
+  server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+  tracker = trackFreshConnections(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A connection accepted by the server, nothing written: the client's end, and the server's. */
+async function connect(port: number): Promise<net.Socket> {
+  return (await connectBoth(port)).client;
+}
+
+async function connectBoth(port: number): Promise<{ client: net.Socket; accepted: net.Socket }> {
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', () => {});
+  clients.push(client);
+  return { client, accepted: await accepted };
+}
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.destroy();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+describe('When a server stops, then it waits for the connections that have sent nothing, and only for them', () => {
+  it('When no connection is open, then there is nothing to wait for', async () => {
+    await start();
+    await tracker.served(LONG_MS);
+  });
+
+  it('When a fresh connection sends its request, then the wait ends, and the connection keeps no listener of the tracker', async () => {
+    const port = await start();
+    const { client, accepted } = await connectBoth(port);
+    const tracked = accepted.listenerCount('close');
+    const waited = tracker.served(LONG_MS);
+    const answered = new Promise((resolve) => client.once('data', resolve));
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waited;
+    await answered;
+    expect(accepted.listenerCount('close')).toBe(tracked - 1);
+  });
+
+  it('When fresh connections upgrade or close, then the wait ends', async () => {
+    const port = await start();
+    const upgrading = await connect(port);
+    const closing = await connect(port);
+    const waited = tracker.served(LONG_MS);
+    upgrading.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    closing.destroy();
+    await waited;
+  });
+
+  it('When a connection stays silent, then the wait ends at its bound', async () => {
+    const port = await start();
+    await connect(port);
+    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
+    expect(await Promise.race([tracker.served(50).then(() => 'served'), bound])).toBe('served');
+    // and it is still waited for: a longer wait does not end before the bound
+    expect(await Promise.race([tracker.served(LONG_MS).then(() => 'served'), bound])).toBe('bound');
+  });
+});
