@@ -1,5 +1,6 @@
-import { QueryTypes, type Transaction, type WhereOptions } from 'sequelize';
+import type { Transaction, WhereOptions } from 'sequelize';
 import type { FluxModelClass } from './FluxModel.js';
+import { selectRows } from './leanQuery.js';
 import type { QueryGenerator } from './leanRead.js';
 
 /**
@@ -24,10 +25,10 @@ export async function countUpTo(
       model,
     )
     .replace(/;\s*$/, '');
-  const result = await sequelize.query<{ count: number | string }>(
-    `SELECT count(*) AS "count" FROM (${rows}) AS "counted"`,
-    { type: QueryTypes.SELECT, plain: true, transaction },
-  );
+  // the first row, as `sequelize.query` with `plain: true` answers it (lean on PostgreSQL: lib/leanQuery.ts)
+  const [result] = await selectRows(sequelize, `SELECT count(*) AS "count" FROM (${rows}) AS "counted"`, {
+    transaction,
+  });
   return Number(result?.count ?? 0);
 }
 
