@@ -95,6 +95,12 @@ const BEFORE_HOOKS = ['beforeCreate'] as const; // `beforeSave` hooks are regist
 /** What `insertQuery` hands `format` for an insert's value. */
 const FORMAT_OPTIONS = { context: 'INSERT' };
 
+/**
+ * The statements kept per model: one per shape met, and shapes are few (which attributes a create sets);
+ * should a type write SQL that varies with the value, shapes past this are written each time, not kept.
+ */
+const MAX_SHAPES = 100;
+
 /** A value left to its column's default (an auto-increment key without a value), in a shape's key. */
 const DEFAULT_MARK = '\u0000';
 
@@ -177,7 +183,7 @@ class ModelLeanInserter implements LeanInserter {
         returning: true,
         hasTrigger: model.options.hasTrigger,
       }).query;
-      this.#statements.set(shape, query);
+      if (this.#statements.size < MAX_SHAPES) this.#statements.set(shape, query);
     }
 
     // what `save` hands its hooks, and `queryInterface.insert` the query

@@ -1,18 +1,19 @@
 import { EmptyResultError, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 
 /**
- * A SELECT of raw rows on PostgreSQL, run as `sequelize.query(sql, {type: SELECT, raw: true, model,
- * transaction})` runs it (docs/performance.md): on the transaction's connection or one taken from
- * Sequelize's pool (its `beforePoolAcquire`/`afterPoolAcquire` hooks, read replicas), between the
- * connection's query hooks, its errors turned into Sequelize's (`formatError` of the dialect's `Query`,
- * the connection marked invalid where Sequelize marks it), the connection given back after. Without what
- * that call does besides for every statement: its options copied three times, a `Query` object with a
- * UUID, a stack trace taken in case of an error, the retry wrapper, and each row copied.
+ * Lean statements on PostgreSQL (docs/performance.md): a SELECT of raw rows ({@link selectRows}) and a
+ * one-row INSERT ({@link insertRow}), run as `sequelize.query` runs them: on the transaction's connection
+ * or one taken from Sequelize's pool (its `beforePoolAcquire`/`afterPoolAcquire` hooks, read replicas),
+ * between the connection's query hooks, errors turned into Sequelize's (`formatError` of the dialect's
+ * `Query`, the connection marked invalid where Sequelize marks it), the connection given back after.
+ * Without what that call does besides for every statement: its options copied three times, a `Query`
+ * object with a UUID, a stack trace taken in case of an error, the retry wrapper, each row copied.
  *
- * Used as is when nothing else would differ; otherwise {@link selectRows} calls `sequelize.query`:
- * a dialect other than PostgreSQL, SQL logging or benchmarking, CLS transactions, a prepended search
- * path, retries for more than SQLite's busy errors (Sequelize's default), or query hooks other than
- * those registered with {@link addOwnQueryHook}.
+ * Used when nothing else would differ; otherwise both call `sequelize.query`: a dialect other than
+ * PostgreSQL, SQL logging or benchmarking, CLS transactions, a prepended search path, retries for more
+ * than SQLite's busy errors (Sequelize's default) — read once per connection — or, checked by each
+ * statement, query hooks other than those registered with {@link addOwnQueryHook}, or a finished
+ * transaction (`sequelize.query` throws its error).
  */
 
 /** A pg client as Sequelize's pool hands it out (the parts used here). */
