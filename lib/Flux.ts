@@ -613,11 +613,11 @@ export class FluxApp {
    * Graceful stop (docs/operations.md §8): first, for `server.drainDelayMs`, keeps serving with `/ready`
    * failing and every HTTP response closing its connection; then stops accepting connections and
    * requests (a connection that has sent nothing yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to
-   * deliver its request; without one, no wait), lets the requests in flight (HTTP and socket alike) finish — at most
-   * `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503 `ShuttingDown`
-   * and HTTP connections still open are closed — then tells every socket `server:shutdown` and closes it,
-   * closes Redis and the database. Event streams (`GET /events`) are ended with `server:shutdown` when
-   * the listener closes, before the wait. Safe to call twice.
+   * deliver its request; without one, no wait), lets the requests in flight (HTTP and socket alike)
+   * finish — at most `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503
+   * `ShuttingDown` and HTTP connections still open are closed — then tells every socket `server:shutdown`
+   * and closes it, closes Redis and the database. Event streams (`GET /events`) are ended with
+   * `server:shutdown` when the listener closes, before the wait. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (this.lifecycle.state !== 'running') return;

@@ -230,3 +230,21 @@ export type FluxModelClass<M extends FluxModel = FluxModel> = ModelStatic<M> &
 
 /** Any class derived from {@link FluxModel}. */
 export type FluxModelStatic = typeof FluxModel & (new () => FluxModel);
+
+/**
+ * `compile` memoized per model class and the connection the class is initialized on: `Model.init` again
+ * (a restart in the same process initializes the classes anew) compiles it again.
+ */
+export function perModelAndConnection<T>(
+  compile: (model: FluxModelClass) => T,
+): (model: FluxModelClass) => T {
+  const compiled = new WeakMap<object, { sequelize: unknown; value: T }>();
+  return (model) => {
+    let entry = compiled.get(model);
+    if (!entry || entry.sequelize !== model.sequelize) {
+      entry = { sequelize: model.sequelize, value: compile(model) };
+      compiled.set(model, entry);
+    }
+    return entry.value;
+  };
+}

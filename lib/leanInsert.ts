@@ -1,5 +1,5 @@
 import { DataTypes, type Sequelize, type Transaction, Utils } from 'sequelize';
-import type { FluxModel, FluxModelClass } from './FluxModel.js';
+import { type FluxModel, type FluxModelClass, perModelAndConnection } from './FluxModel.js';
 import { insertRow } from './leanQuery.js';
 import { dateJson } from './leanRead.js';
 
@@ -247,9 +247,6 @@ export function utcDateText(date: Date): string | undefined {
   return `${json.slice(0, 10)} ${json.slice(11, 23)} +00:00`;
 }
 
-/** Each model's inserter, for the connection it was compiled on (a restarted app initializes the classes anew). */
-const inserters = new WeakMap<object, { sequelize: unknown; inserter: ModelLeanInserter | null }>();
-
 /** Null when `save` would insert instances of `model` differently (see the module's header). */
 function compile(model: FluxModelClass): ModelLeanInserter | null {
   const sequelize = model.sequelize;
@@ -267,16 +264,14 @@ function compile(model: FluxModelClass): ModelLeanInserter | null {
   return plain ? new ModelLeanInserter(model, sequelize) : null;
 }
 
+/** Each model's inserter, for the connection it was compiled on. */
+const inserterOf = perModelAndConnection(compile);
+
 /**
  * The lean inserter of `model`, or `undefined` when its creates must go through `save` (see the
  * module's header). Computed once per model and connection; hooks and instances are checked by each
  * insert.
  */
 export function leanInserter(model: FluxModelClass): LeanInserter | undefined {
-  let compiled = inserters.get(model);
-  if (!compiled || compiled.sequelize !== model.sequelize) {
-    compiled = { sequelize: model.sequelize, inserter: compile(model) };
-    inserters.set(model, compiled);
-  }
-  return compiled.inserter ?? undefined;
+  return inserterOf(model) ?? undefined;
 }

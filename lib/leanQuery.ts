@@ -65,13 +65,16 @@ const ownHooks = new WeakMap<object, Set<unknown>>();
 
 /**
  * Registers `fn` as a `beforeQuery` or `afterQuery` hook of `sequelize` (`sequelize.addHook`) that lean
- * selects call too, directly, with the statement's options and `{connection, sql}` as its query: `fn` must
- * be synchronous and use nothing else of the query.
+ * statements call too, directly, with the statement's options (`type`, `model`, `transaction`) and
+ * `{connection, sql}` as its query: `fn` must be synchronous and use nothing else of either.
  */
 export function addOwnQueryHook(
   sequelize: Sequelize,
   type: 'beforeQuery' | 'afterQuery',
-  fn: (options: { type?: string; model?: { name?: string } }, query: { connection: unknown }) => void,
+  fn: (
+    options: { type?: string; model?: { name?: string } },
+    query: { connection: unknown; sql?: string },
+  ) => void,
 ): void {
   sequelize.addHook(type, fn as never);
   let own = ownHooks.get(sequelize);

@@ -9,7 +9,7 @@ import {
   type WhereOptions,
 } from 'sequelize';
 import parserStore from 'sequelize/lib/dialects/parserStore';
-import { FluxModel, type FluxModelClass, publicAttributes } from './FluxModel.js';
+import { FluxModel, type FluxModelClass, perModelAndConnection, publicAttributes } from './FluxModel.js';
 import { selectRows } from './leanQuery.js';
 import { attributeKind } from './query.js';
 
@@ -269,9 +269,6 @@ function sqliteParser(declared: string): Parse | undefined {
   return parserStore('sqlite').get(type) as Parse | undefined;
 }
 
-/** Each model's reader, for the connection it was compiled on (a restarted app initializes the classes anew). */
-const readers = new WeakMap<object, { sequelize: unknown; reader: ModelLeanReader | null }>();
-
 /** Null when instances of `model` give more than their values (see the module's header). */
 function compile(model: FluxModelClass): ModelLeanReader | null {
   const sequelize = model.sequelize;
@@ -296,6 +293,9 @@ function compile(model: FluxModelClass): ModelLeanReader | null {
   return plain ? new ModelLeanReader(model, sequelize) : null;
 }
 
+/** Each model's reader, for the connection it was compiled on. */
+const readerOf = perModelAndConnection(compile);
+
 /**
  * The lean reader of `model`, or `undefined` when its reads must build instances: a model whose instances
  * give more than their stored values, or while `find` hooks are registered (see the module's header).
@@ -303,11 +303,6 @@ function compile(model: FluxModelClass): ModelLeanReader | null {
  * compiles it again); the hooks are checked on every call.
  */
 export function leanReader(model: FluxModelClass): LeanReader | undefined {
-  let compiled = readers.get(model);
-  if (!compiled || compiled.sequelize !== model.sequelize) {
-    compiled = { sequelize: model.sequelize, reader: compile(model) };
-    readers.set(model, compiled);
-  }
-  const reader = compiled.reader;
+  const reader = readerOf(model);
   return reader && !reader.hooked() ? reader : undefined;
 }

@@ -72,8 +72,11 @@ async function startProbe() {
   const { Sequelize } = await import('sequelize');
   const queries = {};
   let queryCount = 0;
+  // registered as Flux registers its own query hooks: lean statements (lib/leanQuery.ts) stay lean, and
+  // call it with their SQL too
+  const { addOwnQueryHook } = await import('../../dist/lib/leanQuery.js');
   Sequelize.addHook('afterInit', (sequelize) =>
-    sequelize.addHook('afterQuery', (_options, query) => {
+    addOwnQueryHook(sequelize, 'afterQuery', (_options, query) => {
       queryCount++;
       // `SELECT … FROM "Sessions"`, `UPDATE "Sessions"`: the statement and its first table
       const sql = String(query?.sql ?? '');

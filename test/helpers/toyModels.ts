@@ -1,18 +1,20 @@
-import { DataTypes, type ModelAttributes, type Sequelize } from 'sequelize';
+import { DataTypes, type ModelAttributes, type ModelOptions, type Sequelize } from 'sequelize';
 import { FluxModel, type References } from '../../lib/FluxModel.js';
 import type { FluxModelClass } from '../../lib/ModelController.js';
 
 /**
  * A tenant-scoped toy model `name` initialized on `sequelize` (its table is `<name>s`): `id`, `tenantId`,
  * a nullable integer attribute per declared reference, then `attributes` (which may redefine them, e.g.
- * with a `references` clause so that `sync()` creates the foreign key). For tests of the framework alone,
- * without the application's models.
+ * with a `references` clause so that `sync()` creates the foreign key), defined with `options` (Sequelize's
+ * model options: `version`, `hasTrigger`, …). For tests of the framework alone, without the application's
+ * models.
  */
 export function toyModel(
   sequelize: Sequelize,
   name: string,
   references: Record<string, unknown> = {},
   attributes: ModelAttributes = {},
+  options: Partial<ModelOptions> = {},
 ): FluxModelClass {
   const model = class extends FluxModel {};
   Object.defineProperty(model, 'name', { value: name });
@@ -29,7 +31,7 @@ export function toyModel(
       ...keys,
       ...attributes,
     },
-    { sequelize, modelName: name, tableName: `${name}s` },
+    { sequelize, modelName: name, tableName: `${name}s`, ...options },
   );
   return model as unknown as FluxModelClass;
 }

@@ -1,19 +1,13 @@
 import pg from 'pg';
-import {
-  DataTypes,
-  Model,
-  type ModelAttributes,
-  type ModelOptions,
-  type ModelStatic,
-  type Sequelize,
-} from 'sequelize';
+import { DataTypes, Model, type ModelAttributes, type ModelOptions, type Sequelize } from 'sequelize';
 import sqlite3 from 'sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FluxModel, type FluxModelClass } from '../../lib/FluxModel.js';
+import type { FluxModel, FluxModelClass } from '../../lib/FluxModel.js';
 import { leanInserter, utcDateText } from '../../lib/leanInsert.js';
 import type { Transport } from '../helpers/clients.js';
 import { client, expectStatus } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, openTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+import { toyModel } from '../helpers/toyModels.js';
 
 /**
  * The lean insert (lib/leanInsert.ts) does what `instance.save({validate: false})` does: the same
@@ -31,12 +25,11 @@ describe('When an instance is inserted lean, then everything is as after save', 
 
   /** A toy model `name` with attributes of every kind, defined with `options`. */
   function define(name: string, options: Partial<ModelOptions> = {}, attributes: ModelAttributes = {}) {
-    const model = class extends FluxModel {};
-    Object.defineProperty(model, 'name', { value: name });
-    (model as unknown as ModelStatic<Model>).init(
+    return toyModel(
+      sequelize,
+      name,
+      {},
       {
-        id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        tenantId: { type: DataTypes.INTEGER, allowNull: false },
         flag: { type: DataTypes.BOOLEAN, allowNull: true },
         at: { type: DataTypes.DATE, allowNull: true },
         data: { type: DataTypes.JSON, allowNull: true },
@@ -52,9 +45,8 @@ describe('When an instance is inserted lean, then everything is as after save', 
         },
         ...attributes,
       },
-      { sequelize, modelName: name, tableName: `${name}s`, ...options },
+      options,
     );
-    return model as unknown as FluxModelClass;
   }
 
   const postgres = () => sequelize.getDialect() === 'postgres';
