@@ -89,8 +89,11 @@ interface ConnectionInternals {
   constructor: { _cls?: unknown };
 }
 
-/** The hooks `save` runs before an insert: while any is registered, creates go through `save`. */
-const BEFORE_HOOKS = ['beforeCreate'] as const; // `beforeSave` hooks are registered as `beforeCreate` too
+/**
+ * The hook `save` runs before an insert: while one is registered, creates go through `save` (a `beforeSave`
+ * hook is registered as `beforeCreate` too).
+ */
+const BEFORE_HOOK = 'beforeCreate';
 
 /** What `insertQuery` hands `format` for an insert's value. */
 const FORMAT_OPTIONS = { context: 'INSERT' };
@@ -108,7 +111,10 @@ class ModelLeanInserter implements LeanInserter {
   readonly #internals: ModelInternals;
   readonly #sequelize: Sequelize;
   readonly #generator: InsertGenerator;
+  /** Every attribute, as `save`'s `fields`. */
   readonly #attributes: string[];
+  /** The attributes stored in a column (not virtual), in the same order. */
+  readonly #stored: string[];
   readonly #autoIncrement: Set<string>;
   /** The `DATE` attributes whose dates are written here (see the module's header). */
   readonly #utcDates: Set<string>;
@@ -120,6 +126,7 @@ class ModelLeanInserter implements LeanInserter {
     this.#sequelize = sequelize;
     this.#generator = sequelize.getQueryInterface().queryGenerator as unknown as InsertGenerator;
     this.#attributes = Object.keys(this.#internals.rawAttributes);
+    this.#stored = this.#attributes.filter((name) => !this.#internals._virtualAttributes.has(name));
     this.#autoIncrement = new Set(
       this.#attributes.filter((name) => this.#internals.rawAttributes[name].autoIncrement === true),
     );
@@ -137,13 +144,14 @@ class ModelLeanInserter implements LeanInserter {
     if (
       !instance.isNewRecord ||
       instance._options.include?.length ||
-      BEFORE_HOOKS.some((hook) => model.hasHook(hook) || sequelize.hasHook(hook))
+      model.hasHook(BEFORE_HOOK) ||
+      sequelize.hasHook(BEFORE_HOOK)
     ) {
       return false;
     }
     const dataValues = instance.dataValues;
     // the values as `save` writes them, checked before anything changes
-    for (const name of this.#attributes) {
+    for (const name of this.#stored) {
       if (dataValues[name] instanceof Utils.SequelizeMethod) return false;
     }
 
@@ -162,9 +170,9 @@ class ModelLeanInserter implements LeanInserter {
     const bind: unknown[] = [];
     const bindParam = generator.bindParam(bind);
     let shape = '';
-    for (const name of this.#attributes) {
+    for (const name of this.#stored) {
       const value = dataValues[name];
-      if (value === undefined || model._virtualAttributes.has(name)) continue;
+      if (value === undefined) continue;
       const attribute = model.rawAttributes[name];
       const column = attribute.field ?? name;
       values[column] = value;

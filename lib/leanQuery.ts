@@ -224,10 +224,9 @@ export async function insertRow(
   if (!rowCount) throw new EmptyResultError('');
   // PostgreSQL's `Query#formatResults` for an insert with an instance
   const row = rows[0] ?? {};
+  const attributes = Object.values(model.rawAttributes);
   for (const key of Object.keys(row)) {
-    const attribute = Object.values(model.rawAttributes).find(
-      (candidate) => candidate.fieldName === key || candidate.field === key,
-    );
+    const attribute = attributes.find((candidate) => candidate.fieldName === key || candidate.field === key);
     instance.dataValues[attribute?.fieldName ?? key] = row[key];
   }
 }

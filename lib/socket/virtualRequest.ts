@@ -39,12 +39,12 @@ import type { VirtualResponse } from '../protocol.js';
  *   on a prototype derived from the app's instead) and collect the reply instead of writing to a socket.
  *   Header names and values are validated as `http.OutgoingMessage` does (`validateHeaderName`,
  *   `validateHeaderValue`), and a header set after the reply started throws `ERR_HTTP_HEADERS_SENT`, as
- *   over HTTP. `finish` and `close` are emitted after `end`. The result is `{statusCode, headers, data}`: for `res.json(value)`
- *   the value itself (socket.io turns it into the same JSON HTTP would send, `toJSON` included, when it
- *   sends the ack — so a handler must not change a value after passing it to `res.json`; the app's
- *   `json replacer`/`json spaces` settings do not apply);
- *   otherwise the parsed JSON body when the content type is JSON, the text for `text/*`, a Buffer, `null`
- *   when empty — and `null` for `HEAD` and for 204 and 304 replies, which carry no body over HTTP either.
+ *   over HTTP. `finish` and `close` are emitted after `end`. The result is `{statusCode, headers, data}`:
+ *   for `res.json(value)` the value itself (socket.io turns it into the same JSON HTTP would send,
+ *   `toJSON` included, when it sends the ack — so a handler must not change a value after passing it to
+ *   `res.json`; the app's `json replacer`/`json spaces` settings do not apply); otherwise the parsed
+ *   JSON body when the content type is JSON, the text for `text/*`, a Buffer, `null` when empty — and
+ *   `null` for `HEAD` and for 204 and 304 replies, which carry no body over HTTP either.
  *   `res.destroy()` before `end` answers 500 `InternalError` (the socket's slot is freed).
  * - Errors: the app's own error handler produces error replies; this module only rejects when the app
  *   itself throws synchronously, which the caller maps with the same error mapper as HTTP.
@@ -277,7 +277,7 @@ const MAX_VALID_NAMES = 256;
  * the same `Content-Type` (a value's validity never changes either). Never replaced, so a name whose values
  * all differ (`X-Request-Id`) costs one entry and no write per response.
  */
-const lastValidValues = new Map<string, HeaderValue>();
+const firstValidValues = new Map<string, HeaderValue>();
 
 // The header methods of `http.OutgoingMessage`, on the capture instead of a socket (same validation,
 // same errors: a header set after the response started throws ERR_HTTP_HEADERS_SENT, as over HTTP).
@@ -290,10 +290,10 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     validateHeaderName(name);
     if (validHeaderNames.size < MAX_VALID_NAMES) validHeaderNames.add(name);
   }
-  if (lastValidValues.get(name) !== value) {
+  if (firstValidValues.get(name) !== value) {
     validateHeaderValue(name, value as string);
-    if (typeof value === 'string' && validHeaderNames.has(name) && !lastValidValues.has(name))
-      lastValidValues.set(name, value);
+    if (typeof value === 'string' && validHeaderNames.has(name) && !firstValidValues.has(name))
+      firstValidValues.set(name, value);
   }
   this._capture.headers[name.toLowerCase()] = value;
   return this;
