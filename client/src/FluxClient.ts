@@ -95,6 +95,11 @@ export class FluxClient {
   private readonly listeners = new Set<AuthListener>();
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private loggingOut = false;
+  /**
+   * The session this client last bound its socket to (by the handshake's token or by its own login):
+   * a storage shared with another tab may hold another session's token by the time that session ends.
+   */
+  private boundSessionId: number | null = null;
   private liveQueries?: LiveQueries;
   private streams?: EventStreamFeeds;
 
@@ -386,11 +391,18 @@ export class FluxClient {
       // read at every (re)connection: a reconnected socket is bound to the current session again
       auth: (cb) => {
         const token = this.storage.get();
+        this.boundSessionId = sessionIdOf(token);
         cb(token ? { token } : {});
       },
       ...overrides,
     });
-    const ended = (payload: AuthEndedPayload) => this.endSession(payload.reason);
+    const ended = (payload: AuthEndedPayload) => {
+      // the socket's session ended; the stored token may be another session's by now (another tab with the
+      // same storage signed in meanwhile): that one goes on
+      const stored = sessionIdOf(this.storage.get());
+      if (stored !== null && this.boundSessionId !== null && stored !== this.boundSessionId) return;
+      this.endSession(payload.reason);
+    };
     socket.on('auth:revoked', ended);
     socket.on('auth:expired', ended);
     socket.on('connect_error', (error: Error & { data?: unknown }) => {
@@ -465,6 +477,7 @@ export class FluxClient {
 
   private startSession(reply: FluxResponse<LoginReply>): LoginReply {
     this.storage.set(reply.data.jwt);
+    this.boundSessionId = sessionIdOf(reply.data.jwt);
     this.scheduleRefresh(reply.data.jwt);
     this.emit({ type: 'login', user: reply.data.user });
     this.liveQueries?.refetchAll();
@@ -523,4 +536,9 @@ export class FluxClient {
  */
 export function createClient(options: ClientOptions): FluxClient {
   return new FluxClient(options);
+}
+
+/** The session a token belongs to (its `sessionId` claim), null without one. */
+function sessionIdOf(token: string | null): number | null {
+  return (token ? decodeToken(token)?.sessionId : null) ?? null;
 }

@@ -206,6 +206,27 @@ describe('auth lifecycle', () => {
     expect(reused.body).toMatchObject({ _error: { code: 'TokenRevoked' } });
   });
 
+  it('When another client of the same storage signed in meanwhile, then the end of the first session leaves its token', async () => {
+    const storage = memoryStorage();
+    const first = await client({ storage });
+    const events: AuthEvent[] = [];
+    first.on('auth', (e) => events.push(e));
+    await first.login('admin', ADMIN_PASSWORD);
+    const firstToken = first.token!;
+    // another tab sharing the storage signs in (a new session) before the first session is ended
+    const second = await client({ socket: false, storage });
+    await second.login('admin', ADMIN_PASSWORD);
+    const secondToken = second.token!;
+    expect(secondToken).not.toBe(firstToken);
+    const revoked = new Promise((resolve) => first.socket!.once('auth:revoked', resolve));
+    expect((await httpTransport(server.url, firstToken).request('POST', '/auth/logout')).status).toBe(200);
+    await revoked;
+    // the first client's socket heard its session end; the stored token is the second session's and stays
+    expect(storage.get()).toBe(secondToken);
+    expect((await second.request('GET', '/auth/me')).statusCode).toBe(200);
+    expect(events.map((e) => e.type)).toEqual(['login']);
+  });
+
   it('When a request is refused for its token over HTTP, then the session ends as revoked', async () => {
     const c = await client({ socket: false });
     const events: AuthEvent[] = [];
