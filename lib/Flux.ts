@@ -23,7 +23,7 @@ import {
 } from './config.js';
 import { openDatabase, textColumnsNotIn, tuneDatabase } from './database.js';
 import { EventStreams, subscribableModels } from './eventStreams.js';
-import { buildExpressApp, coreMiddlewares } from './expressApp.js';
+import { buildExpressApp, coreMiddlewares, httpMessageClasses } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
 import { type FreshConnections, trackFreshConnections } from './freshConnections.js';
 import type { FluxMiddleware } from './http.js';
@@ -443,7 +443,9 @@ export class FluxApp {
    */
   private buildTransports(): void {
     this.transportsOpen = true;
-    this.server = createServer();
+    // requests and responses born with the Express app's prototypes (httpMessageClasses)
+    const messageClasses = httpMessageClasses();
+    this.server = createServer(messageClasses);
     const allowedOrigin = originChecker(this.config.server.cors.origin);
     const allowedHost = hostChecker(this.config.server.allowedHosts);
     this.io = new SocketServer(this.server, {
@@ -490,6 +492,7 @@ export class FluxApp {
       corsOrigin: this.config.server.cors.origin,
       allowedHost: this.config.server.allowedHosts === true ? undefined : allowedHost,
       trustProxy: this.config.server.trustProxy,
+      messageClasses,
       first: [
         requestLifecycle({
           started: () => this.lifecycle.requestStarted(),

@@ -345,3 +345,19 @@ describe('one scenario, two transports', () => {
     socket.close();
   });
 });
+
+describe('HTTP requests and responses', () => {
+  it("When the server receives a request, then its request and response are born with the Express app's prototypes, so that Express's per-request prototype swap changes nothing", async () => {
+    const born: boolean[] = [];
+    const check = (req: object, res: object) =>
+      born.push(
+        Object.getPrototypeOf(req) === Flux.express.request,
+        Object.getPrototypeOf(res) === Flux.express.response,
+      );
+    // before the app's own listener (and its swap)
+    Flux.server.prependOnceListener('request', check);
+    const reply = await admin.request('GET', '/team');
+    expectStatus(reply, 200);
+    expect(born).toEqual([true, true]);
+  });
+});

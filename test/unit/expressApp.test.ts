@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NextFunction } from 'express';
 import multer from 'multer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildExpressApp } from '../../lib/expressApp.js';
+import { buildExpressApp, type HttpMessageClasses, httpMessageClasses } from '../../lib/expressApp.js';
 import type { FluxMiddleware, FluxRequest, FluxResponse } from '../../lib/http.js';
 import { Logger } from '../../lib/log.js';
 import { injectVirtualRequest, parseVirtualRequest } from '../../lib/socket/virtualRequest.js';
@@ -32,8 +32,9 @@ const track =
     next();
   };
 
-function app() {
+function app(messageClasses?: HttpMessageClasses) {
   return buildExpressApp({
+    messageClasses,
     routes: [
       {
         key: 'get /echo/:id',
@@ -119,8 +120,10 @@ afterEach(() => {
   logged.length = 0;
 });
 
+/** Serves the app over HTTP as Flux does: requests and responses born with the app's prototypes. */
 async function serve(): Promise<string> {
-  const server = createServer(app().app);
+  const classes = httpMessageClasses();
+  const server = createServer(classes, app(classes).app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   close = () => server.close();
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -134,6 +137,47 @@ describe('buildExpressApp', () => {
     expect(await response.json()).toEqual({ data: { a: 1, b: '2', id: '5' }, isSocket: false });
     expect(calls).toEqual(['global', 'routeOne', 'routeTwo', 'action']);
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("When the server builds its messages with httpMessageClasses, then they are born with the app's prototypes and every Express helper works", async () => {
+    const classes = httpMessageClasses();
+    const built = app(classes);
+    const server = createServer(classes, built.app);
+    // before Express's app.handle sets the prototypes (which then changes nothing)
+    const born: boolean[] = [];
+    server.prependListener('request', (req, res) => {
+      born.push(
+        Object.getPrototypeOf(req) === built.app.request,
+        Object.getPrototypeOf(res) === built.app.response,
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    close = () => server.close();
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const response = await fetch(`${base}/echo/7?b=2`, { headers: { 'x-request-id': 'abc-1' } });
+    expect(born).toEqual([true, true]);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { b: '2', id: '7' }, isSocket: false });
+    expect(response.headers.get('x-request-id')).toBe('abc-1');
+    // Express's request and response helpers and its `app` link, on the prototypes the app adopted
+    expect(built.app.request).toBeInstanceOf(IncomingMessage);
+    expect(built.app.response).toBeInstanceOf(ServerResponse);
+    expect((built.app.request as { app?: unknown }).app).toBe(built.app);
+    expect((built.app.response as { app?: unknown }).app).toBe(built.app);
+    for (const helper of ['get', 'accepts', 'is'] as const)
+      expect(typeof built.app.request[helper]).toBe('function');
+    for (const helper of ['json', 'status', 'set', 'send'] as const)
+      expect(typeof built.app.response[helper]).toBe('function');
+    // virtual requests are built on the same prototypes and get the same reply
+    const overSocket = await injectVirtualRequest(
+      built.dispatch,
+      parseVirtualRequest({ method: 'GET', url: '/echo/7', data: { b: '2' } }),
+      { socketId: 's1', remoteAddress: '127.0.0.1', properties: { isSocket: true } },
+    );
+    expect(overSocket).toMatchObject({
+      statusCode: 200,
+      data: { data: { b: '2', id: '7' }, isSocket: true },
+    });
   });
 
   it('answers 500 "Unexpected error" and logs the details, never sending them', async () => {
