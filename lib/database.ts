@@ -107,6 +107,8 @@ interface ConnectionWatch {
   pending: Map<object, string>;
   since: number;
   timer?: NodeJS.Timeout;
+  /** SQLite: the watchdog interrupted the statement running now (its end logs the warn line). */
+  interrupted?: boolean;
 }
 
 /**
@@ -117,7 +119,8 @@ interface ConnectionWatch {
  * the statement before: time spent queued behind another does not count. SQLite has no timeout of its
  * own: past `timeoutMs`, `sqlite3_interrupt` stops the connection's running statement
  * (https://www.sqlite.org/c3ref/interrupt.html); PostgreSQL cancels by itself. A statement that ends past
- * `timeoutMs` logs one warn line with its type and model (no SQL: it holds values).
+ * `timeoutMs`, or that the watchdog stopped, logs one warn line with its type and model (no SQL: it holds
+ * values).
  */
 function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): void {
   const sqlite = sequelize.getDialect() === 'sqlite';
@@ -130,6 +133,7 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
     watch.timer = setTimeout(
       function interruptStatement() {
         (connection as SqliteConnection).interrupt();
+        watch.interrupted = true;
         // the statement now ends and afterQuery arms the timer for the next one; should the interrupt
         // have come as it ended on its own, try again for whatever runs on
         watch.timer = setTimeout(interruptStatement, timeoutMs).unref();
@@ -159,10 +163,12 @@ function watchStatements(sequelize: Sequelize, timeoutMs: number, log: Logger): 
     if (!watch || statement === undefined) return;
     watch.pending.delete(query);
     const now = Date.now();
-    if (now - watch.since >= timeoutMs) {
-      log.warn(
-        `database: a ${statement} statement ran ${now - watch.since} ms, past statementTimeoutMs (${timeoutMs} ms)`,
-      );
+    // the interrupt's timer runs on libuv's clock, which can be a millisecond behind Date.now's: a
+    // statement it stopped ran the whole timeout, whatever Date.now says
+    const ran = watch.interrupted ? Math.max(now - watch.since, timeoutMs) : now - watch.since;
+    watch.interrupted = false;
+    if (ran >= timeoutMs) {
+      log.warn(`database: a ${statement} statement ran ${ran} ms, past statementTimeoutMs (${timeoutMs} ms)`);
     }
     watch.since = now;
     interruptLater(connection, watch);
