@@ -64,12 +64,12 @@ export interface HttpMessageClasses {
 
 /**
  * Classes for `http.createServer({IncomingMessage, ServerResponse})` (Node's `http` docs) whose instances
- * are born with the prototypes an Express app would give them, once {@link buildExpressApp} adopted them.
- * Express's `app.handle` sets the prototype of every `req` and `res` to `app.request` and `app.response`
- * (`Object.setPrototypeOf`); for an object that already has that prototype, the swap does nothing.
- * Otherwise V8 gives each request and response a map of its own, and their objects outlive the young
- * generation: with the swap, a bare Express app promoted about 3 MB per scavenge under load (about 30 %
- * of what it allocated) and served less than half as many requests as without it (docs/performance.md).
+ * are born with the prototypes an Express app would give them, once {@link buildExpressApp} adopted them
+ * (one pair per app). Express's `app.handle` sets the prototype of every `req` and `res` to `app.request`
+ * and `app.response` (`Object.setPrototypeOf`); for an object that already has that prototype, the swap
+ * does nothing. Measured with the swap (docs/performance.md, "What was optimized"): 31–47 % of what a
+ * server allocated survived V8's scavenges, and a bare `node:http` server doing only the swap answered
+ * less than half as many requests as without it.
  */
 export function httpMessageClasses(): HttpMessageClasses {
   class FluxIncomingMessage extends IncomingMessage {}
