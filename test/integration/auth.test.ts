@@ -135,6 +135,23 @@ describe.each(['http', 'socket'] as const)('auth over %s', (kind) => {
     t.close();
   });
 
+  it('When a token that was accepted reaches its expiry, then 403 TokenExpired (a verified token is kept only until then)', async () => {
+    const claims = jwt.decode(await login(server.url, 'bar', 'bar-password')) as jwt.JwtPayload;
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = jwt.sign(
+      { userId: claims.userId, sessionId: claims.sessionId, tenantId: claims.tenantId, exp },
+      Flux.config.jwt.secret,
+    );
+    const t = await anonymous(kind, token);
+    expectStatus(await t.request('GET', '/auth/me'), 200);
+    expectStatus(await t.request('GET', '/auth/me'), 200);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 20));
+    expect(expectStatus<ErrorReply>(await t.request('GET', '/auth/me'), 403)._error.code).toBe(
+      'TokenExpired',
+    );
+    t.close();
+  });
+
   it('When logged in, then /auth/me gives user, team, tenant and permissions', async () => {
     const t = await anonymous(kind, await login(server.url, 'bar', 'bar-password'));
     const me = expectStatus(await t.request('GET', '/auth/me'), 200);
