@@ -408,10 +408,12 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
     killed.child.kill('SIGKILL');
     await killed.exited;
     // PGlite: the folder's one process starts again (its lock is stale)
-    let survivor = killed === first ? second! : first;
+    let survivor: ReturnType<typeof startNode>;
     if (kind === 'pglite') {
       survivor = startNode(worker, [JSON.stringify(store), prefix, file]);
       await waitForOutput(survivor, /ready/);
+    } else {
+      survivor = killed === first ? second! : first;
     }
     try {
       await waitFor(() => records(file).some((r) => r.effect === 'k1'), 30_000, 'the job run again');
