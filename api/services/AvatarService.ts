@@ -80,25 +80,30 @@ export async function storeAvatar(source: string, tenantId: number, userId: numb
   });
 }
 
-/** The image queue of this process, made on first use, following `upload.imageConcurrency`. */
-let imageQueue: WorkQueue | undefined;
+/**
+ * The image queue of the running server, made on first use, following `upload.imageConcurrency` (a new
+ * one when Flux starts again, e.g. in tests).
+ */
+const imageQueues = new WeakMap<object, WorkQueue>();
 
 /**
- * The image work of this process: jobs running now, waiting now, and the most that ever ran at once.
+ * The image work of the running server: jobs running now, waiting now, and the most that ever ran at once.
  * Counted inside the jobs themselves, so it tells whether the queue really bounds them.
  */
 export function imageWork(): { active: number; waiting: number; peak: number } {
-  return imageQueue?.stats() ?? { active: 0, waiting: 0, peak: 0 };
+  return imageQueues.get(Flux.express)?.stats() ?? { active: 0, waiting: 0, peak: 0 };
 }
 
 function inImageQueue<T>(job: () => Promise<T>): Promise<T> {
   const { imageConcurrency: concurrency, imageQueueLength: queueLength } = Flux.config.upload;
+  let imageQueue = imageQueues.get(Flux.express);
   if (!imageQueue) {
     imageQueue = new WorkQueue({
       concurrency,
       queueLength,
       busyMessage: 'Too many images are being processed: retry in a moment',
     });
+    imageQueues.set(Flux.express, imageQueue);
   }
   imageQueue.configure({ concurrency, queueLength });
   return imageQueue.run(job);

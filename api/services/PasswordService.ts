@@ -14,10 +14,11 @@ import { FairQueue } from '../../lib/fairQueue.js';
  * more waiting behind its own (429 past it). The CPU of the machine bounds login throughput anyway.
  */
 
-let queue: FairQueue | undefined;
+/** The queue of the running server (a new one when Flux starts again, e.g. in tests). */
+const queues = new WeakMap<object, FairQueue>();
 
 /**
- * The queue of this process, following the `auth.hash*` keys. `client` undefined: work no password
+ * The queue of the running server, following the `auth.hash*` keys. `client` undefined: work no password
  * sender asked for (hashing a new password, the dummy hash), bounded by the process-wide limits only —
  * sharing one client's place, every user's password change would wait behind the others'.
  */
@@ -29,18 +30,22 @@ function inQueue<T>(client: string | undefined, job: () => Promise<T>): Promise<
     hashPerAddressQueue: perClientQueue,
   } = Flux.config.auth;
   const bounds = { concurrency, queueLength, perClient, perClientQueue };
-  queue ??= new FairQueue({
-    ...bounds,
-    busyMessage: 'Too many password checks at once: retry in a moment',
-    tooManyMessage: 'Too many password checks from this address at once: wait for the previous ones',
-  });
+  let queue = queues.get(Flux.express);
+  if (!queue) {
+    queue = new FairQueue({
+      ...bounds,
+      busyMessage: 'Too many password checks at once: retry in a moment',
+      tooManyMessage: 'Too many password checks from this address at once: wait for the previous ones',
+    });
+    queues.set(Flux.express, queue);
+  }
   queue.configure(bounds);
   return queue.run(client, job);
 }
 
-/** bcrypt operations running now, waiting now, and the most that ever ran at once in this process. */
+/** bcrypt operations running now, waiting now, and the most that ever ran at once in the running server. */
 export function passwordWork(): { active: number; waiting: number; peak: number } {
-  return queue?.stats() ?? { active: 0, waiting: 0, peak: 0 };
+  return queues.get(Flux.express)?.stats() ?? { active: 0, waiting: 0, peak: 0 };
 }
 
 /**
