@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toErrorReply } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
-import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
+import {
+  connectClient,
+  httpTransport,
+  type Reply,
+  socketTransport,
+  type Transport,
+} from '../helpers/clients.js';
 import { adminLogin, expectSameReply, expectStatus, login } from '../helpers/fixtures.js';
 import { createTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -250,7 +256,7 @@ describe('admission of expensive reads', () => {
       ...range(2).map(() => socket.request('GET', '/message', page)),
       http.request('GET', '/message', page),
     ]);
-    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 429, 429]);
+    expectOneAdmitted(replies);
     // nor are a sort on a column other than id, an offset and a count (each reads every row it may)
     for (const [a, b, c] of [
       [
@@ -269,12 +275,22 @@ describe('admission of expensive reads', () => {
         socket.request('GET', '/message', b),
         http.request('GET', '/message', c),
       ]);
-      expect(mixed.map((reply) => reply.status).sort()).toEqual([200, 429, 429]);
+      expectOneAdmitted(mixed);
     }
     // a page of the default size, in id order, is not an expensive read
     const small = await Promise.all(range(3).map(() => socket.request('GET', '/message', { limit: 100 })));
     expect(small.map((reply) => reply.status)).toEqual([200, 200, 200]);
   });
+
+  /**
+   * One of three expensive reads admitted, the two others refused at once: the admitted one answers 200,
+   * or 503 `QueryTimeout` when a busy machine makes its 5 MB read outlast the 300 ms timeout.
+   */
+  function expectOneAdmitted(replies: Reply[]): void {
+    const codes = replies.map((reply) => (reply.body as { _error?: { code: string } })._error?.code ?? 'ok');
+    expect(codes.filter((code) => code === 'TooManyRequests')).toHaveLength(2);
+    expect(codes.filter((code) => code === 'ok' || code === 'QueryTimeout')).toHaveLength(1);
+  }
 
   /** `count` users of the admin's team (they read every message), each logged in. */
   async function readers(count: number, prefix: string): Promise<Transport[]> {
