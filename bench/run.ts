@@ -863,9 +863,16 @@ async function main(): Promise<void> {
   const started = Date.now();
   if (runs('client')) extra.client = await ownProcess('bench/client.ts');
   if (runs('console')) extra.console = await ownProcess('bench/console.ts');
+  const serverParts = PARTS.some(
+    (part) => !['client', 'console', 'startup', 'growth'].includes(part) && runs(part),
+  );
+  // the servers run the build; `npm start` runs it too when it matches the sources (scripts/start.js)
+  if (serverParts || runs('startup')) {
+    log('building Flux for production (npm run build)…');
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
+  }
   if (runs('startup')) extra.startup = await ownProcess('bench/startup.ts');
-  if (PARTS.some((part) => !['client', 'console', 'startup', 'growth'].includes(part) && runs(part)))
-    await servers();
+  if (serverParts) await servers();
   // its own databases (1,000,000 messages) and servers, PostgreSQL only (bench/growth.ts)
   if (runs('growth')) extra.growth = await ownProcess('bench/growth.ts');
 
@@ -1045,10 +1052,8 @@ async function compare(peers: Server[], flux: { server: Server; token: string },
   }
 }
 
-/** Every part but the client's: the build of Flux, the database, then each server in turn. */
+/** The parts with servers (Flux's build made by `main`): the database, then each server in turn. */
 async function servers(): Promise<void> {
-  log('building Flux for production (npm run build)…');
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   const database = await prepareDatabase();
   // REDIS_URL is for the scale part only: the other servers run alone (Flux's own part included)
   const env = { BENCH_DB_URL: database.url, BENCH_JWT_SECRET: SECRET, REDIS_URL: '' };

@@ -12,8 +12,10 @@
  * vary with the load, CPU much less. Each start is stopped (SIGTERM to its process group) once `/ready`
  * answers, and waited for before the next.
  *
- * BENCH_STARTUP_COMMAND: `npm` (default, `npm start`), `tsx` (`node --import tsx app.ts`, what `npm start`
- * runs, without npm) or `build` (`node dist/app.js`, after `npm run build`); several, comma-separated, run
+ * BENCH_STARTUP_COMMAND: `npm` (default, `npm start`: the build when it matches the sources, which
+ * `npm run bench` builds first, else the sources through tsx; each start's line and the result say which),
+ * `tsx` (`node --import tsx app.ts`, the sources without npm) or `build` (`node dist/app.js`, after
+ * `npm run build`); several, comma-separated, run
  * in alternation. BENCH_STARTUP_COMPARE=<folder> starts another checkout of Flux (e.g. a `git worktree` of
  * the commit before a change, with its node_modules) in alternation with this one, each on its own
  * database. Reports, per checkout and command, the median and min–max of the runs; prints a `result {…}`
@@ -24,6 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtFromSources } from '../scripts/sources.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
@@ -209,6 +212,8 @@ async function main(): Promise<void> {
         return {
           checkout: path.relative(root, checkout) || '.',
           command: commands[command].join(' ').replace(process.execPath, 'node'),
+          // what `npm start` ran in that checkout (scripts/start.js): the build, or the sources through tsx
+          ...(command === 'npm' ? { npmStartRuns: builtFromSources(checkout) ? 'build' : 'sources' } : {}),
           firstStartMs: firstStarts[checkout],
           listeningMs: spread(samples.map(({ listeningMs }) => listeningMs)),
           healthMs: spread(samples.map(({ healthMs }) => healthMs)),
@@ -219,7 +224,7 @@ async function main(): Promise<void> {
     };
     for (const start of result.starts) {
       log(
-        `startup, ${start.command} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}, /ready ${show(start.readyMs)}` +
+        `startup, ${start.command}${start.npmStartRuns ? ` (runs the ${start.npmStartRuns})` : ''} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}, /ready ${show(start.readyMs)}` +
           (start.cpuMs && start.readyCpuMs
             ? `, CPU ${show(start.cpuMs)} (at /ready ${show(start.readyCpuMs)})`
             : '') +

@@ -224,11 +224,30 @@ export async function insertRow(
   if (!rowCount) throw new EmptyResultError('');
   // PostgreSQL's `Query#formatResults` for an insert with an instance
   const row = rows[0] ?? {};
-  const attributes = Object.values(model.rawAttributes);
-  for (const key of Object.keys(row)) {
-    const attribute = attributes.find((candidate) => candidate.fieldName === key || candidate.field === key);
-    instance.dataValues[attribute?.fieldName ?? key] = row[key];
+  const names = attributeNames(model.rawAttributes);
+  for (const key of Object.keys(row)) instance.dataValues[names.get(key) ?? key] = row[key];
+}
+
+/** Attribute names by returned column, per model's attributes (see {@link attributeNames}). */
+const attributeNamesByModel = new WeakMap<object, Map<string, string>>();
+
+/**
+ * Where `Query#formatResults` writes a returned column `key`: under the `fieldName` of the first attribute
+ * (in definition order) whose `fieldName` or `field` is `key` (`key` itself when that attribute has no
+ * `fieldName`), or under `key` when none is. Built once per model, not per insert.
+ */
+function attributeNames(
+  rawAttributes: Record<string, { field?: string; fieldName?: string }>,
+): Map<string, string> {
+  let names = attributeNamesByModel.get(rawAttributes);
+  if (!names) {
+    names = new Map();
+    for (const { fieldName, field } of Object.values(rawAttributes))
+      for (const key of [fieldName, field])
+        if (key !== undefined && !names.has(key)) names.set(key, fieldName ?? key);
+    attributeNamesByModel.set(rawAttributes, names);
   }
+  return names;
 }
 
 /** What Sequelize's PostgreSQL `Query#run` makes of a failed statement. */

@@ -14,16 +14,16 @@ export interface NodeProcess {
 
 /**
  * Starts `node --import tsx <script> …args` (plain `node` with `tsx: false`, e.g. for the build output) in
- * the project folder with `env` over the current one.
+ * the project folder (or `cwd`) with `env` over the current one.
  */
 export function startNode(
   script: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  { tsx = true }: { tsx?: boolean } = {},
+  { tsx = true, cwd = Flux.rootdir }: { tsx?: boolean; cwd?: string } = {},
 ): NodeProcess {
   const child = spawn(process.execPath, [...(tsx ? ['--import', 'tsx'] : []), script, ...args], {
-    cwd: Flux.rootdir,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

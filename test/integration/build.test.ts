@@ -1,5 +1,14 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,10 +23,11 @@ import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes
 import { createTestDatabase } from '../helpers/server.js';
 
 /**
- * Production (docs/operations.md). One behaviour for both starts: `npm start` (the sources, through tsx)
- * and the production start (`node dist/app.js`, after `npm run build`) read the same config and use the
+ * Production (docs/operations.md). One behaviour for both starts: the sources (through tsx) and the
+ * production start (`node dist/app.js`, after `npm run build`) read the same config and use the
  * same `data/`, `logs/` and `uploads/` of the application root (`FLUX_ROOT`, else the project), never
- * folders inside the build output. Then the deployment: `deploy/cluster.sh` starts instances of that build
+ * folders inside the build output; `npm start` runs the build only while it matches the sources. Then the
+ * deployment: `deploy/cluster.sh` starts instances of that build
  * behind nginx (with PostgreSQL and Redis; CI installs nginx). One file: both use `dist/`, built once.
  */
 
@@ -66,11 +76,10 @@ describe('the built server and npm start', () => {
     expect(first.status).toBe(200);
     expect(await development.process.stop()).toBe(0);
 
-    await promisify(execFile)(
-      process.execPath,
-      [path.join(Flux.rootdir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      { cwd: Flux.rootdir },
-    );
+    // `npm run build`'s server part: tsc, and the digest of the sources it compiled (for npm start)
+    await promisify(execFile)(process.execPath, [path.join('scripts', 'buildServer.js')], {
+      cwd: Flux.rootdir,
+    });
     const built = await start(path.join('dist', 'app.js'), false);
     // the same database: no new admin, and the first one's password works; the same secret file
     expect(built.process.output()).not.toContain('Created the bootstrap user');
@@ -87,6 +96,49 @@ describe('the built server and npm start', () => {
     }
     expect(existsSync(path.join(root, 'data', 'jwt-secret'))).toBe(true);
     expect(await built.process.stop()).toBe(0);
+  }, 180_000);
+
+  it('When npm start finds a build made from the current sources, then it runs the build; once a source differs, the sources (the digest: test/unit/sources.test.ts)', async () => {
+    // a copy of the project (its packages linked) with the build of the test above: its sources may change
+    const project = mkdtempSync(path.join(tmpdir(), 'flux-project-'));
+    try {
+      for (const entry of [
+        ...(
+          JSON.parse(readFileSync(path.join(Flux.rootdir, 'tsconfig.build.json'), 'utf8')) as {
+            include: string[];
+          }
+        ).include,
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'package.json',
+        'scripts',
+        'dist',
+      ])
+        cpSync(path.join(Flux.rootdir, entry), path.join(project, entry), { recursive: true });
+      symlinkSync(path.join(Flux.rootdir, 'node_modules'), path.join(project, 'node_modules'));
+      const npmStart = async () => {
+        const child = startNode(path.join('scripts', 'start.js'), [], env(), { tsx: false, cwd: project });
+        running.push(child);
+        const [, port] = await waitForOutput(child, /listening on http:\/\/[^:]+:(\d+)/, 60_000);
+        const health = await httpTransport(`http://127.0.0.1:${port}`).request('GET', '/health');
+        expect(await child.stop()).toBe(0);
+        return { output: child.output(), status: (health.body as { status: string }).status };
+      };
+      const built = await npmStart();
+      expect(built.output).toContain('flux: running the build in dist/');
+      expect(built.status).toBe('ok');
+
+      // an edit the build does not have: the sources run, with it
+      const controller = path.join(project, 'api', 'controllers', 'SystemController.ts');
+      const original = readFileSync(controller, 'utf8');
+      expect(original).toContain("status: 'ok'");
+      writeFileSync(controller, original.replace("status: 'ok'", "status: 'edited'"));
+      const edited = await npmStart();
+      expect(edited.output).not.toContain('running the build');
+      expect(edited.status).toBe('edited');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   }, 180_000);
 });
 
