@@ -245,5 +245,6 @@ describe('flux jobs', () => {
     } finally {
       await database.drop();
     }
-  });
+    // a job store opened, a job failed, seven CLI runs each booting Flux: 20 s was short on a busy machine
+  }, 60_000);
 });
