@@ -15,10 +15,14 @@ export const STAMP = path.join('dist', '.sources-sha256');
  * extension), `tsconfig.json` and `tsconfig.build.json` themselves. Any added, removed, renamed or edited
  * file changes it; modification times do not.
  * @param root the project folder
- * @throws what reading the files throws (no `tsconfig.build.json`, a file unreadable)
+ * @throws Error when an `include` entry is a pattern (`*`, `?`, `[`, `{`: only files and folders are
+ *   followed here); what reading the files throws (no `tsconfig.build.json`, a file unreadable)
  */
 export function sourcesDigest(root) {
   const build = JSON.parse(readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8'));
+  const pattern = (build.include ?? []).find((entry) => /[*?[{]/.test(entry));
+  if (pattern)
+    throw new Error(`tsconfig.build.json includes a pattern ("${pattern}"): list files and folders`);
   const files = ['tsconfig.json', 'tsconfig.build.json'];
   const walk = (relative) => {
     let entries;
@@ -47,16 +51,15 @@ export function sourcesDigest(root) {
 
 /**
  * Whether `root`'s `dist/` was built from its current sources: its recorded digest equals
- * {@link sourcesDigest}. False when nothing is recorded (no build, or one made by `tsc` alone).
+ * {@link sourcesDigest}. False when nothing is recorded (no build, or one made by `tsc` alone), or when
+ * the digest cannot be computed (then nothing proves that the build matches).
  */
 export function builtFromSources(root) {
-  let recorded;
   try {
-    recorded = readFileSync(path.join(root, STAMP), 'utf8').trim();
+    return readFileSync(path.join(root, STAMP), 'utf8').trim() === sourcesDigest(root);
   } catch {
     return false;
   }
-  return recorded === sourcesDigest(root);
 }
 
 /** Records `digest` as the sources `root`'s `dist/` was built from. */

@@ -76,4 +76,14 @@ describe('the digest of the sources', () => {
     forgetBuild(root);
     expect(builtFromSources(root)).toBe(false);
   });
+
+  it('When the build includes a pattern, then the digest refuses it and no build counts as matching', () => {
+    recordBuild(root, sourcesDigest(root));
+    writeFileSync(
+      path.join(root, 'tsconfig.build.json'),
+      JSON.stringify({ include: ['app.ts', 'lib/**/*'] }),
+    );
+    expect(() => sourcesDigest(root)).toThrow(/includes a pattern \("lib\/\*\*\/\*"\)/);
+    expect(builtFromSources(root)).toBe(false);
+  });
 });
