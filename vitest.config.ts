@@ -12,9 +12,10 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism() - 1),
     // each worker process runs file after file, its modules loaded once (as mocha would): a fresh process
     // per file spent about 4 s loading the server's modules again, about half the CPU of a run (SQLite
-    // pass on 2 cores: 9 min 55 s → 6 min 15 s). So state kept by a module must belong to the running
-    // server (keyed by `Flux.express`, rebuilt when Flux starts again), never to the process, and a test
-    // that changes process-wide things (environment, fake timers, spies) puts them back.
+    // pass on 2 cores: 9 min 55 s → 6 min 15 s). So what a module keeps that follows a server's config
+    // or counts its work belongs to the running server (keyed by `Flux.express`, made anew when Flux
+    // starts again; caches of constants may stay), and a test that changes process-wide things
+    // (environment, fake timers, spies) puts them back.
     isolate: false,
     // the PGlite job store every test process copies (test/globalSetup.ts)
     globalSetup: ['test/globalSetup.ts'],

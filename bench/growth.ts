@@ -348,8 +348,8 @@ async function main(): Promise<unknown> {
     log('growth: PostgreSQL only (set DATABASE_URL=postgres://…); skipped');
     return { skipped: 'PostgreSQL only' };
   }
-  log('growth: building Flux (tsc -p tsconfig.build.json)…');
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  log('growth: building Flux (scripts/buildServer.js, the server part of npm run build)…');
+  execFileSync(process.execPath, [path.join('scripts', 'buildServer.js')], { cwd: root, stdio: 'inherit' });
   const seeding: Record<string, number | 'reused'> = {};
   for (const size of SIZES) {
     log(

@@ -26,7 +26,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { builtFromSources } from '../scripts/sources.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
@@ -60,6 +59,8 @@ interface StartSample {
   cpuMs?: number;
   /** The same at the first 200 of `GET /ready`. */
   readyCpuMs?: number;
+  /** Whether the start said it ran the build (`npm start`, scripts/start.js) rather than the sources. */
+  ranBuild: boolean;
 }
 
 function log(line: string): void {
@@ -140,7 +141,8 @@ async function startOnce(checkout: string, command: Command, fluxRoot: string): 
     });
     const healthMs = await firstOk(`http://127.0.0.1:${port}/health`, started);
     const readyMs = await firstOk(`http://127.0.0.1:${port}/ready`, started);
-    return { listeningMs, healthMs, readyMs, cpuMs, readyCpuMs: treeCpuMs(child.pid as number) };
+    const ranBuild = output.includes('flux: running the build in dist/');
+    return { listeningMs, healthMs, readyMs, cpuMs, readyCpuMs: treeCpuMs(child.pid as number), ranBuild };
   } catch (err) {
     throw new Error(`${commands[command].join(' ')} in ${checkout}: ${(err as Error).message}\n${output}`);
   } finally {
@@ -198,7 +200,7 @@ async function main(): Promise<void> {
         contender.samples.push(sample);
         log(
           `startup run ${run}/${RUNS}, ${contender.command} in ${contender.checkout}: listening ${Math.round(sample.listeningMs)} ms, ` +
-            `/health ${Math.round(sample.healthMs)} ms, /ready ${Math.round(sample.readyMs)} ms, CPU ${sample.cpuMs ?? '?'} ms (at /ready ${sample.readyCpuMs ?? '?'} ms)`,
+            `/health ${Math.round(sample.healthMs)} ms, /ready ${Math.round(sample.readyMs)} ms, CPU ${sample.cpuMs ?? '?'} ms (at /ready ${sample.readyCpuMs ?? '?'} ms)${sample.ranBuild ? ', ran the build' : ''}`,
         );
       }
     }
@@ -212,8 +214,10 @@ async function main(): Promise<void> {
         return {
           checkout: path.relative(root, checkout) || '.',
           command: commands[command].join(' ').replace(process.execPath, 'node'),
-          // what `npm start` ran in that checkout (scripts/start.js): the build, or the sources through tsx
-          ...(command === 'npm' ? { npmStartRuns: builtFromSources(checkout) ? 'build' : 'sources' } : {}),
+          // what `npm start` ran (scripts/start.js says when it runs the build), in how many of the starts
+          ...(command === 'npm'
+            ? { npmStartRanBuild: samples.filter(({ ranBuild }) => ranBuild).length }
+            : {}),
           firstStartMs: firstStarts[checkout],
           listeningMs: spread(samples.map(({ listeningMs }) => listeningMs)),
           healthMs: spread(samples.map(({ healthMs }) => healthMs)),
@@ -224,7 +228,7 @@ async function main(): Promise<void> {
     };
     for (const start of result.starts) {
       log(
-        `startup, ${start.command}${start.npmStartRuns ? ` (runs the ${start.npmStartRuns})` : ''} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}, /ready ${show(start.readyMs)}` +
+        `startup, ${start.command}${start.npmStartRanBuild === undefined ? '' : ` (ran the build ${start.npmStartRanBuild} times of ${RUNS})`} (${start.checkout}): listening ${show(start.listeningMs)}, /health ${show(start.healthMs)}, /ready ${show(start.readyMs)}` +
           (start.cpuMs && start.readyCpuMs
             ? `, CPU ${show(start.cpuMs)} (at /ready ${show(start.readyCpuMs)})`
             : '') +

@@ -205,9 +205,7 @@ export async function insertRow(
   instance: { dataValues: Record<string, unknown>; constructor: unknown },
   options: { transaction?: Transaction; [option: string]: unknown },
 ): Promise<void> {
-  const model = instance.constructor as {
-    rawAttributes: Record<string, { field?: string; fieldName?: string }>;
-  };
+  const model = instance.constructor as ReturnedColumns;
   const queryOptions: StatementOptions = { ...options, type: QueryTypes.INSERT, instance, model };
   const internals = sequelize as unknown as SequelizeInternals;
   // what `sequelize.query` hands pg: `$$` unescaped, NUL in text written as `\\0` (the dialect's own)
@@ -224,28 +222,34 @@ export async function insertRow(
   if (!rowCount) throw new EmptyResultError('');
   // PostgreSQL's `Query#formatResults` for an insert with an instance
   const row = rows[0] ?? {};
-  const names = attributeNames(model.rawAttributes);
+  const names = attributeNames(model);
   for (const key of Object.keys(row)) instance.dataValues[names.get(key) ?? key] = row[key];
 }
 
-/** Attribute names by returned column, per model's attributes (see {@link attributeNames}). */
+/** What {@link attributeNames} reads of a model (not in Sequelize's type declarations). */
+interface ReturnedColumns {
+  rawAttributes: Record<string, { field?: string; fieldName?: string }>;
+  /** Made anew by `refreshAttributes`, which every change of the attributes calls (associations too). */
+  fieldRawAttributesMap: object;
+}
+
+/** Attribute names by returned column, per state of a model's attributes (see {@link attributeNames}). */
 const attributeNamesByModel = new WeakMap<object, Map<string, string>>();
 
 /**
  * Where `Query#formatResults` writes a returned column `key`: under the `fieldName` of the first attribute
  * (in definition order) whose `fieldName` or `field` is `key` (`key` itself when that attribute has no
- * `fieldName`), or under `key` when none is. Built once per model, not per insert.
+ * `fieldName`), or under `key` when none is. Built once per state of the model's attributes (keyed by
+ * its `fieldRawAttributesMap`), not per insert.
  */
-function attributeNames(
-  rawAttributes: Record<string, { field?: string; fieldName?: string }>,
-): Map<string, string> {
-  let names = attributeNamesByModel.get(rawAttributes);
+function attributeNames(model: ReturnedColumns): Map<string, string> {
+  let names = attributeNamesByModel.get(model.fieldRawAttributesMap);
   if (!names) {
     names = new Map();
-    for (const { fieldName, field } of Object.values(rawAttributes))
+    for (const { fieldName, field } of Object.values(model.rawAttributes))
       for (const key of [fieldName, field])
         if (key !== undefined && !names.has(key)) names.set(key, fieldName ?? key);
-    attributeNamesByModel.set(rawAttributes, names);
+    attributeNamesByModel.set(model.fieldRawAttributesMap, names);
   }
   return names;
 }

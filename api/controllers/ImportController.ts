@@ -14,25 +14,23 @@ import { User } from '../models/User.js';
 import { checkImportFile, type ImportData } from '../services/UserImportService.js';
 import type { AppRequest } from '../types.js';
 
-/** The upload chains of the import, by their options (a test may start Flux again with other limits). */
-const chains = new Map<string, RequestHandler[]>();
+/** The upload chain of the import of the running server (Flux started again may have other limits). */
+const chains = new WeakMap<object, RequestHandler[]>();
 
 /**
  * The CSV file's upload: multipart field `file`, at most `import.maxBytes`, text by content (lib/upload.ts),
  * stored in `<upload.dir>/tmp` until read.
  */
 function csvUpload(): RequestHandler[] {
-  const options = {
-    dir: path.resolve(Flux.rootdir, Flux.config.upload.dir),
-    maxFileSize: Flux.config.import.maxBytes,
-    maxFiles: 1,
-    mimeTypes: ['text/csv'],
-  };
-  const key = `${options.dir}\n${options.maxFileSize}`;
-  let chain = chains.get(key);
+  let chain = chains.get(Flux.express);
   if (!chain) {
-    chain = uploadMiddleware('file', options);
-    chains.set(key, chain);
+    chain = uploadMiddleware('file', {
+      dir: path.resolve(Flux.rootdir, Flux.config.upload.dir),
+      maxFileSize: Flux.config.import.maxBytes,
+      maxFiles: 1,
+      mimeTypes: ['text/csv'],
+    });
+    chains.set(Flux.express, chain);
   }
   return chain;
 }

@@ -163,8 +163,15 @@ export class AuthService {
     // Compare against a dummy hash for unknown logins, so that timing does not reveal which logins exist.
     // the same cost as real hashes, or the time of a refusal would tell unknown logins from known ones
     const rounds = Flux.config.auth.bcryptRounds;
-    if (this.dummy?.rounds !== rounds)
-      this.dummy = { rounds, hash: hashPassword('flux-dummy-password', rounds) };
+    if (this.dummy?.rounds !== rounds) {
+      const dummy = { rounds, hash: hashPassword('flux-dummy-password', rounds) };
+      this.dummy = dummy;
+      // refused (503 `Busy` while the queue is full): the next unknown login makes it again, rather than
+      // every unknown login getting 503 from then on (and so telling unknown logins from known ones)
+      dummy.hash.catch(() => {
+        if (this.dummy === dummy) this.dummy = undefined;
+      });
+    }
     const client = `address:${meta.ip ?? 'unknown'}`;
     const valid = user
       ? await comparePassword(password, user.password, client)

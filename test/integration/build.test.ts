@@ -17,6 +17,7 @@ import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import type { ModelEventPayload } from '../../lib/pubsub.js';
+import { builtFromSources } from '../../scripts/sources.js';
 import { collect, connectSocket, httpTransport, settle, socketRequest, waitFor } from '../helpers/clients.js';
 import { createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { type NodeProcess, startNode, waitForOutput } from '../helpers/processes.js';
@@ -80,6 +81,7 @@ describe('the built server and npm start', () => {
     await promisify(execFile)(process.execPath, [path.join('scripts', 'buildServer.js')], {
       cwd: Flux.rootdir,
     });
+    expect(builtFromSources(Flux.rootdir)).toBe(true);
     const built = await start(path.join('dist', 'app.js'), false);
     // the same database: no new admin, and the first one's password works; the same secret file
     expect(built.process.output()).not.toContain('Created the bootstrap user');
@@ -114,8 +116,13 @@ describe('the built server and npm start', () => {
         'scripts',
         'dist',
       ])
-        cpSync(path.join(Flux.rootdir, entry), path.join(project, entry), { recursive: true });
+        cpSync(path.join(Flux.rootdir, entry), path.join(project, entry), {
+          recursive: true,
+          preserveTimestamps: true,
+        });
       symlinkSync(path.join(Flux.rootdir, 'node_modules'), path.join(project, 'node_modules'));
+      // the copy is the build of the test above and its sources (run alone, this test needs that build)
+      expect(builtFromSources(project)).toBe(true);
       const npmStart = async () => {
         const child = startNode(path.join('scripts', 'start.js'), [], env(), { tsx: false, cwd: project });
         running.push(child);

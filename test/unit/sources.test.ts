@@ -23,6 +23,7 @@ beforeEach(() => {
   write('lib/a.ts', 'export const a = 1;');
   write('lib/deep/b.ts', 'export const b = 2;');
   write('config/settings.json', '{}');
+  write('package.json', '{ "type": "module" }');
   write('other/c.ts', 'not compiled');
   mkdirSync(path.join(root, 'dist'));
 });
@@ -61,8 +62,24 @@ describe('the digest of the sources', () => {
     expect(sourcesDigest(root)).not.toBe(first);
     writeFileSync(path.join(root, 'config/settings.json'), '{}');
 
+    writeFileSync(path.join(root, 'package.json'), '{ "type": "commonjs" }');
+    expect(sourcesDigest(root)).not.toBe(first);
+    writeFileSync(path.join(root, 'package.json'), '{ "type": "module" }');
+
     writeFileSync(path.join(root, 'tsconfig.json'), '{ "compilerOptions": { "strict": true } }');
     expect(sourcesDigest(root)).not.toBe(first);
+  });
+
+  it('When anything writes to dist/ after the build recorded it, then the build no longer matches', () => {
+    writeFileSync(path.join(root, 'dist', 'app.js'), 'built');
+    recordBuild(root, sourcesDigest(root));
+    expect(builtFromSources(root)).toBe(true);
+    // tsc run by hand after an edit since undone: the sources match, the output is not the build's
+    writeFileSync(path.join(root, 'dist', 'app.js'), 'built again');
+    expect(builtFromSources(root)).toBe(false);
+    recordBuild(root, sourcesDigest(root));
+    writeFileSync(path.join(root, 'dist', 'extra.js'), '');
+    expect(builtFromSources(root)).toBe(false);
   });
 
   it('When the build recorded the digest, then the build matches until a source changes or the record is forgotten', () => {
@@ -77,13 +94,17 @@ describe('the digest of the sources', () => {
     expect(builtFromSources(root)).toBe(false);
   });
 
-  it('When the build includes a pattern, then the digest refuses it and no build counts as matching', () => {
-    recordBuild(root, sourcesDigest(root));
-    writeFileSync(
-      path.join(root, 'tsconfig.build.json'),
-      JSON.stringify({ include: ['app.ts', 'lib/**/*'] }),
-    );
-    expect(() => sourcesDigest(root)).toThrow(/includes a pattern \("lib\/\*\*\/\*"\)/);
-    expect(builtFromSources(root)).toBe(false);
+  it('When the build config names its inputs otherwise than by files and folders, then the digest refuses it', () => {
+    const refused: Array<[object, RegExp]> = [
+      [{ include: ['app.ts', 'lib/**/*'] }, /includes a pattern \("lib\/\*\*\/\*"\)/],
+      [{}, /has no "include"/],
+      [{ include: [] }, /has no "include"/],
+      [{ include: ['lib'], files: ['app.ts'] }, /has "files" or "references"/],
+      [{ include: ['lib'], references: [{ path: 'client' }] }, /has "files" or "references"/],
+    ];
+    for (const [config, message] of refused) {
+      writeFileSync(path.join(root, 'tsconfig.build.json'), JSON.stringify(config));
+      expect(() => sourcesDigest(root)).toThrow(message);
+    }
   });
 });
