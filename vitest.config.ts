@@ -19,6 +19,8 @@ export default defineConfig({
     isolate: false,
     // the PGlite job store every test process copies (test/globalSetup.ts)
     globalSetup: ['test/globalSetup.ts'],
+    // a file that leaves Flux running fails, and Flux is stopped for the next file of its worker
+    setupFiles: ['test/setup/fileEnd.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     // Each integration file starts its own Flux server and database.

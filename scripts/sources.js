@@ -1,7 +1,8 @@
-// What `npm start` needs to know to run the build instead of the sources (docs/operations.md, "Starting"):
-// whether `dist/` is what `npm run build` compiled from exactly the sources the project has now. The build
-// (scripts/buildServer.js) records two digests in `dist/`: of the sources it compiled, and of the files it
-// wrote; `npm start` (scripts/start.js) computes both again and runs `dist/app.js` only when both match.
+// What `npm start` needs to know to run the build instead of the sources (docs/operations.md,
+// "Production checklist"): whether `dist/` is what `npm run build` compiled from exactly the sources the
+// project has now. The build (scripts/buildServer.js) records two digests in `dist/`: of the sources it
+// compiled, and of the files it wrote; `npm start` (scripts/start.js) computes both again and runs
+// `dist/app.js` only when both match.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -27,9 +27,9 @@ import { createTestDatabase } from '../helpers/server.js';
  * Production (docs/operations.md). One behaviour for both starts: the sources (through tsx) and the
  * production start (`node dist/app.js`, after `npm run build`) read the same config and use the
  * same `data/`, `logs/` and `uploads/` of the application root (`FLUX_ROOT`, else the project), never
- * folders inside the build output; `npm start` runs the build only while it matches the sources. Then the
- * deployment: `deploy/cluster.sh` starts instances of that build
- * behind nginx (with PostgreSQL and Redis; CI installs nginx). One file: both use `dist/`, built once.
+ * folders inside the build output; `npm start` runs the build only while it matches the sources. Then
+ * the deployment: `deploy/cluster.sh` starts instances of that build behind nginx (with PostgreSQL and
+ * Redis; CI installs nginx). One file: both use `dist/`, built once.
  */
 
 let root: string;
