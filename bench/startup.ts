@@ -15,17 +15,17 @@
  * BENCH_STARTUP_COMMAND: `npm` (default, `npm start`: the build when it matches the sources, which
  * `npm run bench` builds first, else the sources through tsx; each start's line and the result say which),
  * `tsx` (`node --import tsx app.ts`, the sources without npm) or `build` (`node dist/app.js`, after
- * `npm run build`); several, comma-separated, run
- * in alternation. BENCH_STARTUP_COMPARE=<folder> starts another checkout of Flux (e.g. a `git worktree` of
- * the commit before a change, with its node_modules) in alternation with this one, each on its own
- * database. Reports, per checkout and command, the median and min–max of the runs; prints a `result {…}`
- * line on stdout for bench/run.ts.
+ * `npm run build`); several, comma-separated, run in alternation. BENCH_STARTUP_COMPARE=<folder> starts
+ * another checkout of Flux (e.g. a `git worktree` of the commit before a change, with its node_modules)
+ * in alternation with this one, each on its own database. Reports, per checkout and command, the median
+ * and min–max of the runs; prints a `result {…}` line on stdout for bench/run.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RUNNING_BUILD } from '../scripts/sources.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
@@ -141,7 +141,7 @@ async function startOnce(checkout: string, command: Command, fluxRoot: string): 
     });
     const healthMs = await firstOk(`http://127.0.0.1:${port}/health`, started);
     const readyMs = await firstOk(`http://127.0.0.1:${port}/ready`, started);
-    const ranBuild = output.includes('flux: running the build in dist/');
+    const ranBuild = output.includes(RUNNING_BUILD);
     return { listeningMs, healthMs, readyMs, cpuMs, readyCpuMs: treeCpuMs(child.pid as number), ranBuild };
   } catch (err) {
     throw new Error(`${commands[command].join(' ')} in ${checkout}: ${(err as Error).message}\n${output}`);

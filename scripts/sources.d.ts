@@ -1,5 +1,7 @@
 /** Types of scripts/sources.js (plain JavaScript: `npm start` runs it before any TypeScript loader). */
 
+/** What `npm start` prints first when it runs the build. */
+export declare const RUNNING_BUILD: string;
 /** Where the build records its digests, relative to the project (`dist/.sources-sha256`). */
 export declare const STAMP: string;
 /** SHA-256 (hex) of the files the server build compiles, by path and content. */

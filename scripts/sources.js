@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
+/** What `npm start` prints first when it runs the build (the start-up benchmark reads it). */
+export const RUNNING_BUILD = 'flux: running the build in dist/';
+
 /** Where the build records its digests, relative to the project. */
 export const STAMP = path.join('dist', '.sources-sha256');
 

@@ -5,11 +5,11 @@
 // machine). An edited, added or removed source makes it run the sources again until the next build.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { builtFromSources } from './sources.js';
+import { builtFromSources, RUNNING_BUILD } from './sources.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (builtFromSources(root)) {
-  console.log('flux: running the build in dist/ (npm run build made it from these sources)');
+  console.log(`${RUNNING_BUILD} (npm run build made it from these sources)`);
   await import(pathToFileURL(path.join(root, 'dist', 'app.js')).href);
 } else {
   await import('tsx');
