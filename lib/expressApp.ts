@@ -17,7 +17,7 @@ import { maxDepth } from './limits.js';
 import type { Logger } from './log.js';
 import { dataParser } from './middlewares/dataParser.js';
 import { errorHandler } from './middlewares/errorHandler.js';
-import { extendRes } from './middlewares/extendRes.js';
+import { extendRes, replyHelpers } from './middlewares/extendRes.js';
 import { notFoundHandler } from './middlewares/notFoundHandler.js';
 import type { RouteRecord } from './routes.js';
 import { RouteTable } from './routeTable.js';
@@ -211,6 +211,8 @@ export interface FluxApps {
 export function buildExpressApp(options: ExpressAppOptions): FluxApps {
   const app = express();
   if (options.messageClasses) adoptMessageClasses(app, options.messageClasses);
+  // res.ok, res.created, res.error for every response of the app, HTTP and virtual (extendRes)
+  Object.assign(app.response, replyHelpers);
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy);
   app.set('etag', false);

@@ -15,6 +15,51 @@ export function afterCommit(
   else return fn();
 }
 
+/** The change a write of `instance` publishes; undefined for a model that is not tenant-scoped. */
+function changeOf(instance: FluxModel, verb: Verb): ModelChange | undefined {
+  const model = instance.constructor as typeof FluxModel;
+  if (!model.tenantScoped) return undefined;
+  return {
+    tenantId: instance.get('tenantId') as number,
+    model: model.publicName,
+    verb,
+    id: instance.get('id') as number,
+    data: instance.toJSON(),
+  };
+}
+
+/** The item as it was before the pending update (`instance.previous()`), to compute the groups it had. */
+function previousState(instance: FluxModel): FluxModel {
+  const model = instance.constructor as typeof FluxModel & {
+    build(values: object, options: object): FluxModel;
+  };
+  return model.build(
+    { ...instance.get({ plain: true }), ...instance.previous() },
+    { isNewRecord: false, raw: true },
+  );
+}
+
+/**
+ * Publishes an update of `instance` as the `afterUpdate` hook does: its values now, and its values before
+ * (`instance.previous()`: the fields set since it was loaded) for the readers it had; once
+ * `options.transaction` commits, or now. For writers that update rows without Sequelize's per-row hooks
+ * (api/services/SessionSocketService.ts writes many rows in one statement, then publishes each row as read
+ * back).
+ */
+export function publishUpdate(
+  pubsub: PubSub,
+  instance: FluxModel,
+  options: { transaction?: Transaction | null } = {},
+): void | Promise<void> {
+  const updated = changeOf(instance, 'updated');
+  if (!updated) return;
+  const before = previousState(instance);
+  updated.groupsBefore = before.getReadGroups();
+  updated.groupsAfter = instance.getReadGroups();
+  if (!sameGroups(updated.groupsBefore, updated.groupsAfter)) updated.dataBefore = before.toJSON();
+  return afterCommit(options, () => pubsub.publish(updated));
+}
+
 /**
  * Publishes every committed write of every tenant-scoped Flux model, whatever its origin (API, CLI,
  * service, job): the hooks are global to the Sequelize instance, so no controller publishes by hand.
@@ -22,29 +67,6 @@ export function afterCommit(
  * is published after the commit, and never after a rollback.
  */
 export function attachPublishHooks(sequelize: Sequelize, pubsub: PubSub): void {
-  const change = (instance: FluxModel, verb: Verb): ModelChange | undefined => {
-    const model = instance.constructor as typeof FluxModel;
-    if (!model.tenantScoped) return undefined;
-    return {
-      tenantId: instance.get('tenantId') as number,
-      model: model.publicName,
-      verb,
-      id: instance.get('id') as number,
-      data: instance.toJSON(),
-    };
-  };
-
-  /** The item as it was before the pending update, to compute the groups it had. */
-  const previousState = (instance: FluxModel): FluxModel => {
-    const model = instance.constructor as typeof FluxModel & {
-      build(values: object, options: object): FluxModel;
-    };
-    return model.build(
-      { ...instance.get({ plain: true }), ...instance.previous() },
-      { isNewRecord: false, raw: true },
-    );
-  };
-
   sequelize.addHook('beforeBulkCreate', (_instances: Model[], options: { individualHooks?: boolean }) => {
     options.individualHooks = true;
   });
@@ -57,7 +79,7 @@ export function attachPublishHooks(sequelize: Sequelize, pubsub: PubSub): void {
 
   sequelize.addHook('afterCreate', (instance: Model, options: CreateOptions) => {
     if (!(instance instanceof FluxModel)) return;
-    const created = change(instance, 'created');
+    const created = changeOf(instance, 'created');
     if (!created) return;
     created.groupsAfter = instance.getReadGroups();
     afterCommit(options, () => pubsub.publish(created));
@@ -65,18 +87,12 @@ export function attachPublishHooks(sequelize: Sequelize, pubsub: PubSub): void {
 
   sequelize.addHook('afterUpdate', (instance: Model, options: UpdateOptions) => {
     if (!(instance instanceof FluxModel) || instance.changed() === false) return;
-    const updated = change(instance, 'updated');
-    if (!updated) return;
-    const before = previousState(instance);
-    updated.groupsBefore = before.getReadGroups();
-    updated.groupsAfter = instance.getReadGroups();
-    if (!sameGroups(updated.groupsBefore, updated.groupsAfter)) updated.dataBefore = before.toJSON();
-    afterCommit(options, () => pubsub.publish(updated));
+    publishUpdate(pubsub, instance, options);
   });
 
   sequelize.addHook('afterDestroy', (instance: Model, options: DestroyOptions) => {
     if (!(instance instanceof FluxModel)) return;
-    const destroyed = change(instance, 'destroyed');
+    const destroyed = changeOf(instance, 'destroyed');
     if (!destroyed) return;
     // Readers are computed from the row as it was: it is gone from the database now.
     destroyed.groupsBefore = instance.getReadGroups();

@@ -17,6 +17,7 @@ import {
   resetTokenPattern,
 } from '../services/PasswordResetService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
+import { sessionSockets } from '../services/SessionSocketService.js';
 import { watchStats } from '../services/StatsService.js';
 import type { AppRequest } from '../types.js';
 
@@ -49,25 +50,16 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (!bound) throw new TokenError('TokenRevoked', 'Token revoked');
   const { session } = context;
   const socket = req.ioSocket;
+  // gone, or bound to another session, while this request ran: the transport already asked for the
+  // disconnection of this session from it, which must stay the last word
+  if (Flux.sockets.auth(socket)?.sessionId !== session.id) return;
   // the admins room (docs/stats.md), for a socket that is still there and now bound to this session
-  if (Flux.sockets.auth(socket)?.sessionId === session.id) watchStats(socket, context.team, context.tenant);
-  if (session.socketId !== socket.id) {
-    session.socketId = socket.id;
-    session.disconnectedAt = null;
-    Flux.waitUntil(
-      session
-        .save()
-        .then(() => {
-          // the socket went while this write ran: the disconnection written meanwhile matched the
-          // previous socket id and changed nothing, or this write undid it. Once this one is committed,
-          // the disconnection is asked for again, so it is always written last.
-          // (likewise when the socket was bound to another session meanwhile)
-          if (Flux.sockets.isGone(socket) || Flux.sockets.auth(socket)?.sessionId !== session.id)
-            Flux.sockets.emit('disconnect', socket.id, session.id);
-        })
-        .catch((err: unknown) => Flux.log.warn('could not record the socket of a session:', err)),
-    );
-  }
+  watchStats(socket, context.team, context.tenant);
+  if (session.socketId === socket.id) return;
+  // the cached session names its socket now, without a change for a later save() of it to write
+  session.set({ socketId: socket.id, disconnectedAt: null }, { raw: true });
+  // written in the background, in order with the socket's disconnection (api/services/SessionSocketService.ts)
+  Flux.waitUntil(sessionSockets.connected(session.id, socket.id));
 }
 
 function meta(req: AppRequest): SessionMeta {

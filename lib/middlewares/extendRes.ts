@@ -31,16 +31,25 @@ export function requestIdOf(headers: IncomingHttpHeaders): string {
 }
 
 /**
- * Adds `res.ok`, `res.created` and `res.error` (docs/reference.md#routes-and-middlewares), stamps the request
- * with `isSocket` and a request id (see {@link requestIdOf}, echoed as `X-Request-Id`). Global, before any
- * route.
+ * `res.ok`, `res.created` and `res.error` (docs/reference.md#routes-and-middlewares). An app built by
+ * `buildExpressApp` carries them on its response prototype (`app.response`, as Express's own helpers), so
+ * that its responses, HTTP and virtual, are not given three properties each.
+ */
+export const replyHelpers = { ok, created, error } as const;
+
+/**
+ * Gives `res` the reply helpers ({@link replyHelpers}) when its prototype does not carry them, and stamps
+ * the request with `isSocket` and a request id (see {@link requestIdOf}, echoed as `X-Request-Id`). Global,
+ * before any route.
  */
 export function extendRes(req: FluxRequest, res: FluxResponse, next: NextFunction): void {
   if (req.isSocket !== true) req.isSocket = false;
   req.requestId = requestIdOf(req.headers);
   res.setHeader('X-Request-Id', req.requestId);
-  res.ok = ok;
-  res.created = created;
-  res.error = error;
+  if (res.ok !== ok) {
+    res.ok = ok;
+    res.created = created;
+    res.error = error;
+  }
   next();
 }

@@ -486,10 +486,7 @@ function constructorsFor(
     this.socket = null;
     this._header = null;
     this._capture = { headers: Object.create(null), chunks: [], hasJson: false, json: undefined, resolve };
-    // Flux's reply helpers (extendRes)
-    this.ok = undefined;
-    this.created = undefined;
-    this.error = undefined;
+    // Flux's reply helpers (extendRes) are the app's: on its response prototype, or set by extendRes
     if (keepsPrototypes) return;
     this.setHeader = setHeader;
     this.appendHeader = appendHeader;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sessionSockets } from '../../api/services/SessionSocketService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
@@ -212,6 +213,63 @@ describe('a socket that goes while it is being bound', () => {
     watcher.close();
   });
 
+  it('When many sockets bind their tokens at once, then their sessions record them in a few statements, and an admin subscribed to sessions sees each one', async () => {
+    const { userId } = await createTeamWithUser(
+      admin,
+      { name: 'Returning crowd', role: 'bar' },
+      { login: 'returning', password: 'returning-password' },
+    );
+    // sessions opened over HTTP: no socket yet, as after a restart wrote every disconnection
+    const tokens = await Promise.all(
+      Array.from({ length: 40 }, () => login(server.url, 'returning', 'returning-password')),
+    );
+    const watcher = await connectSocket(server.url, { token: await adminLogin(server.url) });
+    const events: Array<{ verb: string; id: number; data: Record<string, unknown> }> = [];
+    watcher.on('model:session', (event) => events.push(event));
+    expect((await socketRequest(watcher, { method: 'POST', url: '/session/subscribe' })).statusCode).toBe(
+      200,
+    );
+    let statements = 0;
+    const count = (_options: unknown, query: unknown) => {
+      if (/^UPDATE [`"]Sessions[`"] SET [`"]socketId[`"]/.test(String((query as { sql?: unknown }).sql)))
+        statements++;
+    };
+    Flux.sequelize.addHook('afterQuery', 'countBindings', count);
+    const sessions = async () => Flux.Session.findAll({ where: { userId } });
+    let sockets: Awaited<ReturnType<typeof connectSocket>>[] = [];
+    try {
+      sockets = await Promise.all(tokens.map((token) => connectSocket(server.url, { token })));
+      const socketOf = new Map(tokens.map((token, i) => [sessionOf(token), sockets[i].id]));
+      await vi.waitUntil(
+        async () => (await sessions()).every((session) => session.socketId === socketOf.get(session.id)),
+        { timeout: 10_000 },
+      );
+    } finally {
+      Flux.sequelize.removeHook('afterQuery', 'countBindings');
+    }
+    // one statement per write (each gathers the bindings of 20 ms and more while the previous one runs):
+    // 3 to 8 here for 40 handshakes, which the server spreads over a few hundred ms; one per binding without
+    expect(statements).toBeGreaterThan(0);
+    expect(statements).toBeLessThanOrEqual(20);
+    // each session published once as updated, never with its socket id (hidden)
+    const ids = new Set(tokens.map(sessionOf));
+    const bindings = () => events.filter((e) => ids.has(e.id) && e.verb === 'updated');
+    await vi.waitUntil(() => bindings().length >= ids.size, { timeout: 5000 });
+    expect(new Set(bindings().map((e) => e.id)).size).toBe(ids.size);
+    expect(bindings()).toHaveLength(ids.size);
+    for (const event of bindings()) {
+      expect(event.data).not.toHaveProperty('socketId');
+      expect(event.data).toMatchObject({ id: event.id, userId, disconnectedAt: null });
+    }
+    // and they still end as before when the sockets go
+    for (const socket of sockets) socket.close();
+    await vi.waitUntil(
+      async () => (await sessions()).every((s) => s.socketId === null && s.disconnectedAt !== null),
+      { timeout: 10_000 },
+    );
+    watcher.close();
+  });
+
   it('When a socket logs in again, as another user or with another session, then the session it leaves is marked disconnected', async () => {
     await createTeamWithUser(
       admin,
@@ -244,5 +302,51 @@ describe('a socket that goes while it is being bound', () => {
     });
     expect(current.disconnectedAt).toBeNull();
     socket.close();
+  });
+});
+
+describe("the writer of sessions' sockets", () => {
+  it('When connections and disconnections of one session land in one batch, then the session ends as if each had been written in turn', async () => {
+    const token = await login(server.url, 'bar', 'bar-password');
+    const id = sessionOf(token);
+    const state = async () => {
+      const session = (await Flux.Session.findByPk(id))!;
+      return { socketId: session.socketId, disconnected: session.disconnectedAt instanceof Date };
+    };
+    // each sequence is asked for in one turn, so that it is one batch
+    const run = async (changes: Array<['connected' | 'disconnected', string]>) => {
+      await Promise.all(changes.map(([kind, socketId]) => sessionSockets[kind](id, socketId)));
+      return state();
+    };
+    expect(await run([['connected', 'a']])).toEqual({ socketId: 'a', disconnected: false });
+    // a disconnection asked for before a connection of the same batch is overtaken by it
+    expect(
+      await run([
+        ['disconnected', 'a'],
+        ['connected', 'b'],
+      ]),
+    ).toEqual({ socketId: 'b', disconnected: false });
+    expect(
+      await run([
+        ['connected', 'c'],
+        ['disconnected', 'c'],
+      ]),
+    ).toEqual({ socketId: null, disconnected: true });
+    // the disconnection of a socket the session no longer names changes nothing
+    expect(
+      await run([
+        ['connected', 'd'],
+        ['connected', 'e'],
+        ['disconnected', 'd'],
+      ]),
+    ).toEqual({ socketId: 'e', disconnected: false });
+    expect(
+      await run([
+        ['connected', 'f'],
+        ['disconnected', 'f'],
+        ['connected', 'g'],
+      ]),
+    ).toEqual({ socketId: 'g', disconnected: false });
+    expect(await run([['disconnected', 'g']])).toEqual({ socketId: null, disconnected: true });
   });
 });
