@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FluxApp } from '../lib/Flux.js';
 import { AUTH_CHANGED, authService, type IdentityChange, SESSION_REVOKED } from './services/AuthService.js';
 import { resetUrlWarning } from './services/PasswordResetService.js';
-import { sessionSockets } from './services/SessionSocketService.js';
+import { sessionActivity } from './services/SessionActivityService.js';
 import { refreshUserSockets, USER_GROUPS_CHANGED } from './services/SubscriptionService.js';
 import { provideFirstAdmin } from './services/TenantService.js';
 
@@ -28,9 +28,9 @@ export async function bootstrap(flux: FluxApp): Promise<void> {
       flux.log.error('could not refresh subscriptions:', err),
     );
   });
-  // written in batches (a server stopping with thousands of sockets): see SessionSocketService
+  // written in batches (a server stopping with thousands of sockets): see SessionActivityService
   flux.sockets.on('disconnect', (socketId: string, sessionId: number) => {
-    flux.waitUntil(sessionSockets.disconnected(sessionId, socketId));
+    flux.waitUntil(sessionActivity.disconnected(sessionId, socketId));
   });
   const warning = resetUrlWarning(flux.config.auth.resetUrl, flux.env);
   if (warning) flux.log.warn(warning);

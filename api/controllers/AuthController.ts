@@ -17,7 +17,7 @@ import {
   resetTokenPattern,
 } from '../services/PasswordResetService.js';
 import { assertCanGrantRole } from '../services/PermissionService.js';
-import { sessionSockets } from '../services/SessionSocketService.js';
+import { sessionActivity } from '../services/SessionActivityService.js';
 import { watchStats } from '../services/StatsService.js';
 import type { AppRequest } from '../types.js';
 
@@ -58,8 +58,8 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (session.socketId === socket.id) return;
   // the cached session names its socket now, without a change for a later save() of it to write
   session.set({ socketId: socket.id, disconnectedAt: null }, { raw: true });
-  // written in the background, in order with the socket's disconnection (api/services/SessionSocketService.ts)
-  Flux.waitUntil(sessionSockets.connected(session.id, socket.id));
+  // written in the background, in order with the socket's disconnection (api/services/SessionActivityService.ts)
+  Flux.waitUntil(sessionActivity.connected(session.id, socket.id));
 }
 
 function meta(req: AppRequest): SessionMeta {

@@ -8,6 +8,7 @@ import type { Team } from '../models/Team.js';
 import type { Tenant } from '../models/Tenant.js';
 import type { User } from '../models/User.js';
 import { comparePassword, hashPassword } from './PasswordService.js';
+import { sessionActivity } from './SessionActivityService.js';
 
 /** What a Flux JWT carries (docs/reference.md#authentication-and-sessions). */
 export interface TokenPayload {
@@ -362,15 +363,15 @@ export class AuthService {
 
   /**
    * Notes the activity of a session in `lastAction`, at most once per `everyMs` per session (a write per
-   * request would cost more than the information is worth).
+   * request would cost more than the information is worth), written in the background with the other
+   * activity of sessions (api/services/SessionActivityService.ts: a batch is one statement).
    */
   touch(session: Session, everyMs = 60_000): void {
     const now = Date.now();
     if (session.lastAction && now - session.lastAction.getTime() < everyMs) return;
-    session.lastAction = new Date(now);
-    Flux.waitUntil(
-      session.save().catch((err: unknown) => Flux.log.warn('could not record the session activity:', err)),
-    );
+    // the cached session knows it now, without a change for a later save() of it to write
+    session.set({ lastAction: new Date(now) }, { raw: true });
+    Flux.waitUntil(sessionActivity.touched(session.id));
   }
 
   async tenantById(id: number): Promise<Tenant | null> {

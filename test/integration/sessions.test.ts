@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sessionSockets } from '../../api/services/SessionSocketService.js';
+import { sessionActivity } from '../../api/services/SessionActivityService.js';
 import { Flux } from '../../lib/Flux.js';
 import { connectSocket, httpTransport, socketRequest, type Transport } from '../helpers/clients.js';
 import { adminLogin, client, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
@@ -41,8 +41,11 @@ describe('what a session records', () => {
     const first = session.lastAction!.getTime();
     await new Promise((r) => setTimeout(r, 20));
     expectStatus(await httpTransport(server.url, token).request('GET', '/auth/me'), 200);
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await Flux.Session.findByPk(session.id))!.lastAction!.getTime()).toBeGreaterThan(first);
+    // written in the background (api/services/SessionActivityService.ts)
+    await vi.waitUntil(async () => (await Flux.Session.findByPk(session.id))!.lastAction!.getTime() > first, {
+      timeout: 5000,
+      interval: 20,
+    });
   });
 
   it('When a socket logs in and disconnects, then its socket id is recorded, then its disconnection', async () => {
@@ -213,7 +216,7 @@ describe('a socket that goes while it is being bound', () => {
     watcher.close();
   });
 
-  it('When many sockets bind their tokens at once, then their sessions record them in a few statements, and an admin subscribed to sessions sees each one', async () => {
+  it('When many sockets bind their tokens at once and act, then their sessions record them in a few statements, and an admin subscribed to sessions sees each one', async () => {
     const { userId } = await createTeamWithUser(
       admin,
       { name: 'Returning crowd', role: 'bar' },
@@ -261,6 +264,27 @@ describe('a socket that goes while it is being bound', () => {
       expect(event.data).not.toHaveProperty('socketId');
       expect(event.data).toMatchObject({ id: event.id, userId, disconnectedAt: null });
     }
+    // their requests touch them (sessionTouchMs 0 here): one statement per write too
+    let touches = 0;
+    const countTouches = (_options: unknown, query: unknown) => {
+      if (/^UPDATE [`"]Sessions[`"] SET [`"]lastAction[`"]/.test(String((query as { sql?: unknown }).sql)))
+        touches++;
+    };
+    const acted = new Date();
+    Flux.sequelize.addHook('afterQuery', 'countTouches', countTouches);
+    try {
+      const replies = await Promise.all(
+        sockets.map((socket) => socketRequest(socket, { method: 'GET', url: '/auth/me' })),
+      );
+      expect(replies.map((reply) => reply.statusCode)).toEqual(sockets.map(() => 200));
+      await vi.waitUntil(async () => (await sessions()).every((session) => session.lastAction! >= acted), {
+        timeout: 10_000,
+      });
+    } finally {
+      Flux.sequelize.removeHook('afterQuery', 'countTouches');
+    }
+    expect(touches).toBeGreaterThan(0);
+    expect(touches).toBeLessThanOrEqual(20);
     // and they still end as before when the sockets go
     for (const socket of sockets) socket.close();
     await vi.waitUntil(
@@ -315,7 +339,7 @@ describe("the writer of sessions' sockets", () => {
     };
     // each sequence is asked for in one turn, so that it is one batch
     const run = async (changes: Array<['connected' | 'disconnected', string]>) => {
-      await Promise.all(changes.map(([kind, socketId]) => sessionSockets[kind](id, socketId)));
+      await Promise.all(changes.map(([kind, socketId]) => sessionActivity[kind](id, socketId)));
       return state();
     };
     expect(await run([['connected', 'a']])).toEqual({ socketId: 'a', disconnected: false });
