@@ -35,9 +35,10 @@ const rateLimited = {
 
 /**
  * Binds the socket of a virtual request to the session it just authenticated
- * (docs/reference.md#authentication-and-sessions).
+ * (docs/reference.md#authentication-and-sessions), and records the socket with the session unless
+ * `recorded` (a session opened over this socket was created with it).
  */
-function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
+function bindSocket(req: AppRequest, context: AuthContext & IssuedToken, recorded = false): void {
   if (!req.isSocket || !req.ioSocket) return;
   const bound = Flux.sockets.bind(req.ioSocket, {
     sessionId: context.session.id,
@@ -55,10 +56,10 @@ function bindSocket(req: AppRequest, context: AuthContext & IssuedToken): void {
   if (Flux.sockets.auth(socket)?.sessionId !== session.id) return;
   // the admins room (docs/stats.md), for a socket that is still there and now bound to this session
   watchStats(socket, context.team, context.tenant);
-  if (session.socketId === socket.id) return;
-  // the cached session names its socket now, without a change for a later save() of it to write
-  session.set({ socketId: socket.id, disconnectedAt: null }, { raw: true });
-  // written in the background, in order with the socket's disconnection (api/services/SessionActivityService.ts)
+  if (recorded) return;
+  // Written in the background, in order with the socket's disconnection
+  // (api/services/SessionActivityService.ts). Always: a cached session naming this socket may have been
+  // disconnected from it since (the socket bound another session in between).
   Flux.waitUntil(sessionActivity.connected(session.id, socket.id));
 }
 
@@ -111,7 +112,7 @@ export class AuthController {
   async login(req: AppRequest, res: FluxResponse): Promise<void> {
     const { login, password } = validate(loginSchema, req.data);
     const context = await authService.login(req.tenant!, login, password, meta(req));
-    bindSocket(req, context);
+    bindSocket(req, context, true);
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 
@@ -148,7 +149,7 @@ export class AuthController {
       : null;
     if (!user) throw new UnauthorizedError('No user is registered for this address');
     const context = await authService.openSession(req.tenant!, user, meta(req));
-    bindSocket(req, context);
+    bindSocket(req, context, true);
     res.ok({ jwt: context.jwt, user: context.user, team: context.team });
   }
 

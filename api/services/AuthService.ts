@@ -369,8 +369,9 @@ export class AuthService {
   touch(session: Session, everyMs = 60_000): void {
     const now = Date.now();
     if (session.lastAction && now - session.lastAction.getTime() < everyMs) return;
-    // the cached session knows it now, without a change for a later save() of it to write
-    session.set({ lastAction: new Date(now) }, { raw: true });
+    // the cached session knows it now, as a value, not a change: a later save() of it (refresh, revoke)
+    // writes only its own columns
+    session.dataValues.lastAction = new Date(now);
     Flux.waitUntil(sessionActivity.touched(session.id));
   }
 

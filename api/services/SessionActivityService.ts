@@ -1,4 +1,4 @@
-import { Op, type WhereOptions } from 'sequelize';
+import { Op, type Sequelize, type WhereOptions } from 'sequelize';
 import { Flux } from '../../lib/Flux.js';
 import { publishUpdate } from '../../lib/modelHooks.js';
 import type { Session } from '../models/Session.js';
@@ -15,9 +15,13 @@ const PER_STATEMENT = 200;
 const GATHER_MS = 20;
 
 /** One socket joining or leaving a session, in the order the transport saw it, or an action of it. */
-type SessionChange =
+type SessionChange = (
   | { kind: 'connected' | 'disconnected'; sessionId: number; socketId: string }
-  | { kind: 'touched'; sessionId: number };
+  | { kind: 'touched'; sessionId: number }
+) & {
+  /** The database of the server that asked for it: a change left by a stopped server is not written. */
+  sequelize: Sequelize;
+};
 
 /**
  * Writes what a session's activity changes of its row — which socket holds it (`socketId`, hidden), when
@@ -53,7 +57,7 @@ export class SessionActivityService {
    * @returns resolves once written (never rejects: a failed write is logged, the sessions stay as they were)
    */
   connected(sessionId: number, socketId: string): Promise<void> {
-    return this.enqueue({ kind: 'connected', sessionId, socketId });
+    return this.enqueue({ kind: 'connected', sessionId, socketId, sequelize: Flux.sequelize });
   }
 
   /**
@@ -61,7 +65,7 @@ export class SessionActivityService {
    * @returns resolves once written (never rejects: a failed write is logged, the session stays as it was)
    */
   touched(sessionId: number): Promise<void> {
-    return this.enqueue({ kind: 'touched', sessionId });
+    return this.enqueue({ kind: 'touched', sessionId, sequelize: Flux.sequelize });
   }
 
   /**
@@ -69,7 +73,7 @@ export class SessionActivityService {
    * @returns resolves once written (never rejects: a failed write is logged, the sessions stay as they were)
    */
   disconnected(sessionId: number, socketId: string): Promise<void> {
-    return this.enqueue({ kind: 'disconnected', sessionId, socketId });
+    return this.enqueue({ kind: 'disconnected', sessionId, socketId, sequelize: Flux.sequelize });
   }
 
   private enqueue(change: SessionChange): Promise<void> {
@@ -89,30 +93,32 @@ export class SessionActivityService {
     await written;
   }
 
-  private async writeAll(batch: SessionChange[]): Promise<void> {
-    // per session, its last connection; the disconnections asked for before it are overtaken by it
-    const connections = new Map<number, string>();
-    const lastConnection = new Map<number, number>();
+  private async writeAll(all: SessionChange[]): Promise<void> {
+    // asked for by a server that stopped since (its database is closed or another one's)
+    const batch = all.filter((change) => change.sequelize === Flux.sequelize);
+    // per session, its last connection; a disconnection of that very socket asked for before it is
+    // overtaken by it, any other is written after the connections (it then changes nothing, unless the
+    // connection failed)
+    const connections = new Map<number, { socketId: string; index: number }>();
     const touched = new Set<number>();
     batch.forEach((change, index) => {
       if (change.kind === 'touched') touched.add(change.sessionId);
-      if (change.kind !== 'connected') return;
-      connections.set(change.sessionId, change.socketId);
-      lastConnection.set(change.sessionId, index);
+      if (change.kind === 'connected')
+        connections.set(change.sessionId, { socketId: change.socketId, index });
     });
-    const disconnections = batch.flatMap((change, index) =>
-      change.kind === 'disconnected' && index > (lastConnection.get(change.sessionId) ?? -1) ? [change] : [],
-    );
-    const connected = [...connections];
+    const disconnections = batch.flatMap((change, index) => {
+      if (change.kind !== 'disconnected') return [];
+      const connection = connections.get(change.sessionId);
+      const overtaken = connection?.socketId === change.socketId && connection.index > index;
+      return overtaken ? [] : [change];
+    });
+    const connected = [...connections].map(([sessionId, { socketId }]) => [sessionId, socketId] as const);
     const touches = [...touched];
     for (let start = 0; start < Math.max(connected.length, touches.length); start += PER_STATEMENT) {
-      const sockets = new Map(connected.slice(start, start + PER_STATEMENT));
-      const actions = touches.slice(start, start + PER_STATEMENT);
-      try {
-        await this.writeRows(sockets, actions);
-      } catch (err) {
-        Flux.log.warn(`could not record the activity of ${sockets.size + actions.length} session(s):`, err);
-      }
+      await this.writeRows(
+        new Map(connected.slice(start, start + PER_STATEMENT)),
+        touches.slice(start, start + PER_STATEMENT),
+      );
     }
     for (let start = 0; start < disconnections.length; start += PER_STATEMENT) {
       const pairs = disconnections.slice(start, start + PER_STATEMENT);
@@ -129,28 +135,50 @@ export class SessionActivityService {
 
   /**
    * One statement sets the socket of every session of `sockets` (session id → socket id), one the last
-   * action of every session of `touched`; then each row is read back and published once.
+   * action of every session of `touched`; then each row written is published once, as the statement
+   * returned it (PostgreSQL: `RETURNING`, so that no later change of the row is published before it) or as
+   * read back. Never throws: a failed statement is logged, and the other one still runs.
    */
   private async writeRows(sockets: Map<number, string>, touched: number[]): Promise<void> {
     const { sequelize, Session: model } = Flux;
+    const returning = sequelize.getDialect() === 'postgres';
     // no per-row hooks (they would read every row first and write each alone): published below
-    const options = { hooks: false, validate: false } as const;
+    const options = { hooks: false, validate: false, returning } as const;
+    const written = new Map<number, Session | undefined>();
+    const write = async (ids: number[], values: object, what: string): Promise<void> => {
+      try {
+        // [count] or, with RETURNING, [count, rows]
+        const [, rows] = (await model.update(values as never, { ...options, where: { id: ids } })) as [
+          number,
+          Session[]?,
+        ];
+        // the later statement's row has both changes
+        for (const id of ids) written.set(id, undefined);
+        for (const row of rows ?? []) written.set(row.id, row);
+      } catch (err) {
+        Flux.log.warn(`could not record ${what} of ${ids.length} session(s):`, err);
+      }
+    };
     if (sockets.size > 0) {
       const ids = [...sockets.keys()];
       const id = sequelize.getQueryInterface().quoteIdentifier('id');
       const cases = ids.map(
         (sessionId) => `WHEN ${Number(sessionId)} THEN ${sequelize.escape(sockets.get(sessionId)!)}`,
       );
-      await model.update(
-        { socketId: sequelize.literal(`CASE ${id} ${cases.join(' ')} END`), disconnectedAt: null } as never,
-        { ...options, where: { id: ids } },
+      await write(
+        ids,
+        { socketId: sequelize.literal(`CASE ${id} ${cases.join(' ')} END`), disconnectedAt: null },
+        'the socket',
       );
     }
-    if (touched.length > 0)
-      await model.update({ lastAction: new Date() }, { ...options, where: { id: touched } });
-    // read back after the writes: what is published is never older than them
-    const rows = await model.findAll({ where: { id: [...new Set([...sockets.keys(), ...touched])] } });
-    for (const row of rows) publishUpdate(Flux.pubsub, row);
+    if (touched.length > 0) await write(touched, { lastAction: new Date() }, 'the last action');
+    try {
+      const unread = [...written].filter(([, row]) => !row).map(([id]) => id);
+      const read = unread.length > 0 ? await model.findAll({ where: { id: unread } }) : [];
+      for (const row of [...written.values(), ...read]) if (row) publishUpdate(Flux.pubsub, row);
+    } catch (err) {
+      Flux.log.warn(`could not publish the activity of ${written.size} session(s):`, err);
+    }
   }
 }
 

@@ -294,6 +294,25 @@ describe('a socket that goes while it is being bound', () => {
     watcher.close();
   });
 
+  it('When a socket goes back to a session it left, then that session names it again, though its cached copy already did', async () => {
+    const socket = await connectSocket(server.url);
+    const post = async (url: string, data: unknown) => {
+      const reply = await socketRequest(socket, { method: 'POST', url, data });
+      expect(reply.statusCode).toBe(200);
+      return (reply.data as { jwt: string }).jwt;
+    };
+    const first = await post('/auth/login', { login: 'bar', password: 'bar-password' });
+    // a request of the bound session: its context (with this socket id) is cached from now on
+    expect((await socketRequest(socket, { method: 'GET', url: '/auth/me' })).statusCode).toBe(200);
+    await post('/auth/login', { login: 'desk', password: 'desk-password' });
+    const row = async () => (await Flux.Session.findByPk(sessionOf(first)))!;
+    await vi.waitUntil(async () => (await row()).socketId === null, { timeout: 5000, interval: 20 });
+    await post('/auth/jwt', { jwt: first, refresh: false });
+    await vi.waitUntil(async () => (await row()).socketId === socket.id, { timeout: 5000, interval: 20 });
+    expect((await row()).disconnectedAt).toBeNull();
+    socket.close();
+  });
+
   it('When a socket logs in again, as another user or with another session, then the session it leaves is marked disconnected', async () => {
     await createTeamWithUser(
       admin,
