@@ -35,17 +35,21 @@ type SessionChange = (
  *   the connections of a batch are one `UPDATE … SET socketId = CASE id …`.
  * - A touch (an authenticated request, at most one per `auth.sessionTouchMs`) sets `lastAction` to the
  *   time of the write; the touches of a batch are one `UPDATE`.
- * - Those rows are then read back, and each is published once as an update of the session
- *   (`model:session`). The columns written decide no read group (a session's groups come from its user),
- *   so its readers before are its readers after.
+ * - Each row written is then published once as an update of the session (`model:session`), as PostgreSQL's
+ *   `UPDATE … RETURNING` gave it (so no later change of the row is published before it), or as read back
+ *   on SQLite. The columns written decide no read group (a session's groups come from its user), so its
+ *   readers before are its readers after.
  * - A disconnection (`socketId` null, `disconnectedAt` now) is written only while the session still names
  *   that socket: a later socket of the session keeps it connected. Written with Sequelize's per-row hooks,
  *   which publish each row. `disconnectedAt` is the time of the write that records it.
  *
- * Ordering: the socket changes of one session are applied in the order they were asked for — its last
- * connection of a batch, then the disconnections asked for after it — and a change asked for while a
- * write runs is written by a later write. So a socket that goes while its binding is being written ends
- * disconnected.
+ * Ordering: a change asked for while a write runs is written by a later write; within a batch, the last
+ * connection of each session is written first, then the disconnections (each changes nothing unless the
+ * session still names its socket) but one naming the very socket its session connects later in the batch.
+ * So a socket that goes while its binding is being written ends disconnected, and a failed connection
+ * leaves the disconnections before it to be written. A failed statement is logged; the others still run.
+ * Changes asked for by a server that has stopped since are dropped (its database is closed, or another
+ * server's is open).
  */
 export class SessionActivityService {
   private pending: SessionChange[] = [];
