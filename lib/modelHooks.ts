@@ -43,8 +43,8 @@ function previousState(instance: FluxModel): FluxModel {
  * Publishes an update of `instance` as the `afterUpdate` hook does: its values now, and its values before
  * (`instance.previous()`: the fields set since it was loaded) for the readers it had; once
  * `options.transaction` commits, or now. For writers that update rows without Sequelize's per-row hooks
- * (api/services/SessionActivityService.ts writes many rows in one statement, then publishes each row as read
- * back).
+ * (api/services/SessionActivityService.ts writes many rows in one statement, then publishes each row as the
+ * statement returned it, or as read back).
  */
 export function publishUpdate(
   pubsub: PubSub,

@@ -186,5 +186,5 @@ export class SessionActivityService {
   }
 }
 
-/** The application's writer of sessions' sockets (one per process, like the other services). */
+/** The application's writer of session activity (one per process, like the other services). */
 export const sessionActivity = new SessionActivityService();
