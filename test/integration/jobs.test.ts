@@ -425,10 +425,19 @@ describe.each(stores)('jobs on %s', (kind, makeStore) => {
       expect(starts[0].pid).toBe(killed.child.pid);
       expect(starts.at(-1)?.pid).toBe(survivor.child.pid);
       expect(all.filter((r) => r.effect === 'k1')).toHaveLength(1);
-      // every period ran once: no tick id twice, and ticks kept coming
-      const ticks = all.filter((r) => r.job === 'tick').map((r) => r.id as string);
+      // every period ran once — but the tick the kill -9 may have landed in, which runs again after the
+      // crash like any job (docs/jobs.md, "A crash returns the job"): at most that one id twice, first by
+      // the killed process, then by the survivor — and ticks kept coming
+      const tickRecords = all.filter((r) => r.job === 'tick');
+      const ticks = tickRecords.map((r) => r.id as string);
       expect(ticks.length).toBeGreaterThanOrEqual(4);
-      expect(new Set(ticks).size).toBe(ticks.length);
+      const twice = [...new Set(ticks)].filter((id) => ticks.indexOf(id) !== ticks.lastIndexOf(id));
+      expect(twice.length).toBeLessThanOrEqual(1);
+      for (const id of twice)
+        expect(tickRecords.filter((r) => r.id === id).map((r) => r.pid)).toEqual([
+          killed.child.pid,
+          survivor.child.pid,
+        ]);
       if (kind !== 'pglite') {
         const pids = new Set(all.filter((r) => r.job === 'tick').map((r) => r.pid));
         expect(pids.size).toBeGreaterThanOrEqual(1);

@@ -18,7 +18,11 @@ const clients: net.Socket[] = [];
 
 async function start(): Promise<number> {
   server = createServer((_req, res) => res.end('ok'));
-  server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n'));
+  server.on('upgrade', (_req, socket) => {
+    // an upgraded socket is the handler's: the server no longer listens to its errors (a reset peer)
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 101 Switching Protocols\r\n\r\n');
+  });
   tracker = trackFreshConnections(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
