@@ -306,3 +306,105 @@ export function leanReader(model: FluxModelClass): LeanReader | undefined {
   const reader = readerOf(model);
   return reader && !reader.hooked() ? reader : undefined;
 }
+
+/**
+ * Lean instances (docs/performance.md): one SELECT over the tables of several models, joined by the caller's
+ * SQL, whose rows are built into one instance per model as `findAll` builds its rows
+ * (`Model.build(values, {isNewRecord: false, raw: true, attributes})`, every attribute selected, hidden ones
+ * too: these are instances, not replies) — without `findAll`'s copies of its options, its include
+ * validation and its query object. A model read through an outer join whose row is missing gives `null`
+ * (its primary key is null), as an include does.
+ *
+ * PostgreSQL only, where pg converts the values with the type parsers Sequelize gives it, as for `findAll`
+ * (SQLite would need each table's declared types). {@link leanJoin} answers `undefined` where any of the
+ * models must be read by Sequelize ({@link leanReader}: instances that give more than their values, `find`
+ * hooks): the caller then reads through Sequelize.
+ *
+ * @example
+ * const join = leanJoin({ s: Session, u: User });
+ * const rows = await join.rows(
+ *   `${join.select} FROM ${join.table('s')} LEFT JOIN ${join.table('u')} ON ${join.column('u', 'id')} = ` +
+ *     `${join.column('s', 'userId')} WHERE ${join.column('s', 'id')} = 7`,
+ * ); // [{ s: Session, u: User | null }]
+ */
+export class LeanJoin<As extends string> {
+  /** `SELECT` and every attribute of every model, each under a positional alias (`"<as>.<index>"`). */
+  readonly select: string;
+  readonly #sequelize: Sequelize;
+  readonly #generator: QueryGenerator;
+  readonly #parts: ReadonlyArray<{ as: As; model: FluxModelClass; attributes: string[] }>;
+
+  constructor(sequelize: Sequelize, models: Record<As, FluxModelClass>) {
+    this.#sequelize = sequelize;
+    this.#generator = sequelize.getQueryInterface().queryGenerator as QueryGenerator;
+    this.#parts = (Object.entries(models) as Array<[As, FluxModelClass]>).map(([as, model]) => ({
+      as,
+      model,
+      attributes: Object.keys(model.getAttributes()),
+    }));
+    const q = (identifier: string) => this.#generator.quoteIdentifier(identifier);
+    // positional aliases: an attribute's name may be longer than what PostgreSQL keeps of an alias (63 bytes)
+    const columns = this.#parts.flatMap(({ as, attributes }) =>
+      attributes.map((name, i) => `${q(as)}.${q(name)} AS ${q(`${as}.${i}`)}`),
+    );
+    this.select = `SELECT ${columns.join(', ')}`;
+  }
+
+  /** `<the model's table> AS <as>`, quoted. */
+  table(as: As): string {
+    const { model } = this.part(as);
+    return `${this.#generator.quoteTable(model.getTableName())} AS ${this.#generator.quoteIdentifier(as)}`;
+  }
+
+  /** `<as>.<attribute>`, quoted. */
+  column(as: As, attribute: string): string {
+    return `${this.#generator.quoteIdentifier(as)}.${this.#generator.quoteIdentifier(attribute)}`;
+  }
+
+  /** True while no model of the join has `find` hooks registered (checked by each read, they can come at any time). */
+  usable(): boolean {
+    return this.#parts.every(({ model }) => leanReader(model) !== undefined);
+  }
+
+  /**
+   * The rows of `sql` (a SELECT beginning with {@link select}), each as one instance per model (`null` for a
+   * missing outer-joined row). Query hooks see the first model as the statement's `model`, as they see the
+   * main model of a `findAll` with includes.
+   * @throws what `sequelize.query` throws for the same statement (Sequelize's errors).
+   */
+  async rows(sql: string, transaction?: Transaction): Promise<Array<Record<As, FluxModel | null>>> {
+    const rows = await selectRows(this.#sequelize, sql, { model: this.#parts[0]?.model, transaction });
+    return rows.map((row) => {
+      const instances = {} as Record<As, FluxModel | null>;
+      for (const { as, model, attributes } of this.#parts) {
+        const values: Record<string, unknown> = {};
+        for (let i = 0; i < attributes.length; i++) values[attributes[i]] = row[`${as}.${i}`];
+        instances[as] =
+          values[model.primaryKeyAttribute] === null
+            ? null
+            : (model.build(values, { isNewRecord: false, raw: true, attributes } as never) as FluxModel);
+      }
+      return instances;
+    });
+  }
+
+  private part(as: As) {
+    const part = this.#parts.find((candidate) => candidate.as === as);
+    if (!part) throw new Error(`no model joined as ${as}`);
+    return part;
+  }
+}
+
+/**
+ * A {@link LeanJoin} of `models` (alias → model, all initialized on one connection), or `undefined` when
+ * they must be read by Sequelize: a dialect other than PostgreSQL, or a model whose reads are not lean
+ * ({@link leanReader}). The join's SQL is written once by the caller's choice (it may keep the join);
+ * {@link LeanJoin.usable} tells each read whether `find` hooks have since been registered.
+ */
+export function leanJoin<As extends string>(models: Record<As, FluxModelClass>): LeanJoin<As> | undefined {
+  const all = Object.values(models) as FluxModelClass[];
+  const sequelize = all[0]?.sequelize;
+  if (!sequelize || sequelize.getDialect() !== 'postgres') return undefined;
+  if (!all.every((model) => model.sequelize === sequelize && readerOf(model))) return undefined;
+  return new LeanJoin(sequelize, models);
+}

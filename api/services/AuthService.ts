@@ -1,7 +1,9 @@
 import type { Transaction } from 'sequelize';
 import { NotFoundError, TokenError, UnauthorizedError } from '../../lib/errors.js';
 import { Flux } from '../../lib/Flux.js';
+import { type FluxModelClass, perModelAndConnection } from '../../lib/FluxModel.js';
 import { JwtCodec } from '../../lib/jwt.js';
+import { type LeanJoin, leanJoin } from '../../lib/leanRead.js';
 import { afterCommit } from '../../lib/modelHooks.js';
 import type { Session } from '../models/Session.js';
 import type { Team } from '../models/Team.js';
@@ -63,6 +65,12 @@ const MAX_CACHED_CONTEXTS = 50_000;
 export const SESSION_REVOKED = 'session:revoked';
 const slugPattern = /^[a-z0-9-]{1,63}$/;
 const TENANT_CACHE_MS = 5_000;
+
+type IdentityJoin = LeanJoin<'session' | 'user' | 'team'>;
+/** The lean read of an identity, per Session model and connection: `undefined` where Sequelize must read. */
+const identityJoinOf = perModelAndConnection((session): IdentityJoin | undefined =>
+  leanJoin({ session, user: Flux.User, team: Flux.User.associations.team.target as FluxModelClass }),
+);
 
 /**
  * Logins, tokens, sessions and tenants resolution (docs/reference.md#authentication-and-sessions, #tenants),
@@ -313,6 +321,8 @@ export class AuthService {
   }
 
   private async loadContext(sessionId: number, userId: number): Promise<AuthContext> {
+    const join = identityJoinOf(Flux.Session);
+    if (join?.usable()) return this.loadContextLean(join, sessionId, userId);
     const session = await Flux.Session.findByPk(sessionId);
     if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
     if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');
@@ -325,6 +335,35 @@ export class AuthService {
     ]);
     if (!user || !tenant) throw new TokenError('InvalidToken', 'Invalid token');
     return { user, team: user.team ?? null, session, tenant };
+  }
+
+  /**
+   * {@link loadContext} in one statement (docs/performance.md, "lean identity"): the session, its user of
+   * the session's tenant and the user's team of that tenant, joined, built into the instances the two
+   * reads of Sequelize give (the team also as `user.team`, as the include sets it), then the tenant
+   * (cached). The same checks in the same order.
+   */
+  private async loadContextLean(join: IdentityJoin, sessionId: number, userId: number): Promise<AuthContext> {
+    if (!Number.isSafeInteger(sessionId)) throw new TokenError('InvalidToken', 'Invalid token');
+    const c = (as: 'session' | 'user' | 'team', attribute: string) => join.column(as, attribute);
+    const [row] = await join.rows(
+      `${join.select} FROM ${join.table('session')}` +
+        ` LEFT OUTER JOIN ${join.table('user')} ON ${c('user', 'id')} = ${c('session', 'userId')}` +
+        ` AND ${c('user', 'tenantId')} = ${c('session', 'tenantId')}` +
+        ` LEFT OUTER JOIN ${join.table('team')} ON ${c('team', 'id')} = ${c('user', 'teamId')}` +
+        ` AND ${c('team', 'tenantId')} = ${c('session', 'tenantId')}` +
+        ` WHERE ${c('session', 'id')} = ${sessionId};`,
+    );
+    const session = row?.session as Session | null | undefined;
+    if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
+    if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');
+    const user = row.user as User | null;
+    const team = user ? (row.team as Team | null) : null;
+    const tenant = user ? await this.tenantById(session.tenantId) : null;
+    if (!user || !tenant) throw new TokenError('InvalidToken', 'Invalid token');
+    // as Sequelize's include leaves it: on the instance and among its values
+    (user as { team?: Team | null }).team = (user.dataValues as { team?: Team | null }).team = team;
+    return { user, team, session, tenant };
   }
 
   /**

@@ -15,7 +15,7 @@ let admin: Transport;
 let token: string;
 let sessionId: number;
 let userId: number;
-/** SELECTs by table since the last reset. */
+/** SELECTs reading each table since the last reset. */
 let reads: Record<string, number> = {};
 /** Called when a query of the Session model is sent. */
 let onSessionQuery: (() => void) | undefined;
@@ -35,8 +35,10 @@ beforeAll(async () => {
   });
   Flux.sequelize.addHook('afterQuery', (_options, query) => {
     const sql = String((query as { sql?: unknown }).sql ?? '');
-    const table = /^SELECT .*? FROM [`"](\w+)[`"]/s.exec(sql)?.[1];
-    if (table) reads[table] = (reads[table] ?? 0) + 1;
+    if (!sql.startsWith('SELECT ')) return;
+    // each table the statement reads (one statement may join the session, its user and team)
+    const tables = new Set([...sql.matchAll(/ (?:FROM|JOIN) [`"](\w+)[`"]/g)].map((match) => match[1]));
+    for (const table of tables) reads[table] = (reads[table] ?? 0) + 1;
   });
 });
 
