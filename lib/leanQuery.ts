@@ -9,6 +9,10 @@ import { EmptyResultError, QueryTypes, type Sequelize, type Transaction } from '
  * Without what that call does besides for every statement: its options copied three times, a `Query`
  * object with a UUID, a stack trace taken in case of an error, the retry wrapper, each row copied.
  *
+ * A select outside a transaction that waits for a connection is shared ({@link selectRows}): the same
+ * statement asked again before the first is sent joins it, and both get its rows — one statement where a
+ * crowd (phones reconnecting after a restart, each reading the same list) would send hundreds.
+ *
  * Used when nothing else would differ; otherwise both call `sequelize.query`: a dialect other than
  * PostgreSQL, SQL logging or benchmarking, CLS transactions, a prepended search path, retries for more
  * than SQLite's busy errors (Sequelize's default) — read once per connection — or, checked by each
@@ -121,13 +125,15 @@ type StatementTransaction = Transaction & { connection: PgConnection; finished?:
 
 /**
  * Runs `sql` with `parameters` lean (see the module's header) and answers pg's result; undefined, having
- * run nothing, when the statement must go through `sequelize.query`.
+ * run nothing, when the statement must go through `sequelize.query`. `sent` is called once the statement
+ * has its connection, just before it is sent (or when no connection could be had), never synchronously.
  */
 function runLean(
   sequelize: Sequelize,
   sql: string,
   parameters: unknown[] | undefined,
   options: StatementOptions,
+  sent?: () => void,
 ): Promise<PgResult> | undefined {
   const internals = sequelize as unknown as SequelizeInternals & Sequelize;
   let lean = leanConnections.get(sequelize);
@@ -143,7 +149,7 @@ function runLean(
   const transaction = options.transaction as StatementTransaction | undefined;
   // a finished transaction: `sequelize.query` throws its error
   if (!before || !after || transaction?.finished) return undefined;
-  return run(internals, sql, parameters, options, before, after);
+  return run(internals, sql, parameters, options, before, after, sent);
 }
 
 async function run(
@@ -153,11 +159,17 @@ async function run(
   options: StatementOptions,
   before: Array<(...args: unknown[]) => unknown>,
   after: Array<(...args: unknown[]) => unknown>,
+  sent?: () => void,
 ): Promise<PgResult> {
   const transaction = options.transaction as StatementTransaction | undefined;
-  const connection = transaction
-    ? transaction.connection
-    : await sequelize.connectionManager.getConnection(options);
+  let connection: PgConnection;
+  try {
+    connection = transaction
+      ? transaction.connection
+      : await sequelize.connectionManager.getConnection(options);
+  } finally {
+    sent?.();
+  }
   const query = { connection, sql };
   try {
     for (const hook of before) hook(options, query);
@@ -170,9 +182,18 @@ async function run(
   }
 }
 
+/** Lean selects waiting for a connection, by connection and statement: an identical one joins them. */
+const waitingSelects = new WeakMap<object, Map<string, Promise<PgResult>>>();
+
 /**
  * The rows of `sql` (a SELECT), as `sequelize.query(sql, {type: QueryTypes.SELECT, raw: true, model,
  * transaction})` answers them (see the module's header).
+ *
+ * Outside a transaction, when it runs lean, the same `sql` asked while an earlier one waits for a
+ * connection joins it: one statement, its rows (the same array and objects: read them, never change them)
+ * or its error for both. Only until it is sent: PostgreSQL takes a statement's snapshot when it starts
+ * (READ COMMITTED), so a joined select still sees every write committed before it was asked — a client
+ * reads its own writes — and a select asked after the statement was sent runs its own.
  * @throws what `sequelize.query` throws for the same statement (Sequelize's errors).
  */
 export async function selectRows(
@@ -186,8 +207,28 @@ export async function selectRows(
     model: options.model,
     transaction: options.transaction,
   };
-  const lean = runLean(sequelize, sql, undefined, queryOptions);
-  if (lean) return (await lean).rows;
+  if (options.transaction) {
+    const lean = runLean(sequelize, sql, undefined, queryOptions);
+    if (lean) return (await lean).rows;
+  } else {
+    let waiting = waitingSelects.get(sequelize);
+    const joined = waiting?.get(sql);
+    if (joined) return (await joined).rows;
+    let statement: Promise<PgResult> | undefined;
+    // the statement leaves the waiting ones as soon as it has a connection (or failed to get one)
+    const sent = () => {
+      if (waiting?.get(sql) === statement) waiting?.delete(sql);
+    };
+    statement = runLean(sequelize, sql, undefined, queryOptions, sent);
+    if (statement) {
+      if (!waiting) {
+        waiting = new Map();
+        waitingSelects.set(sequelize, waiting);
+      }
+      waiting.set(sql, statement);
+      return (await statement).rows;
+    }
+  }
   return (await sequelize.query(sql, queryOptions as never)) as unknown as Record<string, unknown>[];
 }
 

@@ -52,7 +52,8 @@ export type LeanItem = Record<string, unknown>;
 export interface LeanReader {
   /**
    * The rows `options` selects, each as the model's `toJSON` would give it, dates as their JSON text
-   * (`JSON.stringify` writes the same).
+   * (`JSON.stringify` writes the same). Each item is new, but a JSON attribute's value may be shared with
+   * the items of an identical read made at the same time (lib/leanQuery.ts `selectRows`): never change it.
    * @throws what `Model.findAll` throws for the same options (Sequelize's errors).
    */
   findAll(options: LeanFindOptions): Promise<LeanItem[]>;
@@ -404,7 +405,7 @@ export class LeanJoin<As extends string> {
 export function leanJoin<As extends string>(models: Record<As, FluxModelClass>): LeanJoin<As> | undefined {
   const all = Object.values(models) as FluxModelClass[];
   const sequelize = all[0]?.sequelize;
-  if (!sequelize || sequelize.getDialect() !== 'postgres') return undefined;
-  if (!all.every((model) => model.sequelize === sequelize && readerOf(model))) return undefined;
-  return new LeanJoin(sequelize, models);
+  if (sequelize?.getDialect() !== 'postgres') return undefined;
+  const sameConnection = all.every((model) => model.sequelize === sequelize && readerOf(model));
+  return sameConnection ? new LeanJoin(sequelize, models) : undefined;
 }

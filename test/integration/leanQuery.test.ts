@@ -1,7 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../lib/database.js';
-import { selectRows } from '../../lib/leanQuery.js';
+import { addOwnQueryHook, selectRows } from '../../lib/leanQuery.js';
 import { Logger } from '../../lib/log.js';
 import { createTestDatabase } from '../helpers/server.js';
 
@@ -10,8 +10,9 @@ import { createTestDatabase } from '../helpers/server.js';
  * the same rows, the same errors (a statement past `statementTimeoutMs` included, with its warn line),
  * inside a transaction what the transaction sees; connections go back to the pool; while a query hook
  * other than Flux's own is registered, the select goes through `sequelize.query` so that it runs. On
- * PostgreSQL they skip `sequelize.query`; on SQLite they are `sequelize.query`. SQLite by default,
- * PostgreSQL when DATABASE_URL is set.
+ * PostgreSQL they skip `sequelize.query`, and identical selects asked while the first waits for a
+ * connection share its statement (until it is sent: each still sees the writes committed before it was
+ * asked); on SQLite they are `sequelize.query`. SQLite by default, PostgreSQL when DATABASE_URL is set.
  */
 
 const TIMEOUT_MS = 300;
@@ -157,5 +158,83 @@ describe('When a select runs lean, then it answers what sequelize.query answers'
     } finally {
       query.mockRestore();
     }
+  });
+});
+
+describe('When identical selects are asked at once, then they share one statement until it is sent', () => {
+  /** Selects sent (a query hook of Flux's own kind keeps selects lean). */
+  let sent = 0;
+  const count = (options: { type?: string }) => {
+    if (options.type === QueryTypes.SELECT) sent++;
+  };
+  type Pool = { getConnection(options: object): Promise<{ query(sql: string): Promise<unknown> }> };
+  const connections = () =>
+    sequelize.connectionManager as unknown as Pool & { releaseConnection(c: unknown): void };
+
+  beforeAll(() => addOwnQueryHook(sequelize, 'beforeQuery', count));
+  afterAll(() => {
+    sequelize.removeHook('beforeQuery', count as never);
+  });
+
+  it('When ten identical selects wait for a connection, then one statement answers them all, with the writes committed before each was asked', async () => {
+    const sql = 'SELECT id, label FROM lean_rows ORDER BY id';
+    const before = await selectRows(sequelize, sql, {});
+    // both connections of the pool busy: the selects wait
+    const held = postgres
+      ? [
+          await connections().getConnection({ type: 'SELECT' }),
+          await connections().getConnection({ type: 'SELECT' }),
+        ]
+      : [];
+    sent = 0;
+    const early = Array.from({ length: 5 }, () => selectRows(sequelize, sql, {}));
+    // a write committed after the first selects were asked and before the next ones
+    const write = `INSERT INTO lean_rows VALUES (10, NULL, 'shared', NULL)`;
+    if (postgres) await held[0].query(write);
+    else await sequelize.query(write);
+    const late = Array.from({ length: 5 }, () => selectRows(sequelize, sql, {}));
+    const other = selectRows(sequelize, 'SELECT count(*) AS n FROM lean_rows', {});
+    for (const connection of held) connections().releaseConnection(connection);
+    const answers = await Promise.all([...early, ...late]);
+    expect(sent).toBe(postgres ? 2 : 11);
+    expect(await other).toEqual([{ n: postgres ? '4' : 4 }]);
+    // every select asked after the write sees it; on PostgreSQL the first ones too (their statement was
+    // sent after it), and all ten have the one statement's rows
+    const expected = [...before, { id: 10, label: 'shared' }];
+    for (const rows of answers.slice(5)) expect(rows).toEqual(expected);
+    if (postgres) for (const rows of answers) expect(rows).toBe(answers[5]);
+    await sequelize.query('DELETE FROM lean_rows WHERE id = 10');
+  });
+
+  it('When a select is asked after an identical one was sent, then it runs its own statement and sees what was committed since', async () => {
+    const slow = postgres
+      ? 'SELECT count(*) AS n, (SELECT pg_sleep(0.15)::text) AS slept FROM lean_rows'
+      : 'SELECT count(*) AS n, NULL AS slept FROM lean_rows';
+    sent = 0;
+    const first = selectRows(sequelize, slow, {});
+    await vi.waitFor(() => expect(sent).toBe(1));
+    await sequelize.query(`INSERT INTO lean_rows VALUES (11, NULL, 'after', NULL)`);
+    const second = selectRows(sequelize, slow, {});
+    const [a, b] = await Promise.all([first, second]);
+    expect(sent).toBe(2);
+    expect(Number((a[0] as { n: unknown }).n) + 1).toBe(Number((b[0] as { n: unknown }).n));
+    await sequelize.query('DELETE FROM lean_rows WHERE id = 11');
+  });
+
+  it('When the shared statement fails, then every select that joined it gets its error, and the next one runs again', async () => {
+    const held = postgres ? [await connections().getConnection({ type: 'SELECT' })] : [];
+    const held2 = postgres ? [await connections().getConnection({ type: 'SELECT' })] : [];
+    sent = 0;
+    const failing = Array.from({ length: 4 }, () =>
+      settled(selectRows(sequelize, 'SELECT nope FROM lean_rows', {})),
+    );
+    for (const connection of [...held, ...held2]) connections().releaseConnection(connection);
+    const errors = await Promise.all(failing);
+    expect(sent).toBe(postgres ? 1 : 4);
+    for (const error of errors)
+      expect(error).toEqual(await settled(bySequelize('SELECT nope FROM lean_rows')));
+    sent = 0;
+    expect(await settled(selectRows(sequelize, 'SELECT nope FROM lean_rows', {}))).toEqual(errors[0]);
+    expect(sent).toBe(1);
   });
 });
