@@ -123,18 +123,14 @@ interface StatementOptions {
 
 type StatementTransaction = Transaction & { connection: PgConnection; finished?: string };
 
-/**
- * Runs `sql` with `parameters` lean (see the module's header) and answers pg's result; undefined, having
- * run nothing, when the statement must go through `sequelize.query`. `sent` is called once the statement
- * has its connection, just before it is sent (or when no connection could be had), never synchronously.
- */
-function runLean(
-  sequelize: Sequelize,
-  sql: string,
-  parameters: unknown[] | undefined,
-  options: StatementOptions,
-  sent?: () => void,
-): Promise<PgResult> | undefined {
+/** The query hooks a lean statement calls itself, before and after it runs. */
+interface StatementHooks {
+  before: Array<(...args: unknown[]) => unknown>;
+  after: Array<(...args: unknown[]) => unknown>;
+}
+
+/** The query hooks of a lean statement (Flux's own), or undefined when it must go through `sequelize.query`. */
+function leanHooks(sequelize: Sequelize, options: StatementOptions): StatementHooks | undefined {
   const internals = sequelize as unknown as SequelizeInternals & Sequelize;
   let lean = leanConnections.get(sequelize);
   if (lean === undefined) {
@@ -149,16 +145,33 @@ function runLean(
   const transaction = options.transaction as StatementTransaction | undefined;
   // a finished transaction: `sequelize.query` throws its error
   if (!before || !after || transaction?.finished) return undefined;
-  return run(internals, sql, parameters, options, before, after, sent);
+  return { before, after };
 }
 
+/**
+ * Runs `sql` with `parameters` lean (see the module's header) and answers pg's result; undefined, having
+ * run nothing, when the statement must go through `sequelize.query`.
+ */
+function runLean(
+  sequelize: Sequelize,
+  sql: string,
+  parameters: unknown[] | undefined,
+  options: StatementOptions,
+): Promise<PgResult> | undefined {
+  const hooks = leanHooks(sequelize, options);
+  return hooks && run(sequelize as unknown as SequelizeInternals, sql, parameters, options, hooks);
+}
+
+/**
+ * Runs a lean statement. `sent`, if given, is called once the statement has its connection (or could get
+ * none), just before it is sent.
+ */
 async function run(
   sequelize: SequelizeInternals,
   sql: string,
   parameters: unknown[] | undefined,
   options: StatementOptions,
-  before: Array<(...args: unknown[]) => unknown>,
-  after: Array<(...args: unknown[]) => unknown>,
+  { before, after }: StatementHooks,
   sent?: () => void,
 ): Promise<PgResult> {
   const transaction = options.transaction as StatementTransaction | undefined;
@@ -193,7 +206,9 @@ const waitingSelects = new WeakMap<object, Map<string, Promise<PgResult>>>();
  * connection joins it: one statement, its rows (the same array and objects: read them, never change them)
  * or its error for both. Only until it is sent: PostgreSQL takes a statement's snapshot when it starts
  * (READ COMMITTED), so a joined select still sees every write committed before it was asked — a client
- * reads its own writes — and a select asked after the statement was sent runs its own.
+ * reads its own writes — and a select asked after the statement was sent runs its own. A select that
+ * joins shares the first one's lot: what is left of its wait for a connection (`pool.acquire`), and its
+ * `model` as the query hooks and a slow statement's warn line see it.
  * @throws what `sequelize.query` throws for the same statement (Sequelize's errors).
  */
 export async function selectRows(
@@ -207,29 +222,30 @@ export async function selectRows(
     model: options.model,
     transaction: options.transaction,
   };
-  if (options.transaction) {
-    const lean = runLean(sequelize, sql, undefined, queryOptions);
-    if (lean) return (await lean).rows;
-  } else {
-    let waiting = waitingSelects.get(sequelize);
-    const joined = waiting?.get(sql);
-    if (joined) return (await joined).rows;
-    let statement: Promise<PgResult> | undefined;
-    // the statement leaves the waiting ones as soon as it has a connection (or failed to get one)
-    const sent = () => {
-      if (waiting?.get(sql) === statement) waiting?.delete(sql);
-    };
-    statement = runLean(sequelize, sql, undefined, queryOptions, sent);
-    if (statement) {
-      if (!waiting) {
-        waiting = new Map();
-        waitingSelects.set(sequelize, waiting);
-      }
-      waiting.set(sql, statement);
-      return (await statement).rows;
+  const hooks = leanHooks(sequelize, queryOptions);
+  if (!hooks)
+    return (await sequelize.query(sql, queryOptions as never)) as unknown as Record<string, unknown>[];
+  const internals = sequelize as unknown as SequelizeInternals;
+  if (options.transaction) return (await run(internals, sql, undefined, queryOptions, hooks)).rows;
+  let waiting = waitingSelects.get(sequelize);
+  const joined = waiting?.get(sql);
+  if (joined) return (await joined).rows;
+  // the statement leaves the waiting ones as soon as it has a connection (or could get none)
+  let sentAlready = false;
+  let statement: Promise<PgResult> | undefined;
+  const sent = () => {
+    sentAlready = true;
+    if (statement && waiting?.get(sql) === statement) waiting.delete(sql);
+  };
+  statement = run(internals, sql, undefined, queryOptions, hooks, sent);
+  if (!sentAlready) {
+    if (!waiting) {
+      waiting = new Map();
+      waitingSelects.set(sequelize, waiting);
     }
+    waiting.set(sql, statement);
   }
-  return (await sequelize.query(sql, queryOptions as never)) as unknown as Record<string, unknown>[];
+  return (await statement).rows;
 }
 
 /**

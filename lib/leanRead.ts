@@ -312,9 +312,12 @@ export function leanReader(model: FluxModelClass): LeanReader | undefined {
  * Lean instances (docs/performance.md): one SELECT over the tables of several models, joined by the caller's
  * SQL, whose rows are built into one instance per model as `findAll` builds its rows
  * (`Model.build(values, {isNewRecord: false, raw: true, attributes})`, every attribute selected, hidden ones
- * too: these are instances, not replies) — without `findAll`'s copies of its options, its include
- * validation and its query object. A model read through an outer join whose row is missing gives `null`
- * (its primary key is null), as an include does.
+ * too: these are instances, not replies) — without `findAll`'s copies of its options, its query object and
+ * its include validation for the statement. A model read through an outer join whose row is missing gives
+ * `null` (its primary key is null), as an include does. A model declared as an include of another
+ * (`includes`) is built as `findAll` with that include builds it: within its parent
+ * (`build(values, {include: [{association}]})`, so that the parent holds it as `findAll` leaves it, as a
+ * property and among its values).
  *
  * PostgreSQL only, where pg converts the values with the type parsers Sequelize gives it, as for `findAll`
  * (SQLite would need each table's declared types). {@link leanJoin} answers `undefined` where any of the
@@ -322,26 +325,37 @@ export function leanReader(model: FluxModelClass): LeanReader | undefined {
  * hooks): the caller then reads through Sequelize.
  *
  * @example
- * const join = leanJoin({ s: Session, u: User });
+ * const join = leanJoin({ s: Session, u: User, t: Team }, { t: { in: 'u', association: 'team' } });
+ * const c = (as: 's' | 'u' | 't', attribute: string) => join.column(as, attribute);
  * const rows = await join.rows(
- *   `${join.select} FROM ${join.table('s')} LEFT JOIN ${join.table('u')} ON ${join.column('u', 'id')} = ` +
- *     `${join.column('s', 'userId')} WHERE ${join.column('s', 'id')} = 7`,
- * ); // [{ s: Session, u: User | null }]
+ *   `${join.select} FROM ${join.table('s')}` +
+ *     ` LEFT JOIN ${join.table('u')} ON ${c('u', 'id')} = ${c('s', 'userId')}` +
+ *     ` LEFT JOIN ${join.table('t')} ON ${c('t', 'id')} = ${c('u', 'teamId')} WHERE ${c('s', 'id')} = 7`,
+ * ); // [{ s: Session, u: User | null, t: Team | null }], t === u.team
  */
 export class LeanJoin<As extends string> {
   /** `SELECT` and every attribute of every model, each under a positional alias (`"<as>.<index>"`). */
   readonly select: string;
   readonly #sequelize: Sequelize;
   readonly #generator: QueryGenerator;
-  readonly #parts: ReadonlyArray<{ as: As; model: FluxModelClass; attributes: string[] }>;
+  readonly #parts: ReadonlyArray<JoinPart<As>>;
 
-  constructor(sequelize: Sequelize, models: Record<As, FluxModelClass>) {
+  constructor(
+    sequelize: Sequelize,
+    models: Record<As, FluxModelClass>,
+    includes: Partial<Record<As, JoinInclude<As>>> = {},
+  ) {
     this.#sequelize = sequelize;
     this.#generator = sequelize.getQueryInterface().queryGenerator as QueryGenerator;
-    this.#parts = (Object.entries(models) as Array<[As, FluxModelClass]>).map(([as, model]) => ({
+    const entries = Object.entries(models) as Array<[As, FluxModelClass]>;
+    this.#parts = entries.map(([as, model]) => ({
       as,
       model,
       attributes: Object.keys(model.getAttributes()),
+      within: includes[as],
+      included: entries
+        .filter(([child]) => includes[child]?.in === as)
+        .map(([child]) => ({ as: child, association: (includes[child] as JoinInclude<As>).association })),
     }));
     const q = (identifier: string) => this.#generator.quoteIdentifier(identifier);
     // positional aliases: an attribute's name may be longer than what PostgreSQL keeps of an alias (63 bytes)
@@ -376,14 +390,33 @@ export class LeanJoin<As extends string> {
   async rows(sql: string, transaction?: Transaction): Promise<Array<Record<As, FluxModel | null>>> {
     const rows = await selectRows(this.#sequelize, sql, { model: this.#parts[0]?.model, transaction });
     return rows.map((row) => {
-      const instances = {} as Record<As, FluxModel | null>;
+      const values = {} as Record<As, Record<string, unknown> | null>;
       for (const { as, model, attributes } of this.#parts) {
-        const values: Record<string, unknown> = {};
-        for (let i = 0; i < attributes.length; i++) values[attributes[i]] = row[`${as}.${i}`];
-        instances[as] =
-          values[model.primaryKeyAttribute] === null
-            ? null
-            : (model.build(values, { isNewRecord: false, raw: true, attributes } as never) as FluxModel);
+        const part: Record<string, unknown> = {};
+        for (let i = 0; i < attributes.length; i++) part[attributes[i]] = row[`${as}.${i}`];
+        values[as] = part[model.primaryKeyAttribute] === null ? null : part;
+      }
+      const instances = {} as Record<As, FluxModel | null>;
+      for (const { as, model, attributes, within, included } of this.#parts) {
+        if (within) continue;
+        const own = values[as];
+        if (!own) {
+          instances[as] = null;
+          for (const child of included) instances[child.as] = null;
+          continue;
+        }
+        const options: Record<string, unknown> = { isNewRecord: false, raw: true, attributes };
+        if (included.length) {
+          // what `findAll` hands `build` for these includes (Sequelize validates them in the constructor)
+          options.include = included.map(({ association }) => ({ association }));
+          for (const child of included) own[child.association] = values[child.as];
+        }
+        const instance = model.build(own, options as never) as FluxModel;
+        instances[as] = instance;
+        for (const child of included)
+          instances[child.as] = ((instance as unknown as Record<string, FluxModel | null | undefined>)[
+            child.association
+          ] ?? null) as FluxModel | null;
       }
       return instances;
     });
@@ -396,16 +429,36 @@ export class LeanJoin<As extends string> {
   }
 }
 
+/** A model of a {@link LeanJoin} built as an include of another: its alias there and the association. */
+export interface JoinInclude<As extends string> {
+  in: As;
+  association: string;
+}
+
+interface JoinPart<As extends string> {
+  as: As;
+  model: FluxModelClass;
+  attributes: string[];
+  /** Set when the part is built within another (an include). */
+  within?: JoinInclude<As>;
+  /** The parts built within this one. */
+  included: Array<{ as: As; association: string }>;
+}
+
 /**
- * A {@link LeanJoin} of `models` (alias → model, all initialized on one connection), or `undefined` when
+ * A {@link LeanJoin} of `models` (alias → model, all initialized on one connection; `includes`: the models
+ * built within another, by alias: a parent's own alias and its association), or `undefined` when
  * they must be read by Sequelize: a dialect other than PostgreSQL, or a model whose reads are not lean
  * ({@link leanReader}). The join's SQL is written once by the caller's choice (it may keep the join);
  * {@link LeanJoin.usable} tells each read whether `find` hooks have since been registered.
  */
-export function leanJoin<As extends string>(models: Record<As, FluxModelClass>): LeanJoin<As> | undefined {
+export function leanJoin<As extends string>(
+  models: Record<As, FluxModelClass>,
+  includes: Partial<Record<NoInfer<As>, JoinInclude<NoInfer<As>>>> = {},
+): LeanJoin<As> | undefined {
   const all = Object.values(models) as FluxModelClass[];
   const sequelize = all[0]?.sequelize;
   if (sequelize?.getDialect() !== 'postgres') return undefined;
   const sameConnection = all.every((model) => model.sequelize === sequelize && readerOf(model));
-  return sameConnection ? new LeanJoin(sequelize, models) : undefined;
+  return sameConnection ? new LeanJoin(sequelize, models, includes) : undefined;
 }

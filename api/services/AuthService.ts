@@ -69,7 +69,10 @@ const TENANT_CACHE_MS = 5_000;
 type IdentityJoin = LeanJoin<'session' | 'user' | 'team'>;
 /** The lean read of an identity, per Session model and connection: `undefined` where Sequelize must read. */
 const identityJoinOf = perModelAndConnection((session): IdentityJoin | undefined =>
-  leanJoin({ session, user: Flux.User, team: Flux.User.associations.team.target as FluxModelClass }),
+  leanJoin(
+    { session, user: Flux.User, team: Flux.User.associations.team.target as FluxModelClass },
+    { team: { in: 'user', association: 'team' } },
+  ),
 );
 
 /**
@@ -340,8 +343,8 @@ export class AuthService {
   /**
    * {@link loadContext} in one statement (docs/performance.md, "lean identity"): the session, its user of
    * the session's tenant and the user's team of that tenant, joined, built into the instances the two
-   * reads of Sequelize give (the team also as `user.team`, as the include sets it), then the tenant
-   * (cached). The same checks in the same order.
+   * reads of Sequelize give (the team as an include of the user), then the tenant (cached). The same checks
+   * in the same order.
    */
   private async loadContextLean(join: IdentityJoin, sessionId: number, userId: number): Promise<AuthContext> {
     if (!Number.isSafeInteger(sessionId)) throw new TokenError('InvalidToken', 'Invalid token');
@@ -358,12 +361,9 @@ export class AuthService {
     if (!session || session.userId !== userId) throw new TokenError('InvalidToken', 'Invalid token');
     if (session.revokedAt) throw new TokenError('TokenRevoked', 'Token revoked');
     const user = row.user as User | null;
-    const team = user ? (row.team as Team | null) : null;
     const tenant = user ? await this.tenantById(session.tenantId) : null;
     if (!user || !tenant) throw new TokenError('InvalidToken', 'Invalid token');
-    // as Sequelize's include leaves it: on the instance and among its values
-    (user as { team?: Team | null }).team = (user.dataValues as { team?: Team | null }).team = team;
-    return { user, team, session, tenant };
+    return { user, team: row.team as Team | null, session, tenant };
   }
 
   /**

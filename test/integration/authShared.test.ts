@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authService } from '../../api/services/AuthService.js';
 import { Flux } from '../../lib/Flux.js';
+import { addOwnQueryHook } from '../../lib/leanQuery.js';
 import { httpTransport, type Transport } from '../helpers/clients.js';
 import { adminLogin, createTeamWithUser, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -30,11 +31,12 @@ beforeAll(async () => {
   );
   token = await login(server.url, 'shared', 'shared-password');
   ({ sessionId, userId } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()));
-  Flux.sequelize.addHook('beforeQuery', (options) => {
-    if ((options as { model?: { name?: string } }).model?.name === 'Session') onSessionQuery?.();
+  // hooks of Flux's own kind: any other query hook would send every select through sequelize.query
+  addOwnQueryHook(Flux.sequelize, 'beforeQuery', (options) => {
+    if (options.model?.name === 'Session') onSessionQuery?.();
   });
-  Flux.sequelize.addHook('afterQuery', (_options, query) => {
-    const sql = String((query as { sql?: unknown }).sql ?? '');
+  addOwnQueryHook(Flux.sequelize, 'afterQuery', (_options, query) => {
+    const sql = query.sql ?? '';
     if (!sql.startsWith('SELECT ')) return;
     // each table the statement reads (one statement may join the session, its user and team)
     const tables = new Set([...sql.matchAll(/ (?:FROM|JOIN) [`"](\w+)[`"]/g)].map((match) => match[1]));
