@@ -33,13 +33,15 @@
  *   BENCH_GROWTH_LOAD=closed   as fast as the servers answer instead of a fixed rate per operation
  *
  * Seeding took 11 s (small) and 69 s (large) on 2 shared cores; the rounds about 2.5 minutes, plus the
- * build (tsc, about 30 s) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
+ * build (tsc, about 30 s; not made again when `npm run build` made `dist/` from these sources, as `npm run
+ * bench` does first) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
+import { builtFromSources } from '../scripts/sources.js';
 import { type Comparison, describe, runRounds, type Sample, spread } from './rounds.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -348,8 +350,12 @@ async function main(): Promise<unknown> {
     log('growth: PostgreSQL only (set DATABASE_URL=postgres://…); skipped');
     return { skipped: 'PostgreSQL only' };
   }
-  log('growth: building Flux (scripts/buildServer.js, the server part of npm run build)…');
-  execFileSync(process.execPath, [path.join('scripts', 'buildServer.js')], { cwd: root, stdio: 'inherit' });
+  // `npm run bench` has just built it: a build made from exactly these sources is not made again (8.5 s here)
+  if (builtFromSources(root)) log('growth: Flux built from these sources (npm run build): not built again');
+  else {
+    log('growth: building Flux (scripts/buildServer.js, the server part of npm run build)…');
+    execFileSync(process.execPath, [path.join('scripts', 'buildServer.js')], { cwd: root, stdio: 'inherit' });
+  }
   const seeding: Record<string, number | 'reused'> = {};
   for (const size of SIZES) {
     log(
