@@ -315,7 +315,7 @@ export function leanReader(model: FluxModelClass): LeanReader | undefined {
  * too: these are instances, not replies) — without `findAll`'s copies of its options, its query object and
  * its include validation for the statement. A model read through an outer join whose row is missing gives
  * `null` (its primary key is null), as an include does. A model declared as an include of another
- * (`includes`) is built as `findAll` with that include builds it: within its parent
+ * (`includes`, one level deep) is built as `findAll` with that include builds it: within its parent
  * (`build(values, {include: [{association}]})`, so that the parent holds it as `findAll` leaves it, as a
  * property and among its values).
  *
@@ -343,16 +343,21 @@ export class LeanJoin<As extends string> {
   constructor(
     sequelize: Sequelize,
     models: Record<As, FluxModelClass>,
-    includes: Partial<Record<As, JoinInclude<As>>> = {},
+    includes: Partial<Record<NoInfer<As>, JoinInclude<NoInfer<As>>>> = {},
   ) {
     this.#sequelize = sequelize;
     this.#generator = sequelize.getQueryInterface().queryGenerator as QueryGenerator;
     const entries = Object.entries(models) as Array<[As, FluxModelClass]>;
+    // one level: a part is built within a top-level part, never within another included one
+    for (const [as, include] of Object.entries(includes) as Array<[As, JoinInclude<As> | undefined]>) {
+      if (include && (!Object.hasOwn(models, include.in) || includes[include.in]))
+        throw new Error(`${as} must be included in a model of the join that is not itself included`);
+    }
     this.#parts = entries.map(([as, model]) => ({
       as,
       model,
       attributes: Object.keys(model.getAttributes()),
-      within: includes[as],
+      within: Boolean(includes[as]),
       included: entries
         .filter(([child]) => includes[child]?.in === as)
         .map(([child]) => ({ as: child, association: (includes[child] as JoinInclude<As>).association })),
@@ -439,8 +444,8 @@ interface JoinPart<As extends string> {
   as: As;
   model: FluxModelClass;
   attributes: string[];
-  /** Set when the part is built within another (an include). */
-  within?: JoinInclude<As>;
+  /** True when the part is built within another (an include). */
+  within: boolean;
   /** The parts built within this one. */
   included: Array<{ as: As; association: string }>;
 }

@@ -4,7 +4,9 @@ import type { Team } from '../../api/models/Team.js';
 import type { User } from '../../api/models/User.js';
 import { type AuthContext, authService } from '../../api/services/AuthService.js';
 import { Flux } from '../../lib/Flux.js';
+import type { FluxModelClass } from '../../lib/FluxModel.js';
 import { addOwnQueryHook } from '../../lib/leanQuery.js';
+import { LeanJoin } from '../../lib/leanRead.js';
 import { connectClient, httpTransport, socketTransport, type Transport } from '../helpers/clients.js';
 import { adminLogin, createTeamWithUser, createTenant, expectStatus, login } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -211,6 +213,26 @@ describe('the identity of a session', () => {
     expect(after.expiresAt?.getTime()).toBe(expiresAt.getTime());
     const { expiresAt: _a, updatedAt: _b, ...unchanged } = before.get({ plain: true });
     expect(after.get({ plain: true })).toMatchObject(unchanged);
+  });
+
+  it('When a join declares an include deeper than one level or in a model it does not join, then it is refused', () => {
+    const models = { session: Flux.Session, user: Flux.User, team: Flux.models.Team } as Record<
+      'session' | 'user' | 'team',
+      FluxModelClass
+    >;
+    expect(
+      () =>
+        new LeanJoin(Flux.sequelize, models, {
+          user: { in: 'session', association: 'user' },
+          team: { in: 'user', association: 'team' },
+        }),
+    ).toThrow(/not itself included/);
+    expect(
+      () => new LeanJoin(Flux.sequelize, models, { team: { in: 'nobody' as 'user', association: 'team' } }),
+    ).toThrow(/not itself included/);
+    expect(
+      new LeanJoin(Flux.sequelize, models, { team: { in: 'user', association: 'team' } }).select,
+    ).toMatch(/^SELECT /);
   });
 
   for (const transport of ['http', 'socket'] as const) {
