@@ -8,10 +8,10 @@ import {
   Op,
   type Sequelize,
 } from 'sequelize';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { FluxModel, type FluxModelClass, publicAttributes } from '../../lib/FluxModel.js';
-import { type LeanFindOptions, leanReader } from '../../lib/leanRead.js';
+import { type LeanFindOptions, leanReader, MAX_STATEMENTS, statementKey } from '../../lib/leanRead.js';
 import type { Transport } from '../helpers/clients.js';
 import { client, expectStatus } from '../helpers/fixtures.js';
 import { ADMIN_PASSWORD, openTestDatabase, startTestServer, type TestServer } from '../helpers/server.js';
@@ -180,6 +180,111 @@ describe('When a lean read is written, then it is the statement Sequelize writes
       );
       expect(reader?.sql(options)).toBe(expected);
     }
+  });
+});
+
+describe('When a lean read is asked again, then its statement is the one kept', () => {
+  const Message = () => Flux.models.Message as unknown as FluxModelClass;
+  const generator = () =>
+    Flux.sequelize.getQueryInterface().queryGenerator as {
+      selectQuery(table: unknown, options: object, model: unknown): string;
+      getWhereConditions(...args: unknown[]): string;
+    };
+  /** What Sequelize itself writes for `options`. */
+  const expected = (options: LeanFindOptions) =>
+    generator().selectQuery(
+      Message().getTableName(),
+      {
+        ...structuredClone({ ...options, where: undefined }),
+        where: options.where,
+        attributes: [...publicAttributes(Message()).keys()],
+      },
+      Message(),
+    );
+  /** How many wheres Sequelize's generator writes while `run` runs. */
+  function writes(run: () => void): number {
+    const spy = vi.spyOn(generator(), 'getWhereConditions');
+    try {
+      run();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('When options that differ in one value, type, operator, order of keys or bound come twice, then each gets its own statement, written once', () => {
+    const reader = leanReader(Message())!;
+    const date = new Date('2026-11-29T18:00:00.000Z');
+    // new objects each time: writing a statement, Sequelize changes its options' order in place ('DESC'
+    // becomes a literal)
+    const cases = (): LeanFindOptions[] => [
+      { where: { channel: '1' } },
+      { where: { channel: 1 } },
+      { where: { userId: 1 } },
+      { where: { userId: '1' } },
+      { where: { [Op.or]: [{ channel: 'kept:a' }, { userId: 2 }] } },
+      { where: { [Op.and]: [{ channel: 'kept:a' }, { userId: 2 }] } },
+      { where: { [Op.or]: [{ channel: 'kept:a' }], userId: 2 } },
+      { where: { channel: { [Op.in]: ['kept:a', 'kept:b'] } } },
+      { where: { channel: { [Op.in]: ['kept:a","kept:b'] } } },
+      { where: { channel: { [Op.in]: ['kept:a', ['kept:b']] } } },
+      { where: { channel: 'kept:a"b' } },
+      { where: { channel: 'kept:a\\"b' } },
+      { where: { channel: null } },
+      { where: { channel: 'null' } },
+      { where: { channel: '#n' } },
+      { where: { createdAt: { [Op.gte]: date } } },
+      { where: { createdAt: { [Op.gte]: date.toISOString() } } },
+      { where: { createdAt: { [Op.gte]: new Date(date.getTime() + 1) } } },
+      { where: { userId: 2, channel: 'kept:a' } },
+      { where: { channel: 'kept:a', userId: 2 } },
+      { where: { channel: 'kept:a' }, limit: 20 },
+      { where: { channel: 'kept:a' }, limit: 20, offset: 20 },
+      { where: { channel: 'kept:a' }, offset: 20 },
+      { where: { channel: 'kept:a' }, order: [['id', 'DESC']] },
+      { where: { channel: 'kept:a' }, order: [['id', 'ASC']] },
+      { where: { text: { [Op.like]: '%kept%' } } },
+      { where: { text: { [Op.notLike]: '%kept%' } } },
+    ];
+    // no two of them share a key (some share a statement: Sequelize writes '1' and 1 alike for a text column)
+    expect(new Set(cases().map(statementKey)).size).toBe(cases().length);
+    const statements = cases().map(expected);
+    // asked once (written, unless an earlier test wrote it), then again in another order: never written again
+    for (const [i, options] of cases().entries()) expect(reader.sql(options)).toBe(statements[i]);
+    const again = writes(() => {
+      for (const [i, options] of [...cases().entries()].reverse())
+        expect(reader.sql(options)).toBe(statements[i]);
+    });
+    expect(again).toBe(0);
+  });
+
+  it('When the options hold what has no key (a Sequelize where, a long IN list), then the statement is written each time', () => {
+    const reader = leanReader(Message())!;
+    const { sequelize } = Flux;
+    const cases: LeanFindOptions[] = [
+      { where: { [Op.and]: [sequelize.where(sequelize.col('channel'), 'kept:w')] } },
+      { where: { channel: { [Op.in]: Array.from({ length: 300 }, (_, i) => `kept-long-list:${i}`) } } },
+    ];
+    for (const options of cases) {
+      expect(statementKey(options)).toBeUndefined();
+      const statement = expected(options);
+      expect(writes(() => expect(reader.sql(options)).toBe(statement))).toBeGreaterThan(0);
+      expect(writes(() => expect(reader.sql(options)).toBe(statement))).toBeGreaterThan(0);
+    }
+  });
+
+  it(`When more than ${MAX_STATEMENTS} options were asked, then the oldest is written again; a get by id is never kept`, () => {
+    const reader = leanReader(Message())!;
+    const first: LeanFindOptions = { where: { channel: 'bound:0' } };
+    reader.sql(first);
+    // gets (a where of integer equalities) are written directly: a thousand of them drop nothing
+    for (let id = 1; id <= 2 * MAX_STATEMENTS; id++) reader.sql({ where: { tenantId: 1, id }, limit: 1 });
+    expect(writes(() => reader.sql(first))).toBe(0);
+    for (let i = 1; i <= MAX_STATEMENTS; i++) reader.sql({ where: { channel: `bound:${i}` } });
+    const last: LeanFindOptions = { where: { channel: `bound:${MAX_STATEMENTS}` } };
+    const [lastStatement, firstStatement] = [expected(last), expected(first)];
+    expect(writes(() => expect(reader.sql(last)).toBe(lastStatement))).toBe(0);
+    expect(writes(() => expect(reader.sql(first)).toBe(firstStatement))).toBe(1);
   });
 });
 
