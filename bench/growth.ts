@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
 import { builtFromSources } from '../scripts/sources.js';
+import { LoadProcess } from './loadProcess.js';
 import { type Comparison, describe, runRounds, type Sample, spread } from './rounds.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,6 +163,26 @@ function growthSql(size: Size): string[] {
   ];
 }
 
+/**
+ * The indexes of `tables` that no constraint owns (a primary key, a unique constraint): name and
+ * `CREATE INDEX` statement (`pg_indexes.indexdef`).
+ */
+async function secondaryIndexes(
+  client: pg.Client,
+  tables: string[],
+): Promise<Array<{ name: string; definition: string }>> {
+  const { rows } = await client.query<{ name: string; definition: string }>(
+    `SELECT i.indexname AS name, i.indexdef AS definition
+     FROM pg_indexes i
+     WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                       WHERE k.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)
+     ORDER BY i.tablename, i.indexname`,
+    [tables],
+  );
+  return rows;
+}
+
 /** Creates and seeds the database of `size` (or reuses it with BENCH_GROWTH_KEEP); its seeding seconds. */
 async function prepare(size: Size): Promise<number | 'reused'> {
   const admin = process.env.DATABASE_URL!;
@@ -183,10 +204,30 @@ async function prepare(size: Size): Promise<number | 'reused'> {
   });
   const seed = runNode('bench/seed.mjs', [], { BENCH_DB_URL: url, BENCH_JWT_SECRET: SECRET });
   if ((await exited(seed)) !== 0) throw new Error(`seeding ${size.database} failed`);
+  const steps = [`Flux's seed ${((Date.now() - started) / 1000).toFixed(1)} s`];
   await withClient(url, async (client) => {
-    for (const statement of growthSql(size)) await client.query(statement);
+    // rows go in faster without the tables' secondary indexes, which are then built again from their own
+    // definitions (the same indexes, sorted once instead of grown row by row)
+    let at = Date.now();
+    const step = (name: string) => {
+      steps.push(`${name} ${((Date.now() - at) / 1000).toFixed(1)} s`);
+      at = Date.now();
+    };
+    const indexes = await secondaryIndexes(client, ['Users', 'Messages']);
+    for (const { name } of indexes) await client.query(`DROP INDEX "${name}"`);
+    const [teams, users, messages] = growthSql(size);
+    await client.query(teams);
+    await client.query(users);
+    step('users');
+    await client.query(messages);
+    step('messages');
+    await client.query("SET maintenance_work_mem = '256MB'");
+    for (const { definition } of indexes) await client.query(definition);
+    step('indexes');
     await client.query('VACUUM ANALYZE');
+    step('vacuum');
   });
+  log(`  ${size.database}: ${steps.join(', ')}`);
   await withClient(admin, (client) =>
     client.query(`COMMENT ON DATABASE "${size.database}" IS '${seedMark(size)}'`),
   );
@@ -270,6 +311,9 @@ async function backendCpu(database: string): Promise<Map<number, number>> {
   return cpu;
 }
 
+/** Runs the phases, one after the other (bench/loadProcess.ts). */
+const loadProcess = new LoadProcess();
+
 /** A phase's sample, with the database's CPU per request. */
 interface GrowthSample extends Sample {
   dbCpuUsPerRequest: number;
@@ -294,19 +338,17 @@ async function phase(server: Server, payload: unknown, rate: number, seconds: nu
     seconds,
   };
   const marks: Record<string, Promise<{ cpu: number; db: Map<number, number>; at: number }>> = {};
-  let result: Record<string, number> = {};
-  const child = runNode('bench/load.mjs', [JSON.stringify(job)], {}, (line) => {
-    if (line.startsWith('mark ')) {
-      const pid = server.process.pid as number;
-      const at = Date.now();
-      marks[line.slice(5)] = Promise.all([pidusage(pid), backendCpu(server.size.database)]).then(
-        ([usage, db]) => ({ cpu: usage.ctime, db, at }),
-      );
-      // awaited once the load has exited; until then a failure must not end the process unhandled
-      marks[line.slice(5)].catch(() => {});
-    } else if (line.startsWith('result ')) result = JSON.parse(line.slice(7));
+  const result = await loadProcess.run(job, (name) => {
+    const pid = server.process.pid as number;
+    const at = Date.now();
+    marks[name] = Promise.all([pidusage(pid), backendCpu(server.size.database)]).then(([usage, db]) => ({
+      cpu: usage.ctime,
+      db,
+      at,
+    }));
+    // awaited once the job is done; until then a failure must not end the process unhandled
+    marks[name].catch(() => {});
   });
-  if ((await exited(child)) !== 0) throw new Error(`load ${JSON.stringify(job)} failed`);
   const start = await marks.start;
   const end = await marks.end;
   let dbMs = 0;
@@ -357,13 +399,18 @@ async function main(): Promise<unknown> {
     execFileSync(process.execPath, [path.join('scripts', 'buildServer.js')], { cwd: root, stdio: 'inherit' });
   }
   const seeding: Record<string, number | 'reused'> = {};
-  for (const size of SIZES) {
-    log(
-      `growth: seeding ${size.database} (${size.messages.toLocaleString('en')} messages, ${size.users.toLocaleString('en')} users)…`,
-    );
-    seeding[size.name] = await prepare(size);
-    log(`  ${seeding[size.name] === 'reused' ? 'reused (BENCH_GROWTH_KEEP)' : `${seeding[size.name]} s`}`);
-  }
+  // both at once: the small one's Flux seed (a Node process) runs beside the large one's SQL (a backend)
+  await Promise.all(
+    SIZES.map(async (size) => {
+      log(
+        `growth: seeding ${size.database} (${size.messages.toLocaleString('en')} messages, ${size.users.toLocaleString('en')} users)…`,
+      );
+      seeding[size.name] = await prepare(size);
+      log(
+        `  ${size.database}: ${seeding[size.name] === 'reused' ? 'reused (BENCH_GROWTH_KEEP)' : `${seeding[size.name]} s`}`,
+      );
+    }),
+  );
   const servers: Server[] = [];
   try {
     for (const size of SIZES) servers.push(await startServer(size));
@@ -455,6 +502,7 @@ async function main(): Promise<unknown> {
       samples: samples.map((byServer) => byServer.map((rounds) => rounds.map((sample) => describe(sample)))),
     };
   } finally {
+    await loadProcess.close();
     for (const server of servers) await stopServer(server);
     await monitor?.end();
     if (!KEEP)

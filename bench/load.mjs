@@ -2,15 +2,19 @@
 // has the CPU it measures to itself. One JSON argument says what to do; it prints `mark <name>` lines
 // when the orchestrator should sample the server, and a last line `result <json>`.
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
 
-const job = isMainThread ? JSON.parse(process.argv[2]) : workerData;
+// `--serve` (bench/loadProcess.ts): one JSON job per line on stdin, `http` and `socket` jobs only, run one
+// after the other; a failed job prints `failed <message>` and the next one runs
+const serving = isMainThread && process.argv[2] === '--serve';
+let job = serving ? undefined : isMainThread ? JSON.parse(process.argv[2]) : workerData;
 const mark = (name) => process.stdout.write(`mark ${name}\n`);
 const done = (result) => {
   process.stdout.write(`result ${JSON.stringify(result)}\n`);
-  process.exit(0);
+  if (!serving) process.exit(0);
 };
 
 function percentile(sorted, p) {
@@ -358,7 +362,21 @@ const jobs = {
   memory: memoryJob,
   publish: publishJob,
 };
-jobs[job.mode]().catch((err) => {
-  process.stderr.write(`load: ${err.stack}\n`);
-  process.exit(1);
-});
+if (serving) {
+  for await (const line of createInterface({ input: process.stdin })) {
+    job = JSON.parse(line);
+    try {
+      if (job.mode !== 'http' && job.mode !== 'socket')
+        throw new Error(`--serve runs http and socket jobs, not ${job.mode}`);
+      await jobs[job.mode]();
+    } catch (err) {
+      process.stderr.write(`load: ${err.stack}\n`);
+      process.stdout.write(`failed ${JSON.stringify(err.message)}\n`);
+    }
+  }
+  process.exit(0);
+} else
+  jobs[job.mode]().catch((err) => {
+    process.stderr.write(`load: ${err.stack}\n`);
+    process.exit(1);
+  });

@@ -58,6 +58,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
 import { Sequelize } from 'sequelize';
+import { LoadProcess } from './loadProcess.js';
 import {
   type Comparison,
   describe,
@@ -212,43 +213,51 @@ async function stopServer(server: Server): Promise<void> {
   server.process.kill('SIGKILL');
 }
 
+/** Runs the `http` and `socket` jobs of every part of this run, one after the other. */
+const loadProcess = new LoadProcess();
+
 /**
  * Runs one load job against `server`, sampling the server's CPU (and memory) at the job's marks, and
- * calling `onMark` there too (e.g. to sample the database's processes).
+ * calling `onMarkToo` there too (e.g. to sample the database's processes).
  */
 async function load(
   server: Server,
   job: Record<string, unknown>,
-  onMark?: (name: string) => Promise<void>,
+  onMarkToo?: (name: string) => Promise<void>,
   pids: number[] = [server.process.pid as number],
 ) {
   const marks: Record<string, { cpu: number; memory: number }> = {};
   const heap: Record<string, number> = {};
   const pending: Array<Promise<void>> = [];
   let result: Record<string, number> = {};
-  const child = runNode('bench/load.mjs', [JSON.stringify({ url: server.url, ...job })], {}, (line) => {
-    if (line.startsWith('mark ')) {
-      const name = line.slice(5);
-      if (job.mode === 'memory') {
-        pending.push(
-          probeMemory(server).then((m) => {
-            heap[name] = m.heapUsed + m.external;
-          }),
-        );
-      }
-      // several instances: their CPU and memory summed
+  const onMark = (name: string) => {
+    if (job.mode === 'memory') {
       pending.push(
-        Promise.all(pids.map((pid) => Promise.all([cpuMs(pid), memoryBytes(pid)]))).then((samples) => {
-          marks[name] = {
-            cpu: samples.reduce((sum, [cpu]) => sum + cpu, 0),
-            memory: samples.reduce((sum, [, memory]) => sum + memory, 0),
-          };
+        probeMemory(server).then((m) => {
+          heap[name] = m.heapUsed + m.external;
         }),
       );
-      if (onMark) pending.push(onMark(name));
-    } else if (line.startsWith('result ')) {
-      result = JSON.parse(line.slice(7));
     }
+    // several instances: their CPU and memory summed
+    pending.push(
+      Promise.all(pids.map((pid) => Promise.all([cpuMs(pid), memoryBytes(pid)]))).then((samples) => {
+        marks[name] = {
+          cpu: samples.reduce((sum, [cpu]) => sum + cpu, 0),
+          memory: samples.reduce((sum, [, memory]) => sum + memory, 0),
+        };
+      }),
+    );
+    if (onMarkToo) pending.push(onMarkToo(name));
+  };
+  const fullJob = { url: server.url, ...job };
+  if (job.mode === 'http' || job.mode === 'socket') {
+    // the phases of the comparisons and the scale part: one process runs them all (bench/loadProcess.ts)
+    result = await loadProcess.run(fullJob, onMark).finally(() => Promise.all(pending));
+    return { result, marks, heap };
+  }
+  const child = runNode('bench/load.mjs', [JSON.stringify(fullJob)], {}, (line) => {
+    if (line.startsWith('mark ')) onMark(line.slice(5));
+    else if (line.startsWith('result ')) result = JSON.parse(line.slice(7));
   });
   const code = await new Promise((resolve) => child.once('exit', resolve));
   await Promise.all(pending);
@@ -1195,6 +1204,7 @@ async function servers(): Promise<void> {
       await stopServer(server);
     }
   } finally {
+    await loadProcess.close();
     await database.drop();
   }
 }

@@ -60,13 +60,16 @@ process.on('SIGUSR2', () => {
   const { heapUsed, external, rss } = process.memoryUsage();
   process.stdout.write(`memory ${JSON.stringify({ heapUsed, external, rss, ...counters })}\n`);
 });
-process.once('SIGTERM', () =>
+process.once('SIGTERM', () => {
+  // BENCH_STOP_PROFILE=<file>: a CPU profile of the stop, from SIGTERM to exit
+  const profiled = process.env.BENCH_STOP_PROFILE && profileUntilProbe(process.env.BENCH_STOP_PROFILE);
   Flux.stop().then(() => {
     // BENCH_PROBE: what the stop cost (the sockets part subtracts the counters of its last probe)
     if (probe) process.stdout.write(`stopped ${JSON.stringify(probe())}\n`);
+    profiled?.();
     process.exit(0);
-  }),
-);
+  });
+});
 
 async function startProbe() {
   const { Sequelize } = await import('sequelize');
