@@ -9,7 +9,9 @@
  * are spread over teams of 100 (extra teams with the demo's roles and groups); messages over every team's
  * public and private channel and every group's channel, a tenth of them in the coordination's public
  * channel (`public:2`, the busiest, and the one measured) and the rest skewed towards the first channels,
- * written by random users over the three days before the seed, in order. Seeding time is reported apart.
+ * written by random users over the three days before the seed, in order. The two are seeded at once, and
+ * the rows go in without the tables' secondary indexes, built again afterwards from their own definitions
+ * (`pg_indexes`): the same indexes. Seeding time is reported apart, step by step.
  *
  * One Flux (production build, bench/servers/flux.mjs) per database, both running at once, and alternating
  * rounds (bench/rounds.ts): each round measures one phase of every operation on `small` then `large`. The
@@ -32,7 +34,9 @@
  *   BENCH_GROWTH_KEEP=1   keep the two databases after the run and reuse them when they hold the seed
  *   BENCH_GROWTH_LOAD=closed   as fast as the servers answer instead of a fixed rate per operation
  *
- * Seeding took 11 s (small) and 69 s (large) on 2 shared cores; the rounds about 2.5 minutes, plus the
+ * Seeding took 31 s for both here (Flux's seed 11.5 s each, side by side; then the large one's users
+ * 1.1 s, messages 13.5 s, indexes 4.3 s, vacuum 0.6 s; one after the other and into their indexes, it took
+ * 10 and 45 s); the rounds about 2 minutes (one load process for all: bench/loadProcess.ts), plus the
  * build (tsc, about 30 s; not made again when `npm run build` made `dist/` from these sources, as `npm run
  * bench` does first) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
  */
