@@ -19,7 +19,8 @@ import { attributeKind } from './query.js';
  * copies its options deeply, applies scopes and hooks, then builds an instance per row (and on SQLite asks
  * for the table's column types before every select); a reply then serializes each instance through
  * `toJSON` (socket.io twice: once to look for binary data, once to encode). Here the select is written
- * by Sequelize's own query generator (where, order and limit; the column list once per model) and run as
+ * by Sequelize's own query generator (where, order and limit; the column list once per model; kept for
+ * options of the same values, `ModelLeanReader#sql`) and run as
  * `sequelize.query` runs it (its hooks, pool, transactions, errors and logging unchanged; on PostgreSQL
  * through `selectRows`, lib/leanQuery.ts), and each row is converted once, the way Sequelize would have:
  * - SQLite: by the parser Sequelize applies to the column's declared type (`DATETIME` → Date, `TINYINT(1)`
