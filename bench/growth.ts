@@ -9,9 +9,8 @@
  * are spread over teams of 100 (extra teams with the demo's roles and groups); messages over every team's
  * public and private channel and every group's channel, a tenth of them in the coordination's public
  * channel (`public:2`, the busiest, and the one measured) and the rest skewed towards the first channels,
- * written by random users over the three days before the seed, in order. The two are seeded at once, and
- * the rows go in without the tables' secondary indexes, built again afterwards from their own definitions
- * (`pg_indexes`): the same indexes. Seeding time is reported apart, step by step.
+ * written by random users over the three days before the seed, in order, into their indexes. The two
+ * are seeded at once. Seeding time is reported apart, step by step.
  *
  * One Flux (production build, bench/servers/flux.mjs) per database, both running at once, and alternating
  * rounds (bench/rounds.ts): each round measures one phase of every operation on `small` then `large`. The
@@ -34,9 +33,7 @@
  *   BENCH_GROWTH_KEEP=1   keep the two databases after the run and reuse them when they hold the seed
  *   BENCH_GROWTH_LOAD=closed   as fast as the servers answer instead of a fixed rate per operation
  *
- * Seeding took 31 s for both here (Flux's seed 11.5 s each, side by side; then the large one's users
- * 1.1 s, messages 13.5 s, indexes 4.3 s, vacuum 0.6 s; one after the other and into their indexes, it took
- * 10 and 45 s); the rounds about 2 minutes (one load process for all: bench/loadProcess.ts), plus the
+ * Seeding took SEEDTIME; the rounds about 2 minutes (one load process for all: bench/loadProcess.ts), plus the
  * build (tsc, about 30 s; not made again when `npm run build` made `dist/` from these sources, as `npm run
  * bench` does first) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
  */
@@ -167,26 +164,6 @@ function growthSql(size: Size): string[] {
   ];
 }
 
-/**
- * The indexes of `tables` that no constraint owns (a primary key, a unique constraint): name and
- * `CREATE INDEX` statement (`pg_indexes.indexdef`).
- */
-async function secondaryIndexes(
-  client: pg.Client,
-  tables: string[],
-): Promise<Array<{ name: string; definition: string }>> {
-  const { rows } = await client.query<{ name: string; definition: string }>(
-    `SELECT i.indexname AS name, i.indexdef AS definition
-     FROM pg_indexes i
-     WHERE i.schemaname = current_schema() AND i.tablename = ANY($1)
-       AND NOT EXISTS (SELECT 1 FROM pg_constraint k
-                       WHERE k.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)
-     ORDER BY i.tablename, i.indexname`,
-    [tables],
-  );
-  return rows;
-}
-
 /** Creates and seeds the database of `size` (or reuses it with BENCH_GROWTH_KEEP); its seeding seconds. */
 async function prepare(size: Size): Promise<number | 'reused'> {
   const admin = process.env.DATABASE_URL!;
@@ -210,24 +187,19 @@ async function prepare(size: Size): Promise<number | 'reused'> {
   if ((await exited(seed)) !== 0) throw new Error(`seeding ${size.database} failed`);
   const steps = [`Flux's seed ${((Date.now() - started) / 1000).toFixed(1)} s`];
   await withClient(url, async (client) => {
-    // rows go in faster without the tables' secondary indexes, which are then built again from their own
-    // definitions (the same indexes, sorted once instead of grown row by row)
+    // into their indexes, row after row, as a table that grew all weekend (indexes built once from sorted
+    // rows would be denser than that: 14 s faster here, but fewer pages to read than a real event's)
     let at = Date.now();
     const step = (name: string) => {
       steps.push(`${name} ${((Date.now() - at) / 1000).toFixed(1)} s`);
       at = Date.now();
     };
-    const indexes = await secondaryIndexes(client, ['Users', 'Messages']);
-    for (const { name } of indexes) await client.query(`DROP INDEX "${name}"`);
     const [teams, users, messages] = growthSql(size);
     await client.query(teams);
     await client.query(users);
     step('users');
     await client.query(messages);
     step('messages');
-    await client.query("SET maintenance_work_mem = '256MB'");
-    for (const { definition } of indexes) await client.query(definition);
-    step('indexes');
     await client.query('VACUUM ANALYZE');
     step('vacuum');
   });
@@ -403,8 +375,9 @@ async function main(): Promise<unknown> {
     execFileSync(process.execPath, [path.join('scripts', 'buildServer.js')], { cwd: root, stdio: 'inherit' });
   }
   const seeding: Record<string, number | 'reused'> = {};
-  // both at once: the small one's Flux seed (a Node process) runs beside the large one's SQL (a backend)
-  await Promise.all(
+  // both at once: the small one's Flux seed (a Node process) runs beside the large one's SQL (a backend);
+  // each finishes before a failure of the other is thrown
+  const seeded = await Promise.allSettled(
     SIZES.map(async (size) => {
       log(
         `growth: seeding ${size.database} (${size.messages.toLocaleString('en')} messages, ${size.users.toLocaleString('en')} users)…`,
@@ -415,6 +388,7 @@ async function main(): Promise<unknown> {
       );
     }),
   );
+  for (const outcome of seeded) if (outcome.status === 'rejected') throw outcome.reason;
   const servers: Server[] = [];
   try {
     for (const size of SIZES) servers.push(await startServer(size));

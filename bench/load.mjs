@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { io } from 'socket.io-client';
 
 // `--serve` (bench/loadProcess.ts): one JSON job per line on stdin, `http` and `socket` jobs only, run one
-// after the other; a failed job prints `failed <message>` and the next one runs
+// after the other; a failed job prints `failed <message>` and ends the process (the next job gets a new one)
 const serving = isMainThread && process.argv[2] === '--serve';
 let job = serving ? undefined : isMainThread ? JSON.parse(process.argv[2]) : workerData;
 const mark = (name) => process.stdout.write(`mark ${name}\n`);
@@ -370,8 +370,10 @@ if (serving) {
         throw new Error(`--serve runs http and socket jobs, not ${job.mode}`);
       await jobs[job.mode]();
     } catch (err) {
+      // and end: what the failed job left (sockets, workers still sending) must not load the next phase
       process.stderr.write(`load: ${err.stack}\n`);
       process.stdout.write(`failed ${JSON.stringify(err.message)}\n`);
+      process.exit(1);
     }
   }
   process.exit(0);

@@ -46,8 +46,8 @@ export class LoadProcess {
     await this.queue;
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('close', resolve));
     child.stdin?.end();
     await exited;
   }
@@ -67,10 +67,17 @@ export class LoadProcess {
         buffer = buffer.slice(index + 1);
       }
     });
-    child.once('exit', (code) => {
+    // `close`, not `exit`: its output read to the end first (a result written just before exiting)
+    child.once('close', (code) => {
       if (this.child === child) this.child = undefined;
       this.finish()?.reject(new Error(`the load process exited with ${code}`));
     });
+    child.once('error', (err) => {
+      if (this.child === child) this.child = undefined;
+      this.finish()?.reject(err);
+    });
+    // a job written to a process that died meanwhile: its `close` rejects the job
+    child.stdin?.on('error', () => {});
     return child;
   }
 

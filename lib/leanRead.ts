@@ -1,3 +1,4 @@
+import { isProxy } from 'node:util/types';
 import {
   DataTypes,
   Model,
@@ -106,7 +107,7 @@ interface Column {
   sanitize?: (value: unknown, options: { raw: boolean }) => unknown;
 }
 
-/** Most statements a reader keeps (see `ModelLeanReader#sql`), the oldest dropped first. */
+/** Most statements a reader keeps (see `ModelLeanReader#sql`), the least recently used dropped first. */
 export const MAX_STATEMENTS = 500;
 /** Longest key of options kept (UTF-16 code units): a where with a long `IN` list is written each time. */
 export const MAX_STATEMENT_KEY = 2048;
@@ -114,9 +115,11 @@ export const MAX_STATEMENT_KEY = 2048;
 /**
  * A text that only options with the same where, order, limit and offset give — so that Sequelize's
  * generator writes the same statement for them — or `undefined` when the options hold anything but
- * plain objects (their own keys, strings and registered symbols such as `Op.or`, in order), arrays,
- * strings, finite numbers, booleans, `null` and valid dates (a `literal`, a `fn`, `undefined`, a
- * `Buffer`…), or when the key would pass {@link MAX_STATEMENT_KEY}. Strings are written as JSON, so no
+ * plain objects (their own keys, strings and registered symbols such as `Op.or`, in order; data
+ * properties only), arrays of items only, strings, finite numbers, booleans, `null` and valid dates
+ * without properties of their own (a `literal`, a `fn`, `undefined`, a `Buffer`, a proxy, a getter…),
+ * or when the key would pass {@link MAX_STATEMENT_KEY}. What the generator reads beside the options —
+ * the model's attributes, the connection's dialect and time zone — is fixed for a reader. Strings are written as JSON, so no
  * value can pass for another's delimiters; numbers, dates, `null` and booleans get marks strings cannot
  * have (`1` is not `"1"`, a date is not its text).
  */
@@ -149,7 +152,11 @@ function writeKey(value: unknown, key: { text: string }): boolean {
         key.text += '#n';
         return true;
       }
+      // a proxy or a getter could answer the key one value and the generator another
+      if (isProxy(value)) return false;
       if (Array.isArray(value)) {
+        // Sequelize reads operators on any value (`value[Op.or]`): an array holds its items only
+        if (Reflect.ownKeys(value).length !== value.length + 1) return false;
         key.text += '[';
         for (const item of value) if (!writeKey(item, key)) return false;
         key.text += ']';
@@ -157,7 +164,7 @@ function writeKey(value: unknown, key: { text: string }): boolean {
       }
       if (value instanceof Date) {
         const time = value.getTime();
-        if (Number.isNaN(time)) return false;
+        if (Number.isNaN(time) || Reflect.ownKeys(value).length > 0) return false;
         key.text += `#d${time}`;
         return true;
       }
@@ -170,7 +177,8 @@ function writeKey(value: unknown, key: { text: string }): boolean {
           if (registered === undefined) return false;
           key.text += `@${JSON.stringify(registered)}`;
         } else key.text += JSON.stringify(name);
-        if (!writeKey((value as Record<PropertyKey, unknown>)[name], key)) return false;
+        const property = Object.getOwnPropertyDescriptor(value, name);
+        if (!property || !('value' in property) || !writeKey(property.value, key)) return false;
       }
       key.text += '}';
       return true;
@@ -197,7 +205,7 @@ class ModelLeanReader implements LeanReader {
   readonly #quoted: Map<string, string>;
   #columns?: Column[];
   #columnsRead?: Promise<Column[]>;
-  /** Statements written, by their options' key ({@link statementKey}), the oldest dropped first. */
+  /** Statements written, by their options' key ({@link statementKey}), the least recently used first. */
   readonly #statements = new Map<string, string>();
 
   constructor(model: FluxModelClass, sequelize: Sequelize) {
@@ -236,8 +244,9 @@ class ModelLeanReader implements LeanReader {
     if (sql === undefined) {
       sql = this.write(options);
       if (statements.size >= MAX_STATEMENTS) statements.delete(statements.keys().next().value as string);
-      statements.set(key, sql);
-    }
+    } else statements.delete(key);
+    // the last used last: the least recently used goes first
+    statements.set(key, sql);
     return sql;
   }
 

@@ -273,18 +273,45 @@ describe('When a lean read is asked again, then its statement is the one kept', 
     }
   });
 
-  it(`When more than ${MAX_STATEMENTS} options were asked, then the oldest is written again; a get by id is never kept`, () => {
+  it(`When more than ${MAX_STATEMENTS} options were asked, then the least recently used is written again; a get by id is never kept`, () => {
     const reader = leanReader(Message())!;
-    const first: LeanFindOptions = { where: { channel: 'bound:0' } };
-    reader.sql(first);
+    const bound = (i: number): LeanFindOptions => ({ where: { channel: `bound:${i}` } });
+    reader.sql(bound(0));
     // gets (a where of integer equalities) are written directly: a thousand of them drop nothing
     for (let id = 1; id <= 2 * MAX_STATEMENTS; id++) reader.sql({ where: { tenantId: 1, id }, limit: 1 });
-    expect(writes(() => reader.sql(first))).toBe(0);
-    for (let i = 1; i <= MAX_STATEMENTS; i++) reader.sql({ where: { channel: `bound:${i}` } });
-    const last: LeanFindOptions = { where: { channel: `bound:${MAX_STATEMENTS}` } };
-    const [lastStatement, firstStatement] = [expected(last), expected(first)];
-    expect(writes(() => expect(reader.sql(last)).toBe(lastStatement))).toBe(0);
-    expect(writes(() => expect(reader.sql(first)).toBe(firstStatement))).toBe(1);
+    expect(writes(() => reader.sql(bound(0)))).toBe(0);
+    // full: bound:0 and 499 others, every statement of earlier tests pushed out
+    for (let i = 1; i < MAX_STATEMENTS; i++) reader.sql(bound(i));
+    // bound:0 used again, so the next one pushes out bound:1, the least recently used
+    expect(writes(() => reader.sql(bound(0)))).toBe(0);
+    reader.sql(bound(MAX_STATEMENTS));
+    const statements = [0, 1, 2].map((i) => expected(bound(i)));
+    expect(writes(() => expect(reader.sql(bound(0))).toBe(statements[0]))).toBe(0);
+    expect(writes(() => expect(reader.sql(bound(2))).toBe(statements[2]))).toBe(0);
+    expect(writes(() => expect(reader.sql(bound(1))).toBe(statements[1]))).toBe(1);
+  });
+
+  it('When a value could answer the key one thing and Sequelize another, then it has no key', () => {
+    const withKey: LeanFindOptions = { where: { userId: [1, 2], createdAt: new Date(0) } };
+    expect(statementKey(withKey)).toBeDefined();
+    const unusual: unknown[] = [
+      // Sequelize reads operators on any value: an array or a date carrying one
+      { userId: Object.assign([1, 2], { [Op.or]: [3] }) },
+      { createdAt: Object.assign(new Date(0), { [Op.or]: new Date(1) }) },
+      // a getter and a proxy could answer differently each time they are read
+      Object.defineProperty({}, 'channel', { get: () => 'kept:getter', enumerable: true }),
+      new Proxy({ channel: 'kept:proxy' }, {}),
+      { channel: -0 },
+      { channel: Number.NaN },
+      { channel: new Date(Number.NaN) },
+      { channel: 10n },
+      { channel: undefined },
+      { channel: Symbol.for('kept') },
+      { [Symbol('local')]: 'kept' },
+      { channel: Buffer.from('kept') },
+    ];
+    for (const where of unusual)
+      expect(statementKey({ where: where as LeanFindOptions['where'] })).toBeUndefined();
   });
 });
 
