@@ -28,6 +28,7 @@
  *   DATABASE_URL=postgres://… BENCH_ONLY=sockets npm run bench
  *   BENCH_SOCKETS=1000 …                        # fewer clients (BENCH_SOCKETS_PER_USER per token, default 10)
  *   BENCH_SOCKETS_PROFILE=storm.cpuprofile …    # the restarted server's CPU profile until all read again
+ *   BENCH_STOP_PROFILE=stop.cpuprofile …        # a CPU profile of each stop (SIGTERM to exit; the last wins)
  */
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
