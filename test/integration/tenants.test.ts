@@ -152,6 +152,10 @@ describe.each(['http', 'socket'] as const)('tenant isolation over %s', (kind) =>
       ['user', bUser.id],
       ['alert', bAlert.id],
     ] as const) {
+      // B asks the very list A asks next (one statement kept per list: the tenant is in it)
+      const theirs = expectStatus<Row[]>(await b.request('GET', `/${route}`, { limit: 1000 }), 200);
+      expect(theirs.map((r) => r.id)).toContain(id);
+      expect(theirs.every((r) => r.tenantId !== 1)).toBe(true);
       expectStatus(await a.request('GET', `/${route}/${id}`), 404);
       expectStatus(
         await a.request('PATCH', `/${route}/${id}`, { name: 'taken over', title: 'taken over' }),
