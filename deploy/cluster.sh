@@ -123,7 +123,6 @@ start)
 
   port=${listen##*:}
   host=${listen%:*}
-  [ "$port" = 0 ] && port=$(free_port)
   servers=""
   ports=()
   for i in $(seq 1 "$instances"); do
@@ -137,13 +136,23 @@ start)
   done
 
   mkdir -p "$run/client_body" "$run/proxy" "$run/fastcgi" "$run/uwsgi" "$run/scgi"
-  node -e '
-    const fs = require("fs");
-    const [template, target, run, listen, servers] = process.argv.slice(1);
-    fs.writeFileSync(target, fs.readFileSync(template, "utf8")
-      .replaceAll("@@RUN@@", run).replaceAll("@@LISTEN@@", listen).replace("@@SERVERS@@", servers.trimEnd()));
-  ' deploy/nginx.conf "$run/nginx.conf" "$(cd "$run" && pwd)" "$host:$port" "$servers"
-  nginx -c "$(cd "$run" && pwd)/nginx.conf" -p "$(cd "$run" && pwd)"
+  # listen 0: a free port picked right before nginx binds it, and another one if something took it
+  # meanwhile (other processes bind ports too: tests run side by side)
+  for attempt in 1 2 3 4 5; do
+    [ "${listen##*:}" = 0 ] && port=$(free_port)
+    node -e '
+      const fs = require("fs");
+      const [template, target, run, listen, servers] = process.argv.slice(1);
+      fs.writeFileSync(target, fs.readFileSync(template, "utf8")
+        .replaceAll("@@RUN@@", run).replaceAll("@@LISTEN@@", listen).replace("@@SERVERS@@", servers.trimEnd()));
+    ' deploy/nginx.conf "$run/nginx.conf" "$(cd "$run" && pwd)" "$host:$port" "$servers"
+    nginx -c "$(cd "$run" && pwd)/nginx.conf" -p "$(cd "$run" && pwd)" 2>"$run/nginx-start.err" && break
+    if [ "${listen##*:}" != 0 ] || [ "$attempt" = 5 ] || ! grep -q 'Address already in use' "$run/nginx-start.err"; then
+      cat "$run/nginx-start.err" >&2
+      stop
+      exit 1
+    fi
+  done
   await_ready "$port" || { echo "cluster: /ready did not answer 200 through nginx" >&2; stop; exit 1; }
   echo "cluster $port ${ports[*]}"
   ;;
