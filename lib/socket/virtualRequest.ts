@@ -235,6 +235,16 @@ function decodeBody(headers: OutgoingHttpHeaders, body: Buffer): unknown {
 type WriteCallback = (error?: Error | null) => void;
 type HeaderValue = number | string | string[];
 
+/**
+ * A response's header store: no prototype (a header named `__proto__` or `constructor` is a header like any
+ * other), yet with V8's fast properties. `Object.create(null)` makes a dictionary-mode object, which every
+ * reply then pays for twice on its way out: socket.io-parser walks it for binary data, then
+ * `JSON.stringify` takes its slow path (together about 0.3 µs per reply, measured in a loop).
+ */
+function emptyHeaders(): Record<string, HeaderValue> {
+  return Object.setPrototypeOf({}, null) as Record<string, HeaderValue>;
+}
+
 /** What a virtual response collects; kept in one own property so the methods below can be shared. */
 interface Capture {
   /**
@@ -278,6 +288,11 @@ const MAX_VALID_NAMES = 256;
  * all differ (`X-Request-Id`) costs one entry and no write per response.
  */
 const firstValidValues = new Map<string, HeaderValue>();
+/**
+ * What Node's `validateHeaderValue` refuses in a string (node:_http_common `checkInvalidHeaderChar`, RFC
+ * 9110 §5.5 field-value: tab, visible ASCII, obs-text).
+ */
+const invalidHeaderChar = /[^\t\x20-\x7e\x80-\xff]/;
 
 // The header methods of `http.OutgoingMessage`, on the capture instead of a socket (same validation,
 // same errors: a header set after the response started throws ERR_HTTP_HEADERS_SENT, as over HTTP).
@@ -291,7 +306,9 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     if (validHeaderNames.size < MAX_VALID_NAMES) validHeaderNames.add(name);
   }
   if (firstValidValues.get(name) !== value) {
-    validateHeaderValue(name, value as string);
+    // a string of valid characters passes Node's check as is; anything else gets Node's own check and error
+    if (typeof value !== 'string' || invalidHeaderChar.test(value))
+      validateHeaderValue(name, value as string);
     if (typeof value === 'string' && validHeaderNames.has(name) && !firstValidValues.has(name))
       firstValidValues.set(name, value);
   }
@@ -321,7 +338,7 @@ function getHeaderNames(this: VirtualServerResponse): string[] {
 }
 /** A copy, without a prototype, as Node's `getHeaders()`. */
 function getHeaders(this: VirtualServerResponse): OutgoingHttpHeaders {
-  return Object.assign(Object.create(null), this._capture.headers);
+  return Object.assign(emptyHeaders(), this._capture.headers) as OutgoingHttpHeaders;
 }
 function writeHead(
   this: VirtualServerResponse,
@@ -397,7 +414,7 @@ function json(this: VirtualServerResponse, value: unknown): VirtualServerRespons
 function destroy(this: VirtualServerResponse): VirtualServerResponse {
   if (this.finished) return this;
   const capture = this._capture;
-  capture.headers = Object.create(null);
+  capture.headers = emptyHeaders();
   capture.chunks.length = 0;
   capture.hasJson = true;
   capture.json = { _error: { status: 500, code: 'InternalError', message: 'The response was aborted' } };
@@ -485,7 +502,7 @@ function constructorsFor(
     this.finished = false;
     this.socket = null;
     this._header = null;
-    this._capture = { headers: Object.create(null), chunks: [], hasJson: false, json: undefined, resolve };
+    this._capture = { headers: emptyHeaders(), chunks: [], hasJson: false, json: undefined, resolve };
     // Flux's reply helpers (extendRes) are the app's: on its response prototype, or set by extendRes
     if (keepsPrototypes) return;
     this.setHeader = setHeader;

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import express from 'express';
 import finalhandler from 'finalhandler';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +20,24 @@ const origin: VirtualRequestOrigin = {
 };
 
 const lateHeaderErrors: unknown[] = [];
+/** Header values at the edges of what HTTP allows (RFC 9110 §5.5): tab, DEL, obs-text, beyond Latin-1. */
+const headerValues: unknown[] = [
+  'plain',
+  'tab\tinside',
+  '',
+  ' ~',
+  'caf\u00e9',
+  '\u00ff',
+  'del\u007f',
+  'nul\u0000',
+  'cr\rlf',
+  'euro\u20ac',
+  'emoji\u{1f600}',
+  42,
+  ['a', 'b'],
+  ['a', 'b\n'],
+  undefined,
+];
 const finished: string[] = [];
 
 function echoApp() {
@@ -68,6 +87,25 @@ function echoApp() {
   app.get('/bad-header', (_req, res) => {
     res.setHeader('X-Bad', 'a\nb');
     res.json({});
+  });
+  app.get('/header-values', (_req, res) => {
+    // the outcome of each value: '' when it was kept, else the error code setHeader threw
+    res.json(
+      headerValues.map((value) => {
+        try {
+          res.setHeader('X-Value', value);
+          return '';
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code;
+        }
+      }),
+    );
+  });
+  app.get('/odd-names', (_req, res) => {
+    res.setHeader('__proto__', 'a');
+    res.setHeader('Constructor', 'b');
+    res.setHeader('hasOwnProperty', 'c');
+    res.json({ names: res.getHeaderNames(), proto: Object.getPrototypeOf(res.getHeaders()) });
   });
   app.get('/destroyed', (_req, res) => {
     res.write('partial');
@@ -247,6 +285,36 @@ describe.each([
     const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/bad-header' }), origin);
     expect(reply.statusCode).toBe(500);
     expect(reply.headers['x-bad']).toBeUndefined();
+  });
+
+  it("accepts and refuses exactly the header values Node's HTTP response does, with its error codes", async () => {
+    const reply = await inject(
+      echoApp(),
+      parseVirtualRequest({ method: 'GET', url: '/header-values' }),
+      origin,
+    );
+    const http = new ServerResponse(new IncomingMessage(new Socket()));
+    const expected = headerValues.map((value) => {
+      try {
+        http.setHeader('X-Value', value as string);
+        return '';
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code;
+      }
+    });
+    expect(expected.filter((code) => code !== '')).toHaveLength(7); // the list does test refusals
+    expect(reply.data).toEqual(expected);
+  });
+
+  it('keeps headers named like Object.prototype members as headers, in a store without a prototype', async () => {
+    const reply = await inject(echoApp(), parseVirtualRequest({ method: 'GET', url: '/odd-names' }), origin);
+    expect(reply.data).toEqual({
+      names: ['x-powered-by', '__proto__', 'constructor', 'hasownproperty'],
+      proto: null,
+    });
+    expect(Object.getPrototypeOf(reply.headers)).toBeNull();
+    expect(Object.hasOwn(reply.headers, '__proto__')).toBe(true);
+    expect(reply.headers.constructor).toBe('b');
   });
 
   it('answers 500 when a handler destroys the response instead of ending it', async () => {
