@@ -289,10 +289,13 @@ const MAX_VALID_NAMES = 256;
  */
 const firstValidValues = new Map<string, HeaderValue>();
 /**
- * What Node's `validateHeaderValue` refuses in a string (node:_http_common `checkInvalidHeaderChar`, RFC
- * 9110 §5.5 field-value: tab, visible ASCII, obs-text).
+ * What Node's `validateHeaderValue` refuses in a string: anything but tab, visible ASCII, space and
+ * obs-text (Node's rule, node:_http_common `checkInvalidHeaderChar`; `test/unit/virtualRequest.test.ts`
+ * compares it with Node's own response for every character up to U+01FF).
  */
 const invalidHeaderChar = /[^\t\x20-\x7e\x80-\xff]/;
+/** Node's validator, typed as Node calls it: for any value (numbers and arrays pass, `undefined` throws). */
+const validateAnyHeaderValue = validateHeaderValue as (name: string, value: unknown) => void;
 
 // The header methods of `http.OutgoingMessage`, on the capture instead of a socket (same validation,
 // same errors: a header set after the response started throws ERR_HTTP_HEADERS_SENT, as over HTTP).
@@ -305,12 +308,12 @@ function setHeader(this: VirtualServerResponse, name: string, value: HeaderValue
     validateHeaderName(name);
     if (validHeaderNames.size < MAX_VALID_NAMES) validHeaderNames.add(name);
   }
-  if (firstValidValues.get(name) !== value) {
-    // a string of valid characters passes Node's check as is; anything else gets Node's own check and error
-    if (typeof value !== 'string' || invalidHeaderChar.test(value))
-      validateHeaderValue(name, value as string);
-    if (typeof value === 'string' && validHeaderNames.has(name) && !firstValidValues.has(name))
-      firstValidValues.set(name, value);
+  // a string seen valid for this name, or of valid characters, passes Node's check as is; anything else —
+  // `undefined` included, which a name without a kept value would otherwise match — gets Node's own check
+  if (typeof value !== 'string') validateAnyHeaderValue(name, value);
+  else if (firstValidValues.get(name) !== value) {
+    if (invalidHeaderChar.test(value)) validateHeaderValue(name, value);
+    if (validHeaderNames.has(name) && !firstValidValues.has(name)) firstValidValues.set(name, value);
   }
   this._capture.headers[name.toLowerCase()] = value;
   return this;

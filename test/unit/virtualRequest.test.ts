@@ -22,6 +22,7 @@ const origin: VirtualRequestOrigin = {
 const lateHeaderErrors: unknown[] = [];
 /** Header values at the edges of what HTTP allows (RFC 9110 §5.5): tab, DEL, obs-text, beyond Latin-1. */
 const headerValues: unknown[] = [
+  undefined,
   'plain',
   'tab\tinside',
   '',
@@ -36,8 +37,27 @@ const headerValues: unknown[] = [
   42,
   ['a', 'b'],
   ['a', 'b\n'],
-  undefined,
+  'unit\u001fseparator',
+  'vertical\u000btab',
+  '\u0100',
+  'lone\ud800',
 ];
+
+/** What setting each value does to a response: '' when kept, else the code of the error thrown. */
+function outcomes(res: { setHeader(name: string, value: never): unknown }, values: readonly unknown[]) {
+  // a name of its own for each value: a value kept for a name is not checked again when it comes back
+  return values.map((value, i) => {
+    try {
+      res.setHeader(`X-Value-${i}`, value as never);
+      return '';
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code;
+    }
+  });
+}
+
+/** 'a', one character, 'b': for every character up to U+01FF. */
+const everyCharacter = Array.from({ length: 0x200 }, (_, code) => `a${String.fromCharCode(code)}b`);
 const finished: string[] = [];
 
 function echoApp() {
@@ -89,17 +109,7 @@ function echoApp() {
     res.json({});
   });
   app.get('/header-values', (_req, res) => {
-    // the outcome of each value: '' when it was kept, else the error code setHeader threw
-    res.json(
-      headerValues.map((value) => {
-        try {
-          res.setHeader('X-Value', value);
-          return '';
-        } catch (err) {
-          return (err as NodeJS.ErrnoException).code;
-        }
-      }),
-    );
+    res.json({ values: outcomes(res, headerValues), characters: outcomes(res, everyCharacter) });
   });
   app.get('/odd-names', (_req, res) => {
     res.setHeader('__proto__', 'a');
@@ -293,17 +303,14 @@ describe.each([
       parseVirtualRequest({ method: 'GET', url: '/header-values' }),
       origin,
     );
-    const http = new ServerResponse(new IncomingMessage(new Socket()));
-    const expected = headerValues.map((value) => {
-      try {
-        http.setHeader('X-Value', value as string);
-        return '';
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).code;
-      }
-    });
-    expect(expected.filter((code) => code !== '')).toHaveLength(7); // the list does test refusals
-    expect(reply.data).toEqual(expected);
+    const http = () => new ServerResponse(new IncomingMessage(new Socket()));
+    const values = outcomes(http(), headerValues);
+    const characters = outcomes(http(), everyCharacter);
+    // the lists do test refusals: 11 of the values; the controls but tab, DEL, and everything past U+00FF
+    expect(values.filter((code) => code !== '')).toHaveLength(11);
+    expect(values[0]).toBe('ERR_HTTP_INVALID_HEADER_VALUE');
+    expect(characters.filter((code) => code !== '')).toHaveLength(31 + 1 + 0x100);
+    expect(reply.data).toEqual({ values, characters });
   });
 
   it('keeps headers named like Object.prototype members as headers, in a store without a prototype', async () => {
