@@ -38,16 +38,15 @@
  * build (tsc, about 30 s; not made again when `npm run build` made `dist/` from these sources, as `npm run
  * bench` does first) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
 import { builtFromSources } from '../scripts/sources.js';
+import { root, runNode } from './child.js';
 import { LoadProcess } from './loadProcess.js';
 import { type Comparison, describe, runRounds, type Sample, spread } from './rounds.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_GROWTH_SECONDS ?? 2.5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const KEEP = process.env.BENCH_GROWTH_KEEP === '1';
@@ -97,30 +96,6 @@ async function withClient<T>(url: string, run: (client: pg.Client) => Promise<T>
   } finally {
     await client.end();
   }
-}
-
-/** Runs a node script; `onLine` sees each line it prints on stdout. */
-function runNode(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  onLine?: (line: string) => void,
-): ChildProcess {
-  const child = spawn(process.execPath, [script, ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let index = buffer.indexOf('\n'); index >= 0; index = buffer.indexOf('\n')) {
-      onLine?.(buffer.slice(0, index));
-      buffer = buffer.slice(index + 1);
-    }
-  });
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  return child;
 }
 
 const exited = (child: ChildProcess) =>

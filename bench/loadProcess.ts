@@ -6,10 +6,8 @@
  * process of its own, away from the orchestrator and the servers.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { createInterface } from 'node:readline';
+import { root } from './child.js';
 
 interface Running {
   onMark: (name: string) => void;
@@ -59,14 +57,7 @@ export class LoadProcess {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.child = child;
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      for (let index = buffer.indexOf('\n'); index >= 0; index = buffer.indexOf('\n')) {
-        this.line(buffer.slice(0, index));
-        buffer = buffer.slice(index + 1);
-      }
-    });
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => this.line(line));
     // `close`, not `exit`: its output read to the end first (a result written just before exiting)
     child.once('close', (code) => {
       if (this.child === child) this.child = undefined;

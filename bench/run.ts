@@ -49,15 +49,15 @@
  * database and Redis, BENCH_SCALE_ROUNDS times in turn (default 5), and reports the median and range of
  * each 2-instance/1-instance ratio.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import pidusage from 'pidusage';
 import { Sequelize } from 'sequelize';
+import { root, runNode } from './child.js';
 import { LoadProcess } from './loadProcess.js';
 import {
   type Comparison,
@@ -71,7 +71,6 @@ import {
 } from './rounds.js';
 import { socketsPart } from './sockets.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 /** Alternating rounds of the comparisons (peer, Flux, peer, Flux…): each ratio is the median of these. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -122,33 +121,6 @@ function log(line: string): void {
   const seconds = Math.round((Date.now() - runStarted) / 1000);
   const elapsed = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
   process.stderr.write(`[${elapsed}] ${line}\n`);
-}
-
-/** Runs a node script and resolves with the lines it printed. */
-function runNode(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  onLine?: (line: string) => void,
-  nodeArgs: string[] = [],
-) {
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let buffer = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let index = buffer.indexOf('\n');
-    while (index >= 0) {
-      onLine?.(buffer.slice(0, index));
-      buffer = buffer.slice(index + 1);
-      index = buffer.indexOf('\n');
-    }
-  });
-  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  return child;
 }
 
 async function cpuMs(pid: number): Promise<number> {

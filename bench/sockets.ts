@@ -34,12 +34,12 @@ import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } 
 import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import bcrypt from 'bcrypt';
 import pidusage from 'pidusage';
 import { Sequelize } from 'sequelize';
+import { root } from './child.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
 const PER_USER = Number(process.env.BENCH_SOCKETS_PER_USER ?? 10);
 const PER_PROCESS = 2_500;
