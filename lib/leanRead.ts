@@ -21,9 +21,9 @@ import { attributeKind } from './query.js';
  * for the table's column types before every select); a reply then serializes each instance through
  * `toJSON` (socket.io twice: once to look for binary data, once to encode). Here the select is written
  * by Sequelize's own query generator (where, order and limit; the column list once per model; kept for
- * options of the same values, `ModelLeanReader#sql`) and run as
- * `sequelize.query` runs it (its hooks, pool, transactions, errors and logging unchanged; on PostgreSQL
- * through `selectRows`, lib/leanQuery.ts), and each row is converted once, the way Sequelize would have:
+ * options of the same values, `ModelLeanReader#sql`) and run as `sequelize.query` runs it (its hooks,
+ * pool, transactions, errors and logging unchanged; on PostgreSQL through `selectRows`,
+ * lib/leanQuery.ts), and each row is converted once, the way Sequelize would have:
  * - SQLite: by the parser Sequelize applies to the column's declared type (`DATETIME` → Date, `TINYINT(1)`
  *   → boolean, `JSON` → parsed), read once per model from the table (`PRAGMA table_info`) instead of once
  *   per query;
@@ -119,9 +119,9 @@ export const MAX_STATEMENT_KEY = 2048;
  * properties only), arrays of items only, strings, finite numbers, booleans, `null` and valid dates
  * without properties of their own (a `literal`, a `fn`, `undefined`, a `Buffer`, a proxy, a getter…),
  * or when the key would pass {@link MAX_STATEMENT_KEY}. What the generator reads beside the options —
- * the model's attributes, the connection's dialect and time zone — is fixed for a reader. Strings are written as JSON, so no
- * value can pass for another's delimiters; numbers, dates, `null` and booleans get marks strings cannot
- * have (`1` is not `"1"`, a date is not its text).
+ * the model's attributes, the connection's dialect and time zone — is fixed for a reader. Strings are
+ * written as JSON, so no value can pass for another's delimiters; numbers, dates, `null` and booleans get
+ * marks strings cannot have (`1` is not `"1"`, a date is not its text).
  */
 export function statementKey(options: LeanFindOptions): string | undefined {
   const key = { text: '' };
