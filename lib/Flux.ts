@@ -596,7 +596,8 @@ export class FluxApp {
 
   /** Start step: listens on `server.port`, and on `metrics.port` when set; logs the addresses. */
   private async listen(): Promise<void> {
-    await listen(this.server, this.config.server.port, this.config.server.host);
+    const { port, host, backlog } = this.config.server;
+    await listen(this.server, port, host, backlog);
     const { metrics } = this.config;
     if (metrics.port !== undefined) {
       this.metricsServer = createServer(metricsListener(this.metrics, this.log));
@@ -896,11 +897,14 @@ export class FluxApp {
   }
 }
 
-/** Listens on `port` and `host`; rejects with the server's error (e.g. EADDRINUSE). */
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
+/**
+ * Listens on `port` and `host` with an accept queue of `backlog` connections (Node's default, 511, when
+ * not given); rejects with the server's error (e.g. EADDRINUSE).
+ */
+function listen(server: HttpServer, port: number, host: string, backlog?: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off('error', reject);
       resolve();
     });

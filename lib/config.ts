@@ -72,6 +72,8 @@ export const envOverrides: EnvOverrides = {
   FLUX_REDIS_PREFIX: ['redis', 'prefix'],
   /** Behind a load balancer: how long a stopping instance keeps serving first (docs/operations.md §8). */
   FLUX_DRAIN_DELAY_MS: ['server', 'drainDelayMs'],
+  /** The accept queue's length (`server.backlog`), up to the kernel's `net.core.somaxconn`. */
+  FLUX_LISTEN_BACKLOG: ['server', 'backlog'],
   /** The folder of the embedded job store (PGlite), e.g. on a volume of its own (docs/jobs.md). */
   FLUX_JOBS_DIR: ['jobs', 'dir'],
 };
@@ -108,6 +110,14 @@ export const coreConfigSchema = z.looseObject({
   server: z.object({
     port: z.coerce.number().int().min(0).max(65535).default(3000),
     host: z.string().default('0.0.0.0'),
+    /**
+     * Length of the accept queue: connections the kernel has completed and that wait for the server to take
+     * them (env `FLUX_LISTEN_BACKLOG`; `backlog` of Node's `server.listen()`). Linux caps it at
+     * `net.core.somaxconn`. When it is full, a connecting client's packets are dropped and its TCP stack
+     * tries again 1, then 3, 7, 15 s later: after a restart, thousands of reconnecting phones fill Node's
+     * default of 511 at once (docs/operations.md).
+     */
+    backlog: z.coerce.number().int().min(1).max(65_535).default(4096),
     /** Middleware names run on every route after `dataParser`, before the route's own. */
     middlewares: z.array(z.string()).default([]),
     /** Maximum JSON body, in bytes or a `bytes` string such as `'100kb'`. */

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Flux } from '../../lib/Flux.js';
 import { httpTransport } from '../helpers/clients.js';
@@ -91,6 +93,34 @@ describe('secrets in production', () => {
       await database.drop();
     }
   });
+});
+
+describe('the accept queue', () => {
+  /** The accept queue's length of the socket listening on `port`, as the kernel has it (`ss`, Send-Q). */
+  const acceptQueue = (port: number): number => {
+    const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    return Number(line.split(/\s+/)[2]);
+  };
+
+  it.runIf(process.platform === 'linux')(
+    'When server.backlog is set, the listening socket queues that many connections (4096 by default, not 511), up to the kernel cap',
+    async () => {
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      const database = await createTestDatabase();
+      try {
+        let address = await Flux.start({ config: { ...base, database: database.config } });
+        expect(acceptQueue(address.port)).toBe(Math.min(4096, somaxconn));
+        await Flux.stop();
+
+        const config = { ...base, server: { ...base.server, backlog: 1000 }, database: database.config };
+        address = await Flux.start({ config });
+        expect(acceptQueue(address.port)).toBe(Math.min(1000, somaxconn));
+      } finally {
+        await Flux.stop();
+        await database.drop();
+      }
+    },
+  );
 });
 
 describe('first start', () => {

@@ -98,6 +98,14 @@ describe('validateConfig', () => {
     expect(config.jwt.expiresIn).toBe('7d');
   });
 
+  it('takes the accept queue from FLUX_LISTEN_BACKLOG, 4096 without it, and refuses what listen() cannot take', () => {
+    expect(validateConfig(valid).server.backlog).toBe(4096);
+    const fromEnv = configFromEnv({ FLUX_LISTEN_BACKLOG: '1024' });
+    expect(validateConfig({ ...valid, ...fromEnv }).server.backlog).toBe(1024);
+    for (const backlog of ['0', '-1', '1.5', 'many', '65536'])
+      expect(() => validateConfig({ ...valid, server: { backlog } })).toThrow(/server\.backlog/);
+  });
+
   it('names the invalid key', () => {
     expect(() => validateConfig({ ...valid, server: { port: 'abc' } })).toThrow(ConfigError);
     expect(() => validateConfig({ ...valid, server: { port: 'abc' } })).toThrow(/server\.port/);
