@@ -1113,6 +1113,33 @@ async function servers(): Promise<void> {
         }
       }
       extra.fanout = fanout;
+      // the target's phase on bare socket.io (bench/servers/bare-fanout.mjs: one broadcast per message
+      // written, no database, token or permission): what this machine allows any socket.io server
+      const bare = await startServer('bare-fanout', 'bench/servers/bare-fanout.mjs', env);
+      try {
+        const { result, marks } = await load(bare, {
+          mode: 'fanout',
+          readers: 500,
+          nonReaders: 500,
+          readerToken: 'reader',
+          nonReaderToken: 'other',
+          writerToken: '-',
+          channel: 'public:2',
+          rate: 100,
+          seconds: SECONDS,
+        });
+        const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+        extra.fanoutBare = {
+          sockets: 1000,
+          writesPerSecond: 100,
+          ...result,
+          serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
+          serverCores: Math.round((cpu / 1000 / result.measuredMs) * 100) / 100,
+        };
+        log(`  bare socket.io, 1000 sockets, 100 writes/s: ${JSON.stringify(extra.fanoutBare)}`);
+      } finally {
+        await stopServer(bare);
+      }
     }
 
     // on a fresh process: after the fan-out phases the heap has room to spare and RSS would not move
