@@ -110,13 +110,7 @@ export const coreConfigSchema = z.looseObject({
   server: z.object({
     port: z.coerce.number().int().min(0).max(65535).default(3000),
     host: z.string().default('0.0.0.0'),
-    /**
-     * Length of the accept queue: connections the kernel has completed and that wait for the server to take
-     * them (env `FLUX_LISTEN_BACKLOG`; `backlog` of Node's `server.listen()`). Linux caps it at
-     * `net.core.somaxconn`. When it is full, a connecting client's packets are dropped and its TCP stack
-     * tries again 1, then 3, 7, 15 s later: after a restart, thousands of reconnecting phones fill Node's
-     * default of 511 at once (docs/operations.md).
-     */
+    /** The accept queue, connections (`backlog` of `server.listen()`), up to `net.core.somaxconn`. */
     backlog: z.coerce.number().int().min(1).max(65_535).default(4096),
     /** Middleware names run on every route after `dataParser`, before the route's own. */
     middlewares: z.array(z.string()).default([]),

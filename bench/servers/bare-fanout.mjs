@@ -14,10 +14,18 @@ const server = createServer((req, res) => {
     body += chunk;
   });
   req.on('end', () => {
-    const { channel, text } = JSON.parse(body);
+    let message;
+    try {
+      message = req.method === 'POST' && req.url === '/message' ? JSON.parse(body) : undefined;
+    } catch {}
+    if (typeof message?.text !== 'string') {
+      res.writeHead(400).end();
+      return;
+    }
     const now = new Date().toISOString();
     // the fields of a Flux message event (model:message, verb created)
-    const data = { id: ++lastId, text, channel, userId: 3, createdAt: now, updatedAt: now };
+    const { channel, text } = message;
+    const data = { id: ++lastId, tenantId: 1, text, channel, userId: 3, createdAt: now, updatedAt: now };
     io.local.to('readers').emit('model:message', { verb: 'created', id: data.id, data });
     const reply = JSON.stringify(data);
     res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
@@ -28,7 +36,7 @@ const io = new Server(server, { serveClient: false });
 io.on('connection', (socket) => {
   socket.on('request', (_payload, ack) => {
     socket.join(socket.handshake.auth.token === 'reader' ? 'readers' : 'others');
-    ack({ statusCode: 200, headers: {}, data: {} });
+    if (typeof ack === 'function') ack({ statusCode: 200, headers: {}, data: {} });
   });
 });
 server.listen(0, '127.0.0.1', () => ready(server.address().port));
