@@ -36,7 +36,8 @@
  * Seeding took 48 s here, both side by side (Flux's seed 11 s each; then the large one's users 1.5 s,
  * messages 35 s, vacuum 0.7 s; one after the other it took 10 and 45 s); the rounds about 2 minutes (one
  * load process for all: bench/loadProcess.ts), plus the build (tsc, about 30 s; not made again when `npm
- * run build` made `dist/` from these sources, as `npm run bench` does first) and the servers' start. Prints a `result {…}` line on stdout for bench/run.ts.
+ * run build` made `dist/` from these sources, as `npm run bench` does first) and the servers' start.
+ * Prints a `result {…}` line on stdout for bench/run.ts.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import path from 'node:path';

@@ -237,6 +237,44 @@ async function load(
   return { result, marks, heap };
 }
 
+/**
+ * One fan-out phase against `target`: `sockets` subscribers to `public:2` (half of them with the reader's
+ * token) while the writer posts `rate` messages a second; the load's result, plus the server's CPU per
+ * delivery (µs) and its cores over the load's measured interval (the writes and the 2 s after them, as
+ * for the load's own cores).
+ */
+async function fanoutPhase(
+  target: Server,
+  sockets: number,
+  rate: number,
+  tokens: { reader: string; nonReader: string; writer: string },
+  onMark?: (name: string) => Promise<void>,
+) {
+  const { result, marks } = await load(
+    target,
+    {
+      mode: 'fanout',
+      readers: sockets / 2,
+      nonReaders: sockets / 2,
+      readerToken: tokens.reader,
+      nonReaderToken: tokens.nonReader,
+      writerToken: tokens.writer,
+      channel: 'public:2',
+      rate,
+      seconds: SECONDS,
+    },
+    onMark,
+  );
+  const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
+  return {
+    sockets,
+    writesPerSecond: rate,
+    ...result,
+    serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
+    serverCores: Math.round((cpu / 1000 / result.measuredMs) * 100) / 100,
+  };
+}
+
 /** One phase of `job` against `server` (or the instances `pids`): its throughput, latency and server CPU. */
 async function measure(server: Server, job: Record<string, unknown>, pids?: number[]): Promise<Sample> {
   const { result, marks } = await load(server, { seconds: SECONDS, ...job }, undefined, pids);
@@ -1075,67 +1113,26 @@ async function servers(): Promise<void> {
         [1000, 100],
       ];
       for (const [sockets, rate] of grid) {
-        {
-          // the server's event-loop delay over the measured part (bench/servers/flux.mjs), probed at its marks
-          let loopDelayMs: unknown;
-          const probeLoop = async (name: string) => {
-            const probed = (await probeMemory(server)) as { loopDelayMs?: unknown };
-            if (name === 'end') loopDelayMs = probed.loopDelayMs;
-          };
-          const { result, marks } = await load(
-            server,
-            {
-              mode: 'fanout',
-              readers: sockets / 2,
-              nonReaders: sockets / 2,
-              readerToken: reader,
-              nonReaderToken: nonReader,
-              writerToken: coord,
-              channel: 'public:2',
-              rate,
-              seconds: SECONDS,
-            },
-            probeLoop,
-          );
-          const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-          // over the load process's measured interval (the writes and the 2 s after them), as for its own cores
-          const measuredMs = result.measuredMs;
-          const entry = {
-            sockets,
-            writesPerSecond: rate,
-            ...result,
-            serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
-            serverCores: Math.round((cpu / 1000 / measuredMs) * 100) / 100,
-            serverLoopDelayMs: loopDelayMs,
-          };
-          fanout.push(entry);
-          log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
-        }
+        // the server's event-loop delay over the measured part (bench/servers/flux.mjs), probed at its marks
+        let loopDelayMs: unknown;
+        const probeLoop = async (name: string) => {
+          const probed = (await probeMemory(server)) as { loopDelayMs?: unknown };
+          if (name === 'end') loopDelayMs = probed.loopDelayMs;
+        };
+        const entry = {
+          ...(await fanoutPhase(server, sockets, rate, { reader, nonReader, writer: coord }, probeLoop)),
+          serverLoopDelayMs: loopDelayMs,
+        };
+        fanout.push(entry);
+        log(`  ${sockets} sockets, ${rate} writes/s: ${JSON.stringify(entry)}`);
       }
       extra.fanout = fanout;
       // the target's phase on bare socket.io (bench/servers/bare-fanout.mjs: one broadcast per message
       // written, no database, token or permission): what this machine allows any socket.io server
       const bare = await startServer('bare-fanout', 'bench/servers/bare-fanout.mjs', env);
       try {
-        const { result, marks } = await load(bare, {
-          mode: 'fanout',
-          readers: 500,
-          nonReaders: 500,
-          readerToken: 'reader',
-          nonReaderToken: 'other',
-          writerToken: '-',
-          channel: 'public:2',
-          rate: 100,
-          seconds: SECONDS,
-        });
-        const cpu = (marks.end.cpu - marks.start.cpu) * 1000;
-        extra.fanoutBare = {
-          sockets: 1000,
-          writesPerSecond: 100,
-          ...result,
-          serverCpuUsPerDelivery: Math.round(cpu / Math.max(1, result.delivered)),
-          serverCores: Math.round((cpu / 1000 / result.measuredMs) * 100) / 100,
-        };
+        const tokens = { reader: 'reader', nonReader: 'other', writer: '-' };
+        extra.fanoutBare = await fanoutPhase(bare, 1000, 100, tokens);
         log(`  bare socket.io, 1000 sockets, 100 writes/s: ${JSON.stringify(extra.fanoutBare)}`);
       } finally {
         await stopServer(bare);
