@@ -16,9 +16,10 @@
 # before as <name>.previous.log.
 #
 # restart builds and migrates as start does, then restarts the instances one at a time: SIGTERM (the
-# instance keeps serving for FLUX_DRAIN_DELAY_MS while nginx's kept-alive connections to it retire,
-# then finishes its requests and closes its sockets, whose clients reconnect through nginx to the
-# others), start again on the same port, wait until its /ready answers 200 and nginx uses it again, next.
+# instance keeps serving for FLUX_DRAIN_DELAY_MS, closes its port, waits for nginx to close its kept-alive
+# connections, then finishes its requests and closes its sockets, whose clients reconnect through nginx
+# to the others), start again on the same port, wait until its /ready answers 200 and nginx uses it
+# again, next.
 #
 # Environment of the instances: DATABASE_URL and REDIS_URL (required: instances share the database,
 # revocations, limits and events through them), JWT_SECRET (required, the same on every instance), and

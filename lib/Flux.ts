@@ -25,8 +25,8 @@ import { openDatabase, textColumnsNotIn, tuneDatabase } from './database.js';
 import { EventStreams, subscribableModels } from './eventStreams.js';
 import { buildExpressApp, coreMiddlewares, httpMessageClasses } from './expressApp.js';
 import { FairQueue } from './fairQueue.js';
-import { type FreshConnections, trackFreshConnections } from './freshConnections.js';
 import type { FluxMiddleware } from './http.js';
+import { type HttpConnections, trackHttpConnections } from './httpConnections.js';
 import { type JobProgressPayload, type JobStarter, Jobs, loadJobs, resolveJobStore } from './jobs.js';
 import { lazyHandlers } from './lazyHandlers.js';
 import { Lifecycle } from './lifecycle.js';
@@ -458,7 +458,7 @@ export class FluxApp {
         callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
     });
     // after socket.io: engine.io wraps the `request` listeners it finds, and calls them for other paths only
-    this.freshConnections = trackFreshConnections(this.server);
+    this.httpConnections = trackHttpConnections(this.server);
     if (this.redis) {
       // loaded with Redis only (docs/performance.md)
       const { createAdapter } = createRequire(import.meta.url)(
@@ -614,45 +614,57 @@ export class FluxApp {
   }
 
   /**
-   * Graceful stop (docs/operations.md §8): first, for `server.drainDelayMs`, keeps serving with `/ready`
-   * failing and every HTTP response closing its connection; then stops accepting connections and
-   * requests (a connection that has sent nothing yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to
-   * deliver its request; without one, no wait), lets the requests in flight (HTTP and socket alike)
-   * finish — at most `server.shutdownTimeoutMs`; past it, socket requests still running are answered 503
-   * `ShuttingDown` and HTTP connections still open are closed — then tells every socket `server:shutdown`
-   * and closes it, closes Redis and the database. Event streams (`GET /events`) are ended with
-   * `server:shutdown` when the listener closes, before the wait. Safe to call twice.
+   * Graceful stop (docs/operations.md §8). With `server.drainDelayMs`, first keeps serving that long as
+   * usual, `/ready` failing; then stops accepting connections (event streams end with `server:shutdown`).
+   * After a drain, every HTTP response closes its connection and the idle ones are left to their clients
+   * to close, for at most the server's `keepAliveTimeout`; without one, a connection that has sent nothing
+   * yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to deliver its request. Then closes the idle
+   * connections, answers new socket requests 503 `ShuttingDown` and lets those in flight (HTTP and socket
+   * alike) finish — at most `server.shutdownTimeoutMs` from the port's closing; past it, socket requests
+   * still running are answered 503 `ShuttingDown` and HTTP connections still open are closed — then tells
+   * every socket `server:shutdown` and closes it, closes Redis and the database. Safe to call twice.
    */
   async stop(): Promise<void> {
     if (this.lifecycle.state !== 'running') return;
     this.lifecycle.to('draining');
     try {
       const drainDelayMs = this.config.server?.drainDelayMs ?? 0;
-      if (drainDelayMs > 0 && this.server?.listening) {
-        // the load balancer's turn: /ready fails, requests are still served, and each connection that
-        // serves one is closed after it (nginx reuses none), so none is closed under a request
+      const draining = drainDelayMs > 0 && this.server?.listening === true;
+      if (draining) {
+        // the load balancer's turn: /ready fails, requests are still served, and connections stay alive —
+        // a proxy that keeps reusing its own has no reason to open new ones, which closing the port below
+        // would reset (see there)
         this.log.info(`Draining for ${drainDelayMs} ms before closing`);
-        const retire = (_req: unknown, res: ServerResponse) => res.setHeader('Connection', 'close');
-        this.server.prependListener('request', retire);
         await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+      }
+      // the wait for requests in flight counts from here, the waits for connections below included
+      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
+      if (this.server?.listening) {
+        // Stop accepting, but not `http.Server#close` yet: it also closes the connections it deems idle.
+        // The kernel resets the connections it has completed but the process not yet accepted: a POST a
+        // proxy wrote on one gets a 502 it cannot retry (nginx resends only what it has not sent).
+        NetServer.prototype.close.call(this.server);
+        // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the
+        // waits below are for real requests only (new ones are refused with 503)
+        this.eventStreams?.closeAll();
+        if (draining) {
+          // A connection closed by the server while idle may cross a request its client is sending on it.
+          // So each response now closes its connection (the proxy reuses none), and an idle one is left to
+          // its client, whose idle timeout is shorter (nginx's upstream `keepalive_timeout`, 2 s in
+          // deploy/nginx.conf) — or to Node's own `keepAliveTimeout`, the longest it can stay idle anyway.
+          this.server.prependListener('request', (_req: unknown, res: ServerResponse) =>
+            res.setHeader('Connection', 'close'),
+          );
+          await this.httpConnections?.closed(Math.min(this.server.keepAliveTimeout, deadline - Date.now()));
+        } else {
+          // newer Node versions (26 here; 20 does not) count as idle a connection accepted a moment ago
+          // whose request is still on its way — a load balancer writes it right after connecting
+          await this.httpConnections?.served(FRESH_CONNECTION_GRACE_MS);
+        }
+        this.server.closeIdleConnections();
       }
       // from here on, new socket requests are answered 503 ShuttingDown
       this.lifecycle.to('stopping');
-      // the wait for requests in flight counts from here, the grace below included
-      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
-      if (this.server?.listening) {
-        // Stop accepting, but not `http.Server#close` yet: it also closes the connections it deems idle,
-        // and newer Node versions (26 here; 20 does not) count among them one accepted a moment ago whose
-        // request is still on its way — a load balancer writes it right after connecting, and answers 502
-        // to a POST it has sent and cannot resend. Those connections get a moment to deliver it; then
-        // what is idle closes.
-        NetServer.prototype.close.call(this.server);
-        await this.freshConnections?.served(FRESH_CONNECTION_GRACE_MS);
-        this.server.closeIdleConnections();
-      }
-      // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the wait
-      // below is for real requests only (new ones are refused with 503)
-      this.eventStreams?.closeAll();
       if (!(await this.lifecycle.settled(deadline))) {
         this.log.warn(`Stopping with ${this.lifecycle.inFlight} request(s) still in flight`);
         // past the deadline: a socket request still running gets its ack now (503), before its socket
@@ -693,8 +705,8 @@ export class FluxApp {
   /** True from {@link buildTransports} until {@link release} closed what it built. */
   private transportsOpen = false;
 
-  /** The server's accepted connections that have sent nothing yet (see `stop`). */
-  private freshConnections?: FreshConnections;
+  /** The server's HTTP connections, for `stop`. */
+  private httpConnections?: HttpConnections;
 
   private async release(): Promise<void> {
     for (const hook of this.stopHooks.splice(0).reverse()) {

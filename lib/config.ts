@@ -132,9 +132,9 @@ export const coreConfigSchema = z.looseObject({
     /** On stop (SIGTERM), how long in-flight HTTP and socket requests may take to finish, ms. */
     shutdownTimeoutMs: z.number().int().min(0).default(8_000),
     /**
-     * On stop, how long to keep serving before closing, ms (env `FLUX_DRAIN_DELAY_MS`): `/ready` answers
-     * 503 and every HTTP response closes its connection, so a load balancer stops sending requests here
-     * and no kept-alive connection is closed under a request it is sending. 0: close at once.
+     * On stop, how long to keep serving before closing the port, ms (env `FLUX_DRAIN_DELAY_MS`): `/ready`
+     * answers 503, so a load balancer that probes it stops sending requests here. After it, the HTTP
+     * connections still open are left to their clients to close (docs/operations.md §8). 0: close at once.
      */
     drainDelayMs: z.coerce.number().int().min(0).max(60_000).default(0),
   }),

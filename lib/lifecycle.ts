@@ -6,7 +6,8 @@
  * `starting → stopping → stopped` (or straight back to `stopped` when nothing was opened yet), a stop
  * that fails while draining straight to `stopped`.
  * - `draining`: still serving, but `/ready` fails so that the load balancer moves away
- *   (`server.drainDelayMs`);
+ *   (`server.drainDelayMs`); then the port closes, and the HTTP connections still open are left to
+ *   close;
  * - `stopping`: no new connection nor socket request; the requests in flight finish.
  */
 export type LifecycleState = 'starting' | 'running' | 'draining' | 'stopping' | 'stopped';
