@@ -29,9 +29,9 @@ export default {
   /** On SIGTERM, how long in-flight HTTP and socket requests may take to finish, ms. */
   shutdownTimeoutMs: 8_000,
   /**
-   * On SIGTERM, how long to keep serving before closing, ms (env `FLUX_DRAIN_DELAY_MS`): `/ready` answers
-   * 503 and HTTP responses close their connections meanwhile. Behind nginx, longer than its upstream
-   * `keepalive_timeout` (deploy/: 3000 with nginx's 2 s); 0 closes at once.
+   * On SIGTERM, how long to keep serving before closing the port, ms (env `FLUX_DRAIN_DELAY_MS`): `/ready`
+   * answers 503 meanwhile, and after it the connections still open are left to their clients to close
+   * (docs/operations.md §8). Set it behind any load balancer or proxy (deploy/: 3000); 0 closes at once.
    */
   drainDelayMs: 0,
 };

@@ -458,7 +458,7 @@ export class FluxApp {
         callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
     });
     // after socket.io: engine.io wraps the `request` listeners it finds, and calls them for other paths only
-    this.httpConnections = trackHttpConnections(this.server);
+    this.httpConnections = trackHttpConnections(this.server, this.config.socket.path);
     if (this.redis) {
       // loaded with Redis only (docs/performance.md)
       const { createAdapter } = createRequire(import.meta.url)(
@@ -617,8 +617,9 @@ export class FluxApp {
    * Graceful stop (docs/operations.md §8). With `server.drainDelayMs`, first keeps serving that long as
    * usual, `/ready` failing; then stops accepting connections (event streams end with `server:shutdown`).
    * After a drain, every HTTP response closes its connection and the idle ones are left to their clients
-   * to close, for at most the server's `keepAliveTimeout`; without one, a connection that has sent nothing
-   * yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to deliver its request. Then closes the idle
+   * to close, for at most the server's `keepAliveTimeout` and half of `server.shutdownTimeoutMs`; then a
+   * connection that has sent nothing yet gets at most {@link FRESH_CONNECTION_GRACE_MS} to deliver its
+   * request (socket.io's long polls are not waited for: they end with the sockets). Then closes the idle
    * connections, answers new socket requests 503 `ShuttingDown` and lets those in flight (HTTP and socket
    * alike) finish — at most `server.shutdownTimeoutMs` from the port's closing; past it, socket requests
    * still running are answered 503 `ShuttingDown` and HTTP connections still open are closed — then tells
@@ -638,29 +639,30 @@ export class FluxApp {
         await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
       }
       // the wait for requests in flight counts from here, the waits for connections below included
-      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 10_000);
+      const deadline = Date.now() + (this.config.server?.shutdownTimeoutMs ?? 8_000);
+      // event streams never finish by themselves: each gets `server:shutdown` and ends (new ones are
+      // refused with 503), so that the waits below are for real requests only
+      this.eventStreams?.closeAll();
       if (this.server?.listening) {
         // Stop accepting, but not `http.Server#close` yet: it also closes the connections it deems idle.
         // The kernel resets the connections it has completed but the process not yet accepted: a POST a
         // proxy wrote on one gets a 502 it cannot retry (nginx resends only what it has not sent).
         NetServer.prototype.close.call(this.server);
-        // event streams never finish by themselves: each gets `server:shutdown` and ends, so that the
-        // waits below are for real requests only (new ones are refused with 503)
-        this.eventStreams?.closeAll();
         if (draining) {
           // A connection closed by the server while idle may cross a request its client is sending on it.
           // So each response now closes its connection (the proxy reuses none), and an idle one is left to
           // its client, whose idle timeout is shorter (nginx's upstream `keepalive_timeout`, 2 s in
-          // deploy/nginx.conf) — or to Node's own `keepAliveTimeout`, the longest it can stay idle anyway.
+          // deploy/nginx.conf) — or to Node's own `keepAliveTimeout`, the longest it stays idle anyway;
+          // at most half of what is left for the requests in flight, which need the rest.
           this.server.prependListener('request', (_req: unknown, res: ServerResponse) =>
             res.setHeader('Connection', 'close'),
           );
-          await this.httpConnections?.closed(Math.min(this.server.keepAliveTimeout, deadline - Date.now()));
-        } else {
-          // newer Node versions (26 here; 20 does not) count as idle a connection accepted a moment ago
-          // whose request is still on its way — a load balancer writes it right after connecting
-          await this.httpConnections?.served(FRESH_CONNECTION_GRACE_MS);
+          const keepAliveTimeout = this.server.keepAliveTimeout || Number.POSITIVE_INFINITY;
+          await this.httpConnections?.closed(Math.min(keepAliveTimeout, (deadline - Date.now()) / 2));
         }
+        // newer Node versions (26 here; 20 does not) count as idle a connection accepted a moment ago
+        // whose request is still on its way — a load balancer writes it right after connecting
+        await this.httpConnections?.served(FRESH_CONNECTION_GRACE_MS);
         this.server.closeIdleConnections();
       }
       // from here on, new socket requests are answered 503 ShuttingDown
@@ -724,6 +726,9 @@ export class FluxApp {
       // closing the connections (not `disconnectSockets`) lets clients reconnect on their own, to another
       // instance during a rolling restart; socket.io treats a server-side disconnect as final
       this.io.engine.close();
+      // what is left of HTTP (a client still sending its headers) would hold `close` until Node's
+      // `headersTimeout`
+      this.server?.closeAllConnections?.();
       await new Promise<void>((resolve) => this.io.close(() => resolve()));
     } else if (this.server?.listening) {
       await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   chromiumPath,
   DESK,
   launchBrowser,
@@ -39,7 +40,7 @@ const shownIds = (page: Page) =>
     .locator('[data-alert-id]')
     .evaluateAll((rows) => rows.map((element) => Number(element.getAttribute('data-alert-id'))));
 
-describe.skipIf(!chromiumPath)('the alert board in Chromium', () => {
+describe.skipIf(!chromiumPath)('the alert board in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let server: TestServer;
   let browser: Browser;
   let admin: Transport;

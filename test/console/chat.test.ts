@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   chromiumPath,
   DESK,
   launchBrowser,
@@ -26,7 +27,7 @@ function shown(page: Page, text: string) {
   return page.locator('.messages .message .text', { hasText: text }).waitFor();
 }
 
-describe.skipIf(!chromiumPath)('the console chat in Chromium', () => {
+describe.skipIf(!chromiumPath)('the console chat in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let server: TestServer;
   let browser: Browser;
 

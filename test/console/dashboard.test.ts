@@ -1,6 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   chromiumPath,
   launchBrowser,
   openConsole,
@@ -33,7 +34,7 @@ async function until(what: string, holds: () => Promise<boolean>): Promise<void>
   }
 }
 
-describe.skipIf(!chromiumPath)('the dashboard in Chromium', () => {
+describe.skipIf(!chromiumPath)('the dashboard in Chromium', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let server: TestServer;
   let browser: Browser;
   let admin: Transport;

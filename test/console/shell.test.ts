@@ -1,6 +1,7 @@
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BROWSER_TEST_TIMEOUT_MS,
   chromiumPath,
   launchBrowser,
   openConsole,
@@ -17,7 +18,7 @@ import { ADMIN_PASSWORD, type TestServer } from '../helpers/server.js';
  * signing in by password, by the device's address and into another event; staying signed in across a
  * reload; the keyboard alone; what the header says about the connection; what a team is offered.
  */
-describe.skipIf(!chromiumPath)('the console shell', () => {
+describe.skipIf(!chromiumPath)('the console shell', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let server: TestServer;
   let browser: Browser;
   let admin: Transport;

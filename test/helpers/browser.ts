@@ -5,6 +5,13 @@ import type { PlainObject } from '../../lib/config.js';
 import { startTestServer, type TestServer } from './server.js';
 
 /**
+ * The time each browser scenario may take (`describe(…, { timeout })`): a scenario drives one or two pages
+ * through a dozen steps, 7 s alone on the CI machine, and about three times that while other test files
+ * run beside it (vitest's default there, 20 s, failed one on 2026-12-01).
+ */
+export const BROWSER_TEST_TIMEOUT_MS = 60_000;
+
+/**
  * The Chromium the browser tests drive with playwright-core: Debian's `chromium` package (or
  * `CHROMIUM_PATH`), never a browser downloaded by Playwright. `.ci/run` installs it and sets
  * `FLUX_REQUIRE_BROWSER=1`, so that CI fails instead of skipping when it is missing.

@@ -20,14 +20,17 @@ const clients: net.Socket[] = [];
 const upgraded: Duplex[] = [];
 
 async function start(): Promise<number> {
-  server = createServer((_req, res) => res.end('ok'));
+  // a long poll of socket.io's is held (here until the connection closes); anything else is answered
+  server = createServer((req, res) => {
+    if (!req.url?.startsWith('/socket.io/')) res.end('ok');
+  });
   server.on('upgrade', (_req, socket) => {
     // an upgraded socket is the handler's: the server no longer listens to its errors (a reset peer)
     socket.on('error', () => {});
     socket.write('HTTP/1.1 101 Switching Protocols\r\n\r\n'); // and stays open, as a WebSocket
     upgraded.push(socket);
   });
-  tracker = trackHttpConnections(server);
+  tracker = trackHttpConnections(server, '/socket.io');
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -114,8 +117,9 @@ describe('When a server stops after a drain, then it waits for its HTTP connecti
     const switched = new Promise((resolve) => client.once('data', resolve));
     client.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     await switched;
-    // Node's own listeners go at the upgrade too: the socket is handed over with none
-    expect(accepted.listenerCount('close')).toBe(0);
+    // Node's own listeners go at the upgrade too (the socket is handed over with none): none of the
+    // tracker's is left either
+    expect(accepted.listeners('close')).toEqual([]);
     const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
     expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), bound])).toBe('closed');
   });
@@ -125,5 +129,22 @@ describe('When a server stops after a drain, then it waits for its HTTP connecti
     await connect(port);
     const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
     expect(await Promise.race([tracker.closed(50).then(() => 'closed'), bound])).toBe('closed');
+  });
+
+  it('When a connection holds a socket.io long poll, then it is not waited for, but it is once the poll is answered', async () => {
+    const port = await start();
+    const client = await connect(port);
+    const held = new Promise((resolve) => server.once('request', resolve));
+    client.write('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n');
+    await held;
+    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
+    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), bound])).toBe('closed');
+    // and a request of another path on a connection is waited for
+    const other = await connect(port);
+    const answered = new Promise((resolve) => other.once('data', resolve));
+    other.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered;
+    const later = new Promise((resolve) => setTimeout(() => resolve('bound'), 300));
+    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), later])).toBe('bound');
   });
 });
