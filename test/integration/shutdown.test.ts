@@ -170,30 +170,50 @@ describe('draining before the stop (server.drainDelayMs)', () => {
     }
   }, 20_000);
 
+  interface IdleConnection {
+    connection: net.Socket;
+    port: number;
+    /** Resolves when the connection closes. */
+    closed: Promise<'closed'>;
+    /** `Flux.stop()`, awaited by the cleanup whatever the test asserted. */
+    stop: () => Promise<void>;
+  }
+
   /**
-   * Starts Flux on its own database with `server`'s options and opens one kept-alive connection that has
-   * served a request and is idle, as a proxy's pooled connection.
+   * Runs `body` against Flux started on its own database with `server`'s options and one kept-alive
+   * connection that has served a request and is idle, as a proxy's pooled connection; then cleans up.
    */
-  async function startWithIdleConnection(server: Record<string, number>) {
+  async function withIdleConnection(
+    server: Record<string, number>,
+    body: (idle: IdleConnection) => Promise<void>,
+  ): Promise<void> {
     const own = await createTestDatabase();
     const connection = new net.Socket();
-    const address = await Flux.start({
-      config: {
-        server: { port: 0, host: '127.0.0.1', ...server },
-        database: own.config,
-        bootstrap: { adminPassword: ADMIN_PASSWORD },
-        redis: { url: process.env.REDIS_URL, prefix: `flux-idle-${process.pid}:` },
-      },
-    });
-    await new Promise((resolve, reject) =>
-      connection.connect(address.port, '127.0.0.1').once('connect', resolve).once('error', reject),
-    );
-    expect(await exchange(connection, '/health')).toEqual({
-      status: 'HTTP/1.1 200 OK',
-      connection: 'keep-alive',
-    });
-    const closed = new Promise<'closed'>((resolve) => connection.once('close', () => resolve('closed')));
-    return { own, connection, port: address.port, closed };
+    let stopped: Promise<void> | undefined;
+    try {
+      const address = await Flux.start({
+        config: {
+          server: { port: 0, host: '127.0.0.1', ...server },
+          database: own.config,
+          bootstrap: { adminPassword: ADMIN_PASSWORD },
+          redis: { url: process.env.REDIS_URL, prefix: `flux-idle-${process.pid}:` },
+        },
+      });
+      await new Promise((resolve, reject) =>
+        connection.connect(address.port, '127.0.0.1').once('connect', resolve).once('error', reject),
+      );
+      expect(await exchange(connection, '/health')).toEqual({
+        status: 'HTTP/1.1 200 OK',
+        connection: 'keep-alive',
+      });
+      const closed = new Promise<'closed'>((resolve) => connection.once('close', () => resolve('closed')));
+      await body({ connection, port: address.port, closed, stop: () => (stopped = Flux.stop()) });
+    } finally {
+      connection.destroy();
+      await stopped; // a stop in progress ends before the next test starts one
+      await Flux.stop();
+      await own.drop();
+    }
   }
 
   /** 'open' when `closed` has not resolved within `ms`. */
@@ -201,10 +221,8 @@ describe('draining before the stop (server.drainDelayMs)', () => {
     Promise.race([closed, new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), ms))]);
 
   it('When the port has closed after the drain, then an idle kept-alive connection stays open for its client: a request on it is answered and closes it, and the stop ends once it is closed', async () => {
-    const { own, connection, port } = await startWithIdleConnection({ drainDelayMs: 300 });
-    let stopped: Promise<void> | undefined;
-    try {
-      stopped = Flux.stop();
+    await withIdleConnection({ drainDelayMs: 300 }, async ({ connection, port, stop }) => {
+      const stopped = stop();
       await portClosed(port);
       // the proxy sends the next request on it after the port closed (nginx learns of the stop only from a
       // refused connection): answered, and the connection closes after it
@@ -215,49 +233,30 @@ describe('draining before the stop (server.drainDelayMs)', () => {
       });
       // with no HTTP connection left, the stop does not wait for the keep-alive timeout (5 s)
       expect(await within(stopped, 4000)).toBe('stopped');
-    } finally {
-      connection.destroy();
-      await stopped;
-      await Flux.stop();
-      await own.drop();
-    }
+    });
   }, 20_000);
 
   it('When a client keeps an idle connection open past the port closing, then the server leaves it open for a while, and closes it within half of what server.shutdownTimeoutMs leaves', async () => {
-    const { own, connection, port, closed } = await startWithIdleConnection({
-      drainDelayMs: 100,
-      shutdownTimeoutMs: 1200,
-    });
-    let stopped: Promise<void> | undefined;
-    try {
-      stopped = Flux.stop();
-      await portClosed(port);
-      // the client may be sending a request on it right now: not closed at once
-      expect(await openAfter(closed, 300)).toBe('open');
-      // but the requests in flight get the other half of the 1,200 ms
-      expect(await openAfter(closed, 3000)).toBe('closed');
-      expect(await within(stopped, 3000)).toBe('stopped');
-    } finally {
-      connection.destroy();
-      await stopped;
-      await Flux.stop();
-      await own.drop();
-    }
+    await withIdleConnection(
+      { drainDelayMs: 100, shutdownTimeoutMs: 1200 },
+      async ({ port, closed, stop }) => {
+        const stopped = stop();
+        await portClosed(port);
+        // the client may be sending a request on it right now: not closed at once
+        expect(await openAfter(closed, 300)).toBe('open');
+        // but the requests in flight get the other half of the 1,200 ms
+        expect(await openAfter(closed, 3000)).toBe('closed');
+        expect(await within(stopped, 3000)).toBe('stopped');
+      },
+    );
   }, 20_000);
 
   it('When Flux stops without a drain, then an idle kept-alive connection is closed at once', async () => {
-    const { own, connection, closed } = await startWithIdleConnection({ drainDelayMs: 0 });
-    let stopped: Promise<void> | undefined;
-    try {
-      stopped = Flux.stop();
+    await withIdleConnection({ drainDelayMs: 0 }, async ({ closed, stop }) => {
+      const stopped = stop();
       expect(await openAfter(closed, 1000)).toBe('closed');
       expect(await within(stopped, 3000)).toBe('stopped');
-    } finally {
-      connection.destroy();
-      await stopped;
-      await Flux.stop();
-      await own.drop();
-    }
+    });
   }, 20_000);
 });
 
