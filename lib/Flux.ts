@@ -722,18 +722,14 @@ export class FluxApp {
     // (their Redis connections are closed: an unhandled rejection)
     const transportsOpen = this.transportsOpen;
     this.transportsOpen = false;
-    if (this.io && transportsOpen) {
-      // closing the connections (not `disconnectSockets`) lets clients reconnect on their own, to another
-      // instance during a rolling restart; socket.io treats a server-side disconnect as final
-      this.io.engine.close();
-      // what is left of HTTP (a client still sending its headers) would hold `close` until Node's
-      // `headersTimeout`
-      this.server?.closeAllConnections?.();
-      await new Promise<void>((resolve) => this.io.close(() => resolve()));
-    } else if (this.server?.listening) {
-      await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    }
+    // closing the connections (not `disconnectSockets`) lets clients reconnect on their own, to another
+    // instance during a rolling restart; socket.io treats a server-side disconnect as final
+    if (this.io && transportsOpen) this.io.engine.close();
+    // before the server's `close`, which waits for every connection: what is left of HTTP (a client still
+    // sending its headers) would hold it until Node's `headersTimeout`
     this.server?.closeAllConnections?.();
+    if (this.io && transportsOpen) await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    else if (this.server?.listening) await new Promise<void>((resolve) => this.server.close(() => resolve()));
     if (this.metricsServer) {
       const metricsServer = this.metricsServer;
       this.metricsServer = undefined;

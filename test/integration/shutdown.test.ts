@@ -411,6 +411,24 @@ describe('a stop past its deadline', () => {
     return `http://127.0.0.1:${address.port}`;
   }
 
+  it('When a client is still sending its headers as Flux stops, then the stop does not wait for it (Node would, until its headersTimeout)', async () => {
+    const own = await createTestDatabase();
+    const client = new net.Socket();
+    try {
+      const { port } = new URL(await start(own.config));
+      await new Promise<void>((resolve) => client.connect(Number(port), '127.0.0.1', resolve));
+      client.on('error', () => undefined);
+      // half a request: no request event yet, so nothing in flight to wait for, but an open connection
+      client.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await within(Flux.stop(), 5000)).toBe('stopped');
+    } finally {
+      client.destroy();
+      await Flux.stop();
+      await own.drop();
+    }
+  });
+
   it('When a client sends its body slowly as Flux stops, then the stop does not wait for it past the deadline', async () => {
     const own = await createTestDatabase();
     const client = new net.Socket();

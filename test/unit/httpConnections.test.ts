@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,12 @@ import { type HttpConnections, trackHttpConnections } from '../../lib/httpConnec
  */
 
 const LONG_MS = 60_000; // far beyond the test's own timeout: a wait that ended did not run into it
+
+/** 'ended' when `wait` resolves within `ms`, else 'bound'. */
+function endsWithin(wait: Promise<void>, ms: number): Promise<'ended' | 'bound'> {
+  const bound = new Promise<'bound'>((resolve) => setTimeout(() => resolve('bound'), ms));
+  return Promise.race([wait.then(() => 'ended' as const), bound]);
+}
 
 let server: Server;
 let tracker: HttpConnections;
@@ -84,10 +90,9 @@ describe('When a server stops, then it waits for the connections that have sent 
   it('When a connection stays silent, then the wait ends at its bound', async () => {
     const port = await start();
     await connect(port);
-    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
-    expect(await Promise.race([tracker.served(50).then(() => 'served'), bound])).toBe('served');
+    expect(await endsWithin(tracker.served(50), 500)).toBe('ended');
     // and it is still waited for: a longer wait does not end before the bound
-    expect(await Promise.race([tracker.served(LONG_MS).then(() => 'served'), bound])).toBe('bound');
+    expect(await endsWithin(tracker.served(LONG_MS), 500)).toBe('bound');
   });
 });
 
@@ -103,9 +108,8 @@ describe('When a server stops after a drain, then it waits for its HTTP connecti
     const answered = new Promise((resolve) => client.once('data', resolve));
     client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await answered;
-    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 300));
     // still open: waited for
-    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), bound])).toBe('bound');
+    expect(await endsWithin(tracker.closed(LONG_MS), 300)).toBe('bound');
     const waited = tracker.closed(LONG_MS);
     client.end();
     await waited;
@@ -120,31 +124,28 @@ describe('When a server stops after a drain, then it waits for its HTTP connecti
     // Node's own listeners go at the upgrade too (the socket is handed over with none): none of the
     // tracker's is left either
     expect(accepted.listeners('close')).toEqual([]);
-    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
-    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), bound])).toBe('closed');
+    expect(await endsWithin(tracker.closed(LONG_MS), 500)).toBe('ended');
   });
 
   it('When a connection stays open, then the wait ends at its bound', async () => {
     const port = await start();
     await connect(port);
-    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
-    expect(await Promise.race([tracker.closed(50).then(() => 'closed'), bound])).toBe('closed');
+    expect(await endsWithin(tracker.closed(50), 500)).toBe('ended');
   });
 
   it('When a connection holds a socket.io long poll, then it is not waited for, but it is once the poll is answered', async () => {
     const port = await start();
     const client = await connect(port);
-    const held = new Promise((resolve) => server.once('request', resolve));
+    const held = new Promise<ServerResponse>((resolve) =>
+      server.once('request', (_req, res) => resolve(res)),
+    );
     client.write('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n');
-    await held;
-    const bound = new Promise((resolve) => setTimeout(() => resolve('bound'), 500));
-    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), bound])).toBe('closed');
-    // and a request of another path on a connection is waited for
-    const other = await connect(port);
-    const answered = new Promise((resolve) => other.once('data', resolve));
-    other.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const poll = await held;
+    expect(await endsWithin(tracker.closed(LONG_MS), 500)).toBe('ended');
+    // answered, the connection is an idle kept-alive one: waited for
+    const answered = new Promise((resolve) => client.once('data', resolve));
+    poll.end('ok');
     await answered;
-    const later = new Promise((resolve) => setTimeout(() => resolve('bound'), 300));
-    expect(await Promise.race([tracker.closed(LONG_MS).then(() => 'closed'), later])).toBe('bound');
+    expect(await endsWithin(tracker.closed(LONG_MS), 300)).toBe('bound');
   });
 });
