@@ -23,7 +23,9 @@
  * reconnects with socket.io's backoff, is authenticated by its handshake token and reads its live query
  * again. Reported: the time until every live query re-read and until it equals a fresh `find`, the
  * server's CPU and SQL statements per reconnection, the errors (refused handshakes, ended sessions,
- * failed reads), and then the delivery of two new messages to every live query.
+ * failed reads), the clients' retries once the server listened again (by socket.io's cause: a `timeout`
+ * may leave the server a connection to serve for nobody), the engine.io connections it accepted against
+ * the sockets that connected, and then the delivery of two new messages to every live query.
  *
  *   DATABASE_URL=postgres://… BENCH_ONLY=sockets npm run bench
  *   BENCH_SOCKETS=1000 …                        # fewer clients (BENCH_SOCKETS_PER_USER per token, default 10)
@@ -79,6 +81,8 @@ interface Probe {
   queries: Record<string, number>;
   sockets: number;
   rooms: { broadcasts: number; socketsVisited: number };
+  /** engine.io connections accepted, socket.io sockets connected (the difference never connected). */
+  connections: { accepted: number; connected: number };
 }
 
 interface Server {
@@ -471,6 +475,12 @@ export async function socketsPart({
     const changed = checks.flatMap((c) => c.changedAfterMark);
     const exact = checks.reduce((sum, c) => sum + c.exact, 0);
     const reconnects = statuses.reduce((sum, s) => sum + s.rereadSinceMark, 0);
+    // the retries once the server listened again, by cause: a `timeout` is socket.io's connect timeout,
+    // whose connection may still be served later from the accept queue (work for nobody)
+    const retriesAfterListening: Record<string, number> = {};
+    for (const byKind of await each<Record<string, number>>('retries', () => String(storm.listeningAt)))
+      for (const [kind, n] of Object.entries(byKind))
+        retriesAfterListening[kind] = (retriesAfterListening[kind] ?? 0) + n;
     const errors = statuses.reduce(
       (sum, s) => ({
         refused: sum.refused + s.errors.refused,
@@ -502,6 +512,8 @@ export async function socketsPart({
       queriesPerReconnect: round(storm.queryCount / reconnects, 2),
       queries: storm.queries,
       retries: statuses.reduce((sum, s) => sum + s.retries, 0),
+      retriesAfterListening,
+      connections: storm.connections,
       errors,
       errorSamples: statuses.flatMap((s) => s.errors.other).slice(0, 5),
       mismatches: checks.flatMap((c) => c.mismatches).slice(0, 3),

@@ -17,6 +17,8 @@ let markAt = 0;
 /** Refusals and failures that count as errors of the storm (not socket.io's retries while the server is down). */
 const errors = { refused: 0, authEnded: 0, readFailed: 0, liveError: 0, other: [] };
 let retries = 0;
+/** When each retry of the storm happened and why (socket.io's `connect_error` message), since `mark`. */
+let retryLog = [];
 const reply = (command, value) => process.stdout.write(`${command} ${JSON.stringify(value)}\n`);
 const idsOf = (items) => items.map((item) => item.id).join(',');
 
@@ -51,7 +53,10 @@ function open(index) {
     if (error.data) {
       errors.refused++;
       if (errors.other.length < 5) errors.other.push(JSON.stringify(error.data).slice(0, 200));
-    } else retries++;
+    } else {
+      retries++;
+      if (markAt) retryLog.push([Date.now(), error.message]);
+    }
   });
   // the live query's reads (`find` with `subscribe: true`) go through client.request: count the re-reads
   const request = client.request.bind(client);
@@ -165,10 +170,18 @@ const commands = {
   mark: (arg) => {
     markAt = Number(arg);
     retries = 0;
+    retryLog = [];
     for (const c of clients) c.connects = 0;
     return { markAt };
   },
   status,
+  /** The storm's retries from `since` (ms since epoch) on, by socket.io's `connect_error` message. */
+  retries: (arg) => {
+    const since = Number(arg);
+    const byKind = {};
+    for (const [at, kind] of retryLog) if (at >= since) byKind[kind] = (byKind[kind] ?? 0) + 1;
+    return byKind;
+  },
   check,
   seen: (arg) => {
     const { ids, at } = JSON.parse(arg);

@@ -10,7 +10,10 @@ process.env.DATABASE_URL = process.env.BENCH_DB_URL;
 const { Flux } = await import('../../dist/lib/Flux.js');
 // BENCH_PROBE (the sockets part): the memory line also carries, since the server listened, its CPU time, the
 // SQL statements it ran (by statement and table) and the sockets its room broadcasts visited (publish
-// O(rooms)), and when it listened. Flux.start resolves after the job store opened, while clients are
+// O(rooms)), the engine.io connections it accepted and the socket.io sockets that connected (one namespace,
+// one socket per connection here: the difference closed or was refused before connecting, such as a
+// client that gave up while its connection waited in the accept queue — work for nobody), and when it
+// listened. Flux.start resolves after the job store opened, while clients are
 // already served: the counters start at the listening itself.
 const probe = process.env.BENCH_PROBE === '1' ? await startProbe() : undefined;
 // BENCH_ABUSE: the abuse part measures the shipped per-request bounds (query limits, statement timeout,
@@ -88,6 +91,8 @@ async function startProbe() {
     }),
   );
   const rooms = { broadcasts: 0, socketsVisited: 0 };
+  // counters only, no state per connection: the sockets part measures memory per socket
+  const connections = { accepted: 0, connected: 0 };
   let listening;
   const poll = setInterval(() => {
     if (!Flux.server?.listening) return;
@@ -100,6 +105,8 @@ async function startProbe() {
       // BENCH_PROFILE=<file>: a CPU profile from listening to the first probe (the sockets part: the storm)
       profile: process.env.BENCH_PROFILE && profileUntilProbe(process.env.BENCH_PROFILE),
     };
+    Flux.io.engine.on('connection', () => connections.accepted++);
+    Flux.io.on('connection', () => connections.connected++);
     const adapter = Flux.io.of('/').adapter;
     const apply = adapter.apply.bind(adapter);
     adapter.apply = (opts, callback) => {
@@ -125,6 +132,7 @@ async function startProbe() {
       ),
       sockets: Flux.io.of('/').sockets.size,
       rooms,
+      connections,
     };
   };
 }
