@@ -453,9 +453,14 @@ export class FluxApp {
       cors: { origin: this.config.server.cors.origin, credentials: true },
       serveClient: false,
       // Cross-site WebSocket hijacking: a browser page of another origin may not open a socket; nor may one
-      // whose host name is not served (DNS rebinding, lib/allowedHosts.ts).
-      allowRequest: (req, callback) =>
-        callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host)),
+      // whose host name is not served (DNS rebinding, lib/allowedHosts.ts). Once a stop has closed the port,
+      // a handshake still arriving on a kept-alive connection is refused too (its socket would be closed
+      // moments later): the client tries again, and reaches another instance.
+      allowRequest: (req, callback) => {
+        if (this.lifecycle.leaving && !this.server?.listening) callback('Server shutting down', false);
+        else
+          callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host));
+      },
     });
     // after socket.io: engine.io wraps the `request` listeners it finds, and calls them for other paths only
     this.httpConnections = trackHttpConnections(this.server, this.config.socket.path);

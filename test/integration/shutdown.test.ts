@@ -97,18 +97,27 @@ async function portClosed(port: number): Promise<void> {
 }
 
 /** What the server answered on `connection` to one request: status line and `Connection` header. */
-function exchange(connection: net.Socket, path: string): Promise<{ status: string; connection?: string }> {
+function exchange(
+  connection: net.Socket,
+  path: string,
+): Promise<{ status: string; connection?: string; body: string }> {
   return new Promise((resolve, reject) => {
     let received = '';
     const onData = (chunk: Buffer) => {
       received += chunk.toString('latin1');
       const head = received.indexOf('\r\n\r\n');
-      const length = /\r\ncontent-length: (\d+)/i.exec(received);
-      if (head < 0 || !length || received.length < head + 4 + Number(length[1])) return;
+      if (head < 0) return;
+      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, head));
+      const chunked = /\r\ntransfer-encoding: chunked/i.test(received.slice(0, head));
+      let body = received.slice(head + 4);
+      if (length ? body.length < Number(length[1]) : !(chunked && body.endsWith('0\r\n\r\n'))) return;
+      // chunked: each chunk is its size in hex, CRLF, its bytes, CRLF (RFC 9112 §7.1)
+      if (chunked) body = body.replace(/([0-9a-f]+)\r\n([^]*?)\r\n/gi, (_all, _size, data) => data);
       cleanup();
       resolve({
         status: received.slice(0, received.indexOf('\r\n')),
         connection: /\r\nconnection: ([^\r]+)/i.exec(received)?.[1]?.toLowerCase(),
+        body,
       });
     };
     const onClose = () => {
@@ -202,7 +211,7 @@ describe('draining before the stop (server.drainDelayMs)', () => {
       await new Promise((resolve, reject) =>
         connection.connect(address.port, '127.0.0.1').once('connect', resolve).once('error', reject),
       );
-      expect(await exchange(connection, '/health')).toEqual({
+      expect(await exchange(connection, '/health')).toMatchObject({
         status: 'HTTP/1.1 200 OK',
         connection: 'keep-alive',
       });
@@ -227,12 +236,46 @@ describe('draining before the stop (server.drainDelayMs)', () => {
       // the proxy sends the next request on it after the port closed (nginx learns of the stop only from a
       // refused connection): answered, and the connection closes after it
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await exchange(connection, '/health')).toEqual({
+      expect(await exchange(connection, '/health')).toMatchObject({
         status: 'HTTP/1.1 200 OK',
         connection: 'close',
       });
       // with no HTTP connection left, the stop does not wait for the keep-alive timeout (5 s)
       expect(await within(stopped, 4000)).toBe('stopped');
+    });
+  }, 20_000);
+
+  it('When the port has closed after the drain, then a socket.io handshake on a kept-alive connection is refused, polling or WebSocket: its client tries again elsewhere', async () => {
+    await withIdleConnection({ drainDelayMs: 300 }, async ({ connection, port, stop }) => {
+      const handshake = `${Flux.config.socket.path}/?EIO=4&transport=`;
+      // a second connection, open before the stop, for the WebSocket upgrade
+      const other = net.connect(port, '127.0.0.1');
+      other.on('error', () => {});
+      try {
+        await new Promise((resolve, reject) => other.once('connect', resolve).once('error', reject));
+        const upgradeReply = new Promise<string>((resolve) => {
+          let received = '';
+          other.on('data', (chunk: Buffer) => {
+            received += chunk.toString('latin1');
+          });
+          other.once('close', () => resolve(received));
+        });
+        stop();
+        await portClosed(port);
+        const reply = await exchange(connection, `${handshake}polling`);
+        expect(reply).toMatchObject({ status: 'HTTP/1.1 403 Forbidden', connection: 'close' });
+        expect(JSON.parse(reply.body)).toEqual({ code: 4, message: 'Server shutting down' });
+        other.write(
+          `GET ${handshake}websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+            'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        // engine.io refuses an upgrade with a 400 and the reason
+        const refused = await upgradeReply;
+        expect(refused).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+        expect(refused).toMatch(/\r\n\r\nServer shutting down$/);
+      } finally {
+        other.destroy();
+      }
     });
   }, 20_000);
 
