@@ -459,7 +459,10 @@ export class FluxApp {
       allowRequest: (req, callback) => {
         if (this.lifecycle.leaving && !this.server?.listening) callback('Server shutting down', false);
         else
-          callback(null, allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host));
+          callback(
+            null,
+            allowedHost(req.headers.host) && allowedOrigin(req.headers.origin, req.headers.host),
+          );
       },
     });
     // after socket.io: engine.io wraps the `request` listeners it finds, and calls them for other paths only

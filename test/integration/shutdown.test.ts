@@ -112,7 +112,7 @@ function exchange(
       let body = received.slice(head + 4);
       if (length ? body.length < Number(length[1]) : !(chunked && body.endsWith('0\r\n\r\n'))) return;
       // chunked: each chunk is its size in hex, CRLF, its bytes, CRLF (RFC 9112 §7.1)
-      if (chunked) body = body.replace(/([0-9a-f]+)\r\n([^]*?)\r\n/gi, (_all, _size, data) => data);
+      if (chunked) body = body.replace(/([0-9a-f]+)\r\n([\s\S]*?)\r\n/gi, (_all, _size, data) => data);
       cleanup();
       resolve({
         status: received.slice(0, received.indexOf('\r\n')),
