@@ -96,7 +96,10 @@ async function portClosed(port: number): Promise<void> {
   );
 }
 
-/** What the server answered on `connection` to one request: status line and `Connection` header. */
+/**
+ * What the server answered on `connection` to one GET of `path`: status line, `Connection` header and body
+ * (decoded when chunked).
+ */
 function exchange(
   connection: net.Socket,
   path: string,
